@@ -1,0 +1,36 @@
+"""The event-log port and how to open one of its adapters from a URL."""
+
+from __future__ import annotations
+
+from mallbridge_core.eventlog.port import (
+    EventLog,
+    LogRecord,
+    LogUnavailableError,
+    OutgoingRecord,
+    Subscription,
+)
+
+__all__ = ["EventLog", "LogRecord", "LogUnavailableError", "OutgoingRecord", "Subscription", "open_event_log"]
+
+
+class LogUrlError(ValueError):
+    """A --log / MALLBRIDGE_LOG value that names no supported engine."""
+
+
+def open_event_log(url: str, *, partitions: int = 6) -> EventLog:
+    """`kafka://host:port[,host:port]` or `sqlite:///path/to/events.db` → an EventLog (not yet started)."""
+    if url.startswith("kafka://"):
+        from mallbridge_core.eventlog.kafka import KafkaEventLog
+
+        bootstrap = url.removeprefix("kafka://").rstrip("/")
+        if not bootstrap:
+            raise LogUrlError("--log kafka:// needs host:port, e.g. kafka://127.0.0.1:9092")
+        return KafkaEventLog(bootstrap, partitions=partitions)
+    if url.startswith("sqlite://"):
+        from mallbridge_core.eventlog.sqlite import SqliteEventLog
+
+        path = url.removeprefix("sqlite://")
+        if not path.startswith("/") or len(path) < 2:
+            raise LogUrlError("--log sqlite:// needs a path, e.g. sqlite:///var/lib/mallbridge/events.db")
+        return SqliteEventLog(path)
+    raise LogUrlError(f"unsupported --log {url!r}; allowed: kafka://HOST:PORT or sqlite:///PATH")

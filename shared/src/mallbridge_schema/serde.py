@@ -1,0 +1,85 @@
+"""JSON (de)serialization, Kafka keys and topic names (DESIGN §3, contract).
+
+Values are UTF-8 JSON; keys are `{tenant_id}:{order_number}`. Reading is tolerant: unknown fields are
+ignored, and an event of an older `schema_version` is upcast before validation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from mallbridge_schema.events import SCHEMA_VERSION, Event, OrderEvent, SyncEvent
+
+ORDER_EVENTS_TOPIC = "order-events.v1"
+SYNC_EVENTS_TOPIC = "sync-events.v1"
+DEAD_LETTER_TOPIC = "dead-letter.v1"
+DEFAULT_TOPIC_PREFIX = "mallbridge."
+
+ORDER_EVENT_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
+SYNC_EVENT_ADAPTER: TypeAdapter[SyncEvent] = TypeAdapter(SyncEvent)
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (event type, version it upgrades from) -> pure dict-to-dict function producing version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class EventDecodeError(ValueError):
+    """Bytes that are not a valid event of the expected topic."""
+
+
+def event_key(tenant_id: str, order_number: str) -> bytes:
+    return f"{tenant_id}:{order_number}".encode()
+
+
+def topic_name(prefix: str, topic: str) -> str:
+    return f"{prefix}{topic}"
+
+
+def encode_event(event: Event) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def _upcast(data: dict[str, Any]) -> dict[str, Any]:
+    version = int(data.get("schema_version", 1))
+    while version < SCHEMA_VERSION:
+        upcaster = UPCASTERS.get((str(data.get("type")), version))
+        if upcaster is None:
+            break
+        data = upcaster(data)
+        version = int(data.get("schema_version", version + 1))
+    return data
+
+
+def _decode(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventDecodeError(f"not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventDecodeError("event is not a JSON object")
+    try:
+        return adapter.validate_python(_upcast(data))
+    except ValueError as exc:
+        raise EventDecodeError(str(exc)) from exc
+
+
+def decode_order_event(raw: bytes) -> OrderEvent:
+    result: OrderEvent = _decode(raw, ORDER_EVENT_ADAPTER)
+    return result
+
+
+def decode_sync_event(raw: bytes) -> SyncEvent:
+    result: SyncEvent = _decode(raw, SYNC_EVENT_ADAPTER)
+    return result
+
+
+def events_json_schema() -> dict[str, Any]:
+    """The JSON Schema of both unions, as committed in `events.schema.json`."""
+    return {
+        "order-events.v1": ORDER_EVENT_ADAPTER.json_schema(),
+        "sync-events.v1": SYNC_EVENT_ADAPTER.json_schema(),
+    }
