@@ -2,6 +2,7 @@
 # A real Apache Kafka 4.x broker (single node, KRaft) from Maven Central jars.
 #   infra/kafka/kafka.sh up     fetch jars once, format a fresh data dir, start, wait until it answers, print address
 #   infra/kafka/kafka.sh down   stop it cleanly; no java process is left behind
+#   infra/kafka/kafka.sh restart  stop and start again on the same data (broker-loss tests)
 #   infra/kafka/kafka.sh status
 # Environment: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default KAFKA_PORT+1),
 #              KAFKA_HOME_DIR (state dir, default infra/kafka/run), KAFKA_START_TIMEOUT (s, default 120).
@@ -48,6 +49,12 @@ up() {
   local cluster_id; cluster_id="$("${tools[@]}" random-uuid)"
   "${tools[@]}" format --standalone -t "$cluster_id" -c "$STATE/server.properties" > "$STATE/format.out" 2>&1 \
     || { echo "kafka: format failed" >&2; cat "$STATE/format.out" >&2; exit 1; }
+  start_broker
+}
+
+# Start the broker on the state dir as it is (formatted already) and wait until it answers.
+start_broker() {
+  local pid
   # setsid: the broker gets its own session, so a Ctrl-C of the caller does not kill it half-way.
   setsid java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -86,10 +93,17 @@ down() {
   echo "kafka: stopped" >&2
 }
 
+restart() {
+  [[ -f "$STATE/server.properties" ]] || { echo "kafka: nothing to restart; use up" >&2; exit 1; }
+  down
+  start_broker
+}
+
 case "${1:-}" in
   up) up ;;
+  restart) restart ;;
   down) down ;;
   status) if pid="$(running_pid)"; then echo "running pid $pid $(cat "$STATE/bootstrap" 2>/dev/null)"; else echo "stopped"; exit 3; fi ;;
   fetch) fetch_jars ;;
-  *) echo "usage: $0 up|down|status|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|restart|status|fetch" >&2; exit 2 ;;
 esac

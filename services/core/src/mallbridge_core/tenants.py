@@ -1,0 +1,135 @@
+"""The tenants file (DESIGN §4, contract): one TOML table per merchant tenant.
+
+```toml
+[tenants.acme]
+mall_client_id = "env:ACME_MALL_CLIENT_ID"   # secret: env:NAME or file:/path, never inline
+ingest_secret  = "env:ACME_INGEST_SECRET"    # secret: env:NAME or file:/path
+mall_base_url  = "https://mpapi.mallgroup.com/v1"   # optional
+lane = "default"                             # optional: the lane whose topics carry this tenant
+export_url = "file:/run/secrets/acme-export-url"    # optional: FastCentrik export URL to poll (secret ref)
+poll_interval_s = 300                        # optional
+daily_request_budget = 20000                 # optional: MALL order-API requests per day
+```
+Secrets are resolved once at startup into `pydantic.SecretStr`, so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_MALL_BASE_URL = "https://mpapi.mallgroup.com/v1"
+DEFAULT_LANE = "default"
+TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_SECRET_REF = re.compile(r"^(env|file):(.+)$")
+
+
+class TenantsFileError(ValueError):
+    """The tenants file is missing, malformed, or names a secret that cannot be resolved."""
+
+
+def resolve_secret(reference: str, *, where: str) -> SecretStr:
+    """`env:NAME` or `file:/path` → the secret value. Errors name the reference, never the value."""
+    match = _SECRET_REF.match(reference.strip())
+    if match is None:
+        raise TenantsFileError(f"{where}: must be a reference 'env:NAME' or 'file:/path' (inline secrets are refused)")
+    kind, target = match.groups()
+    if kind == "env":
+        value = os.environ.get(target)
+        if not value:
+            raise TenantsFileError(f"{where}: environment variable {target} is not set")
+    else:
+        try:
+            value = Path(target).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise TenantsFileError(f"{where}: cannot read {target}: {exc.strerror}") from None
+        if not value:
+            raise TenantsFileError(f"{where}: file {target} is empty")
+    return SecretStr(value)
+
+
+class _RawTenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mall_client_id: str | None = None
+    ingest_secret: str | None = None
+    mall_base_url: str = DEFAULT_MALL_BASE_URL
+    lane: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = DEFAULT_LANE
+    export_url: str | None = None
+    export_mapping: str = "sample-csv"
+    poll_interval_s: float = Field(default=300.0, gt=0)
+    daily_request_budget: int | None = Field(default=None, gt=0)
+
+    @field_validator("mall_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Tenant(BaseModel):
+    """One merchant tenant with its secrets resolved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    mall_client_id: SecretStr | None
+    ingest_secret: SecretStr | None
+    mall_base_url: str = DEFAULT_MALL_BASE_URL
+    lane: str = DEFAULT_LANE
+    export_url: SecretStr | None = None
+    export_mapping: str = "sample-csv"
+    poll_interval_s: float = 300.0
+    daily_request_budget: int | None = None
+
+
+def _resolve_optional(reference: str | None, *, where: str) -> SecretStr | None:
+    return None if reference is None else resolve_secret(reference, where=where)
+
+
+def parse_tenants(text: str, *, source: str = "tenants file") -> dict[str, Tenant]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantsFileError(f"{source}: not valid TOML: {exc}") from None
+    table = data.get("tenants")
+    if not isinstance(table, dict) or not table:
+        raise TenantsFileError(f"{source}: needs at least one [tenants.<id>] table")
+    tenants: dict[str, Tenant] = {}
+    for tenant_id, raw in table.items():
+        where = f"{source}: [tenants.{tenant_id}]"
+        if not re.match(TENANT_ID_PATTERN, tenant_id):
+            raise TenantsFileError(f"{where}: tenant id must match {TENANT_ID_PATTERN}")
+        try:
+            parsed = _RawTenant.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise TenantsFileError(f"{where}: {problems}") from None
+        tenants[tenant_id] = Tenant(
+            tenant_id=tenant_id,
+            mall_client_id=_resolve_optional(parsed.mall_client_id, where=f"{where} mall_client_id"),
+            ingest_secret=_resolve_optional(parsed.ingest_secret, where=f"{where} ingest_secret"),
+            mall_base_url=parsed.mall_base_url,
+            lane=parsed.lane,
+            export_url=_resolve_optional(parsed.export_url, where=f"{where} export_url"),
+            export_mapping=parsed.export_mapping,
+            poll_interval_s=parsed.poll_interval_s,
+            daily_request_budget=parsed.daily_request_budget,
+        )
+    return tenants
+
+
+def load_tenants(path: str | Path) -> dict[str, Tenant]:
+    """Read and validate the tenants file once at startup."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TenantsFileError(f"tenants file {file}: {exc.strerror}") from None
+    return parse_tenants(text, source=f"tenants file {file}")
