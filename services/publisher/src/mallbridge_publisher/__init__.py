@@ -1,0 +1,1 @@
+"""mallbridge publisher: order events in, MALL Partner API calls and sync events out."""

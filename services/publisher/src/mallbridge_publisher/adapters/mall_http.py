@@ -1,0 +1,126 @@
+"""MALL Partner API over httpx: one long-lived AsyncClient per tenant base URL, explicit timeouts.
+
+The client_id goes into the query string of each request here and nowhere else; errors are built
+from the status and body only, never from httpx's messages (which carry the URL).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.ports import (
+    MallAnswer,
+    MallError,
+    MallOutcomeUnknown,
+    MallRateLimited,
+    MallRejected,
+    MallUnauthorized,
+)
+
+APPLICATION_NAME = "mallbridge"
+APPLICATION_VERSION = "0.1.0"
+
+
+def _body(response: httpx.Response) -> dict[str, Any] | str:
+    try:
+        parsed = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:2000]
+    return parsed if isinstance(parsed, dict) else response.text[:2000]
+
+
+def _message(body: dict[str, Any] | str) -> str:
+    if isinstance(body, dict):
+        result = body.get("result")
+        if isinstance(result, dict) and result.get("message"):
+            return str(result["message"])
+        codes = body.get("errorCodes")
+        if isinstance(codes, list) and codes and isinstance(codes[0], dict):
+            return str(codes[0].get("message") or codes[0].get("errorCode") or "")
+    return str(body)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    for header in ("X-RateLimit-Reset", "Retry-After"):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value.split(",")[0]))
+            except ValueError:
+                continue
+    return 1.0
+
+
+def raise_for_answer(response: httpx.Response, what: str) -> dict[str, Any] | str:
+    """Translate a MALL response into a MallError, or return its body on 2xx."""
+    body = _body(response)
+    status = response.status_code
+    if 200 <= status < 300:
+        return body
+    message = f"{what}: HTTP {status}: {_message(body)}"
+    if status == 429:
+        raise MallRateLimited(message, retry_after_s=_retry_after(response), body=body)
+    if status in (401, 403):
+        raise MallUnauthorized(message, http_status=status, body=body)
+    if status >= 500:
+        raise MallOutcomeUnknown(message, http_status=status, body=body)
+    raise MallRejected(message, http_status=status, body=body)
+
+
+class HttpMallClient:
+    def __init__(self, *, connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, max_connections: int = 20):
+        self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def _client(self, base_url: str) -> httpx.AsyncClient:
+        client = self._clients.get(base_url)
+        if client is None:
+            client = httpx.AsyncClient(
+                base_url=base_url,
+                timeout=self._timeout,
+                limits=self._limits,
+                headers={
+                    "X-Application-Name": APPLICATION_NAME,
+                    "X-Application-Version": APPLICATION_VERSION,
+                    "Content-Type": "application/json",
+                },
+            )
+            self._clients[base_url] = client
+        return client
+
+    async def _send(self, tenant: Tenant, method: str, path: str, what: str, body: Any = None) -> MallAnswer:
+        if tenant.mall_client_id is None:
+            raise MallUnauthorized(
+                f"{what}: tenant {tenant.tenant_id} has no mall_client_id configured", http_status=401
+            )
+        params = {"client_id": tenant.mall_client_id.get_secret_value()}
+        started = time.perf_counter()
+        try:
+            response = await self._client(tenant.mall_base_url).request(method, path, params=params, json=body)
+        except httpx.TimeoutException:
+            raise MallOutcomeUnknown(f"{what}: no answer within the timeout") from None
+        except httpx.TransportError as exc:
+            raise MallOutcomeUnknown(f"{what}: connection failed ({type(exc).__name__})") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        return MallAnswer(response.status_code, raise_for_answer(response, what), latency_ms)
+
+    async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
+        return await self._send(tenant, "PUT", f"/orders/{mall_order_id}", f"PUT order {mall_order_id}", body)
+
+    async def get_order(self, tenant: Tenant, mall_order_id: str) -> dict[str, Any]:
+        answer = await self._send(tenant, "GET", f"/orders/{mall_order_id}", f"GET order {mall_order_id}")
+        data = answer.body.get("data") if isinstance(answer.body, dict) else None
+        if not isinstance(data, dict):
+            raise MallError(f"GET order {mall_order_id}: answer has no order data", http_status=answer.http_status)
+        return data
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

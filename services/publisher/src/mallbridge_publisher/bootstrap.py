@@ -1,0 +1,116 @@
+"""The publisher's composition root: adapters in, a runnable service out. Tests call it with fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import uvicorn
+
+from mallbridge_core.eventlog import EventLog
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.adapters.http_api import create_http_app
+from mallbridge_publisher.config import PublisherSettings
+from mallbridge_publisher.engine import EngineOptions, LaneEngine
+from mallbridge_publisher.metrics import PublisherMetrics
+from mallbridge_publisher.ports import MallClient
+from mallbridge_publisher.tenant_gate import TenantGate
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PublisherService:
+    event_log: EventLog
+    engines: list[LaneEngine]
+    client: MallClient
+    metrics: PublisherMetrics
+    settings: PublisherSettings
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def readiness(self) -> dict[str, bool]:
+        return {
+            "event_log": await self.event_log.ping(),
+            "consuming": all(engine.ready.is_set() for engine in self.engines),
+        }
+
+    async def run(self, *, serve_http: bool = True) -> None:
+        """Run until `stop()`; then drain in-flight work and close everything."""
+        await self.event_log.start()
+        server: uvicorn.Server | None = None
+        tasks = [asyncio.create_task(engine.run(self.stop_event)) for engine in self.engines]
+        if serve_http:
+            app = create_http_app(metrics=self.metrics, readiness=self.readiness)
+            config = uvicorn.Config(
+                app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
+            )
+            server = uvicorn.Server(config)
+            tasks.append(asyncio.create_task(server.serve()))
+        try:
+            await self.stop_event.wait()
+        finally:
+            self.stop_event.set()
+            if server is not None:
+                server.should_exit = True
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    log.error("publisher component failed", exc_info=result)
+            await self.client.close()
+            with contextlib.suppress(Exception):
+                await self.event_log.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def bootstrap(
+    *,
+    settings: PublisherSettings,
+    event_log: EventLog,
+    tenants: Mapping[str, Tenant],
+    topic_prefix: str,
+    client: MallClient,
+    clock: Callable[[], datetime] = utc_now,
+) -> PublisherService:
+    metrics = PublisherMetrics()
+    gates = {
+        tenant_id: TenantGate(
+            tenant_id,
+            concurrency=settings.tenant_concurrency,
+            metrics=metrics,
+            daily_budget=tenant.daily_request_budget,
+            pause_probe_s=settings.pause_probe_s,
+        )
+        for tenant_id, tenant in tenants.items()
+    }
+    options = EngineOptions(
+        group=settings.group,
+        tenant_concurrency=settings.tenant_concurrency,
+        backoff_base_s=settings.backoff_base_s,
+        backoff_max_s=settings.backoff_max_s,
+        revoke_grace_s=settings.shutdown_grace_s,
+    )
+    engines = [
+        LaneEngine(
+            log_=event_log,
+            topics=Topics(prefix=topic_prefix, lane=lane),
+            tenants={t: ten for t, ten in tenants.items() if ten.lane == lane},
+            gates=gates,
+            client=client,
+            metrics=metrics,
+            clock=clock,
+            options=options,
+        )
+        for lane in settings.lanes
+    ]
+    return PublisherService(event_log=event_log, engines=engines, client=client, metrics=metrics, settings=settings)
