@@ -1,0 +1,67 @@
+"""`mallbridge sandbox`: serve the local MALL Partner API."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from mallbridge_core.logging_setup import configure_logging
+from mallbridge_sandbox.app import create_app
+from mallbridge_sandbox.partners import Partner, PartnersError, check_unique, load_partners, parse_partner_option
+from mallbridge_sandbox.quota import DEFAULT_QUOTA
+from mallbridge_sandbox.server import uvicorn_config
+
+
+def collect_partners(partners_file: str | None, specs: tuple[str, ...], quota: int) -> list[Partner]:
+    partners = load_partners(partners_file) if partners_file else []
+    partners += [parse_partner_option(spec, quota=quota) for spec in specs]
+    return check_unique(partners, source="--partners/--partner")
+
+
+@click.command(name="sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MALLBRIDGE_SANDBOX_HOST")
+@click.option("--port", default=8090, show_default=True, type=int, envvar="MALLBRIDGE_SANDBOX_PORT")
+@click.option(
+    "--partners",
+    "partners_file",
+    type=click.Path(dir_okay=False),
+    envvar="MALLBRIDGE_SANDBOX_PARTNERS",
+    help="TOML or JSON file of partners ([partners.NAME] client_id, quota), or a mallbridge tenants file.",
+)
+@click.option(
+    "--partner",
+    "partner_specs",
+    multiple=True,
+    metavar="NAME=CLIENT_ID",
+    help="A partner account (repeatable); CLIENT_ID may be env:VAR or file:/path.",
+)
+@click.option(
+    "--quota",
+    default=DEFAULT_QUOTA,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Daily request quota of each --partner.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault generators.")
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def sandbox(
+    host: str,
+    port: int,
+    partners_file: str | None,
+    partner_specs: tuple[str, ...],
+    quota: int,
+    seed: int,
+    log_level: str,
+) -> None:
+    """A local MALL Partner API that enforces MALL's rules (partner API under /v1, admin under /sandbox)."""
+    try:
+        partners = collect_partners(partners_file, partner_specs, quota)
+    except PartnersError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(log_level)
+    names = ", ".join(p.name for p in partners) or "none yet (add them with POST /sandbox/partners)"
+    click.echo(f"MALL sandbox on http://{host}:{port}/v1 (admin: /sandbox, partners: {names})", err=True)
+    app = create_app(partners, seed=seed)
+    uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level)).run()

@@ -1,0 +1,154 @@
+"""The partner accounts the sandbox knows: name, client_id, daily quota.
+
+A partners file is TOML or JSON (by suffix `.json`, else TOML), one of:
+
+```toml
+[partners.acme]
+client_id = "acme-sandbox-key"      # inline, or env:NAME / file:/path
+quota = 5000                        # optional, requests per window (default 10000)
+window_seconds = 86400              # optional (default one day)
+```
+
+or a mallbridge tenants file (`[tenants.<id>]` with `mall_client_id` and optional `daily_request_budget`),
+so the demo and compose can hand the same file to the sandbox and to the services. JSON takes the same
+tables (`{"partners": {"acme": {...}}}`) or a list (`{"partners": [{"name": "acme", ...}]}`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mallbridge_core.tenants import TENANT_ID_PATTERN, TenantsFileError, resolve_secret
+from mallbridge_sandbox.quota import DAY_SECONDS, DEFAULT_QUOTA
+
+_SECRET_REF = re.compile(r"^(env|file):.+$")
+
+
+class PartnersError(ValueError):
+    """A partners file or --partner option that cannot be used. Messages never carry a client_id."""
+
+
+@dataclass(frozen=True)
+class Partner:
+    name: str
+    client_id: str = field(repr=False)
+    quota: int = DEFAULT_QUOTA
+    window_seconds: int = DAY_SECONDS
+
+    def __post_init__(self) -> None:
+        if not re.match(TENANT_ID_PATTERN, self.name):
+            raise PartnersError(f"partner name {self.name!r} must match {TENANT_ID_PATTERN}")
+        if not self.client_id:
+            raise PartnersError(f"partner {self.name}: client_id is empty")
+        if self.quota < 0 or self.window_seconds <= 0:
+            raise PartnersError(f"partner {self.name}: quota must be >= 0 and window_seconds > 0")
+
+
+def _client_id(value: Any, *, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PartnersError(f"{where}: client_id must be a non-empty string")
+    if _SECRET_REF.match(value.strip()):
+        try:
+            return resolve_secret(value, where=where).get_secret_value()
+        except TenantsFileError as exc:
+            raise PartnersError(str(exc)) from None
+    return value
+
+
+def _int(raw: dict[str, Any], key: str, default: int, *, where: str) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PartnersError(f"{where}: {key} must be an integer")
+    return value
+
+
+def _from_table(name: str, raw: Any, *, where: str) -> Partner:
+    if not isinstance(raw, dict):
+        raise PartnersError(f"{where}: must be a table/object")
+    unknown = set(raw) - {"name", "client_id", "quota", "window_seconds"}
+    if unknown:
+        raise PartnersError(f"{where}: unknown keys {sorted(unknown)}; allowed: client_id, quota, window_seconds")
+    return Partner(
+        name=name,
+        client_id=_client_id(raw.get("client_id"), where=where),
+        quota=_int(raw, "quota", DEFAULT_QUOTA, where=where),
+        window_seconds=_int(raw, "window_seconds", DAY_SECONDS, where=where),
+    )
+
+
+def _from_tenants(table: dict[str, Any], *, source: str) -> list[Partner]:
+    partners = []
+    for name, raw in table.items():
+        where = f"{source}: [tenants.{name}]"
+        if not isinstance(raw, dict) or raw.get("mall_client_id") is None:
+            continue  # a tenant without a MALL account has no partner here
+        partners.append(
+            Partner(
+                name=name,
+                client_id=_client_id(raw["mall_client_id"], where=f"{where} mall_client_id"),
+                quota=_int(raw, "daily_request_budget", DEFAULT_QUOTA, where=where),
+            )
+        )
+    return partners
+
+
+def parse_partners(data: Any, *, source: str = "partners file") -> list[Partner]:
+    if isinstance(data, list):
+        data = {"partners": data}
+    if not isinstance(data, dict):
+        raise PartnersError(f"{source}: expected a [partners] table or a partners list")
+    if "partners" not in data and isinstance(data.get("tenants"), dict):
+        return check_unique(_from_tenants(data["tenants"], source=source), source=source)
+    table = data.get("partners")
+    partners: list[Partner] = []
+    if isinstance(table, dict):
+        partners = [_from_table(n, raw, where=f"{source}: [partners.{n}]") for n, raw in table.items()]
+    elif isinstance(table, list):
+        for i, raw in enumerate(table):
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if not isinstance(name, str):
+                raise PartnersError(f"{source}: partners[{i}] needs a name")
+            partners.append(_from_table(name, raw, where=f"{source}: partners[{i}] ({name})"))
+    else:
+        raise PartnersError(f"{source}: needs [partners.<name>] tables (or [tenants.<id>] with mall_client_id)")
+    return check_unique(partners, source=source)
+
+
+def load_partners(path: str | Path) -> list[Partner]:
+    file = Path(path)
+    source = f"partners file {file}"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PartnersError(f"{source}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise PartnersError(f"{source}: cannot parse: {exc}") from None
+    return parse_partners(data, source=source)
+
+
+def parse_partner_option(spec: str, *, quota: int = DEFAULT_QUOTA) -> Partner:
+    """`NAME=CLIENT_ID` (the client_id may be env:NAME or file:/path)."""
+    name, sep, client_id = spec.partition("=")
+    if not sep or not name:
+        raise PartnersError("--partner must look like NAME=CLIENT_ID")
+    return Partner(name=name.strip(), client_id=_client_id(client_id, where=f"--partner {name}"), quota=quota)
+
+
+def check_unique(partners: Iterable[Partner], *, source: str = "partners") -> list[Partner]:
+    result = list(partners)
+    names = [p.name for p in result]
+    if len(set(names)) != len(names):
+        raise PartnersError(f"{source}: partner names must be unique")
+    if len({p.client_id for p in result}) != len(result):
+        raise PartnersError(f"{source}: two partners share a client_id")
+    return result
