@@ -1,0 +1,128 @@
+"""Per tenant, poll the FastCentrik export URL and ingest what changed.
+
+Each export is all-or-nothing, like a push: a malformed export (unreadable, columns missing, or any row
+invalid) writes nothing and is reported in the logs and in `mallbridge_ingest_polls_total{outcome=
+"malformed"}`. The export URL is a secret (it may carry a token): it never reaches a log line, a metric
+or an error text, so failures are reported by exception type and HTTP status only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from mallbridge_core.eventlog.port import LogUnavailableError
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.adapters.export_csv import MalformedExportError, parse_export
+from mallbridge_ingest.adapters.export_mapping import CsvExportMapping
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.service import IngestResult, IngestService, NotReadyError
+
+log = logging.getLogger(__name__)
+EXPORT_MAX_BYTES = 32 << 20
+MAX_PROBLEMS_LOGGED = 5
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    outcome: str  # ok, unchanged, fetch_error, http_error, too_large, malformed, log_unavailable, not_ready
+    detail: str = ""
+    result: IngestResult | None = None
+
+
+class _FetchError(Exception):
+    def __init__(self, outcome: str, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+@dataclass
+class ExportPoller:
+    service: IngestService
+    metrics: IngestMetrics
+    client: httpx.AsyncClient
+    mappings: Mapping[str, CsvExportMapping]  # tenant id -> mapping
+    max_bytes: int = EXPORT_MAX_BYTES
+    _last_digest: dict[str, bytes] = field(default_factory=dict)
+
+    async def poll_once(self, tenant: Tenant) -> PollOutcome:
+        """Fetch, parse and ingest one export of `tenant`; never raises, reports the outcome."""
+        outcome = await self._poll(tenant)
+        self.metrics.polls.labels(tenant.tenant_id, outcome.outcome).inc()
+        if outcome.outcome not in ("ok", "unchanged"):
+            self.metrics.requests_rejected.labels(tenant.tenant_id, "poll", outcome.outcome).inc()
+            log.warning(
+                "export poll failed",
+                extra={"tenant": tenant.tenant_id, "outcome": outcome.outcome, "detail": outcome.detail},
+            )
+        elif outcome.result is not None:
+            r = outcome.result
+            log.info(
+                "export polled",
+                extra={
+                    "tenant": tenant.tenant_id,
+                    "accepted": r.accepted,
+                    "events": r.events,
+                    "unchanged": r.unchanged,
+                },
+            )
+        return outcome
+
+    async def _poll(self, tenant: Tenant) -> PollOutcome:
+        try:
+            data = await self._fetch(tenant)
+        except _FetchError as exc:
+            return PollOutcome(exc.outcome, exc.detail)
+        digest = hashlib.sha256(data).digest()
+        if self._last_digest.get(tenant.tenant_id) == digest:
+            return PollOutcome("unchanged", "export identical to the last one ingested")
+        try:
+            parsed = parse_export(self.mappings[tenant.tenant_id], data)
+        except MalformedExportError as exc:
+            return PollOutcome("malformed", str(exc))
+        if parsed.rejections:
+            self.metrics.snapshots_rejected.labels(tenant.tenant_id, "poll").inc(len(parsed.rejections))
+            shown = "; ".join(r.describe(f"line {r.index}") for r in parsed.rejections[:MAX_PROBLEMS_LOGGED])
+            return PollOutcome("malformed", f"{len(parsed.rejections)} invalid row(s), nothing written: {shown}")
+        try:
+            result = await self.service.ingest(tenant.tenant_id, parsed.snapshots, source="poll")
+        except NotReadyError as exc:
+            return PollOutcome("not_ready", str(exc))
+        except LogUnavailableError:
+            return PollOutcome("log_unavailable", "the event log did not acknowledge; will retry next poll")
+        self._last_digest[tenant.tenant_id] = digest
+        return PollOutcome("ok", f"{parsed.ignored} non-MALL row(s) ignored", result)
+
+    async def _fetch(self, tenant: Tenant) -> bytes:
+        if tenant.export_url is None:
+            raise _FetchError("fetch_error", "no export_url configured")
+        try:
+            async with self.client.stream("GET", tenant.export_url.get_secret_value()) as response:
+                if response.status_code != 200:
+                    raise _FetchError("http_error", f"export answered HTTP {response.status_code}")
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > self.max_bytes:
+                        raise _FetchError("too_large", f"export is over {self.max_bytes} bytes")
+                return bytes(data)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # Only the type: httpx messages may quote the URL, which is a secret.
+            raise _FetchError("fetch_error", f"export fetch failed: {type(exc).__name__}") from None
+
+    async def run_forever(self, tenant: Tenant) -> None:
+        """Poll every `tenant.poll_interval_s`, starting after a short jitter so tenants spread out."""
+        await asyncio.sleep(random.uniform(0, min(tenant.poll_interval_s, 10.0) * 0.1))
+        while True:
+            try:
+                await self.poll_once(tenant)
+            except Exception:  # a bug in one poll must not end this tenant's polling
+                log.exception("export poll crashed", extra={"tenant": tenant.tenant_id})
+            await asyncio.sleep(tenant.poll_interval_s)

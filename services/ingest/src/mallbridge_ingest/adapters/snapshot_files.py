@@ -1,0 +1,84 @@
+"""Snapshot files for `mallbridge ingest import`: JSON Lines (one snapshot object per line) and CSV
+(a header row of snapshot field names, comma-separated, UTF-8; empty cells mean "not given")."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from mallbridge_ingest.adapters.export_mapping import REQUIRED_FIELDS
+
+FORMATS = ("jsonl", "csv")
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+class SnapshotFileError(ValueError):
+    """A file that cannot be imported at all (unknown format, missing CSV columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One record of the file: its line number, and either the raw data or why it could not be read."""
+
+    line: int
+    data: Any = None
+    error: str | None = None
+
+
+def detect_format(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    found = _SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise SnapshotFileError(f"cannot tell the format of {path.name}; use a .jsonl or .csv name, or --format")
+    return found
+
+
+def count_lines(path: Path) -> int:
+    """Lines in the file (for the progress bar), counted in binary chunks without parsing."""
+    total = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            total += chunk.count(b"\n")
+    return total
+
+
+def read_jsonl(stream: TextIO) -> Iterator[RawLine]:
+    for number, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        try:
+            yield RawLine(number, json.loads(text))
+        except json.JSONDecodeError as exc:
+            yield RawLine(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def read_csv(stream: TextIO) -> Iterator[RawLine]:
+    reader = csv.DictReader(stream)
+    header = [name.strip() for name in reader.fieldnames or ()]
+    missing = [f for f in REQUIRED_FIELDS if f not in header]
+    if missing:
+        raise SnapshotFileError(
+            f"CSV header lacks column(s) {', '.join(missing)}; the header must name snapshot fields"
+        )
+    reader.fieldnames = header
+    try:
+        for row in reader:
+            if None in row:
+                yield RawLine(reader.line_num, error=f"more fields than the {len(header)} columns of the header")
+                continue
+            values = {k: v for k, v in row.items() if v is not None and v.strip() != ""}
+            if values:
+                yield RawLine(reader.line_num, values)
+    except csv.Error as exc:
+        yield RawLine(reader.line_num, error=f"unreadable CSV ({exc})")
+
+
+def read_snapshot_file(stream: TextIO, fmt: str) -> Iterator[RawLine]:
+    if fmt not in FORMATS:
+        raise SnapshotFileError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return read_jsonl(stream) if fmt == "jsonl" else read_csv(stream)

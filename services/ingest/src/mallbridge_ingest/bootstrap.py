@@ -1,0 +1,170 @@
+"""The composition root: settings + an EventLog + tenants → a ready-to-serve ingest app (or service).
+
+Nothing else builds ingest's objects; tests call the same functions with their own log and clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import FastAPI
+
+from mallbridge_core.eventlog.port import EventLog
+from mallbridge_core.settings import CommonOptions, Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingError, load_mapping
+from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES, ExportPoller
+from mallbridge_ingest.adapters.http_app import create_app
+from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
+from mallbridge_ingest.adapters.http_push import PushHandler
+from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.service import IngestService
+from mallbridge_schema.serde import DEFAULT_TOPIC_PREFIX
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class ConfigError(ValueError):
+    """Configuration ingest cannot start with (messages never contain secrets)."""
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_orders: int = MAX_ORDERS
+    signature_window_s: int = SIGNATURE_WINDOW_S
+    run_pollers: bool = True
+    export_timeout_s: float = 30.0
+    export_max_bytes: int = EXPORT_MAX_BYTES
+    retry_max_s: float = 10.0  # longest wait between attempts to reach the log at startup
+
+    @classmethod
+    def from_common(cls, common: CommonOptions, *, run_pollers: bool = True) -> IngestSettings:
+        return cls(topic_prefix=common.topic_prefix, run_pollers=run_pollers)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def export_mappings(tenants: Mapping[str, Tenant]) -> dict[str, CsvExportMapping]:
+    """The export mapping of every tenant with an export URL; refuses unusable configuration up front."""
+    mappings: dict[str, CsvExportMapping] = {}
+    for tenant in tenants.values():
+        if tenant.export_url is None:
+            continue
+        if not tenant.export_url.get_secret_value().startswith(("http://", "https://")):
+            raise ConfigError(f"tenant {tenant.tenant_id}: export_url must be an http:// or https:// URL")
+        try:
+            mappings[tenant.tenant_id] = load_mapping(tenant.export_mapping)
+        except MappingError as exc:
+            raise ConfigError(f"tenant {tenant.tenant_id}: {exc}") from None
+    return mappings
+
+
+def build_service(
+    *, settings: IngestSettings, log: EventLog, tenants: Mapping[str, Tenant], metrics: IngestMetrics, clock: Clock
+) -> IngestService:
+    return IngestService(
+        log=log, tenants=tenants, topics=Topics(prefix=settings.topic_prefix), metrics=metrics, clock=clock
+    )
+
+
+@dataclass
+class Runtime:
+    """What the app does around serving: open the log, rebuild the state (retrying until the log answers),
+    then run the export pollers; on shutdown stop them and close the log."""
+
+    settings: IngestSettings
+    service: IngestService
+    log: EventLog
+    metrics: IngestMetrics
+    mappings: Mapping[str, CsvExportMapping]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.log.start()
+        client = httpx.AsyncClient(
+            timeout=self.settings.export_timeout_s,
+            follow_redirects=True,
+            headers={"User-Agent": "mallbridge-ingest"},
+        )
+        poller = ExportPoller(self.service, self.metrics, client, self.mappings, self.settings.export_max_bytes)
+        app.state.poller = poller
+        task = asyncio.create_task(self._prepare_then_poll(poller), name="ingest-prepare")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await client.aclose()
+            await self.log.close()
+
+    async def _prepare_then_poll(self, poller: ExportPoller) -> None:
+        await self._prepare()
+        tenants = self.service.tenants
+        polled = [tenants[t] for t in self.mappings] if self.settings.run_pollers else []
+        await asyncio.gather(*(poller.run_forever(t) for t in polled))
+
+    async def _prepare(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                report = await self.service.prepare()
+            except Exception as exc:
+                log.warning(
+                    "cannot rebuild state yet; retrying",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
+                continue
+            log.info(
+                "state rebuilt",
+                extra={
+                    "topics": list(report.topics),
+                    "events": report.events,
+                    "orders": report.orders,
+                    "undecodable": report.undecodable,
+                    "seconds": round(report.seconds, 3),
+                },
+            )
+            return
+
+
+def build_app(
+    *,
+    settings: IngestSettings,
+    log: EventLog,
+    tenants: Mapping[str, Tenant],
+    clock: Clock = utc_now,
+    metrics: IngestMetrics | None = None,
+) -> FastAPI:
+    """The ingest HTTP app. It owns `log`: its lifespan starts and closes it."""
+    metrics = metrics or IngestMetrics()
+    mappings = export_mappings(tenants)
+    service = build_service(settings=settings, log=log, tenants=tenants, metrics=metrics, clock=clock)
+    handler = PushHandler(
+        service=service,
+        tenants=tenants,
+        metrics=metrics,
+        clock=clock,
+        max_body_bytes=settings.max_body_bytes,
+        max_orders=settings.max_orders,
+        signature_window_s=settings.signature_window_s,
+    )
+    runtime = Runtime(settings, service, log, metrics, mappings)
+    app = create_app(handler=handler, service=service, log=log, metrics=metrics, lifespan=runtime.lifespan)
+    app.state.service = service
+    app.state.metrics = metrics
+    return app

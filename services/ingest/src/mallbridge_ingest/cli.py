@@ -1,0 +1,82 @@
+"""`mallbridge ingest` (serve the push API and run the export pollers) and `mallbridge ingest import`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+import uvicorn
+
+from mallbridge_core.eventlog import open_event_log
+from mallbridge_core.logging_setup import configure_logging
+from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.tenants import TenantsFileError, load_tenants
+from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError
+from mallbridge_ingest.bootstrap import ConfigError, IngestSettings, build_app
+from mallbridge_ingest.import_run import (
+    EXIT_FATAL,
+    exit_code,
+    render_summary,
+    run_import,
+    summary_dict,
+    tenant_for_import,
+)
+
+
+def _tenants_path(common: CommonOptions) -> str:
+    if not common.tenants_path:
+        raise click.UsageError("the tenants file is required: --tenants PATH or MALLBRIDGE_TENANTS")
+    return common.tenants_path
+
+
+@click.group(name="ingest", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the push API listens on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port of the push API.")
+@click.option("--poll/--no-poll", default=True, show_default=True, help="Run the export-URL pollers.")
+@click.option("--log-level", default="INFO", envvar="MALLBRIDGE_LOG_LEVEL", show_default=True)
+@common_options
+@click.pass_context
+def ingest(ctx: click.Context, common: CommonOptions, host: str, port: int, poll: bool, log_level: str) -> None:
+    """Serve the push API (POST /v1/tenants/{tenant}/orders) and poll export URLs: snapshots in, events out."""
+    if ctx.invoked_subcommand is not None:
+        return
+    configure_logging(log_level)
+    try:
+        tenants = load_tenants(_tenants_path(common))
+        app = build_app(
+            settings=IngestSettings.from_common(common, run_pollers=poll),
+            log=open_event_log(common.log_url, partitions=common.partitions),
+            tenants=tenants,
+        )
+    except (TenantsFileError, ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+
+
+@ingest.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", "tenant_id", required=True, help="Tenant the snapshots belong to.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: from the file name.")
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@common_options
+def import_command(
+    common: CommonOptions, file: Path, tenant_id: str, fmt: str | None, chunk_size: int, as_json: bool
+) -> None:
+    """Import a JSON Lines or CSV snapshot file: valid lines are written, invalid ones reported (exit 1)."""
+    configure_logging("WARNING")
+    try:
+        tenant = tenant_for_import(_tenants_path(common), tenant_id)
+        summary = asyncio.run(run_import(common, tenant, file, fmt=fmt, chunk_size=chunk_size))
+    except (TenantsFileError, SnapshotFileError, OSError, UnicodeDecodeError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_FATAL)
+    click.echo(
+        json.dumps(summary_dict(summary, file, tenant_id), ensure_ascii=False)
+        if as_json
+        else render_summary(summary, file, tenant_id)
+    )
+    sys.exit(exit_code(summary))

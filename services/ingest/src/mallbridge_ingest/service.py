@@ -1,0 +1,205 @@
+"""The ingest application service: validated snapshots in, change events durably in the log out.
+
+It keeps the last known state of every order in memory, rebuilt at startup by replaying the service's
+own order-events topics from offset 0. A batch is planned by the pure domain, written with one
+`EventLog.append`, and only then does the in-memory state move on: a failed write changes no facts,
+so the same snapshots produce the same events when retried.
+
+Concurrency: pushes that touch the same orders are serialized by striped locks (a fixed set of
+asyncio locks chosen by hashing tenant and order number, taken in index order so two batches never
+deadlock). Seq numbers are therefore consistent within one process; several processes writing the same
+tenant must be avoided (route a tenant to one writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from mallbridge_core.eventlog.port import EventLog, OutgoingRecord
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
+from mallbridge_ingest.domain.state import UNKNOWN
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
+from mallbridge_schema.snapshot import OrderSnapshot
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+LOCK_STRIPES = 256
+
+
+class NotReadyError(RuntimeError):
+    """The last known state is not rebuilt yet; nothing can be compared."""
+
+
+class BatchRejectedError(ValueError):
+    """An all-or-nothing batch with at least one refused snapshot: nothing was written."""
+
+    def __init__(self, rejections: Sequence[Rejection]) -> None:
+        super().__init__(f"{len(rejections)} snapshot(s) refused")
+        self.rejections = tuple(rejections)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    events: int
+    changed: int
+    unchanged: int
+    rejections: tuple[Rejection, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    topics: tuple[str, ...]
+    events: int
+    orders: int
+    undecodable: int
+    seconds: float
+
+
+class IngestService:
+    def __init__(
+        self,
+        *,
+        log: EventLog,
+        tenants: Mapping[str, Tenant],
+        topics: Topics,
+        metrics: IngestMetrics,
+        clock: Clock,
+    ) -> None:
+        self._log = log
+        self._tenants = tenants
+        self._topics = topics
+        self._metrics = metrics
+        self._clock = clock
+        self._known: dict[str, dict[str, OrderState]] = {}
+        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    @property
+    def tenants(self) -> Mapping[str, Tenant]:
+        return self._tenants
+
+    def topic_for(self, tenant_id: str) -> str:
+        return self._topics.for_lane(self._tenants[tenant_id].lane).order_events
+
+    def topics_to_replay(self, tenant_ids: Collection[str]) -> list[str]:
+        """The default lane's topic always comes first: a tenant moved to a lane keeps its earlier history."""
+        lane_topics = {self.topic_for(t) for t in tenant_ids}
+        default = self._topics.for_lane("default").order_events
+        return [default, *sorted(lane_topics - {default})]
+
+    def known_state(self, tenant_id: str, order_number: str) -> OrderState:
+        return self._known.get(tenant_id, {}).get(order_number, UNKNOWN)
+
+    async def prepare(self, tenant_ids: Collection[str] | None = None) -> RebuildReport:
+        """Create the topics if needed and rebuild the last known state; then the service is ready."""
+        wanted = list(tenant_ids if tenant_ids is not None else self._tenants)
+        await self._log.ensure_topics(self.topics_to_replay(wanted))
+        return await self.rebuild(wanted)
+
+    async def rebuild(self, tenant_ids: Collection[str]) -> RebuildReport:
+        started = time.perf_counter()
+        wanted = set(tenant_ids)
+        topics = self.topics_to_replay(wanted)
+        prefixes = {t.encode() for t in wanted}
+        known: dict[str, dict[str, OrderState]] = {t: {} for t in wanted}
+        folded = undecodable = 0
+        for topic in topics:
+            async for batch in self._log.replay(topic):
+                for record in batch:
+                    if record.key is None or record.key.split(b":", 1)[0] not in prefixes:
+                        continue  # another service's tenant sharing the topic: never decoded
+                    try:
+                        event = decode_order_event(record.value)
+                    except EventDecodeError:
+                        undecodable += 1
+                        continue
+                    orders = known.get(event.tenant_id)
+                    if orders is None:
+                        continue
+                    orders[event.order_number] = apply_event(orders.get(event.order_number, UNKNOWN), event)
+                    folded += 1
+        self._known = known
+        self._ready = True
+        report = RebuildReport(
+            tuple(topics), folded, sum(map(len, known.values())), undecodable, time.perf_counter() - started
+        )
+        self._metrics.known_orders.set(report.orders)
+        self._metrics.rebuild_seconds.set(report.seconds)
+        self._metrics.rebuild_events.set(report.events)
+        self._metrics.ready.set(1)
+        return report
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, tenant_id: str, orders: Collection[str]) -> AsyncIterator[None]:
+        stripes = sorted({hash((tenant_id, order)) % LOCK_STRIPES for order in orders})
+        async with contextlib.AsyncExitStack() as stack:
+            for stripe in stripes:
+                await stack.enter_async_context(self._locks[stripe])
+            yield
+
+    async def ingest(
+        self,
+        tenant_id: str,
+        snapshots: Sequence[tuple[int, OrderSnapshot]],
+        *,
+        source: str,
+        all_or_nothing: bool = True,
+        received_at: datetime | None = None,
+    ) -> IngestResult:
+        """Plan and write the events of `(index, snapshot)` pairs for a configured tenant.
+
+        Raises NotReadyError before the state is rebuilt, BatchRejectedError (nothing written) when
+        `all_or_nothing` and a snapshot conflicts, and LogUnavailableError when the log did not
+        acknowledge the write (no facts advance).
+        """
+        if not self._ready:
+            raise NotReadyError("the last known order state is still being rebuilt")
+        received = received_at or self._clock()
+        async with self._locked(tenant_id, {s.order_number for _, s in snapshots}):
+            known = self._known.setdefault(tenant_id, {})
+            plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=self._clock())
+            if plan.rejections and all_or_nothing:
+                self._metrics.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
+                raise BatchRejectedError(plan.rejections)
+            await self._write(tenant_id, known, plan)
+        return self._account(tenant_id, source, len(snapshots), plan)
+
+    async def _write(self, tenant_id: str, known: dict[str, OrderState], plan: BatchPlan) -> None:
+        if not plan.events:
+            return
+        records = [OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in plan.events]
+        try:
+            await self._log.append(self.topic_for(tenant_id), records)
+        except BaseException:
+            known.update(after_failed_write(known, plan))
+            raise
+        new_orders = sum(1 for order in plan.states if known.get(order, UNKNOWN).facts is None)
+        known.update(plan.states)
+        if new_orders:
+            self._metrics.known_orders.inc(new_orders)
+
+    def _account(self, tenant_id: str, source: str, count: int, plan: BatchPlan) -> IngestResult:
+        m = self._metrics
+        accepted = count - len(plan.rejections)
+        m.accepted.labels(tenant_id, source).inc(accepted)
+        m.changed.labels(tenant_id, source).inc(plan.changed)
+        m.unchanged.labels(tenant_id, source).inc(plan.unchanged)
+        if plan.rejections:
+            m.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
+        for event in plan.events:
+            m.events.labels(tenant_id, type(event).__name__).inc()
+        return IngestResult(accepted, len(plan.events), plan.changed, plan.unchanged, plan.rejections)
