@@ -6,18 +6,19 @@ Pure functions: "now" and the recording moment always come in as arguments.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 PRAGUE = ZoneInfo("Europe/Prague")
 MALL_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-TRACKING_NUMBER_PATTERN = re.compile(r"^[0-9A-Za-z_-]+$")
+# Used with fullmatch: `$` alone would also accept a trailing newline.
+TRACKING_NUMBER_PATTERN = re.compile(r"[0-9A-Za-z_-]+")
 TRACKING_NUMBER_ALLOWED = "0-9 a-z A-Z - _"
 _NOON = time(12, 0, 0)
 
 
 def is_valid_tracking_number(value: str) -> bool:
-    return bool(TRACKING_NUMBER_PATTERN.match(value))
+    return TRACKING_NUMBER_PATTERN.fullmatch(value) is not None
 
 
 def format_mall_datetime(moment: datetime) -> str:
@@ -34,8 +35,11 @@ def parse_delivery_value(raw: str) -> date | datetime:
     """
     text = raw.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
+        # Any ISO date form (2026-03-29, 20260329) is a date alone, never midnight of that day.
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
         return datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         raise ValueError(
@@ -47,13 +51,21 @@ def parse_delivery_value(raw: str) -> date | datetime:
 def delivered_moment(raw: str, *, recorded_at: datetime) -> datetime:
     """The delivery moment as an aware Europe/Prague date-time (DESIGN §2, contract).
 
-    With an offset: converted to Prague time. Without: taken as Prague local time. A date alone:
-    12:00:00 Prague time that day, or the moment it was recorded if that is earlier.
+    With an offset: converted to Prague time. Without: taken as Prague local time (a wall time that the
+    spring DST gap skips is read with the offset before the change, so 02:30 becomes 03:30 CEST; in the
+    repeated autumn hour the first occurrence is meant). A date alone: 12:00:00 Prague time that day, or
+    the moment it was recorded if that is earlier on that same day (a date recorded before its own day is
+    a future date: noon, which the reconciler defers until it comes).
     """
+    if recorded_at.tzinfo is None:
+        raise ValueError("recorded_at must be timezone-aware")
     value = parse_delivery_value(raw)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=PRAGUE)
-        return value.astimezone(PRAGUE)
-    noon = datetime.combine(value, _NOON, tzinfo=PRAGUE)
-    return min(noon, recorded_at.astimezone(PRAGUE))
+        local = value if value.tzinfo is not None else value.replace(tzinfo=PRAGUE)
+        # Through UTC, so the result is always a real instant with the right Prague offset.
+        return local.astimezone(UTC).astimezone(PRAGUE)
+    noon = datetime.combine(value, _NOON, tzinfo=PRAGUE).astimezone(UTC).astimezone(PRAGUE)
+    recorded = recorded_at.astimezone(PRAGUE)
+    if recorded.date() == value and recorded < noon:
+        return recorded
+    return noon

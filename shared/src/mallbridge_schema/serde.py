@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from mallbridge_schema.events import SCHEMA_VERSION, Event, OrderEvent, SyncEvent
+from mallbridge_schema.events import (
+    ORDER_EVENT_TYPES,
+    SCHEMA_VERSION,
+    SYNC_EVENT_TYPES,
+    Event,
+    OrderEvent,
+    SyncEvent,
+)
 
 ORDER_EVENTS_TOPIC = "order-events.v1"
 SYNC_EVENTS_TOPIC = "sync-events.v1"
@@ -21,9 +28,12 @@ DEFAULT_TOPIC_PREFIX = "mallbridge."
 
 ORDER_EVENT_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
 SYNC_EVENT_ADAPTER: TypeAdapter[SyncEvent] = TypeAdapter(SyncEvent)
+_ORDER_TYPE_NAMES = tuple(cls.model_fields["type"].default for cls in ORDER_EVENT_TYPES)
+_SYNC_TYPE_NAMES = tuple(cls.model_fields["type"].default for cls in SYNC_EVENT_TYPES)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-# (event type, version it upgrades from) -> pure dict-to-dict function producing version + 1.
+# (event type, version it upgrades from) -> pure dict-to-dict function producing version + 1
+# (the decoder stamps `schema_version` = version + 1 on its result, whatever the function wrote there).
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
@@ -44,36 +54,49 @@ def encode_event(event: Event) -> bytes:
 
 
 def _upcast(data: dict[str, Any]) -> dict[str, Any]:
-    version = int(data.get("schema_version", 1))
+    version = data.get("schema_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise EventDecodeError(f"schema_version must be an integer, got {version!r}")
     while version < SCHEMA_VERSION:
-        upcaster = UPCASTERS.get((str(data.get("type")), version))
+        event_type = str(data.get("type"))  # an upcaster may rename the type: look it up afresh each step
+        upcaster = UPCASTERS.get((event_type, version))
         if upcaster is None:
             break
-        data = upcaster(data)
-        version = int(data.get("schema_version", version + 1))
+        try:
+            upcast = upcaster(dict(data))
+        except Exception as exc:  # a malformed old event is a decode error, not a crash of the consumer
+            raise EventDecodeError(f"cannot upcast {event_type} v{version}: {exc!r}") from exc
+        # One step always means one version up: an upcaster that forgets the field cannot loop forever.
+        version += 1
+        data = {**upcast, "schema_version": version}
     return data
 
 
-def _decode(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
+def _decode(raw: bytes, adapter: TypeAdapter[Any], topic: str, known_types: tuple[str, ...]) -> Any:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"not UTF-8 JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EventDecodeError("event is not a JSON object")
+    data = _upcast(data)
+    if data.get("type") not in known_types:
+        raise EventDecodeError(
+            f"unknown event type {data.get('type')!r} for topic {topic}; known: {', '.join(known_types)}"
+        )
     try:
-        return adapter.validate_python(_upcast(data))
+        return adapter.validate_python(data)
     except ValueError as exc:
         raise EventDecodeError(str(exc)) from exc
 
 
 def decode_order_event(raw: bytes) -> OrderEvent:
-    result: OrderEvent = _decode(raw, ORDER_EVENT_ADAPTER)
+    result: OrderEvent = _decode(raw, ORDER_EVENT_ADAPTER, ORDER_EVENTS_TOPIC, _ORDER_TYPE_NAMES)
     return result
 
 
 def decode_sync_event(raw: bytes) -> SyncEvent:
-    result: SyncEvent = _decode(raw, SYNC_EVENT_ADAPTER)
+    result: SyncEvent = _decode(raw, SYNC_EVENT_ADAPTER, SYNC_EVENTS_TOPIC, _SYNC_TYPE_NAMES)
     return result
 
 

@@ -1,0 +1,384 @@
+"""Events on the wire (DESIGN §3): round trips, tolerant reading, clear errors and the upcaster mechanism."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+from pydantic import BaseModel
+
+from mallbridge_schema import serde
+from mallbridge_schema.events import (
+    ORDER_EVENT_TYPES,
+    SYNC_EVENT_TYPES,
+    AttentionNeeded,
+    AttentionResolved,
+    DeliveryDateSet,
+    Event,
+    MallStateObserved,
+    MallStatusUpdated,
+    MallUpdateRejected,
+    MallUpdateRequested,
+    MdpFlagSet,
+    OrderFirstSeen,
+    OrderStatusChanged,
+    StepDeferred,
+    TrackingAssigned,
+)
+from mallbridge_schema.serde import (
+    EventDecodeError,
+    decode_order_event,
+    decode_sync_event,
+    encode_event,
+    event_key,
+    topic_name,
+)
+from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
+
+AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
+LATER = datetime(2026, 3, 29, 1, 0, 1, tzinfo=UTC)
+ENVELOPE: dict[str, Any] = {
+    "event_id": UUID("6f1c2a8e-1d0b-4c55-9a77-0e6a3b1f2d10"),
+    "tenant_id": "acme",
+    "order_number": "FC-2026/0042",
+    "mall_order_id": "10085339302",  # exceeds 32 bits: kept as text
+    "occurred_at": AT,
+    "recorded_at": LATER,
+}
+
+# One instance of every event type, every field set to a non-default value.
+ORDER_EXAMPLES: list[Event] = [
+    OrderFirstSeen(
+        **ENVELOPE,
+        seq=1,
+        status=FastCentrikStatus.SETTLED,
+        status_label="Vyřízená",
+        delivered_at="2026-03-28",
+        tracking_number="DR-1_2",
+        tracking_url="https://t.example/DR-1_2?a=1&b=ř",
+        mdp=True,
+    ),
+    OrderStatusChanged(
+        **ENVELOPE,
+        seq=2,
+        from_status=FastCentrikStatus.PENDING,
+        to_status=FastCentrikStatus.IN_PROCESS,
+        status_label="vyřizuje se",
+    ),
+    DeliveryDateSet(**ENVELOPE, seq=3, delivered_at="2026-03-29T02:30:00+01:00"),
+    DeliveryDateSet(**ENVELOPE, seq=4, delivered_at=None),
+    TrackingAssigned(**ENVELOPE, seq=5, tracking_number="ZX9", tracking_url="https://t.example/ZX9"),
+    TrackingAssigned(**ENVELOPE, seq=6, tracking_number=None, tracking_url=None),
+    MdpFlagSet(**ENVELOPE, seq=7, mdp=True),
+]
+SYNC_EXAMPLES: list[Event] = [
+    MallUpdateRequested(
+        **ENVELOPE, based_on_seq=7, request_no=3, status=MallStatus.SHIPPED, request={"status": "shipped"}
+    ),
+    MallStatusUpdated(
+        **ENVELOPE,
+        based_on_seq=7,
+        request_no=3,
+        status=MallStatus.SHIPPED,
+        request={"status": "shipped", "confirmed": True, "tracking_number": "ZX9", "tracking_url": "https://x/ZX9"},
+        http_status=200,
+        latency_ms=12.5,
+        attempts=2,
+    ),
+    MallUpdateRejected(
+        **ENVELOPE,
+        based_on_seq=7,
+        request_no=4,
+        status=MallStatus.DELIVERED,
+        request={"status": "delivered", "delivered_at": "2026-03-29 03:30:00"},
+        http_status=400,
+        response={"result": {"code": 400, "status": "ERROR", "message": "bad"}, "errorCodes": []},
+        message="bad",
+    ),
+    MallUpdateRejected(
+        **ENVELOPE,
+        request_no=5,
+        status=MallStatus.CANCELLED,
+        request={"status": "cancelled"},
+        http_status=502,
+        response="<html>Bad gateway</html>",
+        message="Bad gateway",
+    ),
+    MallStateObserved(
+        **ENVELOPE,
+        based_on_seq=7,
+        request_no=4,
+        status=MallStatus.SHIPPED,
+        confirmed=True,
+        tracking_number="ZX9",
+        tracking_url="https://x/ZX9",
+        delivered_at="2026-03-29 03:30:00",
+    ),
+    StepDeferred(**ENVELOPE, based_on_seq=7, status=MallStatus.DELIVERED, reason="in the future", until=LATER),
+    AttentionNeeded(**ENVELOPE, based_on_seq=7, code="mall_final", reason="MALL says cancelled", scope="tenant"),
+    AttentionResolved(**ENVELOPE, based_on_seq=8, code="mall_final", scope="tenant"),
+]
+
+
+def test_examples_cover_every_event_type() -> None:
+    assert {type(e) for e in ORDER_EXAMPLES} == set(ORDER_EVENT_TYPES)
+    assert {type(e) for e in SYNC_EXAMPLES} == set(SYNC_EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", ORDER_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_order_event_round_trip(event: Event) -> None:
+    raw = encode_event(event)
+    decoded = decode_order_event(raw)
+    assert decoded == event
+    assert type(decoded) is type(event)
+    assert encode_event(decoded) == raw
+
+
+@pytest.mark.parametrize("event", SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_sync_event_round_trip(event: Event) -> None:
+    raw = encode_event(event)
+    decoded = decode_sync_event(raw)
+    assert decoded == event
+    assert type(decoded) is type(event)
+    assert encode_event(decoded) == raw
+
+
+@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_wire_form_is_utf8_json_with_the_envelope(event: Event) -> None:
+    data = json.loads(encode_event(event).decode("utf-8"))
+    assert data["type"] == type(event).__name__
+    assert data["schema_version"] == 1
+    assert data["mall_order_id"] == "10085339302"
+    assert data["event_id"] == "6f1c2a8e-1d0b-4c55-9a77-0e6a3b1f2d10"
+    assert datetime.fromisoformat(data["occurred_at"]) == AT
+
+
+@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_events_are_frozen(event: BaseModel) -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        event.tenant_id = "other"  # type: ignore[attr-defined]
+
+
+def test_a_topic_decoder_refuses_the_other_topics_events() -> None:
+    with pytest.raises(EventDecodeError, match=r"unknown event type 'MallStatusUpdated' for topic order-events\.v1"):
+        decode_order_event(encode_event(SYNC_EXAMPLES[1]))
+    with pytest.raises(EventDecodeError, match=r"unknown event type 'OrderFirstSeen' for topic sync-events\.v1"):
+        decode_sync_event(encode_event(ORDER_EXAMPLES[0]))
+
+
+# ---- tolerant reading: events written by an older (or newer) writer ----------------------------------
+
+
+def _wire(event: Event) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(encode_event(event))
+    return data
+
+
+def test_an_older_order_event_without_newer_optional_fields_reads() -> None:
+    data = _wire(ORDER_EXAMPLES[0])
+    for newer in ("delivered_at", "tracking_number", "tracking_url", "mdp", "schema_version"):
+        del data[newer]
+    event = decode_order_event(json.dumps(data).encode())
+    assert isinstance(event, OrderFirstSeen)
+    assert (event.delivered_at, event.tracking_number, event.tracking_url, event.mdp) == (None, None, None, False)
+    assert event.schema_version == 1
+    assert event.status is FastCentrikStatus.SETTLED
+
+
+def test_an_older_sync_event_without_newer_optional_fields_reads() -> None:
+    data = _wire(SYNC_EXAMPLES[1])  # MallStatusUpdated
+    del data["attempts"], data["based_on_seq"]
+    event = decode_sync_event(json.dumps(data).encode())
+    assert isinstance(event, MallStatusUpdated)
+    assert (event.attempts, event.based_on_seq) == (1, 0)
+
+    deferred = _wire(SYNC_EXAMPLES[5])  # StepDeferred
+    del deferred["until"]
+    step = decode_sync_event(json.dumps(deferred).encode())
+    assert isinstance(step, StepDeferred)
+    assert step.until is None
+
+    observed = _wire(SYNC_EXAMPLES[4])  # MallStateObserved
+    for newer in ("request_no", "tracking_number", "tracking_url", "delivered_at"):
+        del observed[newer]
+    seen = decode_sync_event(json.dumps(observed).encode())
+    assert isinstance(seen, MallStateObserved)
+    assert (seen.request_no, seen.tracking_number, seen.delivered_at) == (0, None, None)
+
+    attention = _wire(SYNC_EXAMPLES[6])
+    del attention["scope"]
+    needed = decode_sync_event(json.dumps(attention).encode())
+    assert isinstance(needed, AttentionNeeded)
+    assert needed.scope == "order"
+
+
+@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_unknown_extra_fields_are_ignored(event: Event) -> None:
+    data = {**_wire(event), "carrier": "PPL", "nested": {"x": [1, 2]}, "schema_version": 2}
+    decode = decode_order_event if event in ORDER_EXAMPLES else decode_sync_event
+    decoded = decode(json.dumps(data).encode())
+    assert decoded.model_dump(exclude={"schema_version"}) == event.model_dump(exclude={"schema_version"})
+    assert not hasattr(decoded, "carrier")
+
+
+# ---- clear errors ---------------------------------------------------------------------------------------
+
+
+def test_unknown_type_is_a_clear_error() -> None:
+    data = {**_wire(ORDER_EXAMPLES[0]), "type": "OrderVanished"}
+    with pytest.raises(EventDecodeError) as caught:
+        decode_order_event(json.dumps(data).encode())
+    message = str(caught.value)
+    assert "unknown event type 'OrderVanished'" in message
+    assert "order-events.v1" in message
+    for known in ("OrderFirstSeen", "OrderStatusChanged", "DeliveryDateSet", "TrackingAssigned", "MdpFlagSet"):
+        assert known in message
+
+
+def test_missing_type_is_a_clear_error() -> None:
+    data = _wire(SYNC_EXAMPLES[0])
+    del data["type"]
+    with pytest.raises(EventDecodeError, match=r"unknown event type None for topic sync-events\.v1"):
+        decode_sync_event(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"\xff\xfe\x00garbage", "not UTF-8 JSON"),
+        (b"{not json", "not UTF-8 JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'"OrderFirstSeen"', "not a JSON object"),
+    ],
+)
+def test_undecodable_bytes(raw: bytes, match: str) -> None:
+    with pytest.raises(EventDecodeError, match=match):
+        decode_order_event(raw)
+
+
+def test_a_missing_required_field_names_it() -> None:
+    data = _wire(ORDER_EXAMPLES[1])
+    del data["to_status"]
+    with pytest.raises(EventDecodeError, match="to_status"):
+        decode_order_event(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize("bad", ["one", None, 1.5, True, [1]])
+def test_a_malformed_schema_version_is_a_decode_error(bad: object) -> None:
+    data = {**_wire(ORDER_EXAMPLES[1]), "schema_version": bad}
+    with pytest.raises(EventDecodeError, match="schema_version"):
+        decode_order_event(json.dumps(data).encode())
+
+
+def test_a_naive_timestamp_is_refused() -> None:
+    data = {**_wire(ORDER_EXAMPLES[1]), "occurred_at": "2026-03-29T10:00:00"}
+    with pytest.raises(EventDecodeError, match="occurred_at"):
+        decode_order_event(json.dumps(data).encode())
+
+
+# ---- the upcaster mechanism -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def upcasters() -> Iterator[dict[tuple[str, int], serde.Upcaster]]:
+    """The live registry, restored to exactly what it was afterwards."""
+    saved = dict(serde.UPCASTERS)
+    try:
+        yield serde.UPCASTERS
+    finally:
+        serde.UPCASTERS.clear()
+        serde.UPCASTERS.update(saved)
+
+
+def _v0_status_changed() -> dict[str, Any]:
+    """A fake version-0 OrderStatusChanged: one field `change` holding "from>to", labels not yet recorded."""
+    data = _wire(ORDER_EXAMPLES[1])
+    for field in ("from_status", "to_status", "status_label"):
+        del data[field]
+    return {**data, "schema_version": 0, "change": "pending>in_process"}
+
+
+def _v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
+    before, after = data.pop("change").split(">")
+    return {**data, "from_status": before, "to_status": after, "status_label": after, "schema_version": 1}
+
+
+def test_an_old_version_without_its_upcaster_fails_validation(upcasters: dict[Any, Any]) -> None:
+    with pytest.raises(EventDecodeError, match="from_status"):
+        decode_order_event(json.dumps(_v0_status_changed()).encode())
+
+
+def test_a_registered_upcaster_upgrades_an_old_event(upcasters: dict[Any, Any]) -> None:
+    upcasters[("OrderStatusChanged", 0)] = _v0_to_v1
+    event = decode_order_event(json.dumps(_v0_status_changed()).encode())
+    assert isinstance(event, OrderStatusChanged)
+    assert (event.from_status, event.to_status) == (FastCentrikStatus.PENDING, FastCentrikStatus.IN_PROCESS)
+    assert event.schema_version == 1
+    assert event.seq == 2
+
+
+def test_an_upcaster_applies_only_to_its_type_and_version(upcasters: dict[Any, Any]) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def spy(data: dict[str, Any]) -> dict[str, Any]:
+        calls.append(data)
+        return data
+
+    upcasters[("OrderStatusChanged", 0)] = spy
+    decode_order_event(encode_event(ORDER_EXAMPLES[1]))  # version 1: already current
+    decode_order_event(json.dumps({**_wire(ORDER_EXAMPLES[2]), "schema_version": 0}).encode())  # another type
+    assert calls == []
+
+
+def test_upcasters_chain_and_may_rename_the_type(upcasters: dict[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pretend the current version is 3: v1 "MdpChanged" was renamed to MdpFlagSet in v2, v2 → v3 adds nothing.
+    monkeypatch.setattr(serde, "SCHEMA_VERSION", 3)
+    seen: list[tuple[str, int]] = []
+
+    def rename(data: dict[str, Any]) -> dict[str, Any]:
+        seen.append((data["type"], data["schema_version"]))
+        return {**data, "type": "MdpFlagSet", "mdp": data.pop("flag")}
+
+    def noop_forgetting_the_version(data: dict[str, Any]) -> dict[str, Any]:
+        seen.append((data["type"], data["schema_version"]))
+        return data  # leaves schema_version at 2: the decoder still moves on (no endless loop)
+
+    upcasters[("MdpChanged", 1)] = rename
+    upcasters[("MdpFlagSet", 2)] = noop_forgetting_the_version
+    old = {**_wire(ORDER_EXAMPLES[6]), "type": "MdpChanged", "flag": True, "schema_version": 1}
+    del old["mdp"]
+    event = decode_order_event(json.dumps(old).encode())
+    assert isinstance(event, MdpFlagSet)
+    assert event.mdp is True
+    assert event.schema_version == 3
+    assert seen == [("MdpChanged", 1), ("MdpFlagSet", 2)]
+
+
+def test_a_failing_upcaster_is_a_decode_error(upcasters: dict[Any, Any]) -> None:
+    upcasters[("OrderStatusChanged", 0)] = _v0_to_v1
+    broken = _v0_status_changed()
+    del broken["change"]
+    with pytest.raises(EventDecodeError, match="cannot upcast OrderStatusChanged v0"):
+        decode_order_event(json.dumps(broken).encode())
+
+
+def test_the_registry_is_restored() -> None:
+    # Runs after the upcaster tests in file order: nothing they registered is left behind.
+    assert ("OrderStatusChanged", 0) not in serde.UPCASTERS
+    assert ("MdpChanged", 1) not in serde.UPCASTERS
+    assert serde.SCHEMA_VERSION == 1
+
+
+# ---- keys and topics ------------------------------------------------------------------------------------
+
+
+def test_event_key_and_topic_names() -> None:
+    assert event_key("acme", "FC-2026/0042") == b"acme:FC-2026/0042"
+    assert event_key("shop-ř", "1") == "shop-ř:1".encode()
+    assert topic_name("mallbridge.", serde.ORDER_EVENTS_TOPIC) == "mallbridge.order-events.v1"
+    assert topic_name("t1.", serde.SYNC_EVENTS_TOPIC) == "t1.sync-events.v1"
+    assert topic_name(serde.DEFAULT_TOPIC_PREFIX, serde.DEAD_LETTER_TOPIC) == "mallbridge.dead-letter.v1"
