@@ -1,0 +1,32 @@
+"""Fixtures for the event-log contract suite: every test here runs against both engines.
+
+`event_log_url` is the reusable part (meant for the shared tests/conftest.py): parametrized over
+`kafka://{bootstrap}` (the session's real broker) and `sqlite://{tmp_path}/events.db` (three slashes:
+an absolute path). The broker is requested only for the kafka variant, so `-k sqlite` needs no Java.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mallbridge_core.eventlog import EventLog, open_event_log
+
+
+@pytest.fixture(params=["kafka", "sqlite"])
+def event_log_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An event-log URL for each engine: `kafka://HOST:PORT` and `sqlite:///abs/path/events.db`."""
+    if request.param == "kafka":
+        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}"
+    return f"sqlite://{tmp_path_factory.mktemp('eventlog') / 'events.db'}"
+
+
+@pytest.fixture
+async def event_log(event_log_url: str) -> AsyncIterator[EventLog]:
+    log = open_event_log(event_log_url)
+    await log.start()
+    try:
+        yield log
+    finally:
+        await log.close()

@@ -1,0 +1,235 @@
+"""What the embedded engine promises beyond the port (sqlite.py module doc): WAL and FULL sync,
+append-only, all-or-nothing appends, a locked file reported as unavailable, one member per group
+with takeover and fencing, and append + commit in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from mallbridge_core.eventlog import LogUnavailableError, OutgoingRecord, open_event_log
+from mallbridge_core.eventlog.sqlite import SqliteEventLog, SqliteSubscription
+
+
+@pytest.fixture
+async def log(tmp_path: Path) -> AsyncIterator[SqliteEventLog]:
+    engine = SqliteEventLog(str(tmp_path / "events.db"), busy_timeout_s=0.3, session_timeout_s=1.0)
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.close()
+
+
+def _records(n: int, tag: str = "r") -> list[OutgoingRecord]:
+    return [OutgoingRecord(key=f"k{i % 3}".encode(), value=f"{tag}{i}".encode()) for i in range(n)]
+
+
+async def _values(log: SqliteEventLog, topic: str) -> list[bytes]:
+    return [r.value async for batch in log.replay(topic) for r in batch]
+
+
+class Recorder:
+    """on_assigned / on_revoked callbacks that remember their calls."""
+
+    def __init__(self, start: Mapping[int, int] | None = None) -> None:
+        self.calls: list[tuple[str, frozenset[int]]] = []
+        self._start = dict(start or {})
+
+    async def on_assigned(self, parts: frozenset[int]) -> Mapping[int, int]:
+        self.calls.append(("assigned", parts))
+        return self._start
+
+    async def on_revoked(self, parts: frozenset[int]) -> None:
+        self.calls.append(("revoked", parts))
+
+
+async def _subscribe(log: SqliteEventLog, topic: str, group: str, recorder: Recorder) -> SqliteSubscription:
+    return await log.subscribe(topic, group=group, on_assigned=recorder.on_assigned, on_revoked=recorder.on_revoked)
+
+
+def test_open_event_log_gives_the_sqlite_engine_for_a_sqlite_url(tmp_path: Path) -> None:
+    engine = open_event_log(f"sqlite://{tmp_path}/x/events.db")
+    assert isinstance(engine, SqliteEventLog)
+    assert engine.url == f"sqlite://{tmp_path}/x/events.db"
+
+
+async def test_file_is_in_wal_mode_with_full_sync_and_records_are_append_only(
+    log: SqliteEventLog, tmp_path: Path
+) -> None:
+    await log.append("t", _records(3))
+    assert await log.query(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL
+    raw = sqlite3.connect(tmp_path / "events.db")
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE records SET value = x'00'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("DELETE FROM records")
+    finally:
+        raw.close()
+    assert await _values(log, "t") == [b"r0", b"r1", b"r2"]
+
+
+async def test_an_append_is_all_or_nothing(log: SqliteEventLog) -> None:
+    await log.append("t", _records(2))
+    broken = [*_records(3, "x"), OutgoingRecord(key=b"k", value=None)]  # type: ignore[arg-type]
+    with pytest.raises(LogUnavailableError):
+        await log.append("t", broken)
+    await log.append("t", _records(1, "y"))
+    assert await _values(log, "t") == [b"r0", b"r1", b"y0"]
+    assert await log.end_offsets("t") == {0: 3}
+
+
+async def test_a_file_locked_past_busy_timeout_is_unavailable_and_nothing_is_written(
+    log: SqliteEventLog, tmp_path: Path
+) -> None:
+    await log.append("t", _records(2))
+    blocker = sqlite3.connect(tmp_path / "events.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(LogUnavailableError, match="locked"):
+            await log.append("t", _records(5, "lost"))
+        assert time.monotonic() - started < 5
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await log.append("t", _records(1, "after"))
+    assert await _values(log, "t") == [b"r0", b"r1", b"after0"]
+
+
+async def test_one_member_per_group_the_next_takes_over_when_it_closes(log: SqliteEventLog) -> None:
+    await log.append("t", _records(10))
+    first_calls, second_calls = Recorder(), Recorder()
+    first = await _subscribe(log, "t", "g", first_calls)
+    second = await _subscribe(log, "t", "g", second_calls)
+    try:
+        assert first.assignment() == frozenset({0})
+        assert first_calls.calls == [("assigned", frozenset({0}))]
+        assert second.assignment() == frozenset()
+        assert [r.value for r in await first.poll(timeout_s=1, max_records=4)] == [b"r0", b"r1", b"r2", b"r3"]
+        await first.commit({0: 3})
+        assert await second.poll(timeout_s=0.2) == []  # waits: the group has its member
+        await first.close()
+        got = await second.poll(timeout_s=3, max_records=100)
+        assert second_calls.calls == [("assigned", frozenset({0}))]
+        assert [r.offset for r in got] == list(range(3, 10))  # resumes at the committed offset
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_member_whose_process_is_gone_is_replaced_at_once(log: SqliteEventLog) -> None:
+    await log.append("t", _records(4))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        far = int(time.time() * 1000) + 600_000
+        for pid in (alive.pid, dead.pid):
+            await log.write(
+                lambda c, pid=pid: c.execute(
+                    "INSERT OR REPLACE INTO members VALUES ('g', 't', 'other', ?, ?, ?)",
+                    (os.uname().nodename, pid, far),
+                ),
+                what="test",
+            )
+            recorder = Recorder()
+            sub = await _subscribe(log, "t", "g", recorder)
+            try:
+                if pid == alive.pid:
+                    assert sub.assignment() == frozenset(), "a live holder with a valid lease keeps the group"
+                else:
+                    assert sub.assignment() == frozenset({0}), "a dead holder's lease is taken over at once"
+                    assert len(await sub.poll(timeout_s=1)) == 4
+            finally:
+                await sub.close()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+async def test_a_member_that_lost_the_group_is_revoked_and_its_commits_refused(log: SqliteEventLog) -> None:
+    await log.append("t", _records(6))
+    stale_calls, new_calls = Recorder(), Recorder()
+    stale = await _subscribe(log, "t", "g", stale_calls)
+    try:
+        await stale.poll(timeout_s=1, max_records=2)
+        # The stale member hangs (no heartbeat), its lease runs out, and another member takes the group.
+        assert stale._heartbeat is not None
+        stale._heartbeat.cancel()
+        await log.write(lambda c: c.execute("UPDATE members SET expires_ms = 0"), what="test")
+        new = await _subscribe(log, "t", "g", new_calls)
+        try:
+            assert new.assignment() == frozenset({0})
+            await new.commit({0: 5})
+            await stale.commit({0: 2})  # refused: it no longer holds the group
+            assert await log.committed("g", "t") == {0: 5}
+            await stale.append_and_commit("out", _records(1), {0: 2})
+            assert await log.end_offsets("out") in ({}, {0: 0}), "a fenced member must write nothing"
+            assert await stale.poll(timeout_s=0.2) == []
+            assert stale_calls.calls[-1] == ("revoked", frozenset({0}))
+            assert stale.assignment() == frozenset()
+        finally:
+            await new.close()
+    finally:
+        await stale.close()
+
+
+async def test_append_and_commit_is_one_transaction(log: SqliteEventLog) -> None:
+    await log.append("in", _records(5))
+    await log.append_and_commit("out", _records(2, "o"), group="g", commit_topic="in", offsets={0: 3})
+    assert await _values(log, "out") == [b"o0", b"o1"]
+    assert await log.committed("g", "in") == {0: 3}
+
+    broken = [OutgoingRecord(key=b"k", value=None)]  # type: ignore[arg-type]
+    with pytest.raises(LogUnavailableError):
+        await log.append_and_commit("out", broken, group="g", commit_topic="in", offsets={0: 5})
+    assert await log.committed("g", "in") == {0: 3}, "the commit must roll back with the failed append"
+
+    recorder = Recorder()
+    sub = await _subscribe(log, "in", "g", recorder)
+    try:
+        got = await sub.poll(timeout_s=1)
+        assert [r.offset for r in got] == [3, 4]
+        await sub.append_and_commit("out", _records(1, "p"), {0: 5})
+        assert await _values(log, "out") == [b"o0", b"o1", b"p0"]
+        assert await log.committed("g", "in") == {0: 5}
+    finally:
+        await sub.close()
+
+
+async def test_poll_sees_appends_of_another_process_promptly(log: SqliteEventLog, tmp_path: Path) -> None:
+    recorder = Recorder()
+    sub = await _subscribe(log, "t", "g", recorder)
+    other = SqliteEventLog(str(tmp_path / "events.db"))
+    try:
+        assert await sub.poll(timeout_s=0.1) == []
+        waiting = asyncio.create_task(sub.poll(timeout_s=5))
+        await asyncio.sleep(0.2)
+        appended_at = time.monotonic()
+        await other.append("t", _records(1))
+        got = await waiting
+        assert [r.value for r in got] == [b"r0"]
+        assert time.monotonic() - appended_at < 0.5
+    finally:
+        await other.close()
+        await sub.close()
+
+
+async def test_unknown_topic_has_no_end_offsets_and_replays_nothing(log: SqliteEventLog) -> None:
+    assert await log.end_offsets("never-written") == {}
+    assert await _values(log, "never-written") == []
+    await log.ensure_topics(["a", "b"])
+    assert await log.list_topics() == ["a", "b"]
+    assert await log.end_offsets("a") == {0: 0}
+    assert await log.ping() is True
