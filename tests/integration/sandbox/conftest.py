@@ -1,0 +1,33 @@
+"""One real sandbox (uvicorn on 127.0.0.1, a free port) per module, reset before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mallbridge_sandbox import ManualClock, SandboxServer, create_app
+from tests.conftest import free_port
+from tests.integration.sandbox.support import ACME_KEY, NOW, PARTNERS, PartnerClient, Sandbox
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[tuple[SandboxServer, ManualClock]]:
+    clock = ManualClock(NOW)
+    with SandboxServer(create_app(PARTNERS, seed=42, clock=clock), port=free_port()) as server:
+        yield server, clock
+
+
+@pytest.fixture
+def sandbox(_server: tuple[SandboxServer, ManualClock]) -> Iterator[Sandbox]:
+    server, clock = _server
+    clock.set(NOW)
+    server.state.reset()
+    with httpx.Client(timeout=5) as http:
+        yield Sandbox(server, clock, http)
+
+
+@pytest.fixture
+def acme(sandbox: Sandbox) -> PartnerClient:
+    return sandbox.partner(ACME_KEY)
