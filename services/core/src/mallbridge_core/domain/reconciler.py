@@ -5,13 +5,16 @@ Pure: `now` comes in as an argument, nothing is read from a clock. DESIGN §2 is
 - the shortest legal path of PUTs otherwise, each with its exact JSON body;
 - a step whose data is missing (tracking for `shipped`, a delivery moment still in the future) is
   deferred with its reason, and the steps after it wait;
-- no legal path → an attention item with a reason a merchant can act on, and nothing sent.
+- no legal path → an attention item with a reason a merchant can act on, and nothing sent;
+- MALL Delivery (MDP) orders: MALL alone sets `delivered` (and `returned`) from its carrier data, so a
+  desired `delivered` stops at `shipped` with a deferral, and MALL's own `delivered` satisfies a desired
+  `shipped` (the plan then reports `delivered` as the status the order should have).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mallbridge_core.domain.projection import Deferral, OrderState
@@ -63,7 +66,12 @@ def desired_status(state: OrderState) -> MallStatus | None:
 
 
 def plan(state: OrderState, *, now: datetime) -> Plan:
-    """The steps to send now, then what holds up the rest (a deferral) or why nothing can be sent (attention)."""
+    """The steps to send now, then what holds up the rest (a deferral) or why nothing can be sent (attention).
+
+    `now` must be timezone-aware: it decides whether a delivery moment is still in the future.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     desired = desired_status(state)
     if desired is None:
         return Plan()
@@ -72,6 +80,8 @@ def plan(state: OrderState, *, now: datetime) -> Plan:
     current = state.mall.status
     if desired == current:
         return Plan(desired=desired)
+    if state.fc.mdp and desired is _S.SHIPPED and current is _S.DELIVERED:
+        return Plan(desired=current)  # MALL delivered it itself: the normal end of a MALL Delivery order
     rejection = state.mall.rejection
     if rejection is not None and rejection.based_on_seq == state.fc.seq:
         return Plan(desired=desired, attention=_rejected(rejection.status, rejection.http_status, rejection.message))
@@ -119,14 +129,16 @@ def _step_body(state: OrderState, status: MallStatus, *, first: bool, now: datet
 
 def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
     number, url = state.fc.tracking_number, state.fc.tracking_url
-    missing = [name for name, value in (("tracking number", number), ("tracking URL", url)) if not value]
+    pairs = (("tracking number", number), ("tracking URL", url))
+    missing = [name for name, value in pairs if value is None or not value.strip()]
     if missing:
         return Deferral(
             _S.SHIPPED,
             f"waiting for the {' and '.join(missing)}: MALL requires both to mark the order shipped. "
             "Fill them in FastCentrik; the update is sent as soon as they arrive.",
         )
-    assert number is not None and url is not None
+    assert number is not None
+    assert url is not None
     if not is_valid_tracking_number(number):
         return Deferral(
             _S.SHIPPED,
@@ -139,8 +151,15 @@ def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
 def _delivery_or_deferral(state: OrderState, *, now: datetime) -> str | Deferral:
     raw, recorded = state.fc.delivered_at, state.fc.delivery_recorded_at
     assert raw is not None
-    moment = delivered_moment(raw, recorded_at=recorded or now)
-    if moment > now:
+    try:
+        moment = delivered_moment(raw, recorded_at=recorded or now)
+    except ValueError as exc:
+        return Deferral(
+            _S.DELIVERED,
+            f"the delivery date cannot be read ({exc}). Correct it in FastCentrik; delivered is sent as soon as it is.",
+        )
+    # Compared as instants: two Prague wall times in the repeated autumn hour compare wrongly as they are.
+    if moment.astimezone(UTC) > now.astimezone(UTC):
         return Deferral(
             _S.DELIVERED,
             f"the delivery date {format_mall_datetime(moment)} (Prague time) is in the future; "
@@ -164,7 +183,8 @@ def _no_legal_path(state: OrderState, current: MallStatus, desired: MallStatus) 
         return Attention(
             "mall_blocked",
             f"MALL still has the order blocked (not paid or approved), so the partner may not change it; "
-            f"FastCentrik says {fc}. Wait until MALL opens it, or cancel it in the Partner portal.",
+            f"FastCentrik says {fc}. Nothing was sent: wait until MALL opens it (the update then goes out by "
+            "itself), or ask MALL Operations if it stays blocked.",
         )
     if desired is _S.CANCELLED and current in (_S.SHIPPED,):
         return Attention(

@@ -1,0 +1,149 @@
+"""The projection fold: both topics into one OrderState, idempotent under redelivery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from mallbridge_core.domain.projection import Deferral, FastCentrikSide, MallSide, Rejection, apply, fold
+from mallbridge_schema.events import OrderFirstSeen
+from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
+
+from .builders import (
+    MALL_ID,
+    ORDER,
+    T0,
+    TENANT,
+    attention,
+    deferred,
+    delivery_set,
+    envelope,
+    first_seen,
+    mdp_set,
+    observed,
+    rejected,
+    requested,
+    resolved,
+    state_of,
+    status_changed,
+    tracking_assigned,
+    updated,
+)
+
+
+def test_order_facts_fold_into_the_fastcentrik_side() -> None:
+    events = [
+        first_seen("pending", tracking=("A", "https://a"), mdp=False),
+        status_changed(2, "pending", "settled"),
+        delivery_set(3, "2026-03-02"),
+        tracking_assigned(4, "B", "https://b"),
+        mdp_set(5, True),
+    ]
+    state = state_of(events)
+    assert (state.tenant_id, state.order_number, state.mall_order_id) == (TENANT, ORDER, MALL_ID)
+    assert state.fc == FastCentrikSide(
+        seq=5,
+        status=FastCentrikStatus.SETTLED,
+        status_label="settled",
+        delivered_at="2026-03-02",
+        delivery_recorded_at=T0 + timedelta(minutes=3),
+        tracking_number="B",
+        tracking_url="https://b",
+        mdp=True,
+        changed_at=T0 + timedelta(minutes=5),
+    )
+    assert state.mall == MallSide()  # nothing heard from MALL: open, unconfirmed
+
+
+def test_delivery_date_cleared() -> None:
+    state = state_of([first_seen("settled", delivered_at="2026-03-02"), delivery_set(2, None)])
+    assert state.fc.delivered_at is None
+    assert state.fc.delivery_recorded_at is None
+
+
+def test_first_seen_with_a_delivery_date_records_when() -> None:
+    state = state_of([first_seen("settled", delivered_at="2026-03-02")])
+    assert state.fc.delivery_recorded_at == T0 + timedelta(minutes=1)
+
+
+def test_older_and_duplicate_order_events_change_nothing() -> None:
+    newer = [
+        first_seen("pending"),
+        status_changed(2, "pending", "in_process"),
+        status_changed(3, "in_process", "settled"),
+    ]
+    state = state_of(newer)
+    again = state
+    for event in [newer[1], newer[0], status_changed(2, "pending", "cancelled"), newer[2]]:
+        again = apply(again, event)
+    assert again == state
+    assert again.fc.status is FastCentrikStatus.SETTLED
+
+
+def test_seq_gaps_are_accepted() -> None:
+    state = state_of([first_seen("pending"), status_changed(7, "pending", "cancelled")])
+    assert state.fc.seq == 7
+    assert state.fc.status is FastCentrikStatus.CANCELLED
+
+
+def test_mall_status_only_moves_forward() -> None:
+    body = {"status": "shipped"}
+    state = state_of([first_seen("settled"), updated(1, "shipped", body), observed("shipping", confirmed=False)])
+    assert state.mall.status is MallStatus.SHIPPED
+    assert state.mall.confirmed is False  # the read's confirmation flag is the latest word
+    state = apply(state, observed("blocked", confirmed=False))
+    assert state.mall.status is MallStatus.SHIPPED
+    state = apply(state, observed("delivered", confirmed=False))
+    assert state.mall.status is MallStatus.DELIVERED
+    state = apply(state, observed("returned", confirmed=False))  # one final never replaces another
+    assert state.mall.status is MallStatus.DELIVERED
+
+
+def test_requests_and_their_outcomes() -> None:
+    events = [first_seen("in_process"), requested(1, "shipping", {})]
+    assert state_of(events).request_in_doubt
+    settled = state_of([*events, updated(1, "shipping", {})])
+    assert not settled.request_in_doubt
+    assert (settled.mall.last_request_no, settled.mall.settled_request_no) == (1, 1)
+    assert settled.mall.confirmed
+    # an outcome recorded without its request (request written by an older publisher) settles too
+    assert not state_of([first_seen("in_process"), updated(4, "shipping", {})]).request_in_doubt
+
+
+def test_rejection_deferral_and_attention_are_recorded() -> None:
+    events = [first_seen("settled"), rejected(1, "shipped", seq=1, http_status=400)]
+    state = state_of(events)
+    assert state.mall.rejection == Rejection(MallStatus.SHIPPED, 1, 400, "Invalid status transition")
+    assert state.mall.status is MallStatus.OPEN
+
+    until = T0 + timedelta(days=1)
+    state = apply(state, deferred("delivered", "in the future", until=until))
+    assert state.mall.deferral == Deferral(MallStatus.DELIVERED, "in the future", until)
+    state = apply(state, updated(2, "shipped", {}))
+    assert state.mall.deferral is None  # a successful update ends the wait it was part of
+
+    state = apply(state, attention("mall_final"))
+    assert state.mall.attention_code == "mall_final"
+    state = apply(state, resolved("backwards"))  # another code: stays
+    assert state.mall.attention_code == "mall_final"
+    state = apply(state, resolved("mall_final", scope="tenant"))  # tenant scope: not this order's
+    assert state.mall.attention_code == "mall_final"
+    state = apply(state, resolved("mall_final"))
+    assert state.mall.attention_code is None
+    state = apply(state, attention("quota", scope="tenant"))
+    assert state.mall.attention_code is None
+
+
+def test_fold_keeps_orders_apart() -> None:
+    other = OrderFirstSeen(**{**envelope(), "order_number": "FC-2"}, seq=1, status="cancelled", status_label="x")
+    states = fold([first_seen("pending"), other, status_changed(2, "pending", "in_process")])
+    assert set(states) == {(TENANT, ORDER), (TENANT, "FC-2")}
+    assert states[(TENANT, ORDER)].fc.status is FastCentrikStatus.IN_PROCESS
+    assert states[(TENANT, "FC-2")].fc.status is FastCentrikStatus.CANCELLED
+
+
+def test_apply_never_mutates() -> None:
+    before = state_of([first_seen("pending")])
+    snapshot = (before.fc, before.mall)
+    apply(before, status_changed(2, "pending", "in_process"))
+    apply(before, updated(1, "shipping", {}))
+    assert (before.fc, before.mall) == snapshot
