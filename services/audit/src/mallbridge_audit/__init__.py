@@ -1,0 +1,1 @@
+"""mallbridge audit: replay both topics, report per order and per tenant, verify the publisher."""

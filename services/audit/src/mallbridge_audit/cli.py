@@ -1,0 +1,200 @@
+"""`mallbridge audit`: replay both topics from offset 0 and report per order and per tenant (DESIGN §4).
+
+The composition root of the audit: it reads the options, opens the event log through the port, takes
+the end offsets, feeds the pure report core (and the verifier), and renders. It never writes to the log,
+never commits, never calls MALL. Exit code: 0, or 1 when `--verify` found a difference; 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mallbridge_audit.model import Report
+from mallbridge_audit.reader import read_log, take_end_offsets
+from mallbridge_audit.render import CSV_TABLES, write_csv, write_json, write_table
+from mallbridge_audit.report import ReportBuilder
+from mallbridge_audit.scope import Scope, parse_moment
+from mallbridge_audit.verify import Verifier
+from mallbridge_core.eventlog import open_event_log
+from mallbridge_core.settings import CommonOptions, Topics, common_options
+from mallbridge_core.tenants import DEFAULT_LANE
+
+PROGRESS_MIN_RECORDS = 20_000
+_LANE_PATTERN = r"^[a-z0-9_-]{1,32}$"
+
+
+def tenant_lanes(path: str) -> dict[str, str]:
+    """tenant id → lane, read from the tenants file without resolving any secret (the audit needs none)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.UsageError(f"tenants file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise click.UsageError(f"tenants file {path}: not valid TOML: {exc}") from None
+    table = data.get("tenants")
+    if not isinstance(table, dict):
+        raise click.UsageError(f"tenants file {path}: needs [tenants.<id>] tables")
+    return {str(t): str(v.get("lane", DEFAULT_LANE)) for t, v in table.items() if isinstance(v, dict)}
+
+
+def lanes_to_read(common: CommonOptions, tenants: tuple[str, ...], lanes: str | None) -> list[Topics]:
+    """The default lane, the lanes of the tenants file's tenants (only those in --tenant when given), --lanes."""
+    import re
+
+    names = [DEFAULT_LANE]
+    if common.tenants_path:
+        for tenant, lane in tenant_lanes(common.tenants_path).items():
+            if not tenants or tenant in tenants:
+                names.append(lane)
+    for lane in (lanes or "").split(","):
+        if lane.strip():
+            if not re.match(_LANE_PATTERN, lane.strip()):
+                raise click.BadParameter(f"lane {lane.strip()!r} must match {_LANE_PATTERN}", param_hint="--lanes")
+            names.append(lane.strip())
+    return [common.topics(lane) for lane in dict.fromkeys(names)]
+
+
+def _moment(value: str | None, *, name: str, end_of_day: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+@contextmanager
+def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("replay", total=total)
+    with progress:
+        yield lambda n: progress.advance(task, n)
+
+
+async def run_audit(
+    common: CommonOptions,
+    lanes: list[Topics],
+    scope: Scope,
+    *,
+    verify: bool,
+    as_of: datetime | None,
+    grace_s: float,
+    show_progress: bool | None,
+) -> tuple[Report, dict[str, Any]]:
+    """Read the log and build the report (used by the command, the tests and the bench)."""
+    log = open_event_log(common.log_url, partitions=common.partitions)
+    await log.start()
+    try:
+        plan = await take_end_offsets(log, lanes)
+        started = datetime.now(UTC)
+        builder = ReportBuilder(scope)
+        verifier = Verifier(scope) if verify else None
+        enabled = sys.stderr.isatty() and plan.total >= PROGRESS_MIN_RECORDS if show_progress is None else show_progress
+        with _progress_bar(enabled, plan.total) as progress:
+            await read_log(log, plan, builder, verifier=verifier, progress=progress)
+        moment = as_of or started
+        result = verifier.finish(as_of=moment, grace_s=grace_s) if verifier is not None else None
+        meta: dict[str, Any] = {
+            "log": log.url,
+            "lanes": [t.lane for t in lanes],
+            "topics": [t for t, _ in (*plan.order_topics, *plan.sync_topics)],
+            "end_offsets": {
+                t: {str(p): o for p, o in ends.items()} for t, ends in (*plan.order_topics, *plan.sync_topics)
+            },
+        }
+        return builder.finish(as_of=moment, verify=result), meta
+    finally:
+        await log.close()
+
+
+@click.command(name="audit")
+@click.option("--tenant", "tenants", multiple=True, help="Only this tenant (repeatable).")
+@click.option("--order", "orders", multiple=True, help="Only this order number (repeatable); shows its timeline.")
+@click.option("--since", help="Orders that reached open at or after this date/time (ISO; Prague time if naive).")
+@click.option("--until", help="Orders that reached open before this date/time (a date alone: through that day).")
+@click.option("--lanes", help="Extra lanes to read, comma-separated (the default lane is always read).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option(
+    "--csv-table",
+    type=click.Choice(CSV_TABLES),
+    default="orders",
+    show_default=True,
+    help="Which table --format csv writes (timeline needs --order; findings needs --verify).",
+)
+@click.option("--all-orders", is_flag=True, help="Table format: list every order, not only those that need a look.")
+@click.option("--verify", is_flag=True, help="Re-run the reconciler, compare with the recorded PUTs; exit 1 if not.")
+@click.option("--as-of", help="The moment 'now' for --verify's end check (ISO; default: when the audit started).")
+@click.option(
+    "--grace",
+    "grace_s",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds a due PUT or an open request may be young before --verify calls it a difference.",
+)
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal and the replay is long).",
+)
+@common_options
+def audit(
+    common: CommonOptions,
+    tenants: tuple[str, ...],
+    orders: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    lanes: str | None,
+    fmt: str,
+    csv_table: str,
+    all_orders: bool,
+    verify: bool,
+    as_of: str | None,
+    grace_s: float,
+    show_progress: bool | None,
+) -> None:
+    """Replay both topics from offset 0 and report per order and per tenant (MALL's SLA figures)."""
+    scope = Scope(
+        tenants=frozenset(tenants),
+        orders=frozenset(orders),
+        since=_moment(since, name="--since"),
+        until=_moment(until, name="--until", end_of_day=True),
+    )
+    if fmt == "csv" and csv_table == "timeline" and not orders:
+        raise click.UsageError("--csv-table timeline needs --order (timelines are kept only for named orders)")
+    moment = _moment(as_of, name="--as-of")
+    topics = lanes_to_read(common, tenants, lanes)
+    report, meta = asyncio.run(
+        run_audit(common, topics, scope, verify=verify, as_of=moment, grace_s=grace_s, show_progress=show_progress)
+    )
+    out = sys.stdout
+    if fmt == "json":
+        write_json(report, out, meta=meta)
+    elif fmt == "csv":
+        write_csv(report, out, table=csv_table)
+    else:
+        write_table(report, Console(file=out), meta=meta, all_orders=all_orders)
+    if report.verify is not None and not report.verify.clean:
+        sys.exit(1)

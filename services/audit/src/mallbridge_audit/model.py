@@ -1,0 +1,144 @@
+"""The audit report as plain frozen values: what the renderers print and `--format json` writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CANCEL_RATE_LIMIT = 0.015
+"""MALL's limit on partner cancellations ÷ orders that reached open, per period (mall-api.md §5)."""
+ON_TIME_TARGET = 0.90
+"""MALL's On-Time Delivery target: `delivered` within 24 h of the carrier's delivery (mall-api.md §5)."""
+ON_TIME_LIMIT_S = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFigures:
+    """One tenant's figures over the orders in scope. Rates are None when their denominator is 0."""
+
+    tenant_id: str
+    orders: int
+    # cancel rate: orders MALL accepted `cancelled` for (sent by us = by the partner) ÷ orders (all reached open)
+    partner_cancellations: int
+    cancel_rate: float | None
+    cancel_breach: bool
+    # tracking rate: orders MALL has as shipped/delivered/returned; tracked = the accepted `shipped` carried
+    # tracking number AND URL, or MALL Delivery (MALL's own tracking, counted as tracked, see README)
+    tracking_orders: int
+    tracking_with: int
+    tracking_rate: float | None
+    tracking_mdp: int
+    tracking_rate_own: float | None  # the same over non-MDP orders only: what the partner itself sent
+    # on-time delivery: accepted `delivered` PUTs whose recorded_at − delivered_at sent ≤ 24 h
+    delivered_orders: int
+    delivered_on_time: int
+    on_time_rate: float | None
+    on_time_breach: bool
+    # lag: MallStatusUpdated.recorded_at − occurred_at of the order event it was based on (seconds)
+    lag_count: int
+    lag_p50_s: float | None
+    lag_p95_s: float | None
+    lag_max_s: float | None
+    open_attention: int  # orders whose last order-scope attention item is not resolved
+    tenant_attention: tuple[tuple[str, str], ...]  # open tenant-scope items: (code, reason)
+    orders_deferred: int  # orders whose last deferral is not yet followed by an accepted update
+    orders_in_sync: int
+    requests: int
+    updates: int
+    rejections: int
+    deferrals: int
+    observations: int
+    attention_raised: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    tenant_id: str
+    order_number: str
+    mall_order_id: str
+    first_seen: datetime | None
+    fc_status: str | None
+    fc_delivery_date: bool
+    mdp: bool
+    desired: str | None
+    mall_status: str
+    state: str  # in_sync | attention | deferred | mdp_by_mall | behind | unknown
+    requests: int
+    updates: int
+    rejections: int
+    deferrals: int
+    observations: int
+    attention_raised: int
+    partner_cancelled: bool  # MALL accepted our `cancelled`
+    lags_s: tuple[float, ...]
+    tracking: bool | None  # None: never shipped
+    delivered_lag_s: float | None  # None: no delivered sent
+    on_time: bool | None
+    deferral: tuple[str, str] | None  # (status, reason) still open
+    attention: tuple[str, str] | None  # (code, reason) still open
+    rejection: tuple[str, int, str] | None  # last rejection: (status, http status, message)
+    orphan: bool  # sync events but no order event in the log
+
+    @property
+    def max_lag_s(self) -> float | None:
+        return max(self.lags_s) if self.lags_s else None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime  # occurred_at for FastCentrik facts, recorded_at for MALL requests and answers
+    side: str  # "fastcentrik" | "mall"
+    type: str
+    event_id: str
+    seq: int  # the order event's seq, or the sync event's based_on_seq
+    summary: str
+    lag_s: float | None = None  # for MallStatusUpdated
+    event: dict[str, Any] = field(default_factory=dict)  # the whole event, as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    topic: str
+    partition: int
+    offset: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A verify result about one order."""
+
+    tenant_id: str
+    order_number: str
+    kind: str
+    message: str
+    event_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    orders_checked: int
+    puts_checked: int
+    differences: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.differences
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    as_of: datetime
+    since: datetime | None
+    until: datetime | None
+    order_events: int
+    sync_events: int
+    skipped_unknown: int
+    undecodable: int
+    undecodable_samples: tuple[Undecodable, ...]
+    tenants: tuple[TenantFigures, ...]
+    orders: tuple[OrderSummary, ...]
+    timelines: dict[tuple[str, str], tuple[TimelineEntry, ...]]
+    verify: VerifyResult | None = None

@@ -1,0 +1,317 @@
+"""`--verify`: replay the pure reconciler over the order events and compare it with what the publisher did.
+
+Pure. Feed every order event first (`add_order_event`), then the sync events in their log order
+(`add_sync_event`), then `finish(as_of=…, grace_s=…)`.
+
+What is checked, per order (the README repeats this):
+
+1. **Each PUT was the one the reconciler plans.** At every recorded `MallUpdateRequested` the state is
+   rebuilt the way the publisher saw it: FastCentrik's side as of order event `based_on_seq` (when that
+   is 0: the last order event recorded before it), MALL's side folded from this order's earlier sync
+   events. `plan(state, now=its recorded_at)` must have a first step with exactly that status and JSON
+   body. Otherwise: `unexpected_put` (the plan had no step: desired status reached, a deferral, an
+   attention item, or a request still in doubt) or `different_put`.
+2. **Each outcome answers a recorded request.** A `MallStatusUpdated` / `MallUpdateRejected` must follow a
+   `MallUpdateRequested` with its `request_no` and carry the same status and body
+   (`outcome_differs_from_request`). One with no recorded request is `request_not_recorded` (the
+   contract is to record the request before the PUT goes out); its PUT is then checked as in 1.
+3. **Sync events refer to real facts.** A `based_on_seq` above the order's last order event is
+   `unknown_order_event`; sync events for an order with no order event at all are `orphan_sync_events`.
+4. **Nothing due was left unsent.** After the whole history, `plan(state, now=as_of)` must have no step:
+   the desired status was reached, or a deferral or attention item explains why not. A due step is
+   `missing_put`; a request whose outcome was never recorded (nor settled by a `MallStateObserved`) is
+   `request_without_outcome`. Both are only warnings while younger than `grace_s` (the publisher may
+   still be working on it when the audit takes its end offsets).
+
+Warnings (exit code stays 0): the above within grace, and a deferral or attention item the plan
+explains but the log never recorded. Redelivered sync events (same event_id) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from mallbridge_audit.model import Finding, VerifyResult
+from mallbridge_audit.scope import Scope
+from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OrderState, apply
+from mallbridge_core.domain.reconciler import Plan, plan
+from mallbridge_schema.events import (
+    MallStatusUpdated,
+    MallUpdateRejected,
+    MallUpdateRequested,
+    OrderEventBase,
+    SyncEventBase,
+)
+
+_OUTCOMES = (MallStatusUpdated, MallUpdateRejected)
+_Put = MallUpdateRequested | MallStatusUpdated | MallUpdateRejected
+
+
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    """FastCentrik's side right after one order event."""
+
+    seq: int
+    event_id: str
+    recorded_at: datetime
+    fc: FastCentrikSide
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    request_no: int
+    status: str
+    body: dict[str, Any]
+    event_id: str
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class _Order:
+    tenant_id: str
+    order_number: str
+    mall_order_id: str
+    facts: list[_Fact] = field(default_factory=list)
+    mall: MallSide = field(default_factory=MallSide)
+    requests: dict[int, _Request] = field(default_factory=dict)
+    seen: set[UUID] = field(default_factory=set)
+    last_sync_id: str = ""
+    first_seen: datetime | None = None
+
+    def state(self, fc: FastCentrikSide) -> OrderState:
+        return OrderState(self.tenant_id, self.order_number, self.mall_order_id, fc=fc, mall=self.mall)
+
+
+class Verifier:
+    def __init__(self, scope: Scope | None = None) -> None:
+        self.scope = scope or Scope()
+        self._orders: dict[tuple[str, str], _Order] = {}
+        self._running: dict[tuple[str, str], OrderState] = {}
+        self._sync_started = False
+        self.puts_checked = 0
+        self._differences: list[Finding] = []
+        self._warnings: list[Finding] = []
+
+    def _order(self, event: OrderEventBase | SyncEventBase) -> _Order:
+        key = (event.tenant_id, event.order_number)
+        order = self._orders.get(key)
+        if order is None:
+            order = self._orders[key] = _Order(event.tenant_id, event.order_number, event.mall_order_id)
+        return order
+
+    # ---- order events: FastCentrik's side after each seq --------------------------------------------
+
+    def add_order_event(self, event: OrderEventBase) -> None:
+        if self._sync_started:
+            raise RuntimeError("Verifier needs every order event before the first sync event")
+        if not self.scope.wants(event.tenant_id, event.order_number):
+            return
+        order = self._order(event)
+        key = (event.tenant_id, event.order_number)
+        before = self._running.get(key)
+        after = apply(before, event)
+        self._running[key] = after
+        if order.first_seen is None or event.occurred_at < order.first_seen:
+            order.first_seen = event.occurred_at
+        if before is None or after.fc.seq != before.fc.seq:
+            order.mall_order_id = after.mall_order_id
+            order.facts.append(_Fact(after.fc.seq, str(event.event_id), event.recorded_at, after.fc))
+
+    # ---- sync events: walk the publisher's decisions --------------------------------------------------
+
+    def add_sync_event(self, event: SyncEventBase) -> None:
+        if not self._sync_started:
+            self._sync_started = True
+            self._running.clear()  # the fc snapshots hold everything needed from here on
+        if not self.scope.wants(event.tenant_id, event.order_number):
+            return
+        if getattr(event, "scope", "order") == "tenant":
+            return  # tenant-wide items (a 401, a quota) are about no single order's PUTs
+        order = self._order(event)
+        if event.event_id in order.seen:
+            return
+        order.seen.add(event.event_id)
+        if not order.facts:
+            order.last_sync_id = str(event.event_id)
+            return  # reported once at the end as orphan_sync_events
+        fact = self._fact_for(order, event)
+        if isinstance(event, MallUpdateRequested):
+            if fact is not None:
+                self._check_put(order, fact, event)
+            order.requests[event.request_no] = _Request(
+                event.request_no, event.status.value, event.request, str(event.event_id), event.recorded_at
+            )
+        elif isinstance(event, _OUTCOMES):
+            self._check_outcome(order, fact, event)
+        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide()), event).mall
+        order.last_sync_id = str(event.event_id)
+
+    def _fact_for(self, order: _Order, event: SyncEventBase) -> _Fact | None:
+        """FastCentrik's side the publisher decided on (None: that order event is not in the log)."""
+        based_on = event.based_on_seq
+        if based_on == 0:
+            earlier = [f for f in order.facts if f.recorded_at <= event.recorded_at]
+            return earlier[-1] if earlier else order.facts[0]
+        found = next((f for f in reversed(order.facts) if f.seq <= based_on), None)
+        if found is None or based_on > order.facts[-1].seq:
+            known = ", ".join(str(f.seq) for f in order.facts)
+            self._difference(
+                order,
+                "unknown_order_event",
+                f"{type(event).__name__} is based on order event seq {based_on}, which is not in order-events "
+                f"(the order has seq {known})",
+                event.event_id,
+            )
+            return None
+        return found
+
+    def _check_put(self, order: _Order, fact: _Fact, event: _Put) -> None:
+        self.puts_checked += 1
+        planned = plan(order.state(fact.fc), now=event.recorded_at)
+        recorded = f"{event.status} {_body(event.request)}"
+        ids = (str(event.event_id), fact.event_id)
+        if not planned.steps:
+            self._difference(
+                order,
+                "unexpected_put",
+                f"request #{event.request_no} sent {recorded}, but the reconciler planned no PUT on order event "
+                f"seq {fact.seq}: {_why_nothing(planned)}",
+                *ids,
+            )
+            return
+        step = planned.steps[0]
+        if step.status != event.status or step.body != event.request:
+            self._difference(
+                order,
+                "different_put",
+                f"request #{event.request_no} sent {recorded}, but the reconciler planned "
+                f"{step.status} {_body(step.body)} on order event seq {fact.seq}",
+                *ids,
+            )
+
+    def _check_outcome(self, order: _Order, fact: _Fact | None, event: MallStatusUpdated | MallUpdateRejected) -> None:
+        request = order.requests.get(event.request_no)
+        if request is None:
+            self._difference(
+                order,
+                "request_not_recorded",
+                f"{type(event).__name__} #{event.request_no} ({event.status}) has no MallUpdateRequested "
+                "recorded before it",
+                event.event_id,
+            )
+            if fact is not None:
+                self._check_put(order, fact, event)
+            return
+        if request.status != event.status.value or request.body != event.request:
+            self._difference(
+                order,
+                "outcome_differs_from_request",
+                f"{type(event).__name__} #{event.request_no} says {event.status} {_body(event.request)}, "
+                f"but the request was {request.status} {_body(request.body)}",
+                event.event_id,
+                request.event_id,
+            )
+
+    # ---- the end: nothing due left unsent -----------------------------------------------------------
+
+    def finish(self, *, as_of: datetime, grace_s: float = 600.0) -> VerifyResult:
+        checked = 0
+        for order in self._orders.values():
+            if order.first_seen is not None and not self.scope.in_window(order.first_seen.timestamp()):
+                continue
+            checked += 1
+            if not order.facts:
+                self._difference(
+                    order,
+                    "orphan_sync_events",
+                    "sync events were recorded for an order with no order event in order-events",
+                    order.last_sync_id,
+                )
+                continue
+            self._check_end(order, as_of, grace_s)
+
+        def ranked(items: list[Finding]) -> tuple[Finding, ...]:
+            return tuple(sorted(items, key=lambda f: (f.tenant_id, f.order_number)))  # stable: log order per order
+
+        return VerifyResult(
+            orders_checked=checked,
+            puts_checked=self.puts_checked,
+            differences=ranked(self._differences),
+            warnings=ranked(self._warnings),
+        )
+
+    def _check_end(self, order: _Order, as_of: datetime, grace_s: float) -> None:
+        last = order.facts[-1]
+        state = order.state(last.fc)
+        planned = plan(state, now=as_of)
+        if planned.read_first:
+            no = state.mall.last_request_no
+            request = order.requests.get(no)
+            since = request.recorded_at if request is not None else last.recorded_at
+            self._late(
+                order,
+                "request_without_outcome",
+                f"request #{no} ({request.status if request else '?'}) has no recorded outcome and no "
+                "MallStateObserved settling it",
+                (as_of - since).total_seconds() > grace_s,
+                request.event_id if request else order.last_sync_id,
+            )
+            return
+        if planned.steps:
+            step = planned.steps[0]
+            due_since = last.recorded_at
+            if planned.deferral is None and state.mall.deferral is not None and state.mall.deferral.until:
+                due_since = max(due_since, state.mall.deferral.until)
+            self._late(
+                order,
+                "missing_put",
+                f"the reconciler says {step.status} {_body(step.body)} is due (FastCentrik as of seq {last.seq}, "
+                f"MALL at {state.mall.status}) but it was never sent",
+                (as_of - due_since).total_seconds() > grace_s,
+                last.event_id,
+                *([order.last_sync_id] if order.last_sync_id else []),
+            )
+            return
+        if planned.attention is not None and state.mall.attention_code != planned.attention.code:
+            self._warn(
+                order,
+                "attention_not_recorded",
+                f"the reconciler raises [{planned.attention.code}] but the log has no such attention item",
+                last.event_id,
+            )
+
+    # ---- findings -----------------------------------------------------------------------------------
+
+    def _difference(self, order: _Order, kind: str, message: str, *ids: object) -> None:
+        self._differences.append(Finding(order.tenant_id, order.order_number, kind, message, _ids(ids)))
+
+    def _warn(self, order: _Order, kind: str, message: str, *ids: object) -> None:
+        self._warnings.append(Finding(order.tenant_id, order.order_number, kind, message, _ids(ids)))
+
+    def _late(self, order: _Order, kind: str, message: str, overdue: bool, *ids: object) -> None:
+        if overdue:
+            self._difference(order, kind, message, *ids)
+        else:
+            self._warn(order, kind, message + " (still within the grace period)", *ids)
+
+
+def _ids(ids: tuple[object, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(i) for i in ids if i))
+
+
+def _body(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _why_nothing(planned: Plan) -> str:
+    if planned.read_first:
+        return "an earlier request was still in doubt (MALL must be read first)"
+    if planned.attention is not None:
+        return f"attention [{planned.attention.code}]"
+    if planned.deferral is not None:
+        return f"deferred: {planned.deferral.reason}"
+    return f"MALL already has the desired status {planned.desired}"
