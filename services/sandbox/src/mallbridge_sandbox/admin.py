@@ -18,7 +18,7 @@ from mallbridge_sandbox.faults import FaultConfig
 from mallbridge_sandbox.orders import Order, is_order_id
 from mallbridge_sandbox.partners import Partner, PartnersError
 from mallbridge_sandbox.quota import DAY_SECONDS, DEFAULT_QUOTA
-from mallbridge_sandbox.state import Account, OrderExistsError, SandboxState
+from mallbridge_sandbox.state import MDP_TRACKED, Account, OrderExistsError, SandboxState
 from mallbridge_schema.statuses import MallStatus
 
 
@@ -246,7 +246,7 @@ class AdminApi:
             ):
                 if name in given:
                     setattr(order, name, given[name])
-            if order.mdp and order.status == MallStatus.SHIPPED:
+            if order.mdp and order.status in MDP_TRACKED:
                 order.fill_mdp_tracking()
             # MALL resets an order to unconfirmed whenever it changes it [S5c].
             order.confirmed = bool(body.confirmed) if body.confirmed is not None else False

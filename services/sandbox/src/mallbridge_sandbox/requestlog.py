@@ -104,9 +104,12 @@ class RequestLog:
             entry.applied_status = applied_status
             entry.duration_ms = round(duration_ms, 3)
 
-    def clear(self) -> None:
+    def clear(self, *, restart_seq: bool = False) -> None:
+        """Forget every entry; seq numbers keep counting (so `since` pollers stay right) unless restarted."""
         with self._lock:
             self._entries.clear()
+            if restart_seq:
+                self._seq = 0
 
     def select(
         self, *, partner: str | None = None, order_id: str | None = None, method: str | None = None, since: int = 0

@@ -21,6 +21,10 @@ from mallbridge_schema.statuses import MallStatus
 FIRST_GENERATED_ID = 10085339302  # the example id of the MALL docs [S5]; generated ids count up from here
 
 
+# MALL fills in tracking for MDP orders from shipped on [S7].
+MDP_TRACKED = frozenset({MallStatus.SHIPPED, MallStatus.DELIVERED, MallStatus.RETURNED, MallStatus.LOST})
+
+
 class OrderExistsError(ValueError):
     pass
 
@@ -53,7 +57,7 @@ class SandboxState:
             self.orders = {}
             self._next_id = FIRST_GENERATED_ID
             self.faults.clear()
-            self.log.clear()
+            self.log.clear(restart_seq=True)
             for partner in self._initial:
                 self.add_partner(partner)
             self.quotas.reset_usage()
@@ -103,6 +107,8 @@ class SandboxState:
                 raise OrderExistsError(f"order {order_id} exists")
             order = Order(id=order_id, partner=partner, status=status, confirmed=confirmed, mdp=mdp, **fields)
             order.enter(status, self.now_text())
+            if mdp and status in MDP_TRACKED:
+                order.fill_mdp_tracking()
             self.orders[order_id] = order
             return order
 
