@@ -95,6 +95,8 @@ def common_options(func: F) -> F:
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
+    # keep the click options declared below @common_options (click keeps them on the function it decorates)
+    wrapper.__dict__["__click_params__"] = list(getattr(func, "__click_params__", []))
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
