@@ -341,3 +341,24 @@ async def test_append_raises_log_unavailable_when_the_log_is_unreachable(event_l
         assert await log.ping() is False
     finally:
         await log.close()
+
+
+async def test_looking_at_an_unknown_topic_never_creates_it_and_replay_never_waits(
+    event_log: EventLog, event_log_url: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}sync-events.v1"
+    assert await event_log.end_offsets(topic) == {}
+    assert await _replay_all(event_log, topic) == []
+    await asyncio.sleep(1.0)  # a broker's auto-creation would have happened by now
+    assert await event_log.end_offsets(topic) == {}
+
+    # Created only by ensure_topics, with the engine's partition count (not a broker default).
+    await event_log.ensure_topics([topic])
+    expected_partitions = 6 if event_log_url.startswith("kafka://") else 1
+    assert sorted(await event_log.end_offsets(topic)) == list(range(expected_partitions))
+
+    await event_log.append(topic, _records(["a", "b", "c"], 2))
+    ends = await event_log.end_offsets(topic)
+    beyond = {p: e + 10 for p, e in ends.items()}
+    replayed = await asyncio.wait_for(_replay_all(event_log, topic, stop=beyond), timeout=15)
+    assert len(replayed) == 6

@@ -154,7 +154,12 @@ class KafkaEventLog:
                 client_id=f"{self._client_id}-admin",
                 request_timeout_ms=self._request_timeout_ms,
             )
-            await admin.start()
+            try:
+                await admin.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await admin.close()
+                raise
             self._admin = admin
         return self._admin
 
@@ -166,7 +171,12 @@ class KafkaEventLog:
                 enable_auto_commit=False,
                 request_timeout_ms=self._request_timeout_ms,
             )
-            await meta.start()
+            try:
+                await meta.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await meta.stop()
+                raise
             self._meta = meta
         return self._meta
 
@@ -174,6 +184,12 @@ class KafkaEventLog:
         missing = [t for t in topics if t not in self._known_topics]
         if not missing:
             return
+        try:
+            await self._create_topics(missing)
+        except (KafkaError, OSError) as exc:
+            raise LogUnavailableError(f"Kafka at {self._bootstrap} did not create {missing}: {exc!r}") from exc
+
+    async def _create_topics(self, missing: list[str]) -> None:
         admin = await self._get_admin()
         for name in missing:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -183,6 +199,7 @@ class KafkaEventLog:
                 self._known_topics.update(missing)
                 return
             await asyncio.sleep(0.1)
+        raise LogUnavailableError(f"topics {missing} did not appear on Kafka at {self._bootstrap} within 10 s")
 
     async def list_topics(self) -> list[str]:
         """Every topic of the cluster, internal ones left out, sorted (extension: `mallbridge log export`)."""
@@ -194,7 +211,13 @@ class KafkaEventLog:
         return sorted(str(name) for name in names if not str(name).startswith("__"))
 
     async def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions; [] when it does not exist (and looking never creates it)."""
         admin = await self._get_admin()
+        # aiokafka's describe_topics asks with allow_auto_topic_creation=True: on a broker with
+        # auto.create.topics.enable (Kafka's default) merely describing an unknown topic would create it
+        # with the broker's default partition count, and ensure_topics could not fix that later.
+        if topic not in self._known_topics and topic not in await admin.list_topics():
+            return []
         described = await admin.describe_topics([topic])
         parts: list[int] = []
         for entry in described:
@@ -203,11 +226,14 @@ class KafkaEventLog:
         return sorted(parts)
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
-        meta = await self._get_meta()
-        parts = await self.partitions(topic)
-        if not parts:
-            return {}
-        ends = await meta.end_offsets([TopicPartition(topic, p) for p in parts])
+        try:
+            meta = await self._get_meta()
+            parts = await self.partitions(topic)
+            if not parts:
+                return {}
+            ends = await meta.end_offsets([TopicPartition(topic, p) for p in parts])
+        except (KafkaError, OSError) as exc:
+            raise LogUnavailableError(f"Kafka at {self._bootstrap} did not give end offsets: {exc!r}") from exc
         return {tp.partition: off for tp, off in ends.items()}
 
     # ---- reading -------------------------------------------------------------------------------------
@@ -222,7 +248,8 @@ class KafkaEventLog:
     ) -> AsyncIterator[list[LogRecord]]:
         ends = dict(await self.end_offsets(topic))
         if stop is not None:
-            ends.update({p: o for p, o in stop.items() if p in ends})
+            # Never past the end offsets taken now: a replay is bounded and never waits for new data.
+            ends.update({p: min(o, ends[p]) for p, o in stop.items() if p in ends})
         starts = {p: (start or {}).get(p, 0) for p in ends}
         todo = {p for p in ends if starts[p] < ends[p]}
         if not todo:
@@ -232,6 +259,9 @@ class KafkaEventLog:
             client_id=f"{self._client_id}-replay",
             group_id=None,
             enable_auto_commit=False,
+            # A start offset below the log start (retention removed it) must read from the first record
+            # still there, not jump to the end ("latest", the default) and skip everything.
+            auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 << 20,
             fetch_max_bytes=16 << 20,
@@ -265,6 +295,8 @@ class KafkaEventLog:
         on_assigned: OnAssigned,
         on_revoked: OnRevoked,
     ) -> KafkaSubscription:
+        # Subscribing to a missing topic would let the broker auto-create it with its default partition count.
+        await self.ensure_topics([topic])
         subscription = KafkaSubscription(
             self._bootstrap, topic, group=group, client_id=self._client_id, request_timeout_ms=self._request_timeout_ms
         )
