@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from mallbridge_ingest.domain.state import OrderFacts, OrderState, facts_from_snapshot
@@ -69,6 +70,17 @@ def _changes(old: OrderFacts, new: OrderFacts) -> list[tuple[str, dict[str, obje
     return found
 
 
+def _as_events_record(old: OrderFacts, new: OrderFacts) -> OrderFacts:
+    """`new`, except where the difference is one no event records (the same delivery moment written
+    otherwise, another label of the same status): there the old text stays, so the state always equals
+    the fold of the events written."""
+    return replace(
+        new,
+        delivered_at=old.delivered_at if same_delivery(old.delivered_at, new.delivered_at) else new.delivered_at,
+        status_label=old.status_label if old.status == new.status else new.status_label,
+    )
+
+
 _EVENT_CLASSES: dict[str, type[OrderEventBase]] = {
     "OrderFirstSeen": OrderFirstSeen,
     "OrderStatusChanged": OrderStatusChanged,
@@ -109,6 +121,8 @@ def detect_changes(
             f"{new.mall_order_id!r} differs from {old.mall_order_id!r} already recorded for this order",
             f"{old.mall_order_id!r}",
         )
+    if old is not None:
+        new = _as_events_record(old, new)
     planned = [("OrderFirstSeen", _first_seen_payload(new))] if old is None else _changes(old, new)
     events: list[OrderEventBase] = []
     seq = state.seq

@@ -1,0 +1,21 @@
+"""Builders for ingest unit tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mallbridge_schema.snapshot import OrderSnapshot
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+T1 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def snap(order: str = "A-1", status: str = "pending", **fields: Any) -> OrderSnapshot:
+    data: dict[str, Any] = {
+        "order_number": order,
+        "mall_order_id": fields.pop("mall_order_id", "1000000001"),
+        "status": status,
+    }
+    data.update(fields)
+    return OrderSnapshot.model_validate(data)
