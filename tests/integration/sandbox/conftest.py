@@ -13,19 +13,21 @@ from tests.integration.sandbox.support import ACME_KEY, NOW, PARTNERS, PartnerCl
 
 
 @pytest.fixture(scope="module")
-def _server() -> Iterator[tuple[SandboxServer, ManualClock]]:
+def _server() -> Iterator[tuple[SandboxServer, ManualClock, httpx.Client]]:
     clock = ManualClock(NOW)
-    with SandboxServer(create_app(PARTNERS, seed=42, clock=clock), port=free_port()) as server:
-        yield server, clock
+    with (
+        SandboxServer(create_app(PARTNERS, seed=42, clock=clock), port=free_port()) as server,
+        httpx.Client(timeout=5) as http,
+    ):
+        yield server, clock, http
 
 
 @pytest.fixture
-def sandbox(_server: tuple[SandboxServer, ManualClock]) -> Iterator[Sandbox]:
-    server, clock = _server
+def sandbox(_server: tuple[SandboxServer, ManualClock, httpx.Client]) -> Sandbox:
+    server, clock, http = _server
     clock.set(NOW)
     server.state.reset()
-    with httpx.Client(timeout=5) as http:
-        yield Sandbox(server, clock, http)
+    return Sandbox(server, clock, http)
 
 
 @pytest.fixture

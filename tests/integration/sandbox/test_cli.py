@@ -1,0 +1,90 @@
+"""`mallbridge sandbox` as a real process: partners from a file and from --partner, secrets kept out of output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+MALLBRIDGE = str(Path(sys.executable).parent / "mallbridge")
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("sandbox did not become healthy")
+
+
+def test_cli_serves_partners_from_file_and_options(tmp_path: Path) -> None:
+    partners = tmp_path / "partners.toml"
+    partners.write_text('[partners.acme]\nclient_id = "acme-file-key"\nquota = 7\n', encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "EXTRA_MALL_KEY": "extra-env-key"}
+    proc = subprocess.Popen(
+        [
+            MALLBRIDGE,
+            "sandbox",
+            "--port",
+            str(port),
+            "--partners",
+            str(partners),
+            "--partner",
+            "extra=env:EXTRA_MALL_KEY",
+            "--partner",
+            "plain=plain-key",
+            "--seed",
+            "7",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        acme = httpx.get(f"{url}/v1/orders", params={"client_id": "acme-file-key"})
+        assert acme.status_code == 200
+        assert acme.headers["X-RateLimit-Remaining"] == "6"
+        assert httpx.get(f"{url}/v1/orders", params={"client_id": "extra-env-key"}).status_code == 200
+        assert httpx.get(f"{url}/v1/orders", params={"client_id": "plain-key"}).status_code == 200
+        assert httpx.get(f"{url}/v1/orders", params={"client_id": "nope"}).status_code == 401
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal (exit -15)
+    assert proc.returncode in (0, -15), stderr
+    assert "Finished server process" in stderr
+    assert "partners: acme, extra, plain" in stderr
+    for secret in ("acme-file-key", "extra-env-key", "plain-key"):
+        assert secret not in stderr
+
+
+def test_cli_refuses_bad_partner_options_without_echoing_secrets() -> None:
+    result = subprocess.run(
+        [MALLBRIDGE, "sandbox", "--partner", "no-equals-sign-secret"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "NAME=CLIENT_ID" in result.stderr
+    assert "no-equals-sign-secret" not in result.stderr
+    dupes = subprocess.run(
+        [MALLBRIDGE, "sandbox", "--partner", "a=same-key", "--partner", "b=same-key"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert dupes.returncode == 2
+    assert "share a client_id" in dupes.stderr
+    assert "same-key" not in dupes.stderr
