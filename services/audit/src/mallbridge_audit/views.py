@@ -14,6 +14,7 @@ reader, like the schema). They are a *view* of the schema, never a second contra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from mallbridge_schema.events import (
 from mallbridge_schema.serde import (
     ORDER_EVENT_ADAPTER,
     SYNC_EVENT_ADAPTER,
+    UPCASTERS,
     EventDecodeError,
     decode_order_event,
     decode_sync_event,
@@ -138,9 +140,7 @@ def decode_order_fact(raw: bytes) -> OrderFact:
         fact = None
     if fact is not None and fact.schema_version == SCHEMA_VERSION and _order_complete(fact):
         return fact
-    if fact is not None and fact.type not in ORDER_TYPES:
-        raise UnknownEventType(fact.type)
-    return order_fact_from_event(decode_order_event(raw))
+    return order_fact_from_event(_schema_decode(raw, decode_order_event, ORDER_TYPES))
 
 
 def decode_sync_fact(raw: bytes) -> SyncFact:
@@ -151,9 +151,29 @@ def decode_sync_fact(raw: bytes) -> SyncFact:
         fact = None
     if fact is not None and fact.schema_version == SCHEMA_VERSION and _sync_complete(fact):
         return fact
-    if fact is not None and fact.type not in SYNC_TYPES:
-        raise UnknownEventType(fact.type)
-    return sync_fact_from_event(decode_sync_event(raw))
+    return sync_fact_from_event(_schema_decode(raw, decode_sync_event, SYNC_TYPES))
+
+
+class _Tagged(msgspec.Struct):
+    type: Any = None
+
+
+_TAG_DECODER = msgspec.json.Decoder(_Tagged)
+
+
+def _schema_decode(raw: bytes, decode: Callable[[bytes], Any], known: frozenset[str]) -> Any:
+    """The schema's own decoder; its refusal of an event *type* it does not know becomes UnknownEventType."""
+    try:
+        return decode(raw)
+    except EventDecodeError:
+        try:
+            kind = _TAG_DECODER.decode(raw).type
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise EventDecodeError("not a JSON object") from None
+        upcastable = {t for t, _ in UPCASTERS}
+        if isinstance(kind, str) and kind not in known and kind not in upcastable:
+            raise UnknownEventType(kind) from None
+        raise
 
 
 def decode_order_event_full(raw: bytes) -> OrderEvent:
@@ -164,11 +184,8 @@ def decode_order_event_full(raw: bytes) -> OrderEvent:
             return event
     except ValueError:
         pass
-    try:
-        return decode_order_event(raw)
-    except EventDecodeError:
-        decode_order_fact(raw)  # raises UnknownEventType for an event type of a newer writer
-        raise
+    result: OrderEvent = _schema_decode(raw, decode_order_event, ORDER_TYPES)
+    return result
 
 
 def decode_sync_event_full(raw: bytes) -> SyncEvent:
@@ -178,11 +195,8 @@ def decode_sync_event_full(raw: bytes) -> SyncEvent:
             return event
     except ValueError:
         pass
-    try:
-        return decode_sync_event(raw)
-    except EventDecodeError:
-        decode_sync_fact(raw)
-        raise
+    result: SyncEvent = _schema_decode(raw, decode_sync_event, SYNC_TYPES)
+    return result
 
 
 def _convert(event: Any, target: type[Any]) -> Any:

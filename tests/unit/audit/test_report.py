@@ -1,0 +1,170 @@
+"""The pure report core against the hand-computed scenario: facts in, figures out."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from mallbridge_audit.report import ReportBuilder
+from mallbridge_audit.scope import Scope, parse_moment
+from mallbridge_audit.views import (
+    decode_order_fact,
+    decode_sync_fact,
+    order_fact_from_event,
+    sync_fact_from_event,
+)
+from mallbridge_schema.serde import encode_event
+
+from . import scenario as sc
+
+
+def _report(scope: Scope | None = None, *, sync_first: bool = False, fast: bool = True):  # type: ignore[no-untyped-def]
+    orders = sc.build()
+    builder = ReportBuilder(scope)
+    feed_orders = [
+        decode_order_fact(encode_event(e)) if fast else order_fact_from_event(e) for e in sc.order_events(orders)
+    ]
+    feed_syncs = [
+        decode_sync_fact(encode_event(e)) if fast else sync_fact_from_event(e) for e in sc.sync_events(orders)
+    ]
+    if sync_first:
+        for f in feed_syncs:
+            builder.add_sync_fact(f)
+        for f in feed_orders:
+            builder.add_order_fact(f)
+    else:
+        for f in feed_orders:
+            builder.add_order_fact(f)
+        for f in feed_syncs:
+            builder.add_sync_fact(f)
+    return builder.finish(as_of=sc.AS_OF)
+
+
+def _figures(report) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+    return {t.tenant_id: t for t in report.tenants}
+
+
+def test_tenant_figures_match_the_hand_computed_ones() -> None:
+    report = _report()
+    assert report.order_events == sc.EXPECTED_COUNTS["order_events"]
+    assert report.sync_events == sc.EXPECTED_COUNTS["sync_events"]
+    figures = _figures(report)
+    assert set(figures) == {"alpha", "beta"}
+    for tenant, expected in sc.EXPECTED.items():
+        got = figures[tenant]
+        for name, value in expected.items():
+            assert getattr(got, name) == pytest.approx(value), f"{tenant}.{name}"
+        assert got.tenant_attention == sc.EXPECTED_TENANT_ATTENTION[tenant]
+
+
+def test_final_statuses_and_states_per_order() -> None:
+    report = _report()
+    got = {o.order_number: (o.desired, o.mall_status, o.state) for o in report.orders}
+    assert got == sc.EXPECTED_ORDERS
+    by_number = {o.order_number: o for o in report.orders}
+    assert by_number["A1"].lags_s == (11.0, 21.0, 31.0)
+    assert by_number["A1"].delivered_lag_s == 30 * 60 + 31
+    assert by_number["A1"].on_time is True
+    assert by_number["A2"].delivered_lag_s == 47 * 3600 + 51
+    assert by_number["A2"].on_time is False
+    assert by_number["A3"].partner_cancelled is True
+    assert by_number["A4"].deferral == ("shipped", "waiting for the tracking number and tracking URL")
+    assert by_number["A5"].attention == ("mall_rejected", "reason for mall_rejected")
+    assert by_number["A5"].rejection == ("shipping", 400, "Invalid status transition")
+    assert by_number["B1"].tracking is True
+    assert by_number["B1"].mdp is True
+    assert by_number["B3"].attention is None  # raised, then resolved
+    assert by_number["B4"].tracking is None  # never shipped
+
+
+def test_the_fast_views_and_the_schema_decoder_give_the_same_report() -> None:
+    assert _report(fast=True) == _report(fast=False)
+
+
+def test_the_report_does_not_depend_on_which_topic_is_read_first() -> None:
+    assert _report(sync_first=True) == _report()
+
+
+def test_window_selects_orders_by_when_they_reached_open() -> None:
+    # A3 (T+20m), A4 (T+30m), A5 (T+40m), B1 (T+1h) reached open in [T+15m, T+1h).
+    since = datetime(2026, 10, 5, 8, 15, tzinfo=UTC)
+    until = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+    report = _report(Scope(since=since, until=until))
+    assert [o.order_number for o in report.orders] == ["A3", "A4", "A5"]
+    alpha = _figures(report)["alpha"]
+    assert (alpha.orders, alpha.partner_cancellations, alpha.cancel_rate) == (3, 1, pytest.approx(1 / 3))
+    assert alpha.delivered_orders == 0
+    assert alpha.on_time_rate is None
+
+
+def test_tenant_and_order_filters() -> None:
+    report = _report(Scope(tenants=frozenset({"beta"})))
+    assert {o.order_number for o in report.orders} == {"B1", "B2", "B3", "B4"}
+    assert [t.tenant_id for t in report.tenants] == ["beta"]
+    only = _report(Scope(orders=frozenset({"A2"})))
+    assert [o.order_number for o in only.orders] == ["A2"]
+
+
+def test_timelines_are_kept_only_for_named_orders_and_merge_both_sides() -> None:
+    orders = sc.build()
+    builder = ReportBuilder(Scope(orders=frozenset({"A1"})))
+    events = sc.all_events(orders)
+    random.Random(7).shuffle(events)  # feed order must not matter for the merged timeline
+    for event in sorted(events, key=lambda e: e.type.startswith("Mall") or e.type in ("StepDeferred",)):
+        if hasattr(event, "seq"):
+            builder.add_order_event(event)  # type: ignore[arg-type]
+        else:
+            builder.add_sync_event(event)  # type: ignore[arg-type]
+    report = builder.finish(as_of=sc.AS_OF)
+    assert list(report.timelines) == [("alpha", "A1")]
+    entries = report.timelines[("alpha", "A1")]
+    assert [e.type for e in entries] == [
+        "OrderFirstSeen",
+        "OrderStatusChanged",
+        "MallUpdateRequested",
+        "MallStatusUpdated",
+        "TrackingAssigned",
+        "OrderStatusChanged",
+        "MallUpdateRequested",
+        "MallStatusUpdated",
+        "DeliveryDateSet",
+        "MallUpdateRequested",
+        "MallStatusUpdated",
+    ]
+    assert [e.lag_s for e in entries if e.type == "MallStatusUpdated"] == [11.0, 21.0, 31.0]
+    assert entries[-1].event["request"] == {"status": "delivered", "delivered_at": "2026-10-06 14:00:00"}
+
+
+def test_a_redelivered_outcome_is_counted_once() -> None:
+    orders = sc.build()
+    builder = ReportBuilder()
+    for e in sc.order_events(orders):
+        builder.add_order_fact(order_fact_from_event(e))
+    for e in sc.sync_events(orders):
+        builder.add_sync_fact(sync_fact_from_event(e))
+        builder.add_sync_fact(sync_fact_from_event(e))  # at-least-once: every sync event twice
+    alpha = _figures(builder.finish(as_of=sc.AS_OF))["alpha"]
+    assert (alpha.updates, alpha.requests, alpha.lag_count) == (7, 8, 7)
+
+
+def test_undecodable_and_unknown_records_are_counted_not_fatal() -> None:
+    from mallbridge_audit.views import UnknownEventType
+
+    with pytest.raises(UnknownEventType):
+        decode_order_fact(b'{"type": "OrderSplit", "tenant_id": "a", "order_number": "1"}')
+    from mallbridge_schema.serde import EventDecodeError
+
+    with pytest.raises(EventDecodeError):
+        decode_sync_fact(b"not json")
+    with pytest.raises(EventDecodeError):
+        decode_sync_fact(b'{"type": "MallStatusUpdated", "tenant_id": "a"}')
+
+
+def test_parse_moment_reads_dates_as_prague_days() -> None:
+    assert parse_moment("2026-10-01").isoformat() == "2026-10-01T00:00:00+02:00"
+    assert parse_moment("2026-10-31", end_of_day=True).isoformat() == "2026-11-01T00:00:00+01:00"
+    assert parse_moment("2026-10-01T08:00:00Z").isoformat() == "2026-10-01T08:00:00+00:00"
+    with pytest.raises(ValueError, match="allowed"):
+        parse_moment("yesterday")
