@@ -33,7 +33,8 @@ def uvicorn_config(app: SandboxApp, *, host: str, port: int, log_level: str = "w
 
 
 class SandboxServer:
-    def __init__(self, app: SandboxApp, *, host: str = "127.0.0.1", port: int = 8090) -> None:
+    def __init__(self, app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """`port=0` (the default) lets the OS choose a free port; read it from `.port` after start()."""
         self.app = app
         self.host = host
         self.port = port
@@ -61,6 +62,8 @@ class SandboxServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox did not start on {self.host}:{self.port}")
             time.sleep(0.01)
+        if self.port == 0:  # an ephemeral port: read back the one the OS chose
+            self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
         self._server.should_exit = True
