@@ -242,10 +242,11 @@ class AdminApi:
                 "tracking_url",
                 "delivered_at",
                 "first_delivery_attempt",
-                "mdp",
             ):
                 if name in given:
                     setattr(order, name, given[name])
+            if body.mdp is not None:
+                order.mdp = body.mdp
             if order.mdp and order.status in MDP_TRACKED:
                 order.fill_mdp_tracking()
             # MALL resets an order to unconfirmed whenever it changes it [S5c].
