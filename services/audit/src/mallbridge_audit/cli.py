@@ -195,6 +195,8 @@ def audit(
     elif fmt == "csv":
         write_csv(report, out, table=csv_table)
     else:
-        write_table(report, Console(file=out), meta=meta, all_orders=all_orders)
+        # Piped or captured output gets a wide page rather than rich's 80 columns, so rows stay one line.
+        width = None if out.isatty() else 180
+        write_table(report, Console(file=out, width=width), meta=meta, all_orders=all_orders)
     if report.verify is not None and not report.verify.clean:
         sys.exit(1)

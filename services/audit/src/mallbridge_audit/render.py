@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -171,6 +172,11 @@ def _flagged(text: str, bad: bool) -> Text:
     return Text(text + (" ✗" if bad else ""), style="bold red" if bad else "")
 
 
+def _row(table: Table, *cells: str | Text) -> None:
+    """Cells are data, never rich markup: an order number or a reason may hold square brackets."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
 def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
     table = Table(title="MALL SLA figures per tenant", title_justify="left", show_lines=False)
     for name, justify in (
@@ -189,7 +195,8 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
         own = f", own {_pct(t.tracking_rate_own)}" if t.tracking_mdp else ""
         mdp = f", MDP {t.tracking_mdp}" if t.tracking_mdp else ""
         attention = str(t.open_attention) + (f" + {len(t.tenant_attention)} tenant" if t.tenant_attention else "")
-        table.add_row(
+        _row(
+            table,
             t.tenant_id,
             str(t.orders),
             _flagged(f"{_pct(t.cancel_rate)} ({t.partner_cancellations})", t.cancel_breach),
@@ -203,7 +210,11 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
     return table
 
 
-def _order_detail(o: OrderSummary) -> str:
+def _order_detail(o: OrderSummary) -> Text:
+    return Text(_detail_text(o))
+
+
+def _detail_text(o: OrderSummary) -> str:
     if o.attention is not None:
         return f"[{o.attention[0]}] {o.attention[1]}"
     if o.deferral is not None:
@@ -220,7 +231,8 @@ def _orders_table(orders: Sequence[OrderSummary], title: str) -> Table:
     for name in ("Tenant", "Order", "MALL id", "FastCentrik", "Desired", "MALL", "State", "Max lag", "Detail"):
         table.add_column(name, overflow="fold")
     for o in orders:
-        table.add_row(
+        _row(
+            table,
             o.tenant_id,
             o.order_number,
             o.mall_order_id,
@@ -239,7 +251,8 @@ def _timeline_table(key: tuple[str, str], entries: Sequence[TimelineEntry]) -> T
     for name in ("When", "Side", "Seq", "Event", "Lag", "Event id"):
         table.add_column(name, overflow="fold")
     for e in entries:
-        table.add_row(
+        _row(
+            table,
             e.at.isoformat(sep=" ", timespec="seconds"),
             "FastCentrik" if e.side == "fastcentrik" else "MALL",
             str(e.seq),
@@ -255,7 +268,7 @@ def _findings_table(title: str, findings: Sequence[Finding], style: str) -> Tabl
     for name in ("Tenant", "Order", "Kind", "What", "Events"):
         table.add_column(name, overflow="fold")
     for f in findings:
-        table.add_row(f.tenant_id, f.order_number, f.kind, f.message, "\n".join(f.event_ids))
+        _row(table, f.tenant_id, f.order_number, f.kind, f.message, "\n".join(f.event_ids))
     return table
 
 
@@ -266,8 +279,9 @@ def write_table(
     if report.since or report.until:
         window = f" · orders that reached open from {_plain(report.since) or '…'} until {_plain(report.until) or '…'}"
     console.print(
-        f"[bold]mallbridge audit[/] of {meta.get('log', '?')} (lanes: {', '.join(meta.get('lanes', []))}) "
-        f"as of {report.as_of.isoformat(timespec='seconds')}{window}"
+        f"[bold]mallbridge audit[/] of {escape(str(meta.get('log', '?')))} "
+        f"(lanes: {escape(', '.join(meta.get('lanes', [])))}) as of {report.as_of.isoformat(timespec='seconds')}"
+        f"{escape(window)}"
     )
     console.print(
         f"{report.order_events} order events, {report.sync_events} sync events read"
@@ -275,11 +289,11 @@ def write_table(
         + (f", [bold red]{report.undecodable} undecodable[/]" if report.undecodable else "")
     )
     for u in report.undecodable_samples:
-        console.print(f"  undecodable {u.topic}[{u.partition}]@{u.offset}: {u.error}")
+        console.print(Text(f"  undecodable {u.topic}[{u.partition}]@{u.offset}: {u.error}"))
     console.print(_tenant_table(report.tenants))
     for t in report.tenants:
         for code, reason in t.tenant_attention:
-            console.print(f"[bold yellow]tenant {t.tenant_id} attention [{code}][/]: {reason}")
+            console.print(Text(f"tenant {t.tenant_id} attention [{code}]: {reason}", style="bold yellow"))
     if all_orders or report.timelines:
         console.print(_orders_table(report.orders, "Orders"))
     else:
