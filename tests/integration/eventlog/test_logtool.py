@@ -142,7 +142,7 @@ def _event_ids(topic: str, records: list[LogRecord]) -> list[str]:
 
 
 @pytest.mark.kafka
-def test_export_from_sqlite_import_into_kafka_and_back_keeps_every_record_and_event_id(
+def test_export_embedded_import_into_kafka_and_back_keeps_every_record_and_event_id(
     kafka_bootstrap: str, tmp_path: Path, topic_prefix: str
 ) -> None:
     sqlite_url = f"sqlite://{tmp_path}/source.db"

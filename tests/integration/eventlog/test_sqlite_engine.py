@@ -5,7 +5,6 @@ with takeover and fencing, and append + commit in one transaction."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mallbridge_core.eventlog import LogUnavailableError, OutgoingRecord, open_event_log
-from mallbridge_core.eventlog.sqlite import SqliteEventLog, SqliteSubscription
+from mallbridge_core.eventlog.sqlite import _HOST, SqliteEventLog, SqliteSubscription
 
 
 @pytest.fixture
@@ -139,7 +138,7 @@ async def test_a_member_whose_process_is_gone_is_replaced_at_once(log: SqliteEve
             await log.write(
                 lambda c, pid=pid: c.execute(
                     "INSERT OR REPLACE INTO members VALUES ('g', 't', 'other', ?, ?, ?)",
-                    (os.uname().nodename, pid, far),
+                    (_HOST, pid, far),
                 ),
                 what="test",
             )

@@ -104,7 +104,18 @@ _SCHEMA = (
     ) WITHOUT ROWID""",
 )
 
-_HOST = socket.gethostname()
+
+def _host_identity() -> str:
+    """This host as seen by PIDs: hostname plus PID namespace (containers sharing a file and a hostname
+    still have PIDs of their own, so a PID is only checked where it means the same process)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()}/{namespace}"
+
+
+_HOST = _host_identity()
 
 
 def _now_ms() -> int:
