@@ -38,7 +38,11 @@ class FakeMall:
             raise MallRejected(f"illegal {order.status}->{target}", http_status=400, body={"result": {"code": 400}})
         if not order.confirmed and not body.get("confirmed"):
             raise MallRejected("unconfirmed", http_status=400, body={})
-        if target is MallStatus.SHIPPED and not order.mdp and not (body.get("tracking_number") and body.get("tracking_url")):
+        if (
+            target is MallStatus.SHIPPED
+            and not order.mdp
+            and not (body.get("tracking_number") and body.get("tracking_url"))
+        ):
             raise MallRejected("tracking required", http_status=400, body={})
         if target is MallStatus.DELIVERED and not body.get("delivered_at"):
             raise MallRejected("delivered_at required", http_status=400, body={})

@@ -99,6 +99,9 @@ class LaneEngine:
         self._next_offset: dict[int, int] = {}
         self._assigned: frozenset[int] = frozenset()
         self._subscription: Subscription | None = None
+        # Held while partitions are rebuilt: records the consumer hands out meanwhile must wait, or an
+        # order would be planned before its sync events are folded (and a status sent twice).
+        self._rebuilding = asyncio.Lock()
         self.ready = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -133,7 +136,8 @@ class LaneEngine:
 
     async def _on_assigned(self, partitions: frozenset[int]) -> Mapping[int, int]:
         self._assigned = self._assigned | partitions
-        await self._rebuild(partitions)
+        async with self._rebuilding:
+            await self._rebuild(partitions)
         for key, partition in list(self._partition_of.items()):
             if partition in partitions:
                 self._schedule(key)
@@ -178,6 +182,10 @@ class LaneEngine:
     # ---- consuming -------------------------------------------------------------------------------------
 
     async def _consume(self, record: LogRecord) -> None:
+        async with self._rebuilding:
+            await self._consume_one(record)
+
+    async def _consume_one(self, record: LogRecord) -> None:
         p = record.partition
         self._next_offset[p] = record.offset + 1
         try:

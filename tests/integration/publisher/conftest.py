@@ -1,0 +1,146 @@
+"""Publisher integration fixtures: the sandbox MALL over real HTTP, a real event log, a running publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from mallbridge_core.eventlog import EventLog, open_event_log
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.config import PublisherSettings
+from mallbridge_sandbox.app import create_app
+from mallbridge_sandbox.partners import Partner
+from mallbridge_sandbox.server import SandboxServer
+from tests.support.orders import OrderEventWriter
+
+PARTNERS = {"acme": "acme-secret-client-id", "beta": "beta-secret-client-id"}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(create_app([Partner(name, cid) for name, cid in PARTNERS.items()], seed=7))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["kafka", "sqlite"])
+def event_log_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "kafka":
+        bootstrap_servers = request.getfixturevalue("kafka_bootstrap")
+        return f"kafka://{bootstrap_servers}"
+    return f"sqlite:///{tmp_path}/events.db"
+
+
+@dataclass
+class Harness:
+    sandbox: SandboxServer
+    log: EventLog
+    topics: Topics
+    writer: OrderEventWriter
+    tenants: dict[str, Tenant]
+    prefix: str
+    log_url: str
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.sandbox.url, timeout=10)
+
+    def create_orders(self, tenant: str, ids: list[str], **fields: Any) -> None:
+        with self.admin() as admin:
+            for mall_id in ids:
+                r = admin.post("/sandbox/orders", json={"partner": tenant, "id": mall_id, **fields})
+                assert r.status_code in (200, 201), r.text
+
+    def mall_status(self, mall_id: str) -> str:
+        with self.admin() as admin:
+            r = admin.get(f"/sandbox/orders/{mall_id}")
+            r.raise_for_status()
+            return str(r.json()["order"]["status"])
+
+    def requests(self, **filters: str) -> list[dict[str, Any]]:
+        with self.admin() as admin:
+            r = admin.get("/sandbox/requests", params=filters)
+            r.raise_for_status()
+            return list(r.json()["requests"])
+
+    def puts(self, mall_id: str | None = None) -> list[dict[str, Any]]:
+        filters = {"method": "PUT"}
+        if mall_id is not None:
+            filters["order_id"] = mall_id
+        return self.requests(**filters)
+
+    def faults(self, tenant: str, **config: Any) -> None:
+        with self.admin() as admin:
+            r = admin.put(f"/sandbox/partners/{tenant}/faults", json=config)
+            assert r.status_code == 200, r.text
+
+    def start_publisher(self, **settings: Any) -> RunningPublisher:
+        options = {"backoff_base_s": 0.05, "backoff_max_s": 1.0, "pause_probe_s": 1.0, "shutdown_grace_s": 5.0}
+        options.update(settings)
+        service = bootstrap(
+            settings=PublisherSettings(**options),
+            event_log=open_event_log(self.log_url, partitions=3),
+            tenants=self.tenants,
+            topic_prefix=self.prefix,
+            client=HttpMallClient(read_timeout_s=5.0),
+        )
+        return RunningPublisher(service, asyncio.create_task(service.run(serve_http=False)))
+
+    async def sync_events(self) -> list[Any]:
+        from mallbridge_schema.serde import decode_sync_event
+
+        out = []
+        async for batch in self.log.replay(self.topics.sync_events):
+            out.extend(decode_sync_event(r.value) for r in batch)
+        return out
+
+
+@dataclass
+class RunningPublisher:
+    service: PublisherService
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.service.stop()
+        await asyncio.wait_for(self.task, timeout=30)
+
+
+async def eventually(check: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await asyncio.to_thread(check):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def harness(sandbox: SandboxServer, event_log_url: str, topic_prefix: str) -> AsyncIterator[Harness]:
+    log = open_event_log(event_log_url, partitions=3)
+    await log.start()
+    topics = Topics(prefix=topic_prefix)
+    await log.ensure_topics([topics.order_events, topics.sync_events, topics.dead_letter])
+    tenants = {
+        name: Tenant(tenant_id=name, mall_client_id=SecretStr(cid), ingest_secret=None, mall_base_url=sandbox.base_url)
+        for name, cid in PARTNERS.items()
+    }
+    h = Harness(sandbox, log, topics, OrderEventWriter(log, topics.order_events), tenants, topic_prefix, event_log_url)
+    try:
+        yield h
+    finally:
+        with contextlib.suppress(Exception):
+            await log.close()

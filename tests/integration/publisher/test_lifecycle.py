@@ -1,0 +1,154 @@
+"""The publisher against the sandbox MALL over real HTTP, on a real event log (Kafka and SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, StepDeferred
+from tests.integration.publisher.conftest import Harness, eventually
+
+T = "acme"
+TRACK = ("ZX12345-CZ", "https://tracking.example/ZX12345-CZ")
+
+
+def _bodies(h: Harness, mall_id: str) -> list[dict[str, object]]:
+    return [r["body"] for r in h.puts(mall_id)]
+
+
+def _statuses_ok(h: Harness, mall_id: str) -> list[int]:
+    return [r["status"] for r in h.puts(mall_id)]
+
+
+async def test_full_lifecycle_sends_each_status_once_in_order(harness: Harness) -> None:
+    h, mid = harness, "10085339301"
+    h.create_orders(T, [mid])
+    w = h.writer
+    publisher = h.start_publisher()
+    try:
+        await w.write(w.first_seen(T, "A-1", mid, "pending"))
+        await w.write(w.status(T, "A-1", mid, "in_process"))
+        await eventually(lambda: h.mall_status(mid) == "shipping")
+        await w.write(w.tracking(T, "A-1", mid, *TRACK), w.status(T, "A-1", mid, "settled"))
+        await eventually(lambda: h.mall_status(mid) == "shipped")
+        await w.write(w.delivered(T, "A-1", mid, "2026-11-20T14:05:00+01:00"))
+        await eventually(lambda: h.mall_status(mid) == "delivered")
+    finally:
+        await publisher.stop()
+    assert _bodies(h, mid) == [
+        {"status": "shipping", "confirmed": True},
+        {"status": "shipped", "tracking_number": TRACK[0], "tracking_url": TRACK[1]},
+        {"status": "delivered", "delivered_at": "2026-11-20 14:05:00"},
+    ]
+    assert _statuses_ok(h, mid) == [200, 200, 200]
+    updated = [e for e in await h.sync_events() if isinstance(e, MallStatusUpdated)]
+    assert [e.status.value for e in updated] == ["shipping", "shipped", "delivered"]
+
+
+async def test_pending_to_settled_with_delivery_date_sends_shipped_then_delivered(harness: Harness) -> None:
+    h, mid = harness, "10085339302"
+    h.create_orders(T, [mid])
+    w = h.writer
+    await w.write(
+        w.first_seen(T, "A-2", mid, "pending"),
+        w.tracking(T, "A-2", mid, *TRACK),
+        w.delivered(T, "A-2", mid, "2026-11-19"),
+        w.status(T, "A-2", mid, "settled"),
+    )
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: h.mall_status(mid) == "delivered")
+    finally:
+        await publisher.stop()
+    assert _bodies(h, mid) == [
+        {"status": "shipped", "confirmed": True, "tracking_number": TRACK[0], "tracking_url": TRACK[1]},
+        {"status": "delivered", "delivered_at": "2026-11-19 12:00:00"},
+    ]
+
+
+async def test_cancel_after_shipped_sends_nothing_and_raises_attention(harness: Harness) -> None:
+    h, mid = harness, "10085339303"
+    h.create_orders(T, [mid])
+    w = h.writer
+    await w.write(w.first_seen(T, "A-3", mid, "settled", tracking_number=TRACK[0], tracking_url=TRACK[1]))
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: h.mall_status(mid) == "shipped")
+        await w.write(w.status(T, "A-3", mid, "cancelled"))
+
+        async def attention() -> list[AttentionNeeded]:
+            return [e for e in await h.sync_events() if isinstance(e, AttentionNeeded) and e.order_number == "A-3"]
+
+        for _ in range(100):
+            if await attention():
+                break
+            await asyncio.sleep(0.1)
+        found = await attention()
+    finally:
+        await publisher.stop()
+    assert [a.code for a in found] == ["cancel_after_shipped"]
+    assert "contact mall operations" in found[0].reason.lower()
+    assert len(h.puts(mid)) == 1  # only the shipped PUT; the cancel never went out
+    assert h.mall_status(mid) == "shipped"
+
+
+async def test_redelivered_events_send_no_second_put(harness: Harness) -> None:
+    h, mid = harness, "10085339304"
+    h.create_orders(T, [mid])
+    w = h.writer
+    await w.write(w.first_seen(T, "A-4", mid, "in_process"))
+    first = h.start_publisher()
+    try:
+        await eventually(lambda: h.mall_status(mid) == "shipping")
+    finally:
+        await first.stop()
+    # A new consumer group receives every event again from offset 0; and the same events are appended twice.
+    events = [w.status(T, "A-4", mid, "in_process")]
+    await w.write(*events, *events)
+    second = h.start_publisher(group="another-group")
+    try:
+        await asyncio.sleep(3)
+    finally:
+        await second.stop()
+    assert _bodies(h, mid) == [{"status": "shipping", "confirmed": True}]
+
+
+async def test_shipped_without_tracking_is_deferred_then_sent_when_tracking_arrives(harness: Harness) -> None:
+    h, mid = harness, "10085339305"
+    h.create_orders(T, [mid])
+    w = h.writer
+    publisher = h.start_publisher()
+    try:
+        await w.write(w.first_seen(T, "A-5", mid, "settled"))
+
+        async def deferrals() -> list[StepDeferred]:
+            return [e for e in await h.sync_events() if isinstance(e, StepDeferred)]
+
+        for _ in range(100):
+            if await deferrals():
+                break
+            await asyncio.sleep(0.1)
+        deferred = await deferrals()
+        assert [d.status.value for d in deferred] == ["shipped"]
+        assert "tracking number and tracking URL" in deferred[0].reason
+        assert h.puts(mid) == []
+        await w.write(w.tracking(T, "A-5", mid, *TRACK))
+        await eventually(lambda: h.mall_status(mid) == "shipped")
+    finally:
+        await publisher.stop()
+    assert _bodies(h, mid) == [
+        {"status": "shipped", "confirmed": True, "tracking_number": TRACK[0], "tracking_url": TRACK[1]}
+    ]
+
+
+async def test_mdp_order_passes_through_shipping_and_never_gets_delivered_from_us(harness: Harness) -> None:
+    h, mid = harness, "10085339306"
+    h.create_orders(T, [mid], mdp=True)
+    w = h.writer
+    await w.write(w.first_seen(T, "A-6", mid, "settled", mdp=True, delivered_at="2026-11-19"))
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: h.mall_status(mid) == "shipped")
+        await asyncio.sleep(1)
+    finally:
+        await publisher.stop()
+    assert _bodies(h, mid) == [{"status": "shipping", "confirmed": True}, {"status": "shipped"}]
