@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.infra.checks.launch import SERVICE_TARGETS, Launch
+from mallbridge_core import cli as mallbridge_cli
+from tests.unit.infra.checks.launch import SERVICE_TARGETS, Launch, check_launch, real_resolver
 from tests.unit.infra.checks.project import Project, check_project
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -146,6 +147,20 @@ MUTATIONS = [
         id="compose-mall-url-wrong-sandbox-port",
     ),
     pytest.param(
+        "docker-compose.yml",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: 1",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: 3",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3; a single broker needs 1",
+        id="compose-kafka-replication-factor",
+    ),
+    pytest.param(
+        "docker-compose.yml",
+        "      sandbox:\n        condition: service_healthy\n",
+        "",
+        "tenant acme calls sandbox but does not depend_on it",
+        id="compose-publisher-does-not-wait-for-sandbox",
+    ),
+    pytest.param(
         ".env.example",
         "ACME_MALL_CLIENT_ID=change-me-acme-client-id",
         "ACME_MALL_CLIENT_ID=4f1c2a9e7b",
@@ -223,6 +238,20 @@ MUTATIONS = [
         id="k8s-env-no-option-reads",
     ),
     pytest.param(
+        "infra/k8s/publisher.yaml",
+        "replicas: 2",
+        "replicas: 8",
+        "8 replicas but 6 partitions",
+        id="k8s-more-publishers-than-partitions",
+    ),
+    pytest.param(
+        "infra/k8s/publisher.yaml",
+        "minAvailable: 1",
+        "minAvailable: 2",
+        "minAvailable 2 blocks every drain of publisher",
+        id="k8s-pdb-blocks-drains",
+    ),
+    pytest.param(
         "infra/k8s/kustomization.yaml",
         "  - publisher.yaml\n",
         "  - publisher.yml\n",
@@ -258,3 +287,15 @@ def test_the_checker_catches(tree: Path, project: Project, file: str, old: str, 
     new_problems = sorted(set(check_project(tree).problems) - set(project.problems))
 
     assert any(expected in problem for problem in new_problems), _show(new_problems)
+
+
+def test_a_subcommand_whose_package_is_not_installed_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the lazy group answers a stub when the module is missing; a container running it would only print an error
+    monkeypatch.setitem(mallbridge_cli.SUBCOMMANDS, "audit", ("mallbridge_not_installed.cli", "audit", "mallbridge-x"))
+    launch = Launch(where="somewhere", argv=["audit"])
+
+    problems = check_launch(launch, real_resolver())
+
+    assert problems == [
+        "somewhere: `mallbridge audit` is not available here: mallbridge-x (or its cli module) is not installed"
+    ]
