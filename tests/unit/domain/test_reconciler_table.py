@@ -16,11 +16,13 @@ Outcome notation (one column with tracking, one without):
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from mallbridge_core.domain.projection import Rejection
 from mallbridge_core.domain.reconciler import plan
 from mallbridge_schema.statuses import MallStatus
 
@@ -230,3 +232,38 @@ def test_exact_bodies_spelled_out() -> None:
     mdp = first_seen("settled", tracking=(TN, TU), mdp=True)
     result = plan(with_mall(state_of([mdp]), "open", confirmed=True), now=NOW)
     assert [step.body for step in result.steps] == [{"status": "shipping"}, {"status": "shipped"}]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_in_doubt_and_rejected_variants(case: Case) -> None:
+    """Every row again, (a) with a PUT whose outcome is unknown: read MALL first, whatever the row says;
+    (b) with MALL's refusal recorded for the current FastCentrik seq: attention `mall_rejected` unless MALL
+    already has what is desired; (c) the same refusal made on an older seq is ignored."""
+    mall, fc, has_date, mdp, tracking, confirmed, outcome = case
+    facts = first_seen(
+        fc,
+        delivered_at=DELIVERED_RAW if has_date else None,
+        tracking=(TN, TU) if tracking else (None, None),
+        mdp=mdp,
+        seq=5,
+    )
+    base = with_mall(state_of([facts]), mall, confirmed=confirmed)
+
+    in_doubt = replace(base, mall=replace(base.mall, last_request_no=3, settled_request_no=2))
+    doubt_plan = plan(in_doubt, now=NOW)
+    assert doubt_plan.read_first
+    assert (doubt_plan.steps, doubt_plan.deferral, doubt_plan.attention) == ((), None, None)
+
+    refusal = Rejection(MallStatus.SHIPPED, based_on_seq=5, http_status=400, message="Invalid status transition")
+    refused = plan(replace(base, mall=replace(base.mall, rejection=refusal)), now=NOW)
+    assert not refused.read_first
+    if outcome.startswith("="):
+        assert refused.settled
+    else:
+        assert refused.steps == ()
+        assert refused.deferral is None
+        assert refused.attention is not None
+        assert refused.attention.code == "mall_rejected"
+
+    older = replace(refusal, based_on_seq=4)
+    assert plan(replace(base, mall=replace(base.mall, rejection=older)), now=NOW) == plan(base, now=NOW)
