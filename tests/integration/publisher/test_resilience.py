@@ -1,0 +1,89 @@
+"""Faults at MALL: 5xx and 429 converge; one tenant's trouble does not slow another."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from mallbridge_schema.events import AttentionNeeded
+from tests.integration.publisher.conftest import Harness, eventually
+
+TRACK = ("TRK-1", "https://tracking.example/TRK-1")
+
+
+def _no_status_twice(h: Harness) -> None:
+    applied = Counter(
+        (r["order_id"], r["body"]["status"]) for r in h.puts() if r["status"] == 200 or r.get("applied_status") == 200
+    )
+    assert [k for k, n in applied.items() if n > 1] == []
+    assert [r for r in h.puts() if r["status"] is not None and 400 <= r["status"] < 500 and r["status"] != 429] == []
+
+
+async def test_every_order_converges_with_20_percent_500s_and_10_percent_429s(harness: Harness) -> None:
+    h = harness
+    ids = [str(10085340000 + i) for i in range(40)]
+    h.create_orders("acme", ids)
+    h.faults("acme", error_rate=0.2, error_status=500, rate_limit_rate=0.1, rate_limit_reset_s=1)
+    w = h.writer
+    events = []
+    for i, mid in enumerate(ids):
+        events.append(w.first_seen("acme", f"F-{i}", mid, "settled", tracking_number=TRACK[0], tracking_url=TRACK[1]))
+        events.append(w.delivered("acme", f"F-{i}", mid, "2026-11-20T10:00:00+01:00"))
+    await w.write(*events)
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: all(h.mall_status(m) == "delivered" for m in ids), timeout=90, interval=0.5)
+    finally:
+        await publisher.stop()
+    faults = Counter(r["fault"] for r in h.puts() if r["fault"])
+    assert faults  # the faults really happened
+    _no_status_twice(h)
+
+
+async def test_a_tenant_answering_401_does_not_hold_up_another(harness: Harness) -> None:
+    h = harness
+    h.tenants["beta"] = h.tenants["beta"].model_copy(
+        update={"mall_client_id": __import__("pydantic").SecretStr("wrong")}
+    )
+    acme_ids = [str(10085341000 + i) for i in range(10)]
+    beta_ids = [str(10085342000 + i) for i in range(10)]
+    h.create_orders("acme", acme_ids)
+    h.create_orders("beta", beta_ids)
+    w = h.writer
+    events = [w.first_seen("beta", f"B-{i}", mid, "in_process") for i, mid in enumerate(beta_ids)]
+    events += [w.first_seen("acme", f"A-{i}", mid, "in_process") for i, mid in enumerate(acme_ids)]
+    publisher = h.start_publisher()
+    try:
+        await w.write(*events)
+        started = time.monotonic()
+        await eventually(lambda: all(h.mall_status(m) == "shipping" for m in acme_ids), timeout=20)
+        acme_done = time.monotonic() - started
+    finally:
+        await publisher.stop()
+    assert acme_done < 10, f"acme took {acme_done:.1f}s while beta was refused"
+    assert all(h.mall_status(m) == "open" for m in beta_ids)
+    tenant_attention = [e for e in await h.sync_events() if isinstance(e, AttentionNeeded) and e.scope == "tenant"]
+    assert {(e.tenant_id, e.code) for e in tenant_attention} == {("beta", "mall_unauthorized")}
+
+
+async def test_a_slow_tenant_does_not_slow_another(harness: Harness) -> None:
+    h = harness
+    acme_ids = [str(10085343000 + i) for i in range(10)]
+    beta_ids = [str(10085344000 + i) for i in range(30)]
+    h.create_orders("acme", acme_ids)
+    h.create_orders("beta", beta_ids)
+    h.faults("beta", latency_ms=1500)
+    w = h.writer
+    publisher = h.start_publisher(tenant_concurrency=4)
+    try:
+        await w.write(*[w.first_seen("beta", f"B-{i}", m, "in_process") for i, m in enumerate(beta_ids)])
+        await w.write(*[w.first_seen("acme", f"A-{i}", m, "in_process") for i, m in enumerate(acme_ids)])
+        started = time.monotonic()
+        await eventually(lambda: all(h.mall_status(m) == "shipping" for m in acme_ids), timeout=20)
+        acme_done = time.monotonic() - started
+        beta_pending = sum(1 for m in beta_ids if h.mall_status(m) == "open")
+    finally:
+        await publisher.stop()
+    # beta alone needs 30 × 1.5 s / 4 slots ≈ 11 s; acme must not queue behind it.
+    assert beta_pending > 0
+    assert acme_done < 5, f"acme took {acme_done:.1f}s behind a slow tenant"
