@@ -23,6 +23,7 @@ from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES, ExportPol
 from mallbridge_ingest.adapters.http_app import create_app
 from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
 from mallbridge_ingest.adapters.http_push import PushHandler
+from mallbridge_ingest.adapters.redaction import install_url_redaction
 from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
@@ -93,6 +94,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         await self.log.start()
+        install_url_redaction()
         client = httpx.AsyncClient(
             timeout=self.settings.export_timeout_s,
             follow_redirects=True,
