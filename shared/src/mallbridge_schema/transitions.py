@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from functools import cache
 
 from mallbridge_schema.statuses import MallStatus
 
@@ -34,6 +35,7 @@ def partner_targets(current: MallStatus, *, mdp: bool) -> list[MallStatus]:
     )
 
 
+@cache  # 8 × 8 × 2 possible questions, asked for every plan: answer each once
 def shortest_path(current: MallStatus, target: MallStatus, *, mdp: bool) -> tuple[MallStatus, ...] | None:
     """The statuses to PUT, in order, to reach `target` (empty when equal); None when no legal path exists."""
     if current == target:
