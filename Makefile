@@ -41,7 +41,8 @@ demo: install
 
 ## demo-kafka: the same scripted demo on a real Kafka broker (started and stopped here)
 demo-kafka: install
-	$(VENV)/bin/mallbridge demo --with-kafka
+	infra/kafka/kafka.sh fetch
+	infra/demo-kafka.sh
 
 kafka-up:
 	@infra/kafka/kafka.sh up

@@ -1,0 +1,107 @@
+"""The scripted orders of the demo: what is pushed, in which steps, and what must come out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TRACKING = {"tracking_number": "DR1234567-CZ", "tracking_url": "https://tracking.example/DR1234567-CZ"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One push of a snapshot, then what MALL's status must become (None: unchanged, wait for a note)."""
+
+    snapshot: dict[str, Any]
+    expect_mall: str | None = None
+    expect_note: str | None = None  # a sync event type to wait for (StepDeferred, AttentionNeeded)
+    push_twice: bool = False
+
+
+@dataclass(frozen=True)
+class Story:
+    order_number: str
+    mall_order_id: str
+    title: str
+    steps: tuple[Step, ...]
+    final_mall: str
+    expect_puts: tuple[str, ...]
+    expect_attention: str | None = None
+    mdp: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _snap(order: str, mall_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    return {"order_number": order, "mall_order_id": mall_id, "status": status, **fields}
+
+
+STORIES: tuple[Story, ...] = (
+    Story(
+        "D-1001",
+        "10085339302",
+        "happy path to delivered",
+        (
+            Step(_snap("D-1001", "10085339302", "nevyřízená")),
+            Step(_snap("D-1001", "10085339302", "vyřizuje se"), expect_mall="shipping"),
+            Step(_snap("D-1001", "10085339302", "vyřízená", **TRACKING), expect_mall="shipped"),
+            Step(
+                _snap("D-1001", "10085339302", "vyřízená", delivered_at="2026-11-20", **TRACKING),
+                expect_mall="delivered",
+            ),
+        ),
+        final_mall="delivered",
+        expect_puts=("shipping", "shipped", "delivered"),
+    ),
+    Story(
+        "D-1002",
+        "10085339303",
+        "cancel while in process",
+        (
+            Step(_snap("D-1002", "10085339303", "pending")),
+            Step(_snap("D-1002", "10085339303", "in_process"), expect_mall="shipping"),
+            Step(_snap("D-1002", "10085339303", "stornovaná"), expect_mall="cancelled"),
+        ),
+        final_mall="cancelled",
+        expect_puts=("shipping", "cancelled"),
+    ),
+    Story(
+        "D-1003",
+        "10085339304",
+        "cancel after shipped: refused and flagged",
+        (
+            Step(_snap("D-1003", "10085339304", "settled", **TRACKING), expect_mall="shipped"),
+            Step(_snap("D-1003", "10085339304", "cancelled", **TRACKING), expect_note="AttentionNeeded"),
+        ),
+        final_mall="shipped",
+        expect_puts=("shipped",),
+        expect_attention="cancel_after_shipped",
+    ),
+    Story(
+        "D-1004",
+        "10085339305",
+        "shipped without tracking: deferred, then completed",
+        (
+            Step(_snap("D-1004", "10085339305", "settled"), expect_note="StepDeferred"),
+            Step(_snap("D-1004", "10085339305", "settled", **TRACKING), expect_mall="shipped"),
+        ),
+        final_mall="shipped",
+        expect_puts=("shipped",),
+    ),
+    Story(
+        "D-1005",
+        "10085339306",
+        "MALL Delivery (MDP) order",
+        (Step(_snap("D-1005", "10085339306", "settled", mdp=True), expect_mall="shipped"),),
+        final_mall="shipped",
+        expect_puts=("shipping", "shipped"),
+        mdp=True,
+    ),
+    Story(
+        "D-1006",
+        "10085339307",
+        "duplicate push: nothing sent twice",
+        (Step(_snap("D-1006", "10085339307", "in_process"), expect_mall="shipping", push_twice=True),),
+        final_mall="shipping",
+        expect_puts=("shipping",),
+    ),
+)
