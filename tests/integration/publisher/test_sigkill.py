@@ -19,7 +19,7 @@ TRACK = ("K-1", "https://tracking.example/K-1")
 
 
 def _start(h: Harness, tenants_file: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [
             str(MALLBRIDGE),
             "publisher",
