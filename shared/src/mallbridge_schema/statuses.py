@@ -59,9 +59,7 @@ _LOOKUP: dict[str, FastCentrikStatus] = {
     **{_normalise(label): status for label, status in _EXTRA_LABELS.items()},
 }
 
-ALLOWED_STATUS_TEXT = ", ".join(
-    f"{status.value} ({CZECH_LABELS[status]})" for status in FastCentrikStatus
-)
+ALLOWED_STATUS_TEXT = ", ".join(f"{status.value} ({CZECH_LABELS[status]})" for status in FastCentrikStatus)
 
 
 class UnknownStatusError(ValueError):
