@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,8 +143,8 @@ def resolved(code: str, *, scope: str = "order", seq: int = 1) -> AttentionResol
     return AttentionResolved(**envelope(), based_on_seq=seq, code=code, scope=scope)  # type: ignore[arg-type]
 
 
-def state_of(events: list[Event]) -> OrderState:
-    return fold(events)[(TENANT, ORDER)]
+def state_of(events: Sequence[Event]) -> OrderState:
+    return fold(list(events))[(TENANT, ORDER)]
 
 
 def with_mall(state: OrderState, status: MallStatus | str, *, confirmed: bool) -> OrderState:

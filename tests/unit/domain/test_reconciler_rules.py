@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from mallbridge_core.domain.reconciler import plan
+from mallbridge_schema.events import Event
 from mallbridge_schema.mall_format import PRAGUE
 from mallbridge_schema.statuses import MallStatus
 
@@ -176,7 +177,7 @@ def test_mdp_never_sends_tracking_even_an_invalid_one() -> None:
 
 
 def test_the_deferred_step_proceeds_when_tracking_arrives() -> None:
-    events = [first_seen("settled")]
+    events: list[Event] = [first_seen("settled")]
     assert plan(state_of(events), now=NOW).deferral is not None
     events.append(tracking_assigned(2, TN, TU))
     result = plan(state_of(events), now=NOW)
@@ -234,7 +235,7 @@ def test_a_rejection_for_the_current_seq_is_attention_mall_rejected() -> None:
 
 
 def test_a_newer_order_event_clears_the_rejection() -> None:
-    events = [first_seen("settled", tracking=(TN, TU)), rejected(1, "shipped", seq=1)]
+    events: list[Event] = [first_seen("settled", tracking=(TN, TU)), rejected(1, "shipped", seq=1)]
     events.append(tracking_assigned(2, "DR-2", TU))
     result = plan(state_of(events), now=NOW)
     assert result.attention is None
@@ -268,7 +269,7 @@ def test_the_rejected_step_after_a_successful_one() -> None:
 
 
 def test_confirmed_is_sent_once_and_again_after_mall_resets_it() -> None:
-    events = [first_seen("in_process")]
+    events: list[Event] = [first_seen("in_process")]
     assert plan(state_of(events), now=NOW).steps[0].body == {"status": "shipping", "confirmed": True}
     events.append(updated(1, "shipping", {"status": "shipping", "confirmed": True}))
     events.append(delivery_set(2, None))  # an unrelated change: nothing to send
