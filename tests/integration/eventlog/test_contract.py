@@ -198,6 +198,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
+    """`python -m ARGS` from the project root (so `tests.…` modules import)."""
     return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -266,38 +267,30 @@ async def test_reader_killed_with_sigkill_resumes_exactly_after_its_last_commit(
 
 @pytest.mark.slow
 async def test_concurrent_appends_from_two_processes_lose_nothing(
-    event_log: EventLog, event_log_url: str, topic_prefix: str
+    event_log: EventLog, event_log_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     topic = f"{topic_prefix}order-events.v1"
     await event_log.ensure_topics([topic])
-    n = 400
-    start_at = time.time() + 3.0  # both processes are up and connected by then
+    n = 800
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     writers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.integration.eventlog._writer_child",
-                event_log_url,
-                topic,
-                name,
-                str(n),
-                str(start_at),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-        )
+        _spawn("tests.integration.eventlog._writer_child", event_log_url, topic, name, str(n), str(barrier))
         for name in ("alpha", "beta")
     ]
     try:
-        outputs = [await asyncio.to_thread(w.communicate, timeout=120) for w in writers]
+        deadline = time.monotonic() + 60
+        while not all((barrier / f"ready-{name}").exists() for name in ("alpha", "beta")):
+            assert all(w.poll() is None for w in writers), "a writer exited before it was ready"
+            assert time.monotonic() < deadline, "the writers did not get ready"
+            await asyncio.sleep(0.02)
+        (barrier / "go").touch()  # both connected: they start appending together
+        returncodes = [await asyncio.to_thread(w.wait, 120) for w in writers]
     finally:
         for w in writers:
             w.kill()
             w.wait()
-    assert [w.returncode for w in writers] == [0, 0]
-    assert [out.decode().strip() for out, _ in outputs] == [f"done {n}", f"done {n}"]
+    assert returncodes == [0, 0]
 
     ends = await event_log.end_offsets(topic)
     assert sum(ends.values()) == 2 * n
