@@ -75,9 +75,14 @@ async def test_publisher_killed_mid_stream_converges_without_sending_twice(harne
         except subprocess.TimeoutExpired:
             second.kill()
     puts = h.puts()
-    refused = [r for r in puts if r["status"] is not None and r["status"] >= 400]
+    # A SIGKILL can cut a request after its headers: MALL then receives a PUT with no body, which it
+    # refuses. That request never carried a status, so it is neither illegal nor a repeat; every
+    # complete request must have been accepted.
+    refused = [r for r in puts if r["body"] is not None and r["status"] is not None and r["status"] >= 400]
     assert refused == [], refused[:5]  # no illegal transition and no repeated status reached MALL
-    sent = Counter((r["order_id"], r["body"]["status"]) for r in puts)
+    complete = [r for r in puts if r["body"] is not None]
+    assert sum(1 for r in puts if r["body"] is None) <= 8  # only the few requests cut by the kill
+    sent = Counter((r["order_id"], r["body"]["status"]) for r in complete)
     assert [k for k, n in sent.items() if n > 1] == []
     assert len(sent) == N  # open → shipped directly, one PUT per order
     await asyncio.sleep(0)
