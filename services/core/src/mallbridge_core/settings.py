@@ -72,16 +72,43 @@ def resolve_log_url(log: str | None, kafka: str | None) -> str:
 def common_options(func: F) -> F:
     """Decorate a click command with the shared options; it receives `common: CommonOptions`."""
     options = [
-        click.option("--log", "log", envvar="MALLBRIDGE_LOG", default=None,
-                     help="Event log: kafka://HOST:PORT or sqlite:///PATH (env MALLBRIDGE_LOG)."),
-        click.option("--kafka", "kafka", envvar="MALLBRIDGE_KAFKA", default=None,
-                     help=f"Kafka bootstrap, shorthand for --log kafka://… (env MALLBRIDGE_KAFKA, default {DEFAULT_KAFKA})."),
-        click.option("--tenants", "tenants_path", envvar="MALLBRIDGE_TENANTS", default=None,
-                     type=click.Path(dir_okay=False), help="Tenants file (TOML) (env MALLBRIDGE_TENANTS)."),
-        click.option("--topic-prefix", envvar="MALLBRIDGE_TOPIC_PREFIX", default=DEFAULT_TOPIC_PREFIX,
-                     show_default=True, help="Prefix of every topic name (env MALLBRIDGE_TOPIC_PREFIX)."),
-        click.option("--partitions", envvar="MALLBRIDGE_PARTITIONS", default=6, show_default=True, type=int,
-                     help="Partitions for topics mallbridge creates (Kafka only; can only grow, with care)."),
+        click.option(
+            "--log",
+            "log",
+            envvar="MALLBRIDGE_LOG",
+            default=None,
+            help="Event log: kafka://HOST:PORT or sqlite:///PATH (env MALLBRIDGE_LOG).",
+        ),
+        click.option(
+            "--kafka",
+            "kafka",
+            envvar="MALLBRIDGE_KAFKA",
+            default=None,
+            help=f"Kafka bootstrap, shorthand for --log kafka://… (env MALLBRIDGE_KAFKA, default {DEFAULT_KAFKA}).",
+        ),
+        click.option(
+            "--tenants",
+            "tenants_path",
+            envvar="MALLBRIDGE_TENANTS",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="Tenants file (TOML) (env MALLBRIDGE_TENANTS).",
+        ),
+        click.option(
+            "--topic-prefix",
+            envvar="MALLBRIDGE_TOPIC_PREFIX",
+            default=DEFAULT_TOPIC_PREFIX,
+            show_default=True,
+            help="Prefix of every topic name (env MALLBRIDGE_TOPIC_PREFIX).",
+        ),
+        click.option(
+            "--partitions",
+            envvar="MALLBRIDGE_PARTITIONS",
+            default=6,
+            show_default=True,
+            type=int,
+            help="Partitions for topics mallbridge creates (Kafka only; can only grow, with care).",
+        ),
     ]
 
     def wrapper(**kwargs: Any) -> Any:
