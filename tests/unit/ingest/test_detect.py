@@ -210,3 +210,13 @@ def test_event_ids_are_deterministic_and_differ_by_content() -> None:
 def test_same_delivery(a: str | None, b: str | None, same: bool) -> None:
     assert same_delivery(a, b) is same
     assert same_delivery(b, a) is same
+
+
+def test_event_id_is_the_standard_uuid5_of_its_text() -> None:
+    import uuid
+
+    from mallbridge_ingest.domain.detect import EVENT_ID_NAMESPACE
+
+    got = event_id_for("acme", "A-1", 3, "MdpFlagSet", {"mdp": True})
+    assert got == uuid.uuid5(EVENT_ID_NAMESPACE, "acme\x1fA-1\x1f3\x1fMdpFlagSet\x1f(True,)")
+    assert got.version == 5

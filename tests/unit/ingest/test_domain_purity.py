@@ -12,7 +12,7 @@ ALLOWED_TOP = {
     "__future__",
     "dataclasses",
     "datetime",
-    "json",
+    "hashlib",
     "uuid",
     "collections",
     "typing",

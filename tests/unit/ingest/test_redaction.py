@@ -15,6 +15,8 @@ async def test_httpx_request_logs_lose_query_and_path(caplog: pytest.LogCaptureF
     install_url_redaction()  # idempotent
     assert len(logging.getLogger("httpx").filters) >= 1
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # other tests' configure_logging raise it to WARNING
+    caplog.set_level(logging.DEBUG, logger="httpcore")
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="ok")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -47,14 +48,28 @@ class IngestSettings:
     export_timeout_s: float = 30.0
     export_max_bytes: int = EXPORT_MAX_BYTES
     retry_max_s: float = 10.0  # longest wait between attempts to reach the log at startup
+    tune_gc: bool = False  # process-wide GC settings for throughput (the CLI's processes, not tests)
 
     @classmethod
     def from_common(cls, common: CommonOptions, *, run_pollers: bool = True) -> IngestSettings:
-        return cls(topic_prefix=common.topic_prefix, run_pollers=run_pollers)
+        return cls(topic_prefix=common.topic_prefix, run_pollers=run_pollers, tune_gc=True)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def tune_gc(*, freeze: bool) -> None:
+    """Throughput GC settings for an ingest process (measured: about a third less CPU per snapshot).
+
+    Every snapshot allocates a handful of short-lived objects (dicts, models, bytes); the default young
+    generation threshold (700) runs a collection every few snapshots. A larger one (50,000 objects,
+    a few MB) collects far less often. `freeze=True` after the state rebuild moves the long-lived order
+    states out of the collector's way, so older-generation collections stop rescanning them.
+    """
+    gc.set_threshold(50_000, 20, 20)
+    if freeze:
+        gc.freeze()
 
 
 def export_mappings(tenants: Mapping[str, Tenant]) -> dict[str, CsvExportMapping]:
@@ -114,6 +129,8 @@ class Runtime:
 
     async def _prepare_then_poll(self, poller: ExportPoller) -> None:
         await self._prepare()
+        if self.settings.tune_gc:
+            tune_gc(freeze=True)
         tenants = self.service.tenants
         polled = [tenants[t] for t in self.mappings] if self.settings.run_pollers else []
         await asyncio.gather(*(poller.run_forever(t) for t in polled))

@@ -14,7 +14,7 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.settings import CommonOptions
 from mallbridge_core.tenants import DEFAULT_LANE, TENANT_ID_PATTERN, Tenant, TenantsFileError
 from mallbridge_ingest.adapters.snapshot_files import count_lines, detect_format, read_snapshot_file
-from mallbridge_ingest.bootstrap import IngestSettings, build_service, utc_now
+from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc, utc_now
 from mallbridge_ingest.importer import ImportSummary, import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics
 
@@ -65,6 +65,7 @@ async def run_import(
         ) as progress:
             step = progress.add_task("rebuilding known state", total=None)
             await service.prepare([tenant.tenant_id])
+            tune_gc(freeze=True)
             progress.update(step, description="state rebuilt", total=1, completed=1)
             task = progress.add_task(f"importing {file.name} (lines)", total=total or None)
             with file.open(encoding="utf-8-sig", newline="") as stream:

@@ -5,19 +5,18 @@ own order-events topics from offset 0. A batch is planned by the pure domain, wr
 `EventLog.append`, and only then does the in-memory state move on: a failed write changes no facts,
 so the same snapshots produce the same events when retried.
 
-Concurrency: pushes that touch the same orders are serialized by striped locks (a fixed set of
-asyncio locks chosen by hashing tenant and order number, taken in index order so two batches never
-deadlock). Seq numbers are therefore consistent within one process; several processes writing the same
-tenant must be avoided (route a tenant to one writer).
+Concurrency: batches that touch the same order are serialized by a lock per order (taken in sorted
+order, so two batches never deadlock); batches with no order in common run side by side. Seq numbers
+are therefore consistent within one process; several processes writing the same tenant must be avoided
+(route a tenant to one writer).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,13 +25,13 @@ from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
 from mallbridge_ingest.domain.state import UNKNOWN
+from mallbridge_ingest.keyed_locks import KeyedLocks
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-LOCK_STRIPES = 256
 
 
 class NotReadyError(RuntimeError):
@@ -81,7 +80,7 @@ class IngestService:
         self._metrics = metrics
         self._clock = clock
         self._known: dict[str, dict[str, OrderState]] = {}
-        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        self._locks = KeyedLocks()
         self._ready = False
 
     @property
@@ -143,14 +142,6 @@ class IngestService:
         self._metrics.ready.set(1)
         return report
 
-    @contextlib.asynccontextmanager
-    async def _locked(self, tenant_id: str, orders: Collection[str]) -> AsyncIterator[None]:
-        stripes = sorted({hash((tenant_id, order)) % LOCK_STRIPES for order in orders})
-        async with contextlib.AsyncExitStack() as stack:
-            for stripe in stripes:
-                await stack.enter_async_context(self._locks[stripe])
-            yield
-
     async def ingest(
         self,
         tenant_id: str,
@@ -169,7 +160,7 @@ class IngestService:
         if not self._ready:
             raise NotReadyError("the last known order state is still being rebuilt")
         received = received_at or self._clock()
-        async with self._locked(tenant_id, {s.order_number for _, s in snapshots}):
+        async with self._locks.hold((tenant_id, s.order_number) for _, s in snapshots):
             known = self._known.setdefault(tenant_id, {})
             plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=self._clock())
             if plan.rejections and all_or_nothing:
@@ -200,6 +191,6 @@ class IngestService:
         m.unchanged.labels(tenant_id, source).inc(plan.unchanged)
         if plan.rejections:
             m.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
-        for event in plan.events:
-            m.events.labels(tenant_id, type(event).__name__).inc()
+        for kind, n in Counter(type(event).__name__ for event in plan.events).items():
+            m.events.labels(tenant_id, kind).inc(n)
         return IngestResult(accepted, len(plan.events), plan.changed, plan.unchanged, plan.rejections)

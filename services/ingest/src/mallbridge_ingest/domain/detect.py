@@ -8,9 +8,8 @@ MALL `shipped`, which needs tracking) already has the data that arrived with it.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import uuid
-from dataclasses import replace
 from datetime import datetime
 
 from mallbridge_ingest.domain.state import OrderFacts, OrderState, facts_from_snapshot
@@ -28,6 +27,7 @@ from mallbridge_schema.snapshot import OrderSnapshot
 # Event ids are derived from what the event says, so the domain needs no random source and a retried
 # write of the very same event carries the very same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c0a52-7c1e-4b8e-9a57-3c3f0d4f9e21")
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 class SnapshotConflictError(ValueError):
@@ -40,9 +40,13 @@ class SnapshotConflictError(ValueError):
         self.allowed = allowed
 
 
-def event_id_for(tenant_id: str, order_number: str, seq: int, kind: str, payload: object) -> uuid.UUID:
-    text = json.dumps([tenant_id, order_number, seq, kind, payload], default=str, separators=(",", ":"))
-    return uuid.uuid5(EVENT_ID_NAMESPACE, text)
+def event_id_for(tenant_id: str, order_number: str, seq: int, kind: str, payload: dict[str, object]) -> uuid.UUID:
+    """A name-based (v5) UUID of everything the event says except its times. Payload values are plain
+    str, None or bool, whose repr keeps None, "None", True and "True" apart."""
+    text = f"{tenant_id}\x1f{order_number}\x1f{seq}\x1f{kind}\x1f{tuple(payload.values())!r}"
+    # uuid.uuid5 spelled out: the same UUID, without its per-call overhead (this runs once per event).
+    digest = hashlib.sha1(_NAMESPACE_BYTES + text.encode(), usedforsecurity=False).digest()  # as RFC 4122 v5
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def same_delivery(a: str | None, b: str | None) -> bool:
@@ -64,7 +68,7 @@ def _changes(old: OrderFacts, new: OrderFacts) -> list[tuple[str, dict[str, obje
         found.append(
             (
                 "OrderStatusChanged",
-                {"from_status": old.status, "to_status": new.status, "status_label": new.status_label},
+                {"from_status": old.status.value, "to_status": new.status.value, "status_label": new.status_label},
             )
         )
     return found
@@ -74,8 +78,7 @@ def _as_events_record(old: OrderFacts, new: OrderFacts) -> OrderFacts:
     """`new`, except where the difference is one no event records (the same delivery moment written
     otherwise, another label of the same status): there the old text stays, so the state always equals
     the fold of the events written."""
-    return replace(
-        new,
+    return new._replace(
         delivered_at=old.delivered_at if same_delivery(old.delivered_at, new.delivered_at) else new.delivered_at,
         status_label=old.status_label if old.status == new.status else new.status_label,
     )
@@ -92,7 +95,7 @@ _EVENT_CLASSES: dict[str, type[OrderEventBase]] = {
 
 def _first_seen_payload(facts: OrderFacts) -> dict[str, object]:
     return {
-        "status": facts.status,
+        "status": facts.status.value,
         "status_label": facts.status_label,
         "delivered_at": facts.delivered_at,
         "tracking_number": facts.tracking_number,

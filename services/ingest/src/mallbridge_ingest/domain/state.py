@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from mallbridge_schema.events import (
     DeliveryDateSet,
@@ -16,9 +16,11 @@ from mallbridge_schema.snapshot import OrderSnapshot
 from mallbridge_schema.statuses import FastCentrikStatus
 
 
-@dataclass(frozen=True, slots=True)
-class OrderFacts:
-    """What FastCentrik last said about an order (the fields change detection compares)."""
+class OrderFacts(NamedTuple):
+    """What FastCentrik last said about an order (the fields change detection compares).
+
+    Named tuples (immutable, and cheap to create: one is made per snapshot on the import's hot path).
+    """
 
     mall_order_id: str
     status: FastCentrikStatus
@@ -29,8 +31,7 @@ class OrderFacts:
     mdp: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OrderState:
+class OrderState(NamedTuple):
     """Per order: the highest seq written (or reserved after an uncertain write) and the last known facts.
 
     `facts is None` means no OrderFirstSeen is known yet: the next snapshot is reported as first seen,
@@ -70,13 +71,13 @@ def _first_seen_facts(event: OrderFirstSeen) -> OrderFacts:
 
 def _updated_facts(facts: OrderFacts, event: OrderEventBase) -> OrderFacts:
     if isinstance(event, OrderStatusChanged):
-        return replace(facts, status=event.to_status, status_label=event.status_label)
+        return facts._replace(status=event.to_status, status_label=event.status_label)
     if isinstance(event, DeliveryDateSet):
-        return replace(facts, delivered_at=event.delivered_at)
+        return facts._replace(delivered_at=event.delivered_at)
     if isinstance(event, TrackingAssigned):
-        return replace(facts, tracking_number=event.tracking_number, tracking_url=event.tracking_url)
+        return facts._replace(tracking_number=event.tracking_number, tracking_url=event.tracking_url)
     if isinstance(event, MdpFlagSet):
-        return replace(facts, mdp=event.mdp)
+        return facts._replace(mdp=event.mdp)
     return facts
 
 

@@ -1,0 +1,313 @@
+"""Ingest throughput and latency, each next to a baseline measured in the same run (DESIGN §4, issue 4).
+
+1. Import: `IMPORT_N` snapshots from a JSON Lines file through the same path as `mallbridge ingest
+   import` (read, validate, detect, encode, append in chunks of 500, each chunk acknowledged with
+   acks=all), against a raw aiokafka producer (enable_idempotence, acks=all, same linger/batch settings
+   as the Kafka adapter) sending the very same key/value bytes (read back from the import's topic) in
+   the same chunks, each chunk awaited. Reported: snapshots/s, records/s, and the ratio.
+2. Push API: `mallbridge ingest` as its own process on 127.0.0.1; `CLIENTS` concurrent clients, each
+   posting signed batches of `BATCH` new orders, `PUSH_ORDERS` orders in all. Reported: orders/s,
+   pushes/s, p50/p99 latency of a push (the 202 comes after the log acknowledged).
+3. Restart: the time to rebuild the last known state from `REBUILD_N` order events (replay + fold).
+The load generator shares the machine's 2 cores with the broker and the server: figures are for this
+machine and this load, compare ratios rather than absolutes. Bounded well under 60 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer  # the bench's raw baseline only; services never import aiokafka
+
+from mallbridge_core.eventlog import OutgoingRecord, open_event_log
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.adapters.signature import sign
+from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
+from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc
+from mallbridge_ingest.domain import plan_batch
+from mallbridge_ingest.importer import import_snapshots
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_schema.serde import encode_event, event_key
+from mallbridge_schema.snapshot import OrderSnapshot
+
+IMPORT_N = 20_000
+ROUNDS = 2
+CHUNK = 500
+CLIENTS = 20
+BATCH = 10
+PUSH_ORDERS = 4_000
+REBUILD_N = 100_000
+PARTITIONS = 6
+STATUSES = ["nevyřízená", "vyřizuje se", "vyřízená", "pending", "settled"]
+
+
+def snapshot(i: int, prefix: str = "B") -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "order_number": f"{prefix}-{i:07d}",
+        "mall_order_id": str(10_000_000_000_000 + i),
+        "status": STATUSES[i % len(STATUSES)],
+        "changed_at": "2026-11-20T09:15:00+01:00",
+    }
+    if i % 3 == 0:
+        data.update(tracking_number=f"DR{i:09d}", tracking_url=f"https://tracking.example/DR{i:09d}")
+    return data
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _service(url: str, prefix: str, tenant_id: str) -> Any:
+    tenant = Tenant(tenant_id=tenant_id, mall_client_id=None, ingest_secret=None)
+    log = open_event_log(url, partitions=PARTITIONS)
+    service = build_service(
+        settings=IngestSettings(topic_prefix=prefix),
+        log=log,
+        tenants={tenant_id: tenant},
+        metrics=IngestMetrics(),
+        clock=_now,
+    )
+    return log, service
+
+
+async def _raw_send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2, max_batch_size=1 << 20
+    )
+    await producer.start()
+    try:
+        await (await producer.send(topic, value=b"warm-up", key=b"warm-up"))
+        started = time.perf_counter()
+        for i in range(0, len(records), CHUNK):
+            futures = [await producer.send(topic, value=v, key=k) for k, v in records[i : i + CHUNK]]
+            await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def _import_round(bootstrap: str, tmp: Path) -> tuple[float, float, int]:
+    url = f"kafka://{bootstrap}"
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    file = tmp / "import.jsonl"
+    file.write_text("".join(json.dumps(snapshot(i), ensure_ascii=False) + "\n" for i in range(IMPORT_N)))
+    log, service = _service(url, prefix, "acme")
+    await log.start()
+    try:
+        await service.prepare()
+        tune_gc(freeze=True)  # as `mallbridge ingest import` does after its rebuild
+        raw_topic = f"{prefix}raw-baseline"
+        await log.ensure_topics([raw_topic, f"{prefix}warm-up"])
+        # Warm the adapter's producer outside the timed part, on a topic of its own.
+        await log.append(f"{prefix}warm-up", [OutgoingRecord(b"w", b"w")])
+        started = time.perf_counter()
+        with file.open(encoding="utf-8") as stream:
+            summary = await import_snapshots(service, "acme", read_snapshot_file(stream, "jsonl"), chunk_size=CHUNK)
+        import_s = time.perf_counter() - started
+        written: list[tuple[bytes, bytes]] = []
+        async for batch in log.replay(Topics(prefix=prefix).order_events):
+            written.extend((r.key or b"", r.value) for r in batch)
+    finally:
+        await log.close()
+    assert summary.events == IMPORT_N == len(written), (summary, len(written))
+    raw_s = await _raw_send(bootstrap, raw_topic, written)
+    return IMPORT_N / import_s, len(written) / raw_s, round(sum(len(v) for _, v in written) / len(written))
+
+
+async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
+    """Two rounds of (import, raw) on fresh topics; the means damp drift from other load on the machine."""
+    rounds = [await _import_round(bootstrap, tmp) for _ in range(ROUNDS)]
+    import_rate = statistics.mean(r[0] for r in rounds)
+    raw_rate = statistics.mean(r[1] for r in rounds)
+    return {
+        "snapshots_per_round": IMPORT_N,
+        "rounds": ROUNDS,
+        "chunk": CHUNK,
+        "avg_event_bytes": rounds[0][2],
+        "import_snapshots_per_s": round(import_rate),
+        "raw_producer_records_per_s": round(raw_rate),
+        "import_vs_raw": round(import_rate / raw_rate, 3),
+        "per_round_ratio": [round(r[0] / r[1], 3) for r in rounds],
+    }
+
+
+def _start_server(bootstrap: str, tmp: Path, port: int, prefix: str) -> subprocess.Popen[bytes]:
+    tenants = tmp / "tenants.toml"
+    tenants.write_text('[tenants.acme]\ningest_secret = "env:BENCH_INGEST_SECRET"\n')
+    env = {**os.environ, "BENCH_INGEST_SECRET": "bench-secret", "MALLBRIDGE_LOG_LEVEL": "WARNING"}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from mallbridge_core.cli import main; main()",
+        "ingest",
+        "--no-poll",
+        "--port",
+        str(port),
+        "--tenants",
+        str(tenants),
+        "--kafka",
+        bootstrap,
+        "--topic-prefix",
+        prefix,
+        "--partitions",
+        str(PARTITIONS),
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=(tmp / "server.log").open("wb"))
+
+
+async def _wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "ingest server exited"
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError("ingest server not ready in 30 s")
+
+
+async def _push(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> int:
+    body = json.dumps({"orders": orders}).encode()
+    ts = str(int(time.time()))
+    headers = {
+        "X-Mallbridge-Timestamp": ts,
+        "X-Mallbridge-Signature": sign("bench-secret", ts, body),
+        "Content-Type": "application/json",
+    }
+    return (await client.post("/v1/tenants/acme/orders", content=body, headers=headers)).status_code
+
+
+async def bench_push(bootstrap: str, tmp: Path) -> dict[str, Any]:
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = _start_server(bootstrap, tmp, port, f"bench-{uuid.uuid4().hex[:8]}.")
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
+            await _wait_ready(client, proc)
+            await _push(client, [snapshot(i, "W") for i in range(BATCH)])  # connects the server's producer
+            batches = [[snapshot(i, "P") for i in range(b, b + BATCH)] for b in range(0, PUSH_ORDERS, BATCH)]
+            queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+            for batch in batches:
+                queue.put_nowait(batch)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    orders = queue.get_nowait()
+                    t0 = time.perf_counter()
+                    status = await _push(client, orders)
+                    latencies.append(time.perf_counter() - t0)
+                    codes[status] = codes.get(status, 0) + 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+            wall = time.perf_counter() - started
+            server_mean_ms = _server_mean_ms((await client.get("/metrics")).text)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "load": f"{CLIENTS} concurrent clients, batches of {BATCH} new orders, {PUSH_ORDERS} orders, server in its "
+        "own process, same 2-core machine as broker and clients",
+        "status_codes": codes,
+        "orders_per_s": round(PUSH_ORDERS / wall),
+        "pushes_per_s": round(len(latencies) / wall),
+        "latency_p50_ms": round(q[49] * 1000, 1),
+        "latency_p99_ms": round(q[98] * 1000, 1),
+        "server_side_mean_ms": server_mean_ms,
+    }
+
+
+def _server_mean_ms(metrics: str) -> float:
+    """Mean time inside the server's push handler (from its own histogram), warm-up push included."""
+    values = {}
+    for line in metrics.splitlines():
+        if line.startswith("mallbridge_ingest_push_duration_seconds_") and 'code="202"' in line:
+            name = line.split("{")[0].rsplit("_", 1)[-1]
+            values[name] = float(line.split()[-1])
+    return round(values["sum"] / values["count"] * 1000, 1) if values.get("count") else float("nan")
+
+
+async def bench_rebuild(bootstrap: str) -> dict[str, Any]:
+    """Write REBUILD_N real order events (30,000 orders, first seen then changes), then time a rebuild."""
+    url, prefix = f"kafka://{bootstrap}", f"bench-{uuid.uuid4().hex[:8]}."
+    orders = 30_000
+    known: dict[str, Any] = {}
+    records: list[OutgoingRecord] = []
+    round_no = 0
+    while len(records) < REBUILD_N:
+        snaps = []
+        for i in range(orders):
+            data = snapshot(i, "R")
+            data["status"] = STATUSES[(i + round_no) % len(STATUSES)]
+            snaps.append((i, OrderSnapshot.model_validate(data)))
+        plan = plan_batch(known, snaps, tenant_id="acme", received_at=_now(), recorded_at=_now())
+        known.update(plan.states)
+        records.extend(OutgoingRecord(event_key("acme", e.order_number), encode_event(e)) for e in plan.events)
+        round_no += 1
+    records = records[:REBUILD_N]
+    log, service = _service(url, prefix, "acme")
+    await log.start()
+    try:
+        topic = Topics(prefix=prefix).order_events
+        await log.ensure_topics([topic])
+        for i in range(0, len(records), 5_000):
+            await log.append(topic, records[i : i + 5_000])
+    finally:
+        await log.close()
+    log, service = _service(url, prefix, "acme")
+    await log.start()
+    try:
+        report = await service.prepare()
+    finally:
+        await log.close()
+    return {
+        "events": report.events,
+        "orders": report.orders,
+        "rebuild_s": round(report.seconds, 2),
+        "events_per_s": round(report.events / report.seconds),
+    }
+
+
+async def run(bootstrap: str, tmpdir: str | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as own:
+        tmp = Path(tmpdir or own)
+        return {
+            "import": await bench_import(bootstrap, tmp),
+            "push": await bench_push(bootstrap, tmp),
+            "restart": await bench_rebuild(bootstrap),
+        }
+
+
+if __name__ == "__main__":
+    given = os.environ.get("MALLBRIDGE_KAFKA")
+    if given:
+        print(json.dumps(asyncio.run(run(given)), indent=2))
+    else:
+        from tests.conftest import LocalBroker
+
+        broker = LocalBroker()
+        broker.start()
+        try:
+            print(json.dumps(asyncio.run(run(broker.bootstrap)), indent=2))
+        finally:
+            broker.stop()
