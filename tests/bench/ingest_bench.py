@@ -49,6 +49,7 @@ CHUNK = 500
 CLIENTS = 20
 BATCH = 10
 PUSH_ORDERS = 4_000
+LIGHT_ORDERS = 1_000
 REBUILD_N = 100_000
 PARTITIONS = 6
 STATUSES = ["nevyřízená", "vyřizuje se", "vyřízená", "pending", "settled"]
@@ -83,23 +84,23 @@ def _service(url: str, prefix: str, tenant_id: str) -> Any:
     return log, service
 
 
-async def _raw_send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+async def _raw_send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> tuple[float, float]:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2, max_batch_size=1 << 20
     )
     await producer.start()
     try:
         await (await producer.send(topic, value=b"warm-up", key=b"warm-up"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(records), CHUNK):
             futures = [await producer.send(topic, value=v, key=k) for k, v in records[i : i + CHUNK]]
             await asyncio.gather(*futures)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         await producer.stop()
 
 
-async def _import_round(bootstrap: str, tmp: Path) -> tuple[float, float, int]:
+async def _import_round(bootstrap: str, tmp: Path) -> tuple[float, float, int, float, float]:
     url = f"kafka://{bootstrap}"
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     file = tmp / "import.jsonl"
@@ -113,18 +114,19 @@ async def _import_round(bootstrap: str, tmp: Path) -> tuple[float, float, int]:
         await log.ensure_topics([raw_topic, f"{prefix}warm-up"])
         # Warm the adapter's producer outside the timed part, on a topic of its own.
         await log.append(f"{prefix}warm-up", [OutgoingRecord(b"w", b"w")])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with file.open(encoding="utf-8") as stream:
             summary = await import_snapshots(service, "acme", read_snapshot_file(stream, "jsonl"), chunk_size=CHUNK)
-        import_s = time.perf_counter() - started
+        import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
         written: list[tuple[bytes, bytes]] = []
         async for batch in log.replay(Topics(prefix=prefix).order_events):
             written.extend((r.key or b"", r.value) for r in batch)
     finally:
         await log.close()
     assert summary.events == IMPORT_N == len(written), (summary, len(written))
-    raw_s = await _raw_send(bootstrap, raw_topic, written)
-    return IMPORT_N / import_s, len(written) / raw_s, round(sum(len(v) for _, v in written) / len(written))
+    raw_s, raw_cpu = await _raw_send(bootstrap, raw_topic, written)
+    size = round(sum(len(v) for _, v in written) / len(written))
+    return IMPORT_N / import_s, len(written) / raw_s, size, import_cpu / IMPORT_N * 1e6, raw_cpu / len(written) * 1e6
 
 
 async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
@@ -141,6 +143,9 @@ async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
         "raw_producer_records_per_s": round(raw_rate),
         "import_vs_raw": round(import_rate / raw_rate, 3),
         "per_round_ratio": [round(r[0] / r[1], 3) for r in rounds],
+        # CPU time of this process per record: insensitive to other load on the machine.
+        "import_cpu_us_per_snapshot": round(statistics.mean(r[3] for r in rounds), 1),
+        "raw_cpu_us_per_record": round(statistics.mean(r[4] for r in rounds), 1),
     }
 
 
@@ -192,59 +197,81 @@ async def _push(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> int:
     return (await client.post("/v1/tenants/acme/orders", content=body, headers=headers)).status_code
 
 
+async def _load(client: httpx.AsyncClient, clients: int, orders: int, prefix: str) -> dict[str, Any]:
+    """`clients` workers post signed batches of BATCH new orders until `orders` are sent."""
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for b in range(0, orders, BATCH):
+        queue.put_nowait([snapshot(i, prefix) for i in range(b, b + BATCH)])
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+
+    async def worker() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            t0 = time.perf_counter()
+            status = await _push(client, batch)
+            latencies.append(time.perf_counter() - t0)
+            codes[status] = codes.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    wall = time.perf_counter() - started
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "load": f"{clients} concurrent client(s), batches of {BATCH} new orders, {orders} orders",
+        "status_codes": codes,
+        "orders_per_s": round(orders / wall),
+        "pushes_per_s": round(len(latencies) / wall),
+        "latency_p50_ms": round(q[49] * 1000, 1),
+        "latency_p99_ms": round(q[98] * 1000, 1),
+    }
+
+
 async def bench_push(bootstrap: str, tmp: Path) -> dict[str, Any]:
     from tests.conftest import free_port
 
     port = free_port()
     proc = _start_server(bootstrap, tmp, port, f"bench-{uuid.uuid4().hex[:8]}.")
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
             await _wait_ready(client, proc)
             await _push(client, [snapshot(i, "W") for i in range(BATCH)])  # connects the server's producer
-            batches = [[snapshot(i, "P") for i in range(b, b + BATCH)] for b in range(0, PUSH_ORDERS, BATCH)]
-            queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
-            for batch in batches:
-                queue.put_nowait(batch)
-
-            async def worker() -> None:
-                while not queue.empty():
-                    orders = queue.get_nowait()
-                    t0 = time.perf_counter()
-                    status = await _push(client, orders)
-                    latencies.append(time.perf_counter() - t0)
-                    codes[status] = codes.get(status, 0) + 1
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-            wall = time.perf_counter() - started
-            server_mean_ms = _server_mean_ms((await client.get("/metrics")).text)
+            light = await _load(client, 1, LIGHT_ORDERS, "L")
+            heavy = await _load(client, CLIENTS, PUSH_ORDERS, "P")
+            server_side = _server_side((await client.get("/metrics")).text)
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-    q = statistics.quantiles(latencies, n=100)
     return {
-        "load": f"{CLIENTS} concurrent clients, batches of {BATCH} new orders, {PUSH_ORDERS} orders, server in its "
-        "own process, same 2-core machine as broker and clients",
-        "status_codes": codes,
-        "orders_per_s": round(PUSH_ORDERS / wall),
-        "pushes_per_s": round(len(latencies) / wall),
-        "latency_p50_ms": round(q[49] * 1000, 1),
-        "latency_p99_ms": round(q[98] * 1000, 1),
-        "server_side_mean_ms": server_mean_ms,
+        "setup": "`mallbridge ingest` in its own process; clients (httpx) in the bench process; broker, server "
+        "and clients share this machine's 2 cores",
+        "light": light,
+        "stated_load": heavy,
+        "server_side_both_loads": server_side,
     }
 
 
-def _server_mean_ms(metrics: str) -> float:
-    """Mean time inside the server's push handler (from its own histogram), warm-up push included."""
-    values = {}
+def _server_side(metrics: str) -> dict[str, float]:
+    """Time inside the server's push handler, from its own histogram (bucket upper bounds for quantiles)."""
+    buckets: list[tuple[float, float]] = []
+    total = count = 0.0
     for line in metrics.splitlines():
-        if line.startswith("mallbridge_ingest_push_duration_seconds_") and 'code="202"' in line:
-            name = line.split("{")[0].rsplit("_", 1)[-1]
-            values[name] = float(line.split()[-1])
-    return round(values["sum"] / values["count"] * 1000, 1) if values.get("count") else float("nan")
+        if not line.startswith("mallbridge_ingest_push_duration_seconds") or 'code="202"' not in line:
+            continue
+        value = float(line.split()[-1])
+        if "_bucket{" in line:
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound), value))
+        elif "_sum{" in line:
+            total = value
+        elif "_count{" in line:
+            count = value
+
+    def quantile(q: float) -> float:
+        return next(bound for bound, seen in sorted(buckets) if seen >= q * count) * 1000
+
+    return {"mean_ms": round(total / count * 1000, 1), "p50_le_ms": quantile(0.5), "p99_le_ms": quantile(0.99)}
 
 
 async def bench_rebuild(bootstrap: str) -> dict[str, Any]:
