@@ -1,8 +1,9 @@
 """Fixtures for ingest integration tests.
 
-`event_log_url` is the engine the tests run on. Today it is the session's real Kafka broker; when the
-embedded engine lands, parametrize it (as tests/integration/eventlog/conftest.py does) and every test
-here runs on both without changes.
+`event_log_url` is the engine the tests run on: every test taking it runs on the real Kafka broker of the
+session and on the embedded SQLite log (same pattern as tests/integration/eventlog/conftest.py). The
+Kafka variant alone needs the broker, so `-k sqlite` runs without Java. The broker-loss test is
+Kafka-only by nature and starts its own private broker.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture
-def event_log_url(kafka_bootstrap: str) -> str:
-    return f"kafka://{kafka_bootstrap}"
+@pytest.fixture(params=[pytest.param("kafka", marks=pytest.mark.kafka), "sqlite"])
+def event_log_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "kafka":
+        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}"
+    return f"sqlite://{tmp_path_factory.mktemp('eventlog') / 'events.db'}"

@@ -13,7 +13,6 @@ from click.testing import CliRunner, Result
 from mallbridge_core.cli import main
 from tests.integration.ingest.support import by_key, order_topic, read_events, summary
 
-pytestmark = pytest.mark.kafka
 EXAMPLES = Path(__file__).resolve().parents[3] / "services" / "ingest" / "examples"
 # The import needs only the tenant's existence and lane: the secrets named here are never resolved.
 TENANTS = """

@@ -15,7 +15,6 @@ from pydantic import SecretStr
 
 from tests.integration.ingest.support import IngestServer, by_key, order_topic, read_events, summary, tenant
 
-pytestmark = pytest.mark.kafka
 EXAMPLES = Path(__file__).resolve().parents[3] / "services" / "ingest" / "examples"
 TOKEN = "SECRET-EXPORT-TOKEN-4711"
 

@@ -13,8 +13,6 @@ from mallbridge_schema.events import MdpFlagSet, OrderFirstSeen, OrderStatusChan
 from mallbridge_schema.statuses import FastCentrikStatus as S
 from tests.integration.ingest.support import IngestServer, by_key, order_topic, read_events, summary, tenant
 
-pytestmark = pytest.mark.kafka
-
 A1 = {
     "order_number": "2026-0001",
     "mall_order_id": "10000000000001",

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.ingest.support import IngestServer, by_key, order_topic, read_events, summary, tenant
-
-pytestmark = pytest.mark.kafka
 
 ORDERS = [
     {"order_number": f"R-{i}", "mall_order_id": str(5_000_000_000_000 + i), "status": "vyřizuje se"} for i in range(50)
