@@ -19,6 +19,7 @@ from mallbridge_ingest.importer import ImportSummary, import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics
 
 EXIT_OK, EXIT_REJECTED, EXIT_FATAL = 0, 1, 2
+LANE_PATTERN = r"[a-z0-9_-]{1,32}"  # as the tenants file's own validation
 
 
 def tenant_for_import(path: str, tenant_id: str) -> Tenant:
@@ -32,8 +33,8 @@ def tenant_for_import(path: str, tenant_id: str) -> Tenant:
     if not isinstance(table, dict):
         raise TenantsFileError(f"tenants file {path}: no tenant {tenant_id!r}")
     lane = table.get("lane", DEFAULT_LANE)
-    if not isinstance(lane, str) or not lane:
-        raise TenantsFileError(f"tenants file {path}: [tenants.{tenant_id}] lane must be text")
+    if not isinstance(lane, str) or not re.fullmatch(LANE_PATTERN, lane):
+        raise TenantsFileError(f"tenants file {path}: [tenants.{tenant_id}] lane must match {LANE_PATTERN}")
     if not re.match(TENANT_ID_PATTERN, tenant_id):
         raise TenantsFileError(f"tenant id must match {TENANT_ID_PATTERN}")
     return Tenant(tenant_id=tenant_id, mall_client_id=None, ingest_secret=None, lane=lane)

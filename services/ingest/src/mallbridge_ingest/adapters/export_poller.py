@@ -22,7 +22,7 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.export_csv import MalformedExportError, parse_export
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping
 from mallbridge_ingest.metrics import IngestMetrics
-from mallbridge_ingest.service import IngestResult, IngestService, NotReadyError
+from mallbridge_ingest.service import BatchRejectedError, IngestResult, IngestService, NotReadyError
 
 log = logging.getLogger(__name__)
 EXPORT_MAX_BYTES = 32 << 20
@@ -93,6 +93,9 @@ class ExportPoller:
             return PollOutcome("malformed", f"{len(parsed.rejections)} invalid row(s), nothing written: {shown}")
         try:
             result = await self.service.ingest(tenant.tenant_id, parsed.snapshots, source="poll")
+        except BatchRejectedError as exc:  # e.g. a row naming another MALL order id than on record
+            shown = "; ".join(r.describe(f"line {r.index}") for r in exc.rejections[:MAX_PROBLEMS_LOGGED])
+            return PollOutcome("malformed", f"{len(exc.rejections)} row(s) refused, nothing written: {shown}")
         except NotReadyError as exc:
             return PollOutcome("not_ready", str(exc))
         except LogUnavailableError:

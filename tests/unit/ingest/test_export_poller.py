@@ -1,0 +1,131 @@
+"""The export poller's outcomes, with httpx.MockTransport as the export URL and the fake log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.adapters.export_mapping import SAMPLE_CSV
+from mallbridge_ingest.adapters.export_poller import ExportPoller
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.service import IngestService
+from tests.unit.ingest.fakes import FakeEventLog
+
+SAMPLE = (Path(__file__).resolve().parents[3] / "services" / "ingest" / "examples" / "sample-export.csv").read_bytes()
+URL = "https://shop.example/export/orders.csv?token=T0P-SECRET"
+ACME = Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None, export_url=SecretStr(URL))
+
+
+class Export:
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = SAMPLE
+        self.error: Exception | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == URL
+        if self.error is not None:
+            raise self.error
+        return httpx.Response(self.status, content=self.body)
+
+
+@pytest.fixture
+def export() -> Export:
+    return Export()
+
+
+@pytest.fixture
+def log() -> FakeEventLog:
+    return FakeEventLog()
+
+
+@pytest.fixture
+async def poller(export: Export, log: FakeEventLog) -> AsyncIterator[ExportPoller]:
+    metrics = IngestMetrics()
+    service = IngestService(
+        log=log,
+        tenants={"acme": ACME},
+        topics=Topics(prefix="t."),
+        metrics=metrics,
+        clock=lambda: datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    await service.prepare()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(export)) as client:
+        yield ExportPoller(service, metrics, client, {"acme": SAMPLE_CSV}, max_bytes=100_000)
+
+
+def written(log: FakeEventLog) -> int:
+    return len(log.topics["t.order-events.v1"])
+
+
+async def test_good_export_then_identical_one(poller: ExportPoller, log: FakeEventLog) -> None:
+    first = await poller.poll_once(ACME)
+    assert first.outcome == "ok"
+    assert first.result is not None
+    assert (first.result.accepted, first.result.events) == (5, 5)
+    assert "1 non-MALL row(s) ignored" in first.detail
+    assert (await poller.poll_once(ACME)).outcome == "unchanged"
+    assert written(log) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error", "outcome"),
+    [
+        (b"<html>login</html>", 200, None, "malformed"),
+        (SAMPLE.replace("stornovaná".encode(), b"zrusena"), 200, None, "malformed"),
+        (SAMPLE, 500, None, "http_error"),
+        (SAMPLE, 200, httpx.ConnectError(f"cannot connect to {URL}"), "fetch_error"),
+        (SAMPLE * 200, 200, None, "too_large"),
+    ],
+)
+async def test_failures_write_nothing_and_never_quote_the_url(
+    poller: ExportPoller,
+    export: Export,
+    log: FakeEventLog,
+    body: bytes,
+    status: int,
+    error: Exception | None,
+    outcome: str,
+) -> None:
+    export.body, export.status, export.error = body, status, error
+    result = await poller.poll_once(ACME)
+    assert result.outcome == outcome
+    assert "T0P-SECRET" not in result.detail
+    assert "shop.example" not in result.detail
+    assert written(log) == 0
+    assert f'mallbridge_ingest_polls_total{{outcome="{outcome}",tenant="acme"}} 1.0' in poller.metrics.render().decode()
+
+
+async def test_an_invalid_row_is_named_with_its_line(poller: ExportPoller, export: Export) -> None:
+    export.body = SAMPLE.replace("stornovaná".encode(), b"zrusena")
+    result = await poller.poll_once(ACME)
+    assert "line 6" in result.detail
+    assert "zrusena" in result.detail
+
+
+async def test_conflicting_mall_id_rejects_the_whole_export(
+    poller: ExportPoller, export: Export, log: FakeEventLog
+) -> None:
+    assert (await poller.poll_once(ACME)).outcome == "ok"
+    export.body = SAMPLE.replace(b"2026-000101;1000000000101", b"2026-000101;1000000000999").replace(
+        "nevyřízená".encode(), "vyřizuje se".encode()
+    )
+    result = await poller.poll_once(ACME)
+    assert result.outcome == "malformed"
+    assert "mall_order_id" in result.detail
+    assert written(log) == 5
+
+
+async def test_log_down_is_reported_and_the_next_poll_writes(poller: ExportPoller, log: FakeEventLog) -> None:
+    log.down = True
+    assert (await poller.poll_once(ACME)).outcome == "log_unavailable"
+    log.down = False
+    assert (await poller.poll_once(ACME)).outcome == "ok"  # not skipped as "unchanged": it was never written
+    assert written(log) == 5
