@@ -65,3 +65,34 @@ async def test_cancelled_waiter_leaves_the_holder_alone() -> None:
     release.set()
     await h
     assert len(locks) == 0
+
+
+async def test_mutual_exclusion_under_load_with_cancellations() -> None:
+    import random
+
+    locks = KeyedLocks()
+    holders: dict[tuple[str, str], int] = {}
+    rng = random.Random(7)
+
+    async def job(wanted: list[tuple[str, str]]) -> None:
+        keys = set(wanted)
+        async with locks.hold(wanted):
+            for k in keys:
+                holders[k] = holders.get(k, 0) + 1
+                assert holders[k] == 1, f"{k} held twice"
+            try:
+                await asyncio.sleep(rng.random() / 200)
+            finally:
+                for k in keys:
+                    holders[k] -= 1
+
+    tasks = [
+        asyncio.create_task(job([("t", str(rng.randrange(8))) for _ in range(rng.randrange(1, 4))])) for _ in range(200)
+    ]
+    await asyncio.sleep(0.005)
+    for t in tasks[::7]:
+        t.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [r for r in results if not (r is None or isinstance(r, asyncio.CancelledError))] == []
+    assert sum(r is None for r in results) > 100
+    assert len(locks) == 0
