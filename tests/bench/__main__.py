@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
                 except ModuleNotFoundError as exc:
                     report[name] = {"error": f"not available: {exc}"}
                     failed = True
-                except Exception as exc:  # noqa: BLE001 - report every bench, even when one fails
+                except Exception as exc:
                     report[name] = {"error": repr(exc)}
                     failed = True
             print(json.dumps(report[name], indent=2), flush=True)

@@ -115,9 +115,10 @@ class KafkaEventLog:
         if producer is None:
             return
         if not flush:
-            # Drop whatever is still buffered: the caller was told it failed.
+            # Drop whatever is still buffered: the caller was told it failed. (A batch already in flight
+            # may still land; consumers are idempotent by per-order seq, so that is harmless.)
             with contextlib.suppress(Exception):
-                producer._accumulator.fail_all(LogUnavailableError("append abandoned"))
+                producer._message_accumulator.fail_all(LogUnavailableError("append abandoned"))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), timeout=5.0)
 
@@ -180,6 +181,15 @@ class KafkaEventLog:
             self._meta = meta
         return self._meta
 
+    def _new_topic(self, name: str) -> NewTopic:
+        # The topics are the source of truth (ingest state, publisher rebuild, audit): never expire them.
+        return NewTopic(
+            name=name,
+            num_partitions=self._partitions,
+            replication_factor=1,
+            topic_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+        )
+
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         missing = [t for t in topics if t not in self._known_topics]
         if not missing:
@@ -193,7 +203,7 @@ class KafkaEventLog:
         admin = await self._get_admin()
         for name in missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name=name, num_partitions=self._partitions, replication_factor=1)])
+                await admin.create_topics([self._new_topic(name)])
         for _ in range(100):
             if all([await self.partitions(t) for t in missing]):
                 self._known_topics.update(missing)
