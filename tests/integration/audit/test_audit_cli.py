@@ -219,3 +219,29 @@ def test_verify_fails_naming_the_order(
     assert table.exit_code == 1
     assert "difference" in table.stdout
     assert order in table.stdout
+
+
+# ---- worker processes ----------------------------------------------------------------------------------
+
+
+def test_workers_over_disjoint_partitions_give_the_same_report(event_log_url: str, topic_prefix: str) -> None:
+    write_log(event_log_url, topic_prefix, sc.build())
+    one = run_json(event_log_url, topic_prefix, "--workers", "1")
+    two = run_json(event_log_url, topic_prefix, "--workers", "2")
+    assert one["workers"] == 1
+    assert two["workers"] == 2
+    for key in ("tenants", "orders", "events"):
+        assert two[key] == one[key], key
+
+
+def test_workers_fall_back_to_one_process_when_an_order_lacks_its_order_events(
+    event_log_url: str, topic_prefix: str
+) -> None:
+    orders = sc.build()
+    _order(orders, "B3").order_events = []  # its sync events are orphans now
+    write_log(event_log_url, topic_prefix, orders)
+    data = run_json(event_log_url, topic_prefix, "--workers", "2")
+    assert data["workers"] == 1
+    b3 = next(o for o in data["orders"] if o["order_number"] == "B3")
+    assert b3["orphan"] is True
+    assert {t["tenant_id"]: t["orders"] for t in data["tenants"]} == {"alpha": 5, "beta": 4}

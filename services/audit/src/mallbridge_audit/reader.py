@@ -58,17 +58,24 @@ async def read_log(
     *,
     verifier: Verifier | None = None,
     progress: Progress | None = None,
+    starts: tuple[list[dict[int, int]], list[dict[int, int]]] | None = None,
 ) -> None:
-    """Feed every record of the plan into the builder (and the verifier)."""
-    for topic, ends in plan.order_topics:
-        if any(ends.values()):
-            async for batch in log.replay(topic, stop=ends):
+    """Feed every record of the plan into the builder (and the verifier).
+
+    `starts`: per order topic and per sync topic (in plan order), the offset to start each partition at
+    (default 0); a partition starting at its end is not read (how parallel workers share the log).
+    """
+    for index, (topic, ends) in enumerate(plan.order_topics):
+        start = starts[0][index] if starts else {}
+        if any(end > start.get(p, 0) for p, end in ends.items()):
+            async for batch in log.replay(topic, start=start, stop=ends):
                 _order_batch(batch, builder, verifier)
                 if progress is not None:
                     progress(len(batch))
-    for topic, ends in plan.sync_topics:
-        if any(ends.values()):
-            async for batch in log.replay(topic, stop=ends):
+    for index, (topic, ends) in enumerate(plan.sync_topics):
+        start = starts[1][index] if starts else {}
+        if any(end > start.get(p, 0) for p, end in ends.items()):
+            async for batch in log.replay(topic, start=start, stop=ends):
                 _sync_batch(batch, builder, verifier)
                 if progress is not None:
                     progress(len(batch))

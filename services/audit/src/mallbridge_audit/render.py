@@ -297,7 +297,7 @@ def write_table(
     if all_orders or report.timelines:
         console.print(_orders_table(report.orders, "Orders"))
     else:
-        flagged = [o for o in report.orders if o.state not in _QUIET_STATES or o.orphan]
+        flagged = [o for o in report.orders if o.state not in _QUIET_STATES or o.orphan]  # "flagged" lists only these
         if flagged:
             shown = flagged[:limit]
             more = (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mallbridge_audit.model import (
@@ -55,6 +56,7 @@ class _Acc:
         "attention",
         "cancelled",
         "deferral",
+        "delivered_sent",
         "delivery",
         "dlv_lag",
         "fc_status",
@@ -96,7 +98,7 @@ class _Acc:
         self.req_no = self.settled_no = 0
         self.lags: array[float] | None = None
         self.pending: list[tuple[int, float]] | None = None
-        self.tracked = self.shipped = self.cancelled = False
+        self.tracked = self.shipped = self.cancelled = self.delivered_sent = False
         self.dlv_lag: float | None = None
         self.deferral: tuple[str, str] | None = None
         self.attention: tuple[str, str] | None = None
@@ -113,9 +115,12 @@ class ReportBuilder:
 
     def __init__(self, scope: Scope | None = None) -> None:
         self.scope = scope or Scope()
+        self._filtering = self.scope.filters_keys
         self._orders: dict[tuple[str, str], _Acc] = {}
         self._tenant_ids: dict[str, str] = {}
-        self._tenant_attention: dict[str, dict[str, str]] = {}
+        # tenant → code → (recorded_at, reason; None once resolved): the latest by recorded_at wins, because
+        # a tenant's items ride on the keys of different orders, so no log order relates them
+        self._tenant_attention: dict[str, dict[str, tuple[float, str | None]]] = {}
         self._timelines: dict[tuple[str, str], list[TimelineEntry]] = {}
         self.order_events = 0
         self.sync_events = 0
@@ -130,44 +135,44 @@ class ReportBuilder:
         return bool(self.scope.orders) and self.scope.wants(tenant_id, order_number)
 
     def _acc(self, tenant: str, number: str, mall_id: str) -> _Acc:
-        key = (tenant, number)
-        acc = self._orders.get(key)
-        if acc is None:
-            tenant = self._tenant_ids.setdefault(tenant, tenant)
-            acc = self._orders[(tenant, number)] = _Acc(tenant, number, mall_id)
+        acc = _Acc(self._tenant_ids.setdefault(tenant, tenant), number, mall_id)
+        self._orders[(acc.tenant, number)] = acc
         return acc
 
     def add_order_fact(self, fact: OrderFact) -> None:
-        if not self.scope.wants(fact.tenant_id, fact.order_number):
+        if self._filtering and not self.scope.wants(fact.tenant_id, fact.order_number):
             return
         self.order_events += 1
-        acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
+        acc = self._orders.get((fact.tenant_id, fact.order_number))
+        if acc is None:
+            acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
         at = fact.occurred_at.timestamp()
         seq = fact.seq
         occ = acc.occ
         if seq > len(occ):
             occ.extend([_NAN] * (seq - len(occ)))
-        if math.isnan(occ[seq - 1]):
+        if occ[seq - 1] != occ[seq - 1]:  # NaN: not seen yet
             occ[seq - 1] = at
-        acc.first = at if acc.seq == 0 else min(acc.first, at)
+        if acc.seq == 0 or at < acc.first:
+            acc.first = at
         if acc.pending:
             self._resolve_pending(acc, seq, at)
         if seq <= acc.seq:
             return  # redelivered, or older than what was applied (the projection's rule)
         acc.seq = seq
-        if fact.mall_order_id:
-            acc.mall_id = fact.mall_order_id
         kind = fact.type
-        if kind == "OrderFirstSeen":
+        if kind == "OrderStatusChanged":
+            acc.fc_status = fact.to_status
+        elif kind == "OrderFirstSeen":
             acc.fc_status = fact.status
             acc.delivery = fact.delivered_at is not None
             acc.mdp = bool(fact.mdp)
-        elif kind == "OrderStatusChanged":
-            acc.fc_status = fact.to_status
         elif kind == "DeliveryDateSet":
             acc.delivery = fact.delivered_at is not None
         elif kind == "MdpFlagSet":
             acc.mdp = bool(fact.mdp)
+        if fact.mall_order_id and fact.mall_order_id != acc.mall_id:
+            acc.mall_id = fact.mall_order_id
 
     @staticmethod
     def _resolve_pending(acc: _Acc, seq: int, at: float) -> None:
@@ -181,13 +186,15 @@ class ReportBuilder:
         acc.pending = still or None
 
     def add_sync_fact(self, fact: SyncFact) -> None:
-        if not self.scope.wants(fact.tenant_id, fact.order_number):
+        if self._filtering and not self.scope.wants(fact.tenant_id, fact.order_number):
             return
         self.sync_events += 1
-        if fact.scope == "tenant":
+        if fact.scope != "order":
             self._tenant_item(fact)
             return
-        acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
+        acc = self._orders.get((fact.tenant_id, fact.order_number))
+        if acc is None:
+            acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
         if acc.seq == 0:
             acc.first = min(acc.first, fact.occurred_at.timestamp())
         kind = fact.type
@@ -240,6 +247,7 @@ class ReportBuilder:
         elif status is _S.CANCELLED:
             acc.cancelled = True
         elif status is _S.DELIVERED:
+            acc.delivered_sent = True
             raw = body.delivered_at if body is not None else None
             acc.dlv_lag = _delivered_lag(raw, fact.recorded_at)
 
@@ -251,11 +259,12 @@ class ReportBuilder:
             acc.mall = status
 
     def _tenant_item(self, fact: SyncFact) -> None:
+        if fact.type not in ("AttentionNeeded", "AttentionResolved") or not fact.code:
+            return
         items = self._tenant_attention.setdefault(self._tenant_ids.setdefault(fact.tenant_id, fact.tenant_id), {})
-        if fact.type == "AttentionNeeded" and fact.code:
-            items[fact.code] = fact.reason or ""
-        elif fact.type == "AttentionResolved" and fact.code:
-            items.pop(fact.code, None)
+        at = fact.recorded_at.timestamp()
+        if fact.code not in items or items[fact.code][0] <= at:
+            items[fact.code] = (at, (fact.reason or "") if fact.type == "AttentionNeeded" else None)
 
     def add_order_event(self, event: OrderEventBase) -> None:
         """A fully decoded order event: folded, and kept in the order's timeline when one is kept."""
@@ -280,37 +289,106 @@ class ReportBuilder:
 
     # ---- output --------------------------------------------------------------------------------------
 
-    def finish(self, *, as_of: datetime, verify: VerifyResult | None = None) -> Report:
-        orders = sorted(
-            (_summary(acc) for acc in self._orders.values() if self.scope.in_window(acc.first)),
-            key=lambda o: (o.tenant_id, o.order_number),
-        )
-        by_tenant: dict[str, list[OrderSummary]] = {}
-        for order in orders:
-            by_tenant.setdefault(order.tenant_id, []).append(order)
-        for tenant in self._tenant_attention:
-            by_tenant.setdefault(tenant, [])
-        tenants = tuple(_figures(t, by_tenant[t], self._tenant_attention.get(t, {})) for t in sorted(by_tenant))
-        kept = {(o.tenant_id, o.order_number) for o in orders}
-        timelines = {key: with_lags(entries) for key, entries in sorted(self._timelines.items()) if key in kept}
-        return Report(
-            as_of=as_of,
-            since=self.scope.since,
-            until=self.scope.until,
+    def finish(self, *, as_of: datetime, verify: VerifyResult | None = None, orders: str = "all") -> Report:
+        """The report. `orders`: which per-order summaries it lists: "all", "flagged" (those not in sync,
+        with an open item, or orphaned: what the table shows) or "none". The tenant figures always
+        cover every order in scope."""
+        return assemble([self.partial(orders=orders)], scope=self.scope, as_of=as_of, verify=verify)
+
+    def partial(self, *, orders: str = "all") -> Partial:
+        """This builder's share of a report, to be merged with others read from disjoint partitions."""
+        tallies: dict[str, _Tally] = {}
+        listed: list[OrderSummary] = []
+        since = self.scope.since.timestamp() if self.scope.since is not None else -math.inf
+        until = self.scope.until.timestamp() if self.scope.until is not None else math.inf
+        sync_only = 0
+        for acc in self._orders.values():
+            sync_only += acc.seq == 0
+            if not since <= acc.first < until:
+                continue
+            desired = (
+                desired_mall_status(acc.fc_status, has_delivery_date=acc.delivery)
+                if acc.fc_status is not None
+                else None
+            )
+            state = _state(acc, desired)
+            tally = tallies.get(acc.tenant)
+            if tally is None:
+                tally = tallies[acc.tenant] = _Tally(acc.tenant)
+            tally.add(acc, state)
+            if orders == "all" or (orders == "flagged" and (state not in _QUIET or acc.seq == 0)):
+                listed.append(_summary(acc, desired, state))
+        kept = {(o.tenant_id, o.order_number) for o in listed}
+        return Partial(
             order_events=self.order_events,
             sync_events=self.sync_events,
             skipped_unknown=self.skipped_unknown,
             undecodable=self.undecodable,
-            undecodable_samples=tuple(self._undecodable_samples),
-            tenants=tenants,
-            orders=tuple(orders),
-            timelines=timelines,
-            verify=verify,
+            undecodable_samples=list(self._undecodable_samples),
+            tallies=tallies,
+            tenant_items={t: dict(items) for t, items in self._tenant_attention.items()},
+            listed=listed,
+            timelines={k: with_lags(v) for k, v in self._timelines.items() if k in kept},
+            sync_only_orders=sync_only,
         )
 
     @property
     def order_count(self) -> int:
         return len(self._orders)
+
+
+_QUIET = ("in_sync", "mdp_by_mall")
+
+
+@dataclass(slots=True)
+class Partial:
+    """A builder's share of a report (picklable): merged by `assemble`."""
+
+    order_events: int
+    sync_events: int
+    skipped_unknown: int
+    undecodable: int
+    undecodable_samples: list[Undecodable]
+    tallies: dict[str, _Tally]
+    tenant_items: dict[str, dict[str, tuple[float, str | None]]]
+    listed: list[OrderSummary]
+    timelines: dict[tuple[str, str], tuple[TimelineEntry, ...]]
+    sync_only_orders: int  # orders with sync events and no order event (orphans, or an order split across shares)
+
+
+def assemble(parts: list[Partial], *, scope: Scope, as_of: datetime, verify: VerifyResult | None = None) -> Report:
+    """One report from the shares of builders that each read whole orders (disjoint partitions)."""
+    tallies: dict[str, _Tally] = {}
+    items: dict[str, dict[str, tuple[float, str | None]]] = {}
+    for part in parts:
+        for tenant, tally in part.tallies.items():
+            if tenant in tallies:
+                tallies[tenant].merge(tally)
+            else:
+                tallies[tenant] = tally
+        for tenant, codes in part.tenant_items.items():
+            mine = items.setdefault(tenant, {})
+            for code, (at, reason) in codes.items():
+                if code not in mine or mine[code][0] <= at:
+                    mine[code] = (at, reason)
+    for tenant in items:
+        tallies.setdefault(tenant, _Tally(tenant))
+    listed = sorted((o for p in parts for o in p.listed), key=lambda o: (o.tenant_id, o.order_number))
+    open_items = {t: {c: r for c, (_, r) in codes.items() if r is not None} for t, codes in items.items()}
+    return Report(
+        as_of=as_of,
+        since=scope.since,
+        until=scope.until,
+        order_events=sum(p.order_events for p in parts),
+        sync_events=sum(p.sync_events for p in parts),
+        skipped_unknown=sum(p.skipped_unknown for p in parts),
+        undecodable=sum(p.undecodable for p in parts),
+        undecodable_samples=tuple(u for p in parts for u in p.undecodable_samples)[:_MAX_UNDECODABLE_SAMPLES],
+        tenants=tuple(tallies[t].figures(open_items.get(t, {})) for t in sorted(tallies)),
+        orders=tuple(listed),
+        timelines=dict(sorted(kv for p in parts for kv in p.timelines.items())),
+        verify=verify,
+    )
 
 
 def _delivered_lag(raw: str | None, recorded_at: datetime) -> float | None:
@@ -337,9 +415,14 @@ def _state(acc: _Acc, desired: MallStatus | None) -> str:
     return "behind"
 
 
-def _summary(acc: _Acc) -> OrderSummary:
-    desired = desired_mall_status(acc.fc_status, has_delivery_date=acc.delivery) if acc.fc_status is not None else None
-    dlv = acc.dlv_lag
+def _on_time(acc: _Acc) -> bool | None:
+    """None when no `delivered` of ours was accepted; else whether it reached MALL within 24 h."""
+    if acc.mall is not _S.DELIVERED or not acc.delivered_sent:
+        return None
+    return acc.dlv_lag is not None and acc.dlv_lag <= ON_TIME_LIMIT_S
+
+
+def _summary(acc: _Acc, desired: MallStatus | None, state: str) -> OrderSummary:
     return OrderSummary(
         tenant_id=acc.tenant,
         order_number=acc.number,
@@ -350,7 +433,7 @@ def _summary(acc: _Acc) -> OrderSummary:
         mdp=acc.mdp,
         desired=desired.value if desired is not None else None,
         mall_status=acc.mall.value,
-        state=_state(acc, desired),
+        state=state,
         requests=acc.n_req,
         updates=acc.n_upd,
         rejections=acc.n_rej,
@@ -360,9 +443,9 @@ def _summary(acc: _Acc) -> OrderSummary:
         partner_cancelled=acc.cancelled,
         lags_s=tuple(acc.lags or ()),
         tracking=(acc.tracked or acc.mdp) if acc.shipped else None,
-        delivered_lag_s=dlv,
-        on_time=(dlv is not None and dlv <= ON_TIME_LIMIT_S) if acc.mall is _S.DELIVERED and acc.n_upd else None,
-        deferral=acc.deferral if _state(acc, desired) == "deferred" else None,
+        delivered_lag_s=acc.dlv_lag,
+        on_time=_on_time(acc),
+        deferral=acc.deferral if state == "deferred" else None,
         attention=acc.attention,
         rejection=acc.rejection,
         orphan=acc.seq == 0,
@@ -381,43 +464,80 @@ def _percentile(values: list[float], q: float) -> float | None:
     return values[rank - 1]
 
 
-def _figures(tenant: str, orders: list[OrderSummary], tenant_items: dict[str, str]) -> TenantFigures:
-    n = len(orders)
-    cancelled = sum(1 for o in orders if o.partner_cancelled)
-    shipped = [o for o in orders if o.tracking is not None]
-    own = [o for o in shipped if not o.mdp]
-    delivered = [o for o in orders if o.on_time is not None]
-    on_time = sum(1 for o in delivered if o.on_time)
-    lags = sorted(lag for o in orders for lag in o.lags_s)
-    on_time_rate = _rate(on_time, len(delivered))
-    cancel_rate = _rate(cancelled, n)
-    return TenantFigures(
-        tenant_id=tenant,
-        orders=n,
-        partner_cancellations=cancelled,
-        cancel_rate=cancel_rate,
-        cancel_breach=cancel_rate is not None and cancel_rate > CANCEL_RATE_LIMIT,
-        tracking_orders=len(shipped),
-        tracking_with=sum(1 for o in shipped if o.tracking),
-        tracking_rate=_rate(sum(1 for o in shipped if o.tracking), len(shipped)),
-        tracking_mdp=len(shipped) - len(own),
-        tracking_rate_own=_rate(sum(1 for o in own if o.tracking), len(own)),
-        delivered_orders=len(delivered),
-        delivered_on_time=on_time,
-        on_time_rate=on_time_rate,
-        on_time_breach=on_time_rate is not None and on_time_rate < ON_TIME_TARGET,
-        lag_count=len(lags),
-        lag_p50_s=_percentile(lags, 0.50),
-        lag_p95_s=_percentile(lags, 0.95),
-        lag_max_s=lags[-1] if lags else None,
-        open_attention=sum(1 for o in orders if o.attention is not None),
-        tenant_attention=tuple(sorted(tenant_items.items())),
-        orders_deferred=sum(1 for o in orders if o.state == "deferred"),
-        orders_in_sync=sum(1 for o in orders if o.state in ("in_sync", "mdp_by_mall")),
-        requests=sum(o.requests for o in orders),
-        updates=sum(o.updates for o in orders),
-        rejections=sum(o.rejections for o in orders),
-        deferrals=sum(o.deferrals for o in orders),
-        observations=sum(o.observations for o in orders),
-        attention_raised=sum(o.attention_raised for o in orders),
-    )
+class _Tally:
+    """One tenant's running totals over the orders in scope."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.orders = self.cancelled = self.shipped = self.tracked = self.mdp = self.own_tracked = 0
+        self.delivered = self.on_time = self.attention = self.deferred = self.in_sync = 0
+        self.requests = self.updates = self.rejections = self.deferrals = self.observations = self.raised = 0
+        self.lags: list[float] = []
+
+    def add(self, acc: _Acc, state: str) -> None:
+        self.orders += 1
+        self.cancelled += acc.cancelled
+        if acc.shipped:
+            self.shipped += 1
+            if acc.mdp:
+                self.mdp += 1
+                self.tracked += 1
+            elif acc.tracked:
+                self.tracked += 1
+                self.own_tracked += 1
+        on_time = _on_time(acc)
+        if on_time is not None:
+            self.delivered += 1
+            self.on_time += on_time
+        self.attention += acc.attention is not None
+        self.deferred += state == "deferred"
+        self.in_sync += state in _QUIET
+        self.requests += acc.n_req
+        self.updates += acc.n_upd
+        self.rejections += acc.n_rej
+        self.deferrals += acc.n_def
+        self.observations += acc.n_obs
+        self.raised += acc.n_att
+        if acc.lags:
+            self.lags.extend(acc.lags)
+
+    def merge(self, other: _Tally) -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+        self.lags.extend(other.lags)
+
+    def figures(self, tenant_items: dict[str, str]) -> TenantFigures:
+        lags = sorted(self.lags)
+        cancel_rate = _rate(self.cancelled, self.orders)
+        on_time_rate = _rate(self.on_time, self.delivered)
+        return TenantFigures(
+            tenant_id=self.tenant,
+            orders=self.orders,
+            partner_cancellations=self.cancelled,
+            cancel_rate=cancel_rate,
+            cancel_breach=cancel_rate is not None and cancel_rate > CANCEL_RATE_LIMIT,
+            tracking_orders=self.shipped,
+            tracking_with=self.tracked,
+            tracking_rate=_rate(self.tracked, self.shipped),
+            tracking_mdp=self.mdp,
+            tracking_rate_own=_rate(self.own_tracked, self.shipped - self.mdp),
+            delivered_orders=self.delivered,
+            delivered_on_time=self.on_time,
+            on_time_rate=on_time_rate,
+            on_time_breach=on_time_rate is not None and on_time_rate < ON_TIME_TARGET,
+            lag_count=len(lags),
+            lag_p50_s=_percentile(lags, 0.50),
+            lag_p95_s=_percentile(lags, 0.95),
+            lag_max_s=lags[-1] if lags else None,
+            open_attention=self.attention,
+            tenant_attention=tuple(sorted(tenant_items.items())),
+            orders_deferred=self.deferred,
+            orders_in_sync=self.in_sync,
+            requests=self.requests,
+            updates=self.updates,
+            rejections=self.rejections,
+            deferrals=self.deferrals,
+            observations=self.observations,
+            attention_raised=self.raised,
+        )

@@ -1,0 +1,117 @@
+"""Reading a long log with several worker processes, each over its own partitions.
+
+Why: decoding and folding a million events is CPU work in one Python thread; the port alone already costs
+more per record than aiokafka does. Both topics are keyed `tenant:order` with the same partitioner, so
+with equal partition counts an order's events of both topics sit in partition p of each. Worker w of W
+reads partitions p with p % W == w of every topic (the port's `replay` with `start` = end for the
+others), folds them into its own ReportBuilder and sends back only its share of the report (counts,
+per-tenant tallies, the listed orders): a few kilobytes, not the per-order state.
+
+Safety: a worker that sees an order with sync events but no order event reports it. That is either a
+real orphan or an order split across workers (topics not co-partitioned); either way the caller reads
+the log again in one process, which is always right.
+
+Workers are started with `spawn` (no fork of a process that already has threads and open sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from mallbridge_audit.reader import Plan, read_log
+from mallbridge_audit.report import Partial, ReportBuilder
+from mallbridge_audit.scope import Scope
+from mallbridge_core.eventlog import open_event_log
+
+_progress: Any = None  # a shared counter in each worker (set by the pool's initializer)
+
+
+def co_partitioned(plan: Plan) -> bool:
+    """True when every lane's two topics have the same partitions (and there is more than one)."""
+    pairs = zip(plan.order_topics, plan.sync_topics, strict=True)
+    sets = [(set(o_ends), set(s_ends)) for (_, o_ends), (_, s_ends) in pairs]
+    return all(o == s or not s or not o for o, s in sets) and max((len(o | s) for o, s in sets), default=0) > 1
+
+
+def _init(counter: Any) -> None:
+    global _progress
+    _progress = counter
+
+
+def _count(n: int) -> None:
+    with _progress.get_lock():
+        _progress.value += n
+
+
+def _share(plan: Plan, worker: int, workers: int) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
+    """Start offsets that leave this worker its partitions (0) and the others nothing (their end)."""
+
+    def starts(ends: dict[int, int]) -> dict[int, int]:
+        return {p: (0 if p % workers == worker else end) for p, end in ends.items()}
+
+    return [starts(ends) for _, ends in plan.order_topics], [starts(ends) for _, ends in plan.sync_topics]
+
+
+def work(url: str, partitions: int, plan: Plan, worker: int, workers: int, scope: Scope, orders: str) -> Partial:
+    """One worker's share (runs in a child process)."""
+    return asyncio.run(_work(url, partitions, plan, worker, workers, scope, orders))
+
+
+async def _work(url: str, partitions: int, plan: Plan, worker: int, workers: int, scope: Scope, orders: str) -> Partial:
+    log = open_event_log(url, partitions=partitions)
+    await log.start()
+    try:
+        builder = ReportBuilder(scope)
+        order_starts, sync_starts = _share(plan, worker, workers)
+        await read_log(
+            log,
+            plan,
+            builder,
+            progress=_count if _progress is not None else None,
+            starts=(order_starts, sync_starts),
+        )
+        return builder.partial(orders=orders)
+    finally:
+        await log.close()
+
+
+async def read_parallel(
+    url: str,
+    partitions: int,
+    plan: Plan,
+    scope: Scope,
+    *,
+    workers: int,
+    orders: str,
+    progress: Callable[[int], None] | None = None,
+) -> list[Partial] | None:
+    """Each worker's share, or None when an order showed up without its order events (read again in one)."""
+    context = mp.get_context("spawn")
+    counter = context.Value("q", 0)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=(counter,)) as pool:
+        futures = [
+            loop.run_in_executor(pool, work, url, partitions, plan, w, workers, scope, orders) for w in range(workers)
+        ]
+        gathered = asyncio.gather(*futures)
+        seen = 0
+        while not gathered.done():
+            await asyncio.wait([gathered], timeout=0.2)
+            if progress is not None and counter.value > seen:
+                progress(counter.value - seen)
+                seen = counter.value
+        parts = gathered.result()
+    if any(p.sync_only_orders for p in parts):
+        return None
+    return parts
+
+
+def default_workers(plan: Plan, *, cpus: int | None, minimum_records: int = 200_000) -> int:
+    """Auto: one worker per CPU (at most 4) for a long, co-partitioned log; else one process."""
+    if plan.total < minimum_records or not co_partitioned(plan):
+        return 1
+    return max(1, min(cpus or 1, 4))
