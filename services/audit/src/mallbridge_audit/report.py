@@ -49,65 +49,79 @@ _MAX_UNDECODABLE_SAMPLES = 20
 _NAN = math.nan
 
 
+def _compact_id(mall_order_id: str) -> str | int:
+    """MALL ids are digits: kept as an int (32 bytes, not 61); anything else (leading zero…) as given."""
+    if mall_order_id.isdigit() and mall_order_id[0] != "0" and mall_order_id.isascii():
+        return int(mall_order_id)
+    return mall_order_id
+
+
+# _Acc.flags bits (one int instead of six slots: the state of 100,000s of orders adds up)
+DELIVERY, MDP, TRACKED, SHIPPED, CANCELLED, DELIVERED_SENT = 1, 2, 4, 8, 16, 32
+
+
 class _Acc:
-    """One order's compact running state (mutable inside the builder only)."""
+    """One order's compact running state (mutable inside the builder only).
+
+    `vals` holds, first, the occurred_at of each order-event seq (`n_occ` of them, NaN where a seq was not
+    seen), then the order's lags: one array instead of two.
+    """
 
     __slots__ = (
         "attention",
-        "cancelled",
         "deferral",
-        "delivered_sent",
-        "delivery",
         "dlv_lag",
         "fc_status",
-        "first",
-        "lags",
+        "flags",
         "mall",
         "mall_id",
-        "mdp",
         "n_att",
         "n_def",
         "n_obs",
+        "n_occ",
         "n_rej",
         "n_req",
         "n_upd",
         "number",
-        "occ",
         "pending",
         "rejection",
         "req_no",
         "seq",
         "settled_no",
-        "shipped",
         "tenant",
-        "tracked",
+        "vals",
     )
 
     def __init__(self, tenant: str, number: str, mall_id: str) -> None:
         self.tenant = tenant
         self.number = number
-        self.mall_id = mall_id
-        self.first = math.inf
-        self.seq = 0
+        self.mall_id: str | int = _compact_id(mall_id)
+        self.seq = self.n_occ = self.flags = 0
         self.fc_status: FastCentrikStatus | None = None
-        self.delivery = False
-        self.mdp = False
-        self.occ: array[float] = array("d")
+        self.vals: array[float] = array("d")
         self.mall = _S.OPEN
         self.n_req = self.n_upd = self.n_rej = self.n_def = self.n_obs = self.n_att = 0
         self.req_no = self.settled_no = 0
-        self.lags: array[float] | None = None
         self.pending: list[tuple[int, float]] | None = None
-        self.tracked = self.shipped = self.cancelled = self.delivered_sent = False
         self.dlv_lag: float | None = None
         self.deferral: tuple[str, str] | None = None
         self.attention: tuple[str, str] | None = None
         self.rejection: tuple[str, int, str] | None = None
 
-    def add_lag(self, lag: float) -> None:
-        if self.lags is None:
-            self.lags = array("d")
-        self.lags.append(lag)
+    def first_seen(self) -> float:
+        """The earliest occurred_at of its order events (when it reached open); inf without any."""
+        seen = [v for v in self.vals[: self.n_occ] if v == v]
+        return min(seen) if seen else math.inf
+
+    def occurred(self, seq: int) -> float:
+        """occurred_at of order event `seq` (NaN when not seen)."""
+        return self.vals[seq - 1] if 0 < seq <= self.n_occ else _NAN
+
+    def lags(self) -> array[float]:
+        return self.vals[self.n_occ :]
+
+    def set_flag(self, bit: int, on: bool) -> None:
+        self.flags = self.flags | bit if on else self.flags & ~bit
 
 
 class ReportBuilder:
@@ -116,8 +130,9 @@ class ReportBuilder:
     def __init__(self, scope: Scope | None = None) -> None:
         self.scope = scope or Scope()
         self._filtering = self.scope.filters_keys
-        self._orders: dict[tuple[str, str], _Acc] = {}
+        self._orders: dict[str, dict[str, _Acc]] = {}  # tenant → order number → state (no key tuples)
         self._tenant_ids: dict[str, str] = {}
+        self._sync_first: dict[tuple[str, str], float] = {}  # orders with no order event yet
         # tenant → code → (recorded_at, reason; None once resolved): the latest by recorded_at wins, because
         # a tenant's items ride on the keys of different orders, so no log order relates them
         self._tenant_attention: dict[str, dict[str, tuple[float, str | None]]] = {}
@@ -135,26 +150,35 @@ class ReportBuilder:
         return bool(self.scope.orders) and self.scope.wants(tenant_id, order_number)
 
     def _acc(self, tenant: str, number: str, mall_id: str) -> _Acc:
-        acc = _Acc(self._tenant_ids.setdefault(tenant, tenant), number, mall_id)
-        self._orders[(acc.tenant, number)] = acc
+        tenant = self._tenant_ids.setdefault(tenant, tenant)
+        acc = _Acc(tenant, number, mall_id)
+        self._orders.setdefault(tenant, {})[number] = acc
         return acc
+
+    def _get(self, tenant: str, number: str) -> _Acc | None:
+        accs = self._orders.get(tenant)
+        return accs.get(number) if accs is not None else None
 
     def add_order_fact(self, fact: OrderFact) -> None:
         if self._filtering and not self.scope.wants(fact.tenant_id, fact.order_number):
             return
         self.order_events += 1
-        acc = self._orders.get((fact.tenant_id, fact.order_number))
+        acc = self._get(fact.tenant_id, fact.order_number)
         if acc is None:
             acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
         at = fact.occurred_at.timestamp()
         seq = fact.seq
-        occ = acc.occ
-        if seq > len(occ):
-            occ.extend([_NAN] * (seq - len(occ)))
-        if occ[seq - 1] != occ[seq - 1]:  # NaN: not seen yet
-            occ[seq - 1] = at
-        if acc.seq == 0 or at < acc.first:
-            acc.first = at
+        vals = acc.vals
+        n_occ = acc.n_occ
+        if seq == n_occ + 1 and len(vals) == n_occ:
+            vals.append(at)  # the usual case: the next seq, no lag recorded yet
+            acc.n_occ = seq
+        elif seq > n_occ:
+            vals[n_occ:n_occ] = array("d", [_NAN] * (seq - n_occ))  # before the lags
+            vals[seq - 1] = at
+            acc.n_occ = seq
+        elif vals[seq - 1] != vals[seq - 1]:  # NaN: not seen yet
+            vals[seq - 1] = at
         if acc.pending:
             self._resolve_pending(acc, seq, at)
         if seq <= acc.seq:
@@ -165,14 +189,14 @@ class ReportBuilder:
             acc.fc_status = fact.to_status
         elif kind == "OrderFirstSeen":
             acc.fc_status = fact.status
-            acc.delivery = fact.delivered_at is not None
-            acc.mdp = bool(fact.mdp)
+            acc.set_flag(DELIVERY, fact.delivered_at is not None)
+            acc.set_flag(MDP, bool(fact.mdp))
         elif kind == "DeliveryDateSet":
-            acc.delivery = fact.delivered_at is not None
+            acc.set_flag(DELIVERY, fact.delivered_at is not None)
         elif kind == "MdpFlagSet":
-            acc.mdp = bool(fact.mdp)
-        if fact.mall_order_id and fact.mall_order_id != acc.mall_id:
-            acc.mall_id = fact.mall_order_id
+            acc.set_flag(MDP, bool(fact.mdp))
+        if fact.mall_order_id and fact.mall_order_id != str(acc.mall_id):
+            acc.mall_id = _compact_id(fact.mall_order_id)
 
     @staticmethod
     def _resolve_pending(acc: _Acc, seq: int, at: float) -> None:
@@ -180,7 +204,7 @@ class ReportBuilder:
         still: list[tuple[int, float]] = []
         for based_on, recorded in acc.pending:
             if based_on == seq:
-                acc.add_lag(recorded - at)
+                acc.vals.append(recorded - at)
             else:
                 still.append((based_on, recorded))
         acc.pending = still or None
@@ -192,11 +216,13 @@ class ReportBuilder:
         if fact.scope != "order":
             self._tenant_item(fact)
             return
-        acc = self._orders.get((fact.tenant_id, fact.order_number))
+        acc = self._get(fact.tenant_id, fact.order_number)
         if acc is None:
             acc = self._acc(fact.tenant_id, fact.order_number, fact.mall_order_id)
-        if acc.seq == 0:
-            acc.first = min(acc.first, fact.occurred_at.timestamp())
+        if acc.seq == 0:  # no order event (yet): remember when the order was first heard of
+            key = (acc.tenant, acc.number)
+            at = fact.occurred_at.timestamp()
+            self._sync_first[key] = min(self._sync_first.get(key, math.inf), at)
         kind = fact.type
         status = fact.status
         if kind == "MallStatusUpdated":
@@ -221,7 +247,7 @@ class ReportBuilder:
             assert status is not None
             self._forward(acc, status)
             if status in _SHIPPED_LIKE and fact.tracking_number and fact.tracking_url:
-                acc.tracked = True
+                acc.flags |= TRACKED
         elif kind == "StepDeferred":
             acc.n_def += 1
             acc.deferral = (str(status), fact.reason or "")
@@ -236,25 +262,25 @@ class ReportBuilder:
         self._forward(acc, status)
         acc.deferral = None  # as in the projection: an accepted update ends the deferral
         based_on = fact.based_on_seq
-        occ = acc.occ
-        if 0 < based_on <= len(occ) and not math.isnan(occ[based_on - 1]):
-            acc.add_lag(recorded - occ[based_on - 1])
+        occurred = acc.occurred(based_on)
+        if occurred == occurred:  # not NaN
+            acc.vals.append(recorded - occurred)
         elif based_on > 0:
             acc.pending = [*(acc.pending or ()), (based_on, recorded)]
         body = fact.request
         if status is _S.SHIPPED and body is not None and body.tracking_number and body.tracking_url:
-            acc.tracked = True
+            acc.flags |= TRACKED
         elif status is _S.CANCELLED:
-            acc.cancelled = True
+            acc.flags |= CANCELLED
         elif status is _S.DELIVERED:
-            acc.delivered_sent = True
+            acc.flags |= DELIVERED_SENT
             raw = body.delivered_at if body is not None else None
             acc.dlv_lag = _delivered_lag(raw, fact.recorded_at)
 
     @staticmethod
     def _forward(acc: _Acc, status: MallStatus) -> None:
         if status in _SHIPPED_LIKE:
-            acc.shipped = True
+            acc.flags |= SHIPPED
         if mall_rank(status) > mall_rank(acc.mall):
             acc.mall = status
 
@@ -302,12 +328,13 @@ class ReportBuilder:
         since = self.scope.since.timestamp() if self.scope.since is not None else -math.inf
         until = self.scope.until.timestamp() if self.scope.until is not None else math.inf
         sync_only = 0
-        for acc in self._orders.values():
+        for acc in (acc for accs in self._orders.values() for acc in accs.values()):
             sync_only += acc.seq == 0
-            if not since <= acc.first < until:
+            first = acc.first_seen() if acc.seq else self._sync_first.get((acc.tenant, acc.number), math.inf)
+            if not since <= first < until:
                 continue
             desired = (
-                desired_mall_status(acc.fc_status, has_delivery_date=acc.delivery)
+                desired_mall_status(acc.fc_status, has_delivery_date=bool(acc.flags & DELIVERY))
                 if acc.fc_status is not None
                 else None
             )
@@ -317,7 +344,7 @@ class ReportBuilder:
                 tally = tallies[acc.tenant] = _Tally(acc.tenant)
             tally.add(acc, state)
             if orders == "all" or (orders == "flagged" and (state not in _QUIET or acc.seq == 0)):
-                listed.append(_summary(acc, desired, state))
+                listed.append(_summary(acc, desired, state, first))
         kept = {(o.tenant_id, o.order_number) for o in listed}
         return Partial(
             order_events=self.order_events,
@@ -334,7 +361,7 @@ class ReportBuilder:
 
     @property
     def order_count(self) -> int:
-        return len(self._orders)
+        return sum(len(accs) for accs in self._orders.values())
 
 
 _QUIET = ("in_sync", "mdp_by_mall")
@@ -408,7 +435,7 @@ def _state(acc: _Acc, desired: MallStatus | None) -> str:
         return "unknown"
     if desired == acc.mall:
         return "in_sync"
-    if acc.mdp and desired in (_S.DELIVERED, _S.RETURNED) and acc.mall is _S.SHIPPED:
+    if acc.flags & MDP and desired in (_S.DELIVERED, _S.RETURNED) and acc.mall is _S.SHIPPED:
         return "mdp_by_mall"  # MALL sets delivered/returned itself on MALL Delivery orders
     if acc.deferral is not None:
         return "deferred"
@@ -417,20 +444,20 @@ def _state(acc: _Acc, desired: MallStatus | None) -> str:
 
 def _on_time(acc: _Acc) -> bool | None:
     """None when no `delivered` of ours was accepted; else whether it reached MALL within 24 h."""
-    if acc.mall is not _S.DELIVERED or not acc.delivered_sent:
+    if acc.mall is not _S.DELIVERED or not acc.flags & DELIVERED_SENT:
         return None
     return acc.dlv_lag is not None and acc.dlv_lag <= ON_TIME_LIMIT_S
 
 
-def _summary(acc: _Acc, desired: MallStatus | None, state: str) -> OrderSummary:
+def _summary(acc: _Acc, desired: MallStatus | None, state: str, first: float) -> OrderSummary:
     return OrderSummary(
         tenant_id=acc.tenant,
         order_number=acc.number,
-        mall_order_id=acc.mall_id,
-        first_seen=datetime.fromtimestamp(acc.first, UTC) if math.isfinite(acc.first) else None,
+        mall_order_id=str(acc.mall_id),
+        first_seen=datetime.fromtimestamp(first, UTC) if math.isfinite(first) else None,
         fc_status=acc.fc_status.value if acc.fc_status is not None else None,
-        fc_delivery_date=acc.delivery,
-        mdp=acc.mdp,
+        fc_delivery_date=bool(acc.flags & DELIVERY),
+        mdp=bool(acc.flags & MDP),
         desired=desired.value if desired is not None else None,
         mall_status=acc.mall.value,
         state=state,
@@ -440,9 +467,9 @@ def _summary(acc: _Acc, desired: MallStatus | None, state: str) -> OrderSummary:
         deferrals=acc.n_def,
         observations=acc.n_obs,
         attention_raised=acc.n_att,
-        partner_cancelled=acc.cancelled,
-        lags_s=tuple(acc.lags or ()),
-        tracking=(acc.tracked or acc.mdp) if acc.shipped else None,
+        partner_cancelled=bool(acc.flags & CANCELLED),
+        lags_s=tuple(acc.lags()),
+        tracking=bool(acc.flags & (TRACKED | MDP)) if acc.flags & SHIPPED else None,
         delivered_lag_s=acc.dlv_lag,
         on_time=_on_time(acc),
         deferral=acc.deferral if state == "deferred" else None,
@@ -472,17 +499,18 @@ class _Tally:
         self.orders = self.cancelled = self.shipped = self.tracked = self.mdp = self.own_tracked = 0
         self.delivered = self.on_time = self.attention = self.deferred = self.in_sync = 0
         self.requests = self.updates = self.rejections = self.deferrals = self.observations = self.raised = 0
-        self.lags: list[float] = []
+        self.lags: array[float] = array("d")
 
     def add(self, acc: _Acc, state: str) -> None:
         self.orders += 1
-        self.cancelled += acc.cancelled
-        if acc.shipped:
+        flags = acc.flags
+        self.cancelled += bool(flags & CANCELLED)
+        if flags & SHIPPED:
             self.shipped += 1
-            if acc.mdp:
+            if flags & MDP:
                 self.mdp += 1
                 self.tracked += 1
-            elif acc.tracked:
+            elif flags & TRACKED:
                 self.tracked += 1
                 self.own_tracked += 1
         on_time = _on_time(acc)
@@ -498,8 +526,8 @@ class _Tally:
         self.deferrals += acc.n_def
         self.observations += acc.n_obs
         self.raised += acc.n_att
-        if acc.lags:
-            self.lags.extend(acc.lags)
+        if acc.n_occ < len(acc.vals):
+            self.lags.extend(acc.lags())
 
     def merge(self, other: _Tally) -> None:
         for name, value in vars(other).items():
