@@ -245,3 +245,12 @@ def test_workers_fall_back_to_one_process_when_an_order_lacks_its_order_events(
     b3 = next(o for o in data["orders"] if o["order_number"] == "B3")
     assert b3["orphan"] is True
     assert {t["tenant_id"]: t["orders"] for t in data["tenants"]} == {"alpha": 5, "beta": 4}
+
+
+def test_a_forced_progress_bar_keeps_json_on_stdout_clean(event_log_url: str, topic_prefix: str) -> None:
+    write_log(event_log_url, topic_prefix, sc.build())
+    result = CliRunner().invoke(
+        audit, ["--log", event_log_url, "--topic-prefix", topic_prefix, "--progress", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"]["order_events"] == sc.EXPECTED_COUNTS["order_events"]
