@@ -60,6 +60,10 @@ class LocalBroker:
     def stop(self) -> None:
         subprocess.run([str(KAFKA_SH), "down"], env=self.env, check=False, capture_output=True)
 
+    def start_keeping_data(self) -> None:
+        """Start again on the data of the last start (after stop(); for broker-loss tests)."""
+        subprocess.run([str(KAFKA_SH), "start"], env=self.env, check=True, capture_output=True, text=True)
+
     def restart_keeping_data(self) -> None:
         """Stop and start the same broker with its data (for broker-loss tests)."""
         subprocess.run([str(KAFKA_SH), "restart"], env=self.env, check=True, capture_output=True, text=True)

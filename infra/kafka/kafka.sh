@@ -3,6 +3,7 @@
 #   infra/kafka/kafka.sh up     fetch jars once, format a fresh data dir, start, wait until it answers, print address
 #   infra/kafka/kafka.sh down   stop it cleanly; no java process is left behind
 #   infra/kafka/kafka.sh restart  stop and start again on the same data (broker-loss tests)
+#   infra/kafka/kafka.sh start    start again on the data of the last up (after a down; broker-loss tests)
 #   infra/kafka/kafka.sh status
 # Environment: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default KAFKA_PORT+1),
 #              KAFKA_HOME_DIR (state dir, default infra/kafka/run), KAFKA_START_TIMEOUT (s, default 120).
@@ -99,11 +100,18 @@ restart() {
   start_broker
 }
 
+start_existing() {
+  [[ -f "$STATE/server.properties" ]] || { echo "kafka: nothing to start; use up" >&2; exit 1; }
+  if pid="$(running_pid)"; then echo "kafka: already running (pid $pid)" >&2; cat "$STATE/bootstrap"; return 0; fi
+  start_broker
+}
+
 case "${1:-}" in
   up) up ;;
+  start) start_existing ;;
   restart) restart ;;
   down) down ;;
   status) if pid="$(running_pid)"; then echo "running pid $pid $(cat "$STATE/bootstrap" 2>/dev/null)"; else echo "stopped"; exit 3; fi ;;
   fetch) fetch_jars ;;
-  *) echo "usage: $0 up|down|restart|status|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|start|restart|status|fetch" >&2; exit 2 ;;
 esac

@@ -55,19 +55,26 @@ class PublisherService:
             )
             server = uvicorn.Server(config)
             tasks.append(asyncio.create_task(server.serve()))
+        stopped = asyncio.create_task(self.stop_event.wait())
+        failure: BaseException | None = None
         try:
-            await self.stop_event.wait()
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopped and task.exception() is not None:
+                    failure = task.exception()  # crash-only: a dead engine must not look healthy
         finally:
             self.stop_event.set()
             if server is not None:
                 server.should_exit = True
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            results = await asyncio.gather(stopped, *tasks, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                     log.error("publisher component failed", exc_info=result)
             await self.client.close()
             with contextlib.suppress(Exception):
                 await self.event_log.close()
+        if failure is not None:
+            raise RuntimeError("a publisher component failed; stopping") from failure
 
     def stop(self) -> None:
         self.stop_event.set()

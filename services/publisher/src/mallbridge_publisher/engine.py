@@ -23,9 +23,9 @@ from typing import Any
 
 from mallbridge_core.domain.projection import OrderState, apply
 from mallbridge_core.domain.reconciler import Plan, PutStep, plan
-from mallbridge_core.eventlog import EventLog, LogRecord, OutgoingRecord, Subscription
+from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, Subscription
 from mallbridge_core.settings import Topics
-from mallbridge_core.tenants import Tenant
+from mallbridge_core.tenants import DEFAULT_LANE, Tenant
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.ports import (
     MallClient,
@@ -86,7 +86,8 @@ class LaneEngine:
         self._metrics = metrics
         self._clock = clock
         self._opt = options
-        self._recorder = SyncRecorder(log_, topics.sync_events, clock=clock)
+        self._recorder = SyncRecorder(log_, topics.sync_events, clock=clock, on_unavailable=self._log_trouble)
+        self._trouble_since: float | None = None
         self.states: dict[Key, OrderState] = {}
         self._partition_of: dict[Key, int] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
@@ -109,24 +110,63 @@ class LaneEngine:
     async def run(self, stop: asyncio.Event) -> None:
         topics = [self._topics.order_events, self._topics.sync_events, self._topics.dead_letter]
         await self._log.ensure_topics(topics)
-        self._subscription = await self._log.subscribe(
-            self._topics.order_events, group=self._opt.group, on_assigned=self._on_assigned, on_revoked=self._on_revoked
-        )
+        await self._subscribe()
         loop = asyncio.get_running_loop()
         last_commit = loop.time()
         try:
             while not stop.is_set():
-                for record in await self._subscription.poll(timeout_s=0.2):
-                    await self._consume(record)
-                self.ready.set()
-                if loop.time() - last_commit >= self._opt.commit_interval_s:
-                    await self._commit()
-                    last_commit = loop.time()
+                subscription = self._subscription
+                assert subscription is not None
+                try:
+                    for record in await subscription.poll(timeout_s=0.2):
+                        await self._consume(record)
+                    self.ready.set()
+                    if loop.time() - last_commit >= self._opt.commit_interval_s:
+                        last_commit = loop.time()
+                        await self._commit()
+                        await self._recover_after_trouble()
+                except LogUnavailableError as exc:
+                    self._log_trouble()
+                    # The broker is away: in-flight orders keep retrying their own writes; the consumer
+                    # reconnects by itself. Nothing is committed meanwhile, so nothing can be skipped.
+                    self.ready.clear()
+                    log.warning("event log unavailable; waiting", extra={"error": str(exc)})
+                    await asyncio.sleep(1.0)
+                    with contextlib.suppress(LogUnavailableError):
+                        await self._recover_after_trouble()
         finally:
             await self._drain()
             with contextlib.suppress(Exception):
                 await self._commit()
-            await self._subscription.close()
+            if self._subscription is not None:
+                await self._subscription.close()
+
+    async def _subscribe(self) -> None:
+        self._subscription = await self._log.subscribe(
+            self._topics.order_events, group=self._opt.group, on_assigned=self._on_assigned, on_revoked=self._on_revoked
+        )
+
+    def _log_trouble(self) -> None:
+        if self._trouble_since is None:
+            self._trouble_since = asyncio.get_running_loop().time()
+
+    async def _recover_after_trouble(self) -> None:
+        """After the log was away, join the group afresh once it answers again.
+
+        A consumer that lived through a broker outage can stay a member yet never fetch again (a known
+        failure mode of Kafka clients); rejoining rebuilds from the log, which is always safe here.
+        """
+        if self._trouble_since is None or not await self._log.ping():
+            return
+        self._trouble_since = None
+        log.warning("event log is back; rejoining the consumer group")
+        old = self._subscription
+        if old is not None:
+            await self._on_revoked(self._assigned)
+            log.info("orders stopped; closing the old consumer")
+            await old.close()
+        await self._subscribe()
+        log.info("rejoined the consumer group")
 
     async def _drain(self) -> None:
         """Graceful stop: let in-flight steps finish (bounded), then cancel what still waits."""
@@ -137,7 +177,15 @@ class LaneEngine:
     async def _on_assigned(self, partitions: frozenset[int]) -> Mapping[int, int]:
         self._assigned = self._assigned | partitions
         async with self._rebuilding:
-            await self._rebuild(partitions)
+            delay = 0.5
+            while True:
+                try:
+                    await self._rebuild(partitions)  # folding is idempotent, so a retry starts over safely
+                    break
+                except LogUnavailableError as exc:
+                    log.warning("rebuild failed; retrying", extra={"error": str(exc)})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
         for key, partition in list(self._partition_of.items()):
             if partition in partitions:
                 self._schedule(key)
@@ -146,7 +194,10 @@ class LaneEngine:
     async def _on_revoked(self, partitions: frozenset[int]) -> None:
         keys = {k for k, p in self._partition_of.items() if p in partitions}
         await self._stop_orders(keys)
-        await self._commit()
+        try:
+            await self._commit()
+        except LogUnavailableError:
+            self._log_trouble()  # correctness never depends on this commit; the next owner rebuilds
         for key in keys:
             self.states.pop(key, None)
             self._partition_of.pop(key, None)
@@ -158,10 +209,23 @@ class LaneEngine:
         self._assigned = self._assigned - partitions
 
     async def _rebuild(self, partitions: frozenset[int]) -> None:
-        for topic, decode in (
-            (self._topics.sync_events, decode_sync_event),
-            (self._topics.order_events, decode_order_event),
-        ):
+        """Fold both topics of the assigned partitions from offset 0.
+
+        A lane also folds its tenants' history from the default lane's topics first: a tenant moved to a
+        lane keeps what MALL already has (same partition count on both, so the same partition numbers).
+        """
+        sources: list[tuple[str, Any, bool]] = []
+        if self._topics.lane != DEFAULT_LANE:
+            default = self._topics.for_lane(DEFAULT_LANE)
+            sources += [
+                (default.sync_events, decode_sync_event, True),
+                (default.order_events, decode_order_event, True),
+            ]
+        sources += [
+            (self._topics.sync_events, decode_sync_event, False),
+            (self._topics.order_events, decode_order_event, False),
+        ]
+        for topic, decode, only_my_tenants in sources:
             ends = await self._log.end_offsets(topic)
             skip = {p: end for p, end in ends.items() if p not in partitions}
             async for batch in self._log.replay(topic, start=skip):
@@ -170,8 +234,9 @@ class LaneEngine:
                         event: Event = decode(record.value)
                     except EventDecodeError:
                         continue  # dead-lettered when the subscription reaches it
-                    if event.order_number:
-                        self._fold(event, record.partition)
+                    if not event.order_number or (only_my_tenants and event.tenant_id not in self._tenants):
+                        continue
+                    self._fold(event, record.partition)
 
     def _fold(self, event: Event, partition: int) -> Key:
         key = (event.tenant_id, event.order_number)
@@ -205,7 +270,13 @@ class LaneEngine:
             ("source-offset", str(record.offset).encode()),
             ("error", error[:2000].encode()),
         )
-        await self._log.append(self._topics.dead_letter, [OutgoingRecord(record.key or b"", record.value, headers)])
+        dead = OutgoingRecord(record.key or b"", record.value, headers)
+        while True:
+            try:
+                await self._log.append(self._topics.dead_letter, [dead])
+                break
+            except LogUnavailableError:
+                await asyncio.sleep(1.0)
         self._metrics.dead_letters.inc()
         log.warning(
             "undecodable order event moved to dead-letter",
@@ -279,7 +350,8 @@ class LaneEngine:
             state = self.states[key]
             tenant = self._tenants.get(state.tenant_id)
             if tenant is None:
-                log.warning("order of an unknown tenant ignored", extra={"tenant": state.tenant_id})
+                # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.
+                log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
                 return
             current = plan(state, now=self._clock())
             if current.read_first:

@@ -19,8 +19,16 @@ log = logging.getLogger(__name__)
 
 
 class SyncRecorder:
-    def __init__(self, log_: EventLog, topic: str, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        log_: EventLog,
+        topic: str,
+        *,
+        clock: Callable[[], datetime],
+        on_unavailable: Callable[[], None] = lambda: None,
+    ) -> None:
         self._log = log_
+        self._on_unavailable = on_unavailable
         self._topic = topic
         self._clock = clock
 
@@ -45,6 +53,7 @@ class SyncRecorder:
                 await self._log.append(self._topic, [record])
                 return
             except LogUnavailableError as exc:
+                self._on_unavailable()
                 if give_up is not None and give_up.is_set():
                     raise
                 log.warning(

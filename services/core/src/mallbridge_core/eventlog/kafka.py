@@ -358,18 +358,25 @@ class KafkaSubscription:
         await self.consumer.start()
 
     async def poll(self, *, timeout_s: float, max_records: int = 500) -> list[LogRecord]:
-        batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        try:
+            batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        except KafkaError as exc:
+            raise LogUnavailableError(f"reading {self.topic} failed: {exc!r}") from exc
         return [_to_record(m) for msgs in batch.values() for m in msgs]
 
     async def commit(self, offsets: Mapping[int, int]) -> None:
         mine = self.assignment()
         owned = {TopicPartition(self.topic, p): off for p, off in offsets.items() if p in mine}
         if owned:
-            await self.consumer.commit(owned)
+            try:
+                await asyncio.wait_for(self.consumer.commit(owned), timeout=10.0)
+            except (KafkaError, TimeoutError) as exc:
+                raise LogUnavailableError(f"committing {self.topic} failed: {exc!r}") from exc
 
     def assignment(self) -> frozenset[int]:
         return frozenset(tp.partition for tp in self.consumer.assignment() if tp.topic == self.topic)
 
     async def close(self) -> None:
+        # Bounded: after a broker outage, leaving the group can wait on a coordinator that is gone.
         with contextlib.suppress(Exception):
-            await self.consumer.stop()
+            await asyncio.wait_for(self.consumer.stop(), timeout=10.0)

@@ -1,0 +1,239 @@
+"""Scale per tenant with real processes on the real broker: instances sharing a group, one killed;
+the broker stopped for 20 s mid-stream; a lane tenant under load next to a small tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mallbridge_core.eventlog import open_event_log
+from mallbridge_core.settings import Topics
+from mallbridge_sandbox.app import create_app
+from mallbridge_sandbox.partners import Partner
+from mallbridge_sandbox.server import SandboxServer
+from tests.conftest import LocalBroker, free_port
+from tests.integration.publisher.conftest import eventually
+from tests.support.orders import OrderEventWriter
+from tests.support.procs import ServiceProcess
+
+pytestmark = pytest.mark.slow
+TRACK = ("S-1", "https://tracking.example/S-1")
+CIDS = {"acme": "acme-scale-cid", "big": "big-scale-cid", "small": "small-scale-cid"}
+
+
+def _tenants_file(tmp: Path, sandbox: SandboxServer, lanes: dict[str, str] | None = None) -> Path:
+    lines = []
+    for name in CIDS:
+        lines += [
+            f"[tenants.{name}]",
+            f'mall_client_id = "env:CID_{name.upper()}"',
+            f'mall_base_url = "{sandbox.base_url}"',
+        ]
+        if lanes and name in lanes:
+            lines.append(f'lane = "{lanes[name]}"')
+    path = tmp / "tenants.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, **{f"CID_{k.upper()}": v for k, v in CIDS.items()}}
+
+
+def _publisher(bootstrap: str, tenants: Path, prefix: str, *extra: str, group: str = "scale") -> ServiceProcess:
+    port = free_port()
+    log_file = tenants.parent / f"publisher-{port}.log"
+    args = [
+        "publisher",
+        "--kafka",
+        bootstrap,
+        "--tenants",
+        str(tenants),
+        "--topic-prefix",
+        prefix,
+        "--group",
+        group,
+        "--http-port",
+        str(port),
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
+    return ServiceProcess(args, _env(), http_port=port, log_file=log_file)
+
+
+def _puts(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    import httpx
+
+    return list(httpx.get(f"{sandbox.url}/sandbox/requests", params={"method": "PUT"}, timeout=30).json()["requests"])
+
+
+def _statuses(sandbox: SandboxServer, tenant: str) -> dict[str, str]:
+    import httpx
+
+    orders = httpx.get(f"{sandbox.url}/sandbox/orders", params={"partner": tenant}, timeout=30).json()["orders"]
+    return {o["id"]: o["status"] for o in orders}
+
+
+def _create(sandbox: SandboxServer, tenant: str, ids: list[str]) -> None:
+    import httpx
+
+    with httpx.Client(base_url=sandbox.url, timeout=30) as admin:
+        for mall_id in ids:
+            admin.post("/sandbox/orders", json={"partner": tenant, "id": mall_id}).raise_for_status()
+
+
+def _faults(sandbox: SandboxServer, tenant: str, **config: Any) -> None:
+    import httpx
+
+    httpx.put(f"{sandbox.url}/sandbox/partners/{tenant}/faults", json=config, timeout=10).raise_for_status()
+
+
+def _assert_nothing_twice(sandbox: SandboxServer) -> None:
+    puts = _puts(sandbox)
+    # A SIGKILL can cut a request after its headers (no body); it carried no status. Every complete
+    # request must have been accepted, and no (order, status) may have been sent twice.
+    complete = [r for r in puts if r["body"] is not None]
+    assert [r for r in complete if r["status"] is not None and r["status"] >= 400] == []
+    sent = Counter((r["order_id"], r["body"]["status"]) for r in complete)
+    assert [k for k, n in sent.items() if n > 1] == []
+
+
+@pytest.fixture
+def sandbox() -> Any:
+    server = SandboxServer(create_app([Partner(n, c, quota=10_000_000) for n, c in CIDS.items()], seed=3))
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _write_orders(bootstrap: str, prefix: str, tenant: str, ids: list[str], *, lane: str = "default") -> None:
+    log = open_event_log(f"kafka://{bootstrap}", partitions=6)
+    topics = Topics(prefix=prefix, lane=lane)
+    await log.ensure_topics([topics.order_events, topics.sync_events, topics.dead_letter])
+    w = OrderEventWriter(log, topics.order_events)
+    events = []
+    for mall_id in ids:
+        order = f"{tenant}-{mall_id}"
+        events += [
+            w.first_seen(tenant, order, mall_id, "in_process"),
+            w.tracking(tenant, order, mall_id, *TRACK),
+            w.status(tenant, order, mall_id, "settled"),
+        ]
+    for chunk in range(0, len(events), 600):
+        await w.write(*events[chunk : chunk + 600])
+    await log.close()
+
+
+async def test_two_instances_share_the_work_and_survive_one_killed(
+    kafka_bootstrap: str, topic_prefix: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    ids = [str(10085360000 + i) for i in range(1000)]
+    _create(sandbox, "acme", ids)
+    tenants = _tenants_file(tmp_path, sandbox)
+    await _write_orders(kafka_bootstrap, topic_prefix, "acme", [])  # the topics, so both join one assignment
+    a = _publisher(kafka_bootstrap, tenants, topic_prefix)
+    b = _publisher(kafka_bootstrap, tenants, topic_prefix)
+    try:
+        await eventually(lambda: a.ready() and b.ready(), timeout=60, interval=0.2)
+        await asyncio.sleep(3)  # let the group settle with both members
+        _faults(sandbox, "acme", latency_ms=20)  # stretch the stream so the kill lands mid-way
+        await _write_orders(kafka_bootstrap, topic_prefix, "acme", ids)
+        metric = "mallbridge_publisher_updates_sent_total"
+        await eventually(lambda: a.metric(metric) > 20 and b.metric(metric) > 20, timeout=120, interval=0.2)
+        a.kill()
+        await eventually(lambda: set(_statuses(sandbox, "acme").values()) == {"shipped"}, timeout=240, interval=1)
+    finally:
+        a.stop()
+        b.stop()
+    _assert_nothing_twice(sandbox)
+
+
+async def test_broker_stopped_for_20s_mid_stream_loses_nothing(
+    topic_prefix: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    broker = LocalBroker()
+    broker.start()
+    publisher = None
+    try:
+        ids = [str(10085370000 + i) for i in range(600)]
+        _create(sandbox, "acme", ids)
+        tenants = _tenants_file(tmp_path, sandbox)
+        await _write_orders(broker.bootstrap, topic_prefix, "acme", ids[:400])
+        publisher = _publisher(broker.bootstrap, tenants, topic_prefix)
+        await eventually(lambda: len(_puts(sandbox)) >= 100, timeout=120, interval=0.1)
+        await asyncio.to_thread(broker.stop)
+        down_at = time.monotonic()
+        await asyncio.sleep(20)
+        await asyncio.to_thread(broker.start_keeping_data)
+        assert time.monotonic() - down_at >= 20
+        await _write_orders(broker.bootstrap, topic_prefix, "acme", ids[400:])
+        try:
+            await eventually(lambda: set(_statuses(sandbox, "acme").values()) == {"shipped"}, timeout=120, interval=1)
+        except AssertionError:
+            left = Counter(_statuses(sandbox, "acme").values())
+            server_out = (broker.state / "server.out").read_text(errors="replace").splitlines()[-15:]
+            raise AssertionError(
+                f"not converged: {left}\nbroker:\n"
+                + "\n".join(server_out)
+                + "\npublisher:\n"
+                + publisher.log_tail(20)
+                + f"\nLOGFILE {publisher.log_file}"
+            ) from None
+    finally:
+        if publisher is not None:
+            publisher.stop()
+        broker.stop()
+    _assert_nothing_twice(sandbox)
+
+
+async def _small_latency(bootstrap: str, prefix: str, sandbox: SandboxServer, ids: list[str]) -> float:
+    """Median seconds from writing a small-tenant order event to MALL receiving its PUT."""
+    log = open_event_log(f"kafka://{bootstrap}", partitions=6)
+    w = OrderEventWriter(log, Topics(prefix=prefix).order_events)
+    written: dict[str, float] = {}
+    for i, mall_id in enumerate(ids):
+        await w.write(w.first_seen("small", f"small-{mall_id}-{i}", mall_id, "in_process"))
+        written[mall_id] = time.time()
+        await asyncio.sleep(0.1)
+    await log.close()
+    await eventually(lambda: all(_statuses(sandbox, "small").get(m) == "shipping" for m in ids), timeout=60)
+    from datetime import datetime
+
+    received = {
+        r["order_id"]: datetime.fromisoformat(r["time"]).timestamp() for r in _puts(sandbox) if r["order_id"] in written
+    }
+    lat = sorted(received[m] - written[m] for m in ids)
+    return lat[len(lat) // 2]
+
+
+async def test_a_lane_tenant_under_load_does_not_slow_a_small_tenant(
+    kafka_bootstrap: str, topic_prefix: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    tenants = _tenants_file(tmp_path, sandbox, lanes={"big": "big"})
+    small_alone = [str(10085380000 + i) for i in range(20)]
+    small_loaded = [str(10085381000 + i) for i in range(20)]
+    big = [str(10085390000 + i) for i in range(2000)]
+    _create(sandbox, "small", small_alone + small_loaded)
+    _create(sandbox, "big", big)
+    await _write_orders(kafka_bootstrap, topic_prefix, "small", [])  # creates the default lane topics
+    default_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "default", group="lane-default")
+    big_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "big", group="lane-big")
+    try:
+        alone = await _small_latency(kafka_bootstrap, topic_prefix, sandbox, small_alone)
+        await _write_orders(kafka_bootstrap, topic_prefix, "big", big, lane="big")
+        await eventually(lambda: sum(1 for r in _puts(sandbox) if r["partner"] == "big") > 50, timeout=60)
+        loaded = await _small_latency(kafka_bootstrap, topic_prefix, sandbox, small_loaded)
+        big_done = sum(1 for s in _statuses(sandbox, "big").values() if s == "shipped")
+    finally:
+        default_pub.stop()
+        big_pub.stop()
+    assert big_done < len(big), "the big tenant finished before the measurement: no load was measured"
+    # Generous: the two cores are shared by everything, but a lane must not queue the small tenant.
+    assert loaded < alone * 5 + 1.0, f"small tenant median latency {loaded:.3f}s under load vs {alone:.3f}s alone"
