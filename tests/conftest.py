@@ -106,3 +106,12 @@ def kafka_bootstrap(kafka_broker: LocalBroker | None) -> Iterator[str]:
 def topic_prefix() -> str:
     """A prefix no other test uses, so tests never see each other's data."""
     return f"test-{uuid.uuid4().hex[:12]}."
+
+
+@pytest.fixture(params=[pytest.param("kafka", marks=pytest.mark.kafka), "sqlite"])
+def event_log_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One test body, both engines: `kafka://HOST:PORT` (the session's real broker) and
+    `sqlite:///abs/path/events.db`. Only the Kafka variant needs the broker, so `-m "not kafka"` needs no Java."""
+    if request.param == "kafka":
+        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}"
+    return f"sqlite://{tmp_path_factory.mktemp('eventlog') / 'events.db'}"

@@ -20,9 +20,7 @@ class ServiceProcess:
         self.http_port = http_port
         self.log_file = log_file
         stderr = log_file.open("ab") if log_file is not None else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [str(MALLBRIDGE), *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
+        self.proc = subprocess.Popen([str(MALLBRIDGE), *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_file is None or not self.log_file.exists():

@@ -229,7 +229,8 @@ def test_workers_over_disjoint_partitions_give_the_same_report(event_log_url: st
     one = run_json(event_log_url, topic_prefix, "--workers", "1")
     two = run_json(event_log_url, topic_prefix, "--workers", "2")
     assert one["workers"] == 1
-    assert two["workers"] == 2
+    # Workers split partitions: Kafka topics here have several, the embedded log has one per topic.
+    assert two["workers"] == (2 if event_log_url.startswith("kafka://") else 1)
     for key in ("tenants", "orders", "events"):
         assert two[key] == one[key], key
 

@@ -14,14 +14,6 @@ import pytest
 from mallbridge_core.eventlog import EventLog, open_event_log
 
 
-@pytest.fixture(params=["kafka", "sqlite"])
-def event_log_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An event-log URL for each engine: `kafka://HOST:PORT` and `sqlite:///abs/path/events.db`."""
-    if request.param == "kafka":
-        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}"
-    return f"sqlite://{tmp_path_factory.mktemp('eventlog') / 'events.db'}"
-
-
 @pytest.fixture
 async def event_log(event_log_url: str) -> AsyncIterator[EventLog]:
     log = open_event_log(event_log_url)

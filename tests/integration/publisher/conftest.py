@@ -37,14 +37,6 @@ def sandbox() -> Iterator[SandboxServer]:
         server.stop()
 
 
-@pytest.fixture(params=["kafka", "sqlite"])
-def event_log_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "kafka":
-        bootstrap_servers = request.getfixturevalue("kafka_bootstrap")
-        return f"kafka://{bootstrap_servers}"
-    return f"sqlite:///{tmp_path}/events.db"
-
-
 @dataclass
 class Harness:
     sandbox: SandboxServer
