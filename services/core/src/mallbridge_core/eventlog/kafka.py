@@ -30,14 +30,17 @@ log = logging.getLogger(__name__)
 
 
 def _to_record(msg: Any) -> LogRecord:
+    # Hot path of every replay (about a microsecond per record): positional arguments, no headers tuple
+    # built when there are none.
+    headers = msg.headers
     return LogRecord(
-        topic=msg.topic,
-        partition=msg.partition,
-        offset=msg.offset,
-        key=msg.key,
-        value=msg.value if msg.value is not None else b"",
-        timestamp_ms=msg.timestamp,
-        headers=tuple((k, bytes(v)) for k, v in (msg.headers or ())),
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        msg.key,
+        msg.value if msg.value is not None else b"",
+        msg.timestamp,
+        tuple((k, bytes(v)) for k, v in headers) if headers else (),
     )
 
 
