@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.verify import Verifier
@@ -82,45 +83,53 @@ async def read_log(
 
 
 def _order_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
-    scope = builder.scope
-    filters = scope.filters_keys
-    timelines = bool(scope.orders)
-    full = verifier is not None
-    add_fact = builder.add_order_fact
-    for record in batch:
-        if filters and scope.wants_key(record.key) is False:
-            continue
-        try:
-            if full or (timelines and scope.wants_key(record.key) is not False):
-                event = decode_order_event_full(record.value)
-                builder.add_order_event(event)
-                if verifier is not None:
-                    verifier.add_order_event(event)
-            else:
-                add_fact(decode_order_fact(record.value))
-        except UnknownEventType:
-            builder.skip_unknown()
-        except EventDecodeError as exc:
-            builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
+    _read_batch(
+        batch,
+        builder,
+        decode_order_event_full,
+        builder.add_order_event,
+        verifier.add_order_event if verifier is not None else None,
+        decode_order_fact,
+        builder.add_order_fact,
+    )
 
 
 def _sync_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
+    _read_batch(
+        batch,
+        builder,
+        decode_sync_event_full,
+        builder.add_sync_event,
+        verifier.add_sync_event if verifier is not None else None,
+        decode_sync_fact,
+        builder.add_sync_fact,
+    )
+
+
+def _read_batch(
+    batch: list[LogRecord],
+    builder: ReportBuilder,
+    decode_full: Callable[[bytes], Any],
+    add_event: Callable[[Any], None],
+    verify: Callable[[Any], None] | None,
+    decode_fact: Callable[[bytes], Any],
+    add_fact: Callable[[Any], None],
+) -> None:
+    """Full events where a timeline or --verify needs them, narrow facts everywhere else (the fast path)."""
     scope = builder.scope
     filters = scope.filters_keys
     timelines = bool(scope.orders)
-    full = verifier is not None
-    add_fact = builder.add_sync_fact
     for record in batch:
         if filters and scope.wants_key(record.key) is False:
             continue
         try:
-            if full or (timelines and scope.wants_key(record.key) is not False):
-                event = decode_sync_event_full(record.value)
-                builder.add_sync_event(event)
-                if verifier is not None:
-                    verifier.add_sync_event(event)
+            if verify is not None or (timelines and scope.wants_key(record.key) is not False):
+                event = decode_full(record.value)
+                add_event(event)
+                if verify is not None:
+                    verify(event)
             else:
-                add_fact(decode_sync_fact(record.value))
+                add_fact(decode_fact(record.value))
         except UnknownEventType:
             builder.skip_unknown()
         except EventDecodeError as exc:
