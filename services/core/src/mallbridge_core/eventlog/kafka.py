@@ -276,8 +276,8 @@ class KafkaEventLog:
             # still there, not jump to the end ("latest", the default) and skip everything.
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_partition_fetch_bytes=4 << 20,
-            fetch_max_bytes=16 << 20,
+            max_partition_fetch_bytes=1 << 20,
+            fetch_max_bytes=4 << 20,
             request_timeout_ms=self._request_timeout_ms,
         )
         await consumer.start()
