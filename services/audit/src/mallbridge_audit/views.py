@@ -178,25 +178,23 @@ def _schema_decode(raw: bytes, decode: Callable[[bytes], Any], known: frozenset[
 
 def decode_order_event_full(raw: bytes) -> OrderEvent:
     """The whole schema event: pydantic's JSON fast path, else the schema's decoder with upcasters."""
-    try:
-        event: OrderEvent = ORDER_EVENT_ADAPTER.validate_json(raw)
-        if event.schema_version == SCHEMA_VERSION:
-            return event
-    except ValueError:
-        pass
-    result: OrderEvent = _schema_decode(raw, decode_order_event, ORDER_TYPES)
+    result: OrderEvent = _decode_full(raw, ORDER_EVENT_ADAPTER, decode_order_event, ORDER_TYPES)
     return result
 
 
 def decode_sync_event_full(raw: bytes) -> SyncEvent:
+    result: SyncEvent = _decode_full(raw, SYNC_EVENT_ADAPTER, decode_sync_event, SYNC_TYPES)
+    return result
+
+
+def _decode_full(raw: bytes, adapter: Any, decode: Callable[[bytes], Any], known: frozenset[str]) -> Any:
     try:
-        event: SyncEvent = SYNC_EVENT_ADAPTER.validate_json(raw)
+        event = adapter.validate_json(raw)
         if event.schema_version == SCHEMA_VERSION:
             return event
     except ValueError:
         pass
-    result: SyncEvent = _schema_decode(raw, decode_sync_event, SYNC_TYPES)
-    return result
+    return _schema_decode(raw, decode, known)
 
 
 def _convert(event: Any, target: type[Any]) -> Any:

@@ -45,7 +45,8 @@ class OrderState(NamedTuple):
 UNKNOWN = OrderState()
 
 
-def facts_from_snapshot(snapshot: OrderSnapshot) -> OrderFacts:
+def facts_from_snapshot(snapshot: OrderSnapshot | OrderFirstSeen) -> OrderFacts:
+    """The facts a snapshot shows, or an OrderFirstSeen recorded (same field names, by contract)."""
     return OrderFacts(
         mall_order_id=snapshot.mall_order_id,
         status=snapshot.status,
@@ -54,18 +55,6 @@ def facts_from_snapshot(snapshot: OrderSnapshot) -> OrderFacts:
         tracking_number=snapshot.tracking_number,
         tracking_url=snapshot.tracking_url,
         mdp=snapshot.mdp,
-    )
-
-
-def _first_seen_facts(event: OrderFirstSeen) -> OrderFacts:
-    return OrderFacts(
-        mall_order_id=event.mall_order_id,
-        status=event.status,
-        status_label=event.status_label,
-        delivered_at=event.delivered_at,
-        tracking_number=event.tracking_number,
-        tracking_url=event.tracking_url,
-        mdp=event.mdp,
     )
 
 
@@ -86,7 +75,7 @@ def apply_event(state: OrderState, event: OrderEventBase) -> OrderState:
     if event.seq <= state.seq:
         return state
     if isinstance(event, OrderFirstSeen):
-        return OrderState(seq=event.seq, facts=_first_seen_facts(event))
+        return OrderState(seq=event.seq, facts=facts_from_snapshot(event))
     if state.facts is None:
         # The order's first event is not readable (e.g. removed by retention): keep counting seq only,
         # so the next snapshot is reported as first seen without reusing a seq number.
