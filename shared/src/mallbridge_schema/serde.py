@@ -50,7 +50,8 @@ def topic_name(prefix: str, topic: str) -> str:
 
 
 def encode_event(event: Event) -> bytes:
-    return event.model_dump_json().encode()
+    # The model's serializer itself: model_dump_json's output, as bytes, without its per-call wrapper.
+    return event.__pydantic_serializer__.to_json(event)
 
 
 def _upcast(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,12 +3,24 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mallbridge_schema.mall_format import parse_delivery_value
-from mallbridge_schema.statuses import FastCentrikStatus, parse_fastcentrik_status
+from mallbridge_schema.statuses import FastCentrikStatus, UnknownStatusError, parse_fastcentrik_status
+
+_OPTIONAL_TEXT = ("delivered_at", "tracking_number", "tracking_url")
+
+
+@lru_cache(maxsize=256)
+def _known_status(text: str) -> FastCentrikStatus | None:
+    """A few distinct labels, parsed once each: imports and exports repeat them hundreds of thousands of times."""
+    try:
+        return parse_fastcentrik_status(text)
+    except UnknownStatusError:
+        return None
 
 
 class OrderSnapshot(BaseModel):
@@ -26,16 +38,29 @@ class OrderSnapshot(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _keep_status_label(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("status"), str) and not data.get("status_label"):
-            return {**data, "status_label": data["status"]}
+    def _normalise(cls, data: Any) -> Any:
+        """All the lenient readings in one pass (one Python call per snapshot; this is ingest's hot path):
+        the status text is kept as `status_label` and resolved to its code, a numeric MALL id becomes
+        text (MALL ids exceed 32 bits), and blank optional texts mean "not given". What cannot be read
+        is left as it is, for the field's own validation and its error message."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        text = data.get("status")
+        if isinstance(text, str):
+            status = _known_status(text)
+            if status is not None:
+                data["status"] = status
+            if not data.get("status_label"):
+                data["status_label"] = text
+        mall_order_id = data.get("mall_order_id")
+        if isinstance(mall_order_id, int) and not isinstance(mall_order_id, bool):
+            data["mall_order_id"] = str(mall_order_id)
+        for name in _OPTIONAL_TEXT:
+            value = data.get(name)
+            if isinstance(value, str) and not value.strip():
+                data[name] = None
         return data
-
-    @field_validator("mall_order_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        # MALL ids exceed 32 bits; a JSON number is accepted but kept as text from here on.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("status", mode="before")
     @classmethod
@@ -44,12 +69,7 @@ class OrderSnapshot(BaseModel):
             return value
         if not isinstance(value, str):
             raise ValueError("must be a text status code or Czech label")
-        return parse_fastcentrik_status(value)
-
-    @field_validator("delivered_at", "tracking_number", "tracking_url", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        return parse_fastcentrik_status(value)  # unknown text: the error names the allowed values
 
     @field_validator("delivered_at")
     @classmethod

@@ -218,5 +218,5 @@ def test_event_id_is_the_standard_uuid5_of_its_text() -> None:
     from mallbridge_ingest.domain.detect import EVENT_ID_NAMESPACE
 
     got = event_id_for("acme", "A-1", 3, "MdpFlagSet", {"mdp": True})
-    assert got == uuid.uuid5(EVENT_ID_NAMESPACE, "acme\x1fA-1\x1f3\x1fMdpFlagSet\x1f(True,)")
-    assert got.version == 5
+    assert uuid.UUID(got) == uuid.uuid5(EVENT_ID_NAMESPACE, "acme\x1fA-1\x1f3\x1fMdpFlagSet\x1f(True,)")
+    assert uuid.UUID(got).version == 5

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic_core import from_json
+
 from mallbridge_ingest.adapters.export_mapping import REQUIRED_FIELDS
 
 FORMATS = ("jsonl", "csv")
@@ -52,9 +54,18 @@ def read_jsonl(stream: TextIO) -> Iterator[RawLine]:
         if not text.strip():
             continue
         try:
-            yield RawLine(number, json.loads(text))
-        except json.JSONDecodeError as exc:
-            yield RawLine(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
+            yield RawLine(number, from_json(text))  # pydantic-core's parser: a third of json.loads' time
+        except ValueError:
+            yield RawLine(number, error=_json_problem(text))
+
+
+def _json_problem(text: str) -> str:
+    """The reason in the standard library's words (column included), for the rejection report."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    return "not valid JSON"
 
 
 def read_csv(stream: TextIO) -> Iterator[RawLine]:

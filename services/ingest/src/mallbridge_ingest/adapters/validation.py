@@ -4,7 +4,6 @@ order, the field and what is allowed (DESIGN §4, contract)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,12 +11,7 @@ from pydantic_core import ErrorDetails
 
 from mallbridge_ingest.domain import Rejection
 from mallbridge_schema.snapshot import OrderSnapshot
-from mallbridge_schema.statuses import (
-    ALLOWED_STATUS_TEXT,
-    FastCentrikStatus,
-    UnknownStatusError,
-    parse_fastcentrik_status,
-)
+from mallbridge_schema.statuses import ALLOWED_STATUS_TEXT
 
 DELIVERY_FORMS = "YYYY-MM-DD, or an ISO 8601 date-time with or without offset (e.g. 2026-11-20T14:05:00+01:00)"
 FIELD_HINTS: dict[str, str] = {
@@ -52,32 +46,12 @@ def _rejection(index: int, order_number: str | None, error: ErrorDetails) -> Rej
     return Rejection(index, order_number, field, problem, allowed)
 
 
-@lru_cache(maxsize=256)
-def _known_status(text: str) -> FastCentrikStatus | None:
-    try:
-        return parse_fastcentrik_status(text)
-    except UnknownStatusError:
-        return None
-
-
-def _with_parsed_status(raw: dict[str, Any]) -> dict[str, Any]:
-    """Resolve the status text through a small cache (a few distinct labels, parsed once each: imports and
-    exports repeat them hundreds of thousands of times). The label as sent is kept; unknown text is left
-    for the snapshot's own validation and its error message."""
-    text = raw.get("status")
-    if isinstance(text, str) and "status_label" not in raw:
-        status = _known_status(text)
-        if status is not None:
-            return {**raw, "status": status, "status_label": text}
-    return raw
-
-
 def validate_snapshot(index: int, raw: Any) -> OrderSnapshot | list[Rejection]:
     """One snapshot, or one rejection per problem found (all fields are checked, not just the first)."""
     if not isinstance(raw, dict):
         return [Rejection(index, None, "(snapshot)", f"not an object but {type(raw).__name__}", SNAPSHOT_HINT)]
     try:
-        return OrderSnapshot.model_validate(_with_parsed_status(raw))
+        return OrderSnapshot.model_validate(raw)
     except ValidationError as exc:
         order_number = _order_number(raw)
         return [_rejection(index, order_number, error) for error in exc.errors(include_url=False)]
