@@ -35,15 +35,15 @@ from mallbridge_core.eventlog import OutgoingRecord, open_event_log
 from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.signature import sign
-from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
-from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc
+from mallbridge_ingest.bootstrap import IngestSettings, build_service
 from mallbridge_ingest.domain import plan_batch
-from mallbridge_ingest.importer import import_snapshots
+from mallbridge_ingest.import_run import ImportJob, resolve_workers, run_import
+from mallbridge_ingest.importer import ImportSummary
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
 
-IMPORT_N = 20_000
+IMPORT_N = 40_000
 ROUNDS = 2
 CHUNK = 500
 CLIENTS = 20
@@ -100,52 +100,81 @@ async def _raw_send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes
         await producer.stop()
 
 
-async def _import_round(bootstrap: str, tmp: Path) -> tuple[float, float, int, float, float]:
-    url = f"kafka://{bootstrap}"
+async def _import(bootstrap: str, file: Path, workers: int) -> tuple[ImportSummary, list[tuple[bytes, bytes]]]:
+    """`mallbridge ingest import` as the command runs it (same function, `workers` worker processes)."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    file = tmp / "import.jsonl"
-    file.write_text("".join(json.dumps(snapshot(i), ensure_ascii=False) + "\n" for i in range(IMPORT_N)))
-    log, service = _service(url, prefix, "acme")
-    await log.start()
+    job = ImportJob(
+        log_url=f"kafka://{bootstrap}",
+        partitions=PARTITIONS,
+        topic_prefix=prefix,
+        tenant=Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None),
+        file=file,
+        file_format="jsonl",
+        chunk_size=CHUNK,
+        shards=workers,
+    )
+    summary = await asyncio.to_thread(run_import, job, total_lines=IMPORT_N, show_progress=False)
+    log = open_event_log(job.log_url, partitions=PARTITIONS)
+    written: list[tuple[bytes, bytes]] = []
     try:
-        await service.prepare()
-        tune_gc(freeze=True)  # as `mallbridge ingest import` does after its rebuild
-        raw_topic = f"{prefix}raw-baseline"
-        await log.ensure_topics([raw_topic, f"{prefix}warm-up"])
-        # Warm the adapter's producer outside the timed part, on a topic of its own.
-        await log.append(f"{prefix}warm-up", [OutgoingRecord(b"w", b"w")])
-        started, cpu = time.perf_counter(), time.process_time()
-        with file.open(encoding="utf-8") as stream:
-            summary = await import_snapshots(service, "acme", read_snapshot_file(stream, "jsonl"), chunk_size=CHUNK)
-        import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
-        written: list[tuple[bytes, bytes]] = []
         async for batch in log.replay(Topics(prefix=prefix).order_events):
             written.extend((r.key or b"", r.value) for r in batch)
     finally:
         await log.close()
+    assert not summary.aborted, summary.aborted
     assert summary.events == IMPORT_N == len(written), (summary, len(written))
+    return summary, written
+
+
+async def _import_round(bootstrap: str, tmp: Path, parallel: int) -> dict[str, float]:
+    file = tmp / "import.jsonl"
+    file.write_text("".join(json.dumps(snapshot(i), ensure_ascii=False) + "\n" for i in range(IMPORT_N)))
+    one, written = await _import(bootstrap, file, 1)
+    several, _ = await _import(bootstrap, file, parallel)
+    raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    log = open_event_log(f"kafka://{bootstrap}", partitions=PARTITIONS)
+    try:
+        await log.ensure_topics([raw_topic])  # as the import's topic: PARTITIONS partitions
+    finally:
+        await log.close()
     raw_s, raw_cpu = await _raw_send(bootstrap, raw_topic, written)
-    size = round(sum(len(v) for _, v in written) / len(written))
-    return IMPORT_N / import_s, len(written) / raw_s, size, import_cpu / IMPORT_N * 1e6, raw_cpu / len(written) * 1e6
+    return {
+        "one": IMPORT_N / one.seconds,
+        "several": IMPORT_N / several.seconds,
+        "raw": len(written) / raw_s,
+        "bytes": sum(len(v) for _, v in written) / len(written),
+        "one_cpu_us": one.cpu_seconds / IMPORT_N * 1e6,
+        "several_cpu_us": several.cpu_seconds / IMPORT_N * 1e6,
+        "raw_cpu_us": raw_cpu / len(written) * 1e6,
+    }
 
 
 async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
-    """Two rounds of (import, raw) on fresh topics; the means damp drift from other load on the machine."""
-    rounds = [await _import_round(bootstrap, tmp) for _ in range(ROUNDS)]
-    import_rate = statistics.mean(r[0] for r in rounds)
-    raw_rate = statistics.mean(r[1] for r in rounds)
+    """Rounds of (import with 1 worker, import with the default workers, raw) on fresh topics; the means
+    damp drift from other load on the machine. The import's time is from the moment its workers have
+    rebuilt their state (and the raw producer is started and warm) to the last acknowledgement."""
+    parallel = resolve_workers(None, lines=IMPORT_N, log_url=f"kafka://{bootstrap}")
+    rounds = [await _import_round(bootstrap, tmp, parallel) for _ in range(ROUNDS)]
+
+    def mean(key: str) -> float:
+        return statistics.mean(r[key] for r in rounds)
+
     return {
         "snapshots_per_round": IMPORT_N,
         "rounds": ROUNDS,
         "chunk": CHUNK,
-        "avg_event_bytes": rounds[0][2],
-        "import_snapshots_per_s": round(import_rate),
-        "raw_producer_records_per_s": round(raw_rate),
-        "import_vs_raw": round(import_rate / raw_rate, 3),
-        "per_round_ratio": [round(r[0] / r[1], 3) for r in rounds],
-        # CPU time of this process per record: insensitive to other load on the machine.
-        "import_cpu_us_per_snapshot": round(statistics.mean(r[3] for r in rounds), 1),
-        "raw_cpu_us_per_record": round(statistics.mean(r[4] for r in rounds), 1),
+        "avg_event_bytes": round(mean("bytes")),
+        "raw_producer_records_per_s": round(mean("raw")),
+        "default_workers": parallel,
+        "import_snapshots_per_s": round(mean("several")),
+        "import_vs_raw": round(mean("several") / mean("raw"), 3),
+        "per_round_ratio": [round(r["several"] / r["raw"], 3) for r in rounds],
+        "one_worker_snapshots_per_s": round(mean("one")),
+        "one_worker_vs_raw": round(mean("one") / mean("raw"), 3),
+        # CPU time per record (all workers together): insensitive to other load on the machine.
+        "one_worker_cpu_us_per_snapshot": round(mean("one_cpu_us"), 1),
+        "default_workers_cpu_us_per_snapshot": round(mean("several_cpu_us"), 1),
+        "raw_cpu_us_per_record": round(mean("raw_cpu_us"), 1),
     }
 
 

@@ -123,3 +123,90 @@ def test_import_into_a_lane_tenant_and_errors(tmp_path: Path, event_log_url: str
     result = run_import(tmp_path, event_log_url, topic_prefix, bad_csv)
     assert result.exit_code == 2
     assert "mall_order_id" in result.stderr
+
+
+Expected = dict[bytes, list[tuple[str, int]]]
+
+
+def _history_file(path: Path, orders: int) -> tuple[Expected, dict[str, dict[str, str]]]:
+    """`orders` orders, most with several lines (a status history, then tracking), some order numbers
+    spelled with surrounding whitespace, one unreadable line. Returns the events each key must get and
+    the last snapshot of each order."""
+    lines: list[str] = []
+    expected: Expected = {}
+    last: dict[str, dict[str, str]] = {}
+    for i in range(orders):
+        number = f"2026-{i:06d}"
+        key = f"acme:{number}".encode()
+        base = {"order_number": number, "mall_order_id": str(10**12 + i), "status": "pending"}
+        lines.append(json.dumps(base))
+        expected[key] = [("OrderFirstSeen", 1)]
+        last[number] = base
+        if i % 2:
+            last[number] = {**base, "status": "vyřizuje se"}
+            lines.append(json.dumps({**last[number], "order_number": f"  {number}\t"}))
+            expected[key].append(("OrderStatusChanged", 2))
+        if i % 3 == 0:
+            last[number] = {**last[number], "tracking_number": f"T{i}", "tracking_url": f"https://t.example/{i}"}
+            lines.append(json.dumps(last[number]))
+            expected[key].append(("TrackingAssigned", len(expected[key]) + 1))
+    lines.insert(len(lines) // 2, "{not json")
+    path.write_text("\n".join(lines) + "\n")
+    return expected, last
+
+
+@pytest.mark.kafka
+def test_parallel_import_writes_each_order_once_in_order_and_any_worker_count_carries_on(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Workers own orders, not lines: an order's lines, in whatever spelling, all reach one worker, so its
+    events are numbered 1, 2, 3 without gaps; later imports with other worker counts rebuild every order
+    (nothing unchanged is written again, and the next change continues the order's numbering)."""
+    url = f"kafka://{kafka_bootstrap}"
+    file = tmp_path / "history.jsonl"
+    expected, last = _history_file(file, 600)
+    total_lines = len(file.read_text().splitlines())
+
+    result = run_import(tmp_path, url, topic_prefix, file, "--workers", "3", "--json")
+    assert result.exit_code == 1, result.output  # the unreadable line
+    report = json.loads(result.stdout)
+    assert report["read"] == total_lines
+    assert report["rejected"] == 1
+    assert [r["line"] for r in report["rejections"]] == [total_lines // 2 + 1]
+    assert report["events"] == sum(map(len, expected.values()))
+    assert report["aborted"] is None
+    assert "state rebuilt (3 workers)" in result.stderr
+    assert events(url, order_topic(topic_prefix)) == expected
+
+    final = tmp_path / "final.jsonl"
+    final.write_text("".join(json.dumps(snapshot) + "\n" for snapshot in last.values()))
+    for workers in ("2", "1"):
+        again = json.loads(run_import(tmp_path, url, topic_prefix, final, "--workers", workers, "--json").stdout)
+        assert (again["changed"], again["unchanged"], again["events"]) == (0, 600, 0)
+
+    final.write_text("".join(json.dumps({**s, "status": "vyřízená"}) + "\n" for s in last.values()))
+    moved = json.loads(run_import(tmp_path, url, topic_prefix, final, "--workers", "4", "--json").stdout)
+    assert (moved["changed"], moved["events"]) == (600, 600)
+    for history in expected.values():
+        history.append(("OrderStatusChanged", len(history) + 1))
+    assert events(url, order_topic(topic_prefix)) == expected
+
+
+def test_more_than_one_worker_needs_kafka(tmp_path: Path) -> None:
+    file = tmp_path / "o.jsonl"
+    shutil.copy(EXAMPLES / "snapshots.jsonl", file)
+    result = run_import(tmp_path, f"sqlite://{tmp_path / 'e.db'}", "p.", file, "--workers", "2")
+    assert result.exit_code == 2
+    assert "--workers" in result.stderr
+    assert "needs a Kafka log" in result.stderr
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_an_unreachable_log_aborts_the_import_with_a_reason(tmp_path: Path) -> None:
+    file = tmp_path / "o.jsonl"
+    shutil.copy(EXAMPLES / "snapshots.jsonl", file)
+    result = run_import(tmp_path, "kafka://127.0.0.1:9", "p.", file, "--workers", "2")
+    assert result.exit_code == 2
+    assert "ABORTED" in result.stdout
+    assert "the event log is not reachable, nothing was imported" in result.stdout
+    assert "read 0, changed 0" in result.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -14,16 +13,28 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import TenantsFileError, load_tenants
-from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError
+from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
 from mallbridge_ingest.bootstrap import ConfigError, IngestSettings, build_app
 from mallbridge_ingest.import_run import (
     EXIT_FATAL,
+    MAX_AUTO_WORKERS,
+    PARALLEL_FROM_LINES,
+    ImportJob,
+    check_readable,
     exit_code,
     render_summary,
+    resolve_workers,
     run_import,
     summary_dict,
     tenant_for_import,
 )
+
+
+def _workers(requested: int | None, lines: int, log_url: str) -> int:
+    try:
+        return resolve_workers(requested, lines=lines, log_url=log_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--workers") from None
 
 
 def _tenants_path(common: CommonOptions) -> str:
@@ -61,16 +72,43 @@ def ingest(ctx: click.Context, common: CommonOptions, host: str, port: int, poll
 @click.option("--tenant", "tenant_id", required=True, help="Tenant the snapshots belong to.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Default: from the file name.")
 @click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes, each importing its share of the orders. "
+    f"Default: one per core (at most {MAX_AUTO_WORKERS}) for files of {PARALLEL_FROM_LINES:,} lines or more "
+    "on Kafka, else 1.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @common_options
 def import_command(
-    common: CommonOptions, file: Path, tenant_id: str, fmt: str | None, chunk_size: int, as_json: bool
+    common: CommonOptions,
+    file: Path,
+    tenant_id: str,
+    fmt: str | None,
+    chunk_size: int,
+    workers: int | None,
+    as_json: bool,
 ) -> None:
     """Import a JSON Lines or CSV snapshot file: valid lines are written, invalid ones reported (exit 1)."""
     configure_logging("WARNING")
     try:
         tenant = tenant_for_import(_tenants_path(common), tenant_id)
-        summary = asyncio.run(run_import(common, tenant, file, fmt=fmt, chunk_size=chunk_size))
+        file_format = detect_format(file, fmt)
+        check_readable(file, file_format)
+        total = count_lines(file)
+        job = ImportJob(
+            log_url=common.log_url,
+            partitions=common.partitions,
+            topic_prefix=common.topic_prefix,
+            tenant=tenant,
+            file=file,
+            file_format=file_format,
+            chunk_size=chunk_size,
+            shards=_workers(workers, total, common.log_url),
+        )
+        summary = run_import(job, total_lines=total)
     except (TenantsFileError, SnapshotFileError, OSError, UnicodeDecodeError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_FATAL)

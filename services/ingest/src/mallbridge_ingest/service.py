@@ -32,6 +32,7 @@ from mallbridge_schema.snapshot import OrderSnapshot
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+OrderFilter = Callable[[bytes], bool]
 
 
 class NotReadyError(RuntimeError):
@@ -103,13 +104,20 @@ class IngestService:
     def known_state(self, tenant_id: str, order_number: str) -> OrderState:
         return self._known.get(tenant_id, {}).get(order_number, UNKNOWN)
 
-    async def prepare(self, tenant_ids: Collection[str] | None = None) -> RebuildReport:
+    async def prepare(
+        self, tenant_ids: Collection[str] | None = None, *, owns_order: OrderFilter | None = None
+    ) -> RebuildReport:
         """Create the topics if needed and rebuild the last known state; then the service is ready."""
         wanted = list(tenant_ids if tenant_ids is not None else self._tenants)
         await self._log.ensure_topics(self.topics_to_replay(wanted))
-        return await self.rebuild(wanted)
+        return await self.rebuild(wanted, owns_order=owns_order)
 
-    async def rebuild(self, tenant_ids: Collection[str]) -> RebuildReport:
+    async def rebuild(self, tenant_ids: Collection[str], *, owns_order: OrderFilter | None = None) -> RebuildReport:
+        """Replay the tenants' order events into the last known state.
+
+        `owns_order` (given the order number as UTF-8 bytes) limits the state to the orders this process
+        writes, e.g. one worker of a parallel import; the others are skipped before they are decoded.
+        """
         started = time.perf_counter()
         wanted = set(tenant_ids)
         topics = self.topics_to_replay(wanted)
@@ -119,8 +127,11 @@ class IngestService:
         for topic in topics:
             async for batch in self._log.replay(topic):
                 for record in batch:
-                    if record.key is None or record.key.split(b":", 1)[0] not in prefixes:
-                        continue  # another service's tenant sharing the topic: never decoded
+                    if record.key is None:
+                        continue
+                    tenant, _, order = record.key.partition(b":")
+                    if tenant not in prefixes or (owns_order is not None and not owns_order(order)):
+                        continue  # another tenant sharing the topic, or another worker's order: never decoded
                     try:
                         event = decode_order_event(record.value)
                     except EventDecodeError:

@@ -27,6 +27,7 @@ FIELD_HINTS: dict[str, str] = {
 SNAPSHOT_HINT = "a JSON object with order_number, mall_order_id, status and the optional snapshot fields"
 
 Indexed = tuple[int, OrderSnapshot]
+_VALIDATOR = OrderSnapshot.__pydantic_validator__
 
 
 def _order_number(raw: Any) -> str | None:
@@ -51,7 +52,8 @@ def validate_snapshot(index: int, raw: Any) -> OrderSnapshot | list[Rejection]:
     if not isinstance(raw, dict):
         return [Rejection(index, None, "(snapshot)", f"not an object but {type(raw).__name__}", SNAPSHOT_HINT)]
     try:
-        return OrderSnapshot.model_validate(raw)
+        snapshot: OrderSnapshot = _VALIDATOR.validate_python(raw)  # model_validate without its Python wrapper
+        return snapshot
     except ValidationError as exc:
         order_number = _order_number(raw)
         return [_rejection(index, order_number, error) for error in exc.errors(include_url=False)]

@@ -1,0 +1,130 @@
+"""Parallel import, the pure parts: which worker owns a line, the rebuild of one worker's orders, the
+merged summary and the number of workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mallbridge_core.settings import Topics
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest import import_run
+from mallbridge_ingest.adapters.snapshot_files import RawLine
+from mallbridge_ingest.adapters.validation import validate_snapshot
+from mallbridge_ingest.import_run import PARALLEL_FROM_LINES, resolve_workers
+from mallbridge_ingest.importer import ImportSummary, merge_summaries, order_shard, shard_of
+from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.service import IngestService
+from mallbridge_schema.serde import event_key
+from mallbridge_schema.snapshot import OrderSnapshot
+from tests.unit.ingest.fakes import FakeEventLog
+from tests.unit.ingest.support import snap
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ACME = Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None)
+
+
+def line(order_number: object, number: int = 1) -> RawLine:
+    return RawLine(number, {"order_number": order_number, "mall_order_id": "1", "status": "pending"})
+
+
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda s: s.strip()),
+    st.sampled_from(["", " ", "\t", "\u00a0", "\u3000", " \n"]),
+    st.sampled_from(["", " ", "\u2003", "\r"]),
+    st.integers(min_value=2, max_value=8),
+)
+def test_every_spelling_of_one_order_goes_to_one_worker(core: str, before: str, after: str, shards: int) -> None:
+    """Whatever whitespace surrounds an order number, the worker that owns it is the one validation's
+    reading names (including characters Python strips and pydantic does not, such as U+001F)."""
+    spelled = order_shard(line(before + core + after), shards)
+    assert spelled == order_shard(line(core), shards)
+    validated = validate_snapshot(1, line(before + core + after).data)
+    if isinstance(validated, OrderSnapshot):  # e.g. not when the core is 101 characters after stripping
+        assert spelled == shard_of(validated.order_number.encode(), shards)
+
+
+@given(st.text(min_size=1, max_size=30).filter(lambda s: s.strip() == s), st.integers(min_value=2, max_value=8))
+def test_the_rebuild_filter_and_the_line_owner_agree(order_number: str, shards: int) -> None:
+    """A worker rebuilds the orders whose key it owns: the same shard as the lines of that order."""
+    key = event_key("acme", order_number)
+    assert shard_of(key.partition(b":")[2], shards) == order_shard(line(order_number), shards)
+
+
+def test_characters_python_strips_but_validation_keeps_stay_part_of_the_order_number() -> None:
+    for shards in (2, 3, 5):
+        assert order_shard(line("A-1\x1f"), shards) == shard_of(b"A-1\x1f", shards)
+        assert order_shard(line(" A-1\x1f "), shards) == shard_of(b"A-1\x1f", shards)
+
+
+def test_lines_without_a_usable_order_number_go_to_worker_zero() -> None:
+    assert order_shard(RawLine(3, error="not valid JSON"), 4) == 0
+    assert order_shard(RawLine(3, ["a list"]), 4) == 0
+    assert order_shard(line(12345), 4) == 0
+    assert order_shard(RawLine(3, {"status": "pending"}), 4) == 0
+
+
+def test_orders_spread_over_the_workers() -> None:
+    owners = [order_shard(line(f"2026-{i:06d}"), 3) for i in range(3000)]
+    assert {owners.count(s) for s in range(3)} <= set(range(900, 1100))
+    assert all(order_shard(line(f"2026-{i:06d}"), 1) == 0 for i in range(100))
+
+
+async def test_a_worker_rebuilds_only_its_own_orders() -> None:
+    log = FakeEventLog()
+    writer = IngestService(
+        log=log, tenants={"acme": ACME}, topics=Topics(prefix="t."), metrics=IngestMetrics(), clock=lambda: NOW
+    )
+    await writer.prepare()
+    orders = [f"O-{i}" for i in range(40)]
+    await writer.ingest("acme", list(enumerate(snap(o) for o in orders)), source="import")
+
+    for shard in range(2):
+        worker = IngestService(
+            log=log, tenants={"acme": ACME}, topics=Topics(prefix="t."), metrics=IngestMetrics(), clock=lambda: NOW
+        )
+        report = await worker.prepare(owns_order=lambda order, shard=shard: shard_of(order, 2) == shard)
+        mine = {o for o in orders if shard_of(o.encode(), 2) == shard}
+        assert report.orders == len(mine) > 0
+        assert {o for o in orders if worker.known_state("acme", o).facts is not None} == mine
+
+
+def test_merged_summary_adds_up_and_keeps_the_first_abort() -> None:
+    a = ImportSummary(read=5, changed=3, unchanged=1, events=4, rejected=[(7, "line 7: x")], seconds=1.5)
+    b = ImportSummary(read=4, changed=4, events=6, rejected=[(2, "line 2: y")], aborted="log gone", seconds=2.0)
+    a.cpu_seconds, b.cpu_seconds = 1.0, 1.25
+    merged = merge_summaries([a, b])
+    assert (merged.read, merged.changed, merged.unchanged, merged.events) == (9, 7, 1, 10)
+    assert merged.rejected == [(2, "line 2: y"), (7, "line 7: x")]
+    assert merged.aborted == "log gone"
+    assert (merged.seconds, merged.cpu_seconds) == (2.0, 2.25)
+
+
+def test_workers_as_asked_or_by_file_size_on_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(import_run.os, "cpu_count", lambda: 8)
+    kafka, sqlite = "kafka://127.0.0.1:9092", "sqlite:///tmp/x.db"
+    assert resolve_workers(3, lines=10, log_url=kafka) == 3
+    assert resolve_workers(None, lines=PARALLEL_FROM_LINES - 1, log_url=kafka) == 1
+    assert resolve_workers(None, lines=PARALLEL_FROM_LINES, log_url=kafka) == import_run.MAX_AUTO_WORKERS
+    assert resolve_workers(None, lines=10**7, log_url=sqlite) == 1
+    assert resolve_workers(1, lines=10**7, log_url=sqlite) == 1
+    monkeypatch.setattr(import_run.os, "cpu_count", lambda: 2)
+    assert resolve_workers(None, lines=10**6, log_url=kafka) == 2
+    with pytest.raises(ValueError, match="needs a Kafka log"):
+        resolve_workers(2, lines=10, log_url=sqlite)
+
+
+class _Exited:
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+
+
+def test_a_worker_that_dies_without_a_word_fails_the_import_instead_of_hanging_it() -> None:
+    workers = [_Exited(None), _Exited(-9), _Exited(0), _Exited(2)]
+    parts = {2: ImportSummary(read=1)}
+    failures = {3: "ValueError: reported"}
+    import_run._note_silent_exits(workers, parts, failures)  # type: ignore[arg-type]
+    assert failures == {1: "exited with code -9", 3: "ValueError: reported"}
