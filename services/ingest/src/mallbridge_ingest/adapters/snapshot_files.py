@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from pydantic_core import from_json
 
@@ -22,9 +21,9 @@ class SnapshotFileError(ValueError):
     """A file that cannot be imported at all (unknown format, missing CSV columns)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawLine:
-    """One record of the file: its line number, and either the raw data or why it could not be read."""
+class RawLine(NamedTuple):
+    """One record of the file: its line number, and either the raw data or why it could not be read.
+    (A named tuple: one is made per line of an import.)"""
 
     line: int
     data: Any = None
