@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 
-from mallbridge_schema.events import AttentionNeeded
+from mallbridge_schema.events import AttentionNeeded, MallUpdateRejected, MallUpdateRequested
 from tests.integration.publisher.conftest import Harness, eventually
 
 TRACK = ("TRK-1", "https://tracking.example/TRK-1")
@@ -87,3 +88,42 @@ async def test_a_slow_tenant_does_not_slow_another(harness: Harness) -> None:
     # beta alone needs 30 × 1.5 s / 4 slots ≈ 11 s; acme must not queue behind it.
     assert beta_pending > 0
     assert acme_done < 5, f"acme took {acme_done:.1f}s behind a slow tenant"
+
+
+async def test_a_request_in_doubt_that_mall_answers_404_on_is_recorded_as_that_request_refused(
+    harness: Harness,
+) -> None:
+    """The PUT is dropped (outcome unknown), the read that must settle it gets 404: the refusal recorded
+    is the one of the request in doubt (its status, body and seq), not a blank one, and no PUT follows."""
+    h = harness
+    missing = "10085349999"  # never created at the sandbox
+    h.faults("acme", drop_rate=1.0, methods=["PUT"], max_faults=1)
+    w = h.writer
+    await w.write(w.first_seen("acme", "N-1", missing, "in_process"))
+    publisher = h.start_publisher()
+    try:
+
+        async def rejected() -> list[MallUpdateRejected]:
+            return [e for e in await h.sync_events() if isinstance(e, MallUpdateRejected)]
+
+        deadline = time.monotonic() + 20
+        while not await rejected() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # room for a wrong extra PUT to show up
+    finally:
+        await publisher.stop()
+    events = await h.sync_events()
+    requested = [e for e in events if isinstance(e, MallUpdateRequested)]
+    refused = [e for e in events if isinstance(e, MallUpdateRejected)]
+    assert len(requested) == 1
+    assert len(refused) == 1
+    assert (refused[0].request_no, refused[0].status, refused[0].request) == (
+        requested[0].request_no,
+        requested[0].status,
+        requested[0].request,
+    )
+    assert refused[0].status.value == "shipping"
+    assert refused[0].based_on_seq == requested[0].based_on_seq == 1
+    assert refused[0].http_status == 404
+    assert [r["fault"] for r in h.puts(missing)] == ["drop"]  # the dropped one only: nothing re-sent
+    assert [r["status"] for r in h.requests(method="GET", order_id=missing)] == [404]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mallbridge_core.domain.projection import Deferral, FastCentrikSide, MallSide, Rejection, apply, fold
+from mallbridge_core.domain.projection import (
+    Deferral,
+    FastCentrikSide,
+    MallSide,
+    Rejection,
+    RequestInDoubt,
+    apply,
+    fold,
+)
 from mallbridge_schema.events import OrderFirstSeen
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
@@ -147,3 +155,26 @@ def test_apply_never_mutates() -> None:
     apply(before, status_changed(2, "pending", "in_process"))
     apply(before, updated(1, "shipping", {}))
     assert (before.fc, before.mall) == snapshot
+
+
+def test_the_request_in_doubt_is_kept_until_an_outcome_settles_it() -> None:
+    body = {"status": "shipping", "confirmed": True}
+    start = [first_seen("in_process"), requested(1, "shipping", body, seq=1)]
+    doubt = state_of(start).mall.in_doubt
+    assert doubt == RequestInDoubt(MallStatus.SHIPPING, body, 1)
+    # Deferrals and attention items leave it in doubt; a stale outcome of an older request does too.
+    assert state_of([*start, deferred("shipped", "no tracking"), attention("x")]).mall.in_doubt == doubt
+    assert state_of([*start, observed("open", confirmed=False, request_no=0)]).mall.in_doubt == doubt
+    # Any outcome of that request settles it.
+    for outcome in (
+        updated(1, "shipping", body),
+        rejected(1, "shipping", seq=1, http_status=404),
+        observed("shipping", confirmed=True, request_no=1),
+    ):
+        settled = state_of([*start, outcome])
+        assert settled.mall.in_doubt is None
+        assert not settled.request_in_doubt
+    # A newer request replaces it; the outcome of the older one does not settle the newer.
+    newer = [*start, updated(1, "shipping", body), requested(2, "shipped", {"status": "shipped"}, seq=2)]
+    assert state_of(newer).mall.in_doubt == RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped"}, 2)
+    assert state_of([*newer, rejected(1, "shipping", seq=1)]).mall.in_doubt is not None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mallbridge_core.domain.projection import OrderState, apply
+from mallbridge_core.domain.projection import OrderState, RequestInDoubt, apply
 from mallbridge_core.domain.reconciler import Plan, PutStep, plan
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, Subscription
 from mallbridge_core.settings import Topics
@@ -420,11 +420,16 @@ class LaneEngine:
             )
         )
 
-    async def _rejected(self, state: OrderState, request_no: int, step: PutStep, exc: MallError) -> None:
+    async def _rejected(
+        self, state: OrderState, request_no: int, step: PutStep, exc: MallError, *, based_on_seq: int | None = None
+    ) -> None:
         self._metrics.rejected.labels(state.tenant_id).inc()
+        envelope = self._recorder.envelope(state)
+        if based_on_seq is not None:
+            envelope["based_on_seq"] = based_on_seq
         await self._record(
             MallUpdateRejected(
-                **self._recorder.envelope(state),
+                **envelope,
                 request_no=request_no,
                 status=step.status,
                 request=step.body,
@@ -448,9 +453,13 @@ class LaneEngine:
             await self._pause_tenant(tenant, state, exc)
             return
         except MallRejected as exc:
-            # MALL does not know the order (404): the PUT in doubt cannot have landed either.
-            step = PutStep(MallStatus.OPEN, {})
-            await self._rejected(state, state.mall.last_request_no, step, exc)
+            # MALL does not know the order (404): the PUT in doubt cannot have landed either, so it is
+            # recorded as refused, with what it asked for and the order-event seq it was decided on.
+            doubt = state.mall.in_doubt
+            if doubt is None:  # never after a fold from the log: every PUT is recorded as requested first
+                doubt = RequestInDoubt(MallStatus.OPEN, {}, state.fc.seq)
+            step = PutStep(doubt.status, doubt.body)
+            await self._rejected(state, state.mall.last_request_no, step, exc, based_on_seq=doubt.based_on_seq)
             return
         except MallError as exc:
             log.info(

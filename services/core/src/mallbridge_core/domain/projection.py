@@ -70,6 +70,16 @@ class Deferral:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestInDoubt:
+    """What the last requested PUT asked for, kept until its outcome is recorded (so a 404 on the read
+    that settles it can be recorded as the refusal of that very request)."""
+
+    status: MallStatus
+    body: dict[str, Any]
+    based_on_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class MallSide:
     """MALL's side as last known from sync events (an order reaches FastCentrik once MALL has it open)."""
 
@@ -80,6 +90,7 @@ class MallSide:
     rejection: Rejection | None = None
     deferral: Deferral | None = None
     attention_code: str | None = None
+    in_doubt: RequestInDoubt | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,36 +246,43 @@ def _apply_sync(event: Event, mall: MallSide) -> MallSide:
                 mall.rejection,
                 mall.deferral,
                 mall.attention_code,
+                RequestInDoubt(event.status, event.request, event.based_on_seq),
             )
         case MallStatusUpdated():
+            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
             return MallSide(
                 _forward(mall.status, event.status),
                 True,
-                max(mall.last_request_no, event.request_no),
-                max(mall.settled_request_no, event.request_no),
+                last,
+                settled,
                 mall.rejection,
                 None,
                 mall.attention_code,
+                _still_in_doubt(mall, last, settled),
             )
         case MallUpdateRejected():
+            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
             return MallSide(
                 mall.status,
                 mall.confirmed,
-                max(mall.last_request_no, event.request_no),
-                max(mall.settled_request_no, event.request_no),
+                last,
+                settled,
                 Rejection(event.status, event.based_on_seq, event.http_status, event.message),
                 mall.deferral,
                 mall.attention_code,
+                _still_in_doubt(mall, last, settled),
             )
         case MallStateObserved():
+            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
             return MallSide(
                 _forward(mall.status, event.status),
                 event.confirmed,
-                max(mall.last_request_no, event.request_no),
-                max(mall.settled_request_no, event.request_no),
+                last,
+                settled,
                 mall.rejection,
                 mall.deferral,
                 mall.attention_code,
+                _still_in_doubt(mall, last, settled),
             )
         case StepDeferred():
             return MallSide(
@@ -275,6 +293,7 @@ def _apply_sync(event: Event, mall: MallSide) -> MallSide:
                 mall.rejection,
                 Deferral(event.status, event.reason, event.until),
                 mall.attention_code,
+                mall.in_doubt,
             )
         case AttentionNeeded() if event.scope == "order":
             return MallSide(
@@ -285,6 +304,7 @@ def _apply_sync(event: Event, mall: MallSide) -> MallSide:
                 mall.rejection,
                 mall.deferral,
                 event.code,
+                mall.in_doubt,
             )
         case AttentionResolved() if event.scope == "order" and event.code == mall.attention_code:
             return MallSide(
@@ -295,8 +315,13 @@ def _apply_sync(event: Event, mall: MallSide) -> MallSide:
                 mall.rejection,
                 mall.deferral,
                 None,
+                mall.in_doubt,
             )
     return mall
+
+
+def _still_in_doubt(mall: MallSide, last: int, settled: int) -> RequestInDoubt | None:
+    return mall.in_doubt if settled < last else None
 
 
 def fold(events: list[Event]) -> dict[tuple[str, str], OrderState]:
