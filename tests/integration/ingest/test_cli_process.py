@@ -77,8 +77,8 @@ def test_serve_push_and_stop(tmp_path: Path, event_log_url: str, topic_prefix: s
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    # uvicorn shuts down gracefully, then re-raises the captured SIGTERM (so the exit status says SIGTERM).
-    assert proc.returncode in (0, -signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the captured SIGTERM: a normal stop still exits 0.
+    assert proc.returncode == 0
     lines = [line for line in err.decode().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is JSON
     messages = {r["msg"] for r in records}

@@ -64,8 +64,8 @@ def test_cli_serves_partners_from_file_and_options(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal (exit -15)
-    assert proc.returncode in (0, -15), stderr
+    # uvicorn shuts down gracefully on SIGTERM and re-raises it; a normal stop still exits 0
+    assert proc.returncode == 0, stderr
     assert "Finished server process" in stderr
     assert "partners: acme, extra, plain" in stderr
     for secret in ("acme-file-key", "extra-env-key", "plain-key"):

@@ -12,6 +12,7 @@ import uvicorn
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
 from mallbridge_ingest.bootstrap import ConfigError, IngestSettings, build_app
@@ -64,6 +65,7 @@ def ingest(ctx: click.Context, common: CommonOptions, host: str, port: int, poll
         )
     except (TenantsFileError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    exit_zero_on_sigterm()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
 
 

@@ -6,6 +6,7 @@ import click
 import uvicorn
 
 from mallbridge_core.logging_setup import configure_logging
+from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_sandbox.app import create_app
 from mallbridge_sandbox.partners import Partner, PartnersError, check_unique, load_partners, parse_partner_option
 from mallbridge_sandbox.quota import DEFAULT_QUOTA
@@ -64,4 +65,5 @@ def sandbox(
     names = ", ".join(p.name for p in partners) or "none yet (add them with POST /sandbox/partners)"
     click.echo(f"MALL sandbox on http://{host}:{port}/v1 (admin: /sandbox, partners: {names})", err=True)
     app = create_app(partners, seed=seed)
+    exit_zero_on_sigterm()
     uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level)).run()
