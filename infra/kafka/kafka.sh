@@ -23,7 +23,18 @@ running_pid() {
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# One kafka.sh at a time per state dir (and one jar download at a time): two concurrent `up`s on the same
+# dir would format it under each other. The lock files sit next to the dir, which `up` recreates.
+lock_state() {
+  mkdir -p "$(dirname "$STATE")"
+  exec 9>"$STATE.lock"
+  flock -w "$TIMEOUT" 9 || { echo "kafka: another kafka.sh is working on $STATE (lock $STATE.lock)" >&2; exit 1; }
+}
+
 fetch_jars() {
+  if [[ -f "$LIBS/.complete" ]]; then return 0; fi
+  exec 8>"$HERE/.fetch.lock"
+  flock -w 900 8 || { echo "kafka: another jar download did not finish in 15 min" >&2; exit 1; }
   if [[ -f "$LIBS/.complete" ]]; then return 0; fi
   echo "kafka: fetching broker jars from Maven Central (once) ..." >&2
   mvn -B -q -f "$HERE/pom.xml" dependency:copy-dependencies >&2
@@ -57,10 +68,11 @@ up() {
 start_broker() {
   local pid
   # setsid: the broker gets its own session, so a Ctrl-C of the caller does not kill it half-way.
+  # 8>&- 9>&-: the broker must not inherit (and so hold for its whole life) the script's locks.
   setsid java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE" \
-    -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties" > "$LOG" 2>&1 < /dev/null &
+    -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties" > "$LOG" 2>&1 < /dev/null 8>&- 9>&- &
   pid=$!
   echo "$pid" > "$PIDFILE"
   local deadline=$((SECONDS + TIMEOUT))
@@ -107,10 +119,10 @@ start_existing() {
 }
 
 case "${1:-}" in
-  up) up ;;
-  start) start_existing ;;
-  restart) restart ;;
-  down) down ;;
+  up) lock_state; up ;;
+  start) lock_state; start_existing ;;
+  restart) lock_state; restart ;;
+  down) lock_state; down ;;
   status) if pid="$(running_pid)"; then echo "running pid $pid $(cat "$STATE/bootstrap" 2>/dev/null)"; else echo "stopped"; exit 3; fi ;;
   fetch) fetch_jars ;;
   *) echo "usage: $0 up|down|start|restart|status|fetch" >&2; exit 2 ;;

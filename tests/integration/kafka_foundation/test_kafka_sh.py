@@ -120,3 +120,25 @@ async def test_up_down_leaves_nothing_second_up_changes_nothing_next_up_is_fresh
 
     assert _kafka_sh(broker, "down").returncode == 0
     assert _java_of(broker) == []
+
+
+def test_two_concurrent_ups_start_one_broker(private_broker: LocalBroker) -> None:
+    """`up` takes a lock per state dir: the second waits, then finds the broker running and changes nothing
+    (without the lock both formatted the same dir under each other). `down` is not blocked by the broker
+    holding the lock: the broker does not inherit it."""
+    broker = private_broker
+    runs = [
+        subprocess.Popen(
+            [str(KAFKA_SH), "up"], env=broker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes = [(run.wait(timeout=180), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    assert [out.strip() for _, out, _ in outcomes] == [broker.bootstrap] * 2
+    assert sum("already running" in err for _, _, err in outcomes) == 1, outcomes
+    pid = int((broker.state / "kafka.pid").read_text())
+    assert [p for p, _ in _java_of(broker)] == [pid]
+    stopped = _kafka_sh(broker, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert _java_of(broker) == []
