@@ -37,7 +37,8 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.signature import sign
 from mallbridge_ingest.bootstrap import IngestSettings, build_service
 from mallbridge_ingest.domain import plan_batch
-from mallbridge_ingest.import_run import ImportJob, resolve_workers, run_import
+from mallbridge_ingest.import_run import resolve_workers, run_import
+from mallbridge_ingest.import_worker import ImportJob
 from mallbridge_ingest.importer import ImportSummary
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_schema.serde import encode_event, event_key

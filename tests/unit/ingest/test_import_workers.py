@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
-from mallbridge_ingest import import_run
+from mallbridge_ingest import import_run, import_workers
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import validate_snapshot
 from mallbridge_ingest.import_run import PARALLEL_FROM_LINES, resolve_workers
@@ -126,5 +126,5 @@ def test_a_worker_that_dies_without_a_word_fails_the_import_instead_of_hanging_i
     workers = [_Exited(None), _Exited(-9), _Exited(0), _Exited(2)]
     parts = {2: ImportSummary(read=1)}
     failures = {3: "ValueError: reported"}
-    import_run._note_silent_exits(workers, parts, failures)  # type: ignore[arg-type]
+    import_workers._note_silent_exits(workers, parts, failures)  # type: ignore[arg-type]
     assert failures == {1: "exited with code -9", 3: "ValueError: reported"}

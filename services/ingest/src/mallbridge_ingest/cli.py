@@ -20,7 +20,6 @@ from mallbridge_ingest.import_run import (
     EXIT_FATAL,
     MAX_AUTO_WORKERS,
     PARALLEL_FROM_LINES,
-    ImportJob,
     check_readable,
     exit_code,
     render_summary,
@@ -29,6 +28,7 @@ from mallbridge_ingest.import_run import (
     summary_dict,
     tenant_for_import,
 )
+from mallbridge_ingest.import_worker import ImportJob
 
 
 def _workers(requested: int | None, lines: int, log_url: str) -> int:

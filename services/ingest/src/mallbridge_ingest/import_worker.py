@@ -1,0 +1,76 @@
+"""One import worker: rebuild the known state of its orders, wait for the go, import its lines of the file.
+
+Run in the command's own process for a one-worker import, or in each worker process (import_workers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mallbridge_core.eventlog import open_event_log
+from mallbridge_core.eventlog.port import LogUnavailableError
+from mallbridge_core.tenants import Tenant
+from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
+from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc, utc_now
+from mallbridge_ingest.importer import ImportSummary, import_snapshots, order_shard, shard_of
+from mallbridge_ingest.metrics import IngestMetrics
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """Everything one import worker needs (picklable: workers are separate processes)."""
+
+    log_url: str
+    partitions: int
+    topic_prefix: str
+    tenant: Tenant
+    file: Path
+    file_format: str
+    chunk_size: int
+    shards: int = 1
+
+
+class ImportHooks(Protocol):
+    """What a worker tells whoever watches it, and the start signal it waits for after its rebuild."""
+
+    def ready(self) -> None: ...
+    async def wait_for_go(self) -> None: ...
+    def progress(self, line: int) -> None: ...
+
+
+async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> ImportSummary:
+    """Worker `shard` of `job.shards`: its orders' state, then its lines (all lines when alone)."""
+    log = open_event_log(job.log_url, partitions=job.partitions)
+    service = build_service(
+        settings=IngestSettings(topic_prefix=job.topic_prefix),
+        log=log,
+        tenants={job.tenant.tenant_id: job.tenant},
+        metrics=IngestMetrics(),
+        clock=utc_now,
+    )
+    try:
+        await log.start()
+        owns = None if job.shards == 1 else (lambda order: shard_of(order, job.shards) == shard)
+        try:
+            await service.prepare([job.tenant.tenant_id], owns_order=owns)
+        except LogUnavailableError as exc:
+            return ImportSummary(aborted=f"the event log is not reachable, nothing was imported: {exc}")
+        tune_gc(freeze=True)
+        hooks.ready()
+        await hooks.wait_for_go()
+        started, cpu = time.perf_counter(), time.process_time()
+        with job.file.open(encoding="utf-8-sig", newline="") as stream:
+            lines = read_snapshot_file(stream, job.file_format)
+            if job.shards > 1:
+                lines = (r for r in lines if order_shard(r, job.shards) == shard)
+            summary = await import_snapshots(
+                service, job.tenant.tenant_id, lines, chunk_size=job.chunk_size, on_progress=hooks.progress
+            )
+        summary.seconds = time.perf_counter() - started
+        summary.cpu_seconds = time.process_time() - cpu
+        return summary
+    finally:
+        await log.close()

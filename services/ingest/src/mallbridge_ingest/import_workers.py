@@ -1,0 +1,118 @@
+"""A parallel import: `job.shards` worker processes, each owning a share of the orders.
+
+Each worker is a process of its own (the import is CPU-bound; one interpreter uses one core). Each reads
+the whole file but keeps only the lines of its orders (order_shard), rebuilds only their state, and
+writes with its own producer; so every order has exactly one writer, as the per-order seq requires.
+Workers are spawned, not forked: the parent may hold threads and an event loop.
+Messages from the workers: ("ready", shard, None), ("progress", shard, line), ("done", shard, summary),
+("failed", shard, reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
+from typing import Any
+
+from mallbridge_core.logging_setup import configure_logging
+from mallbridge_ingest.import_worker import ImportJob, import_shard
+from mallbridge_ingest.importer import ImportSummary, merge_summaries
+
+
+class _WorkerHooks:
+    def __init__(self, shard: int, messages: Queue[tuple[str, int, Any]], go: EventType) -> None:
+        self._shard, self._messages, self._go = shard, messages, go
+
+    def ready(self) -> None:
+        self._messages.put(("ready", self._shard, None))
+
+    async def wait_for_go(self) -> None:
+        await asyncio.to_thread(self._go.wait)
+
+    def progress(self, line: int) -> None:
+        self._messages.put(("progress", self._shard, line))
+
+
+def _worker_main(job: ImportJob, shard: int, messages: Queue[tuple[str, int, Any]], go: EventType) -> None:
+    configure_logging("WARNING")
+    try:
+        summary = asyncio.run(import_shard(job, shard, _WorkerHooks(shard, messages, go)))
+    except BaseException as exc:  # reported to the parent, which aborts the import and says why
+        messages.put(("failed", shard, f"{type(exc).__name__}: {exc}"))
+        raise SystemExit(1) from None
+    messages.put(("done", shard, summary))
+
+
+def run_workers(
+    job: ImportJob,
+    *,
+    total_lines: int,
+    on_ready: Callable[[int], None],
+    on_start: Callable[[], None],
+    on_position: Callable[[int], None],
+) -> ImportSummary:
+    """Run the workers to the end and merge their summaries. `on_ready(n)`: n workers have rebuilt;
+    `on_start()`: all start importing; `on_position(line)`: every worker is past that line."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads or loops
+    messages: Queue[tuple[str, int, Any]] = context.Queue()
+    go = context.Event()
+    workers = [
+        context.Process(target=_worker_main, args=(job, shard, messages, go), name=f"import-worker-{shard}")
+        for shard in range(job.shards)
+    ]
+    for worker in workers:
+        worker.start()
+    position = [0] * job.shards
+    ready: set[int] = set()
+    parts: dict[int, ImportSummary] = {}
+    failures: dict[int, str] = {}
+    finished = False
+    try:
+        while len(parts) + len(failures) < job.shards:
+            try:
+                kind, shard, value = messages.get(timeout=0.5)
+            except queue.Empty:
+                _note_silent_exits(workers, parts, failures)
+            else:
+                if kind == "ready":
+                    ready.add(shard)
+                    on_ready(len(ready))
+                elif kind == "progress":
+                    position[shard] = value
+                elif kind == "done":
+                    parts[shard] = value
+                    position[shard] = position[shard] if value.aborted else total_lines
+                else:
+                    failures[shard] = value
+                on_position(min(position))
+            if not go.is_set() and len(ready | parts.keys() | failures.keys()) == job.shards:
+                # All start together (the import's time is measured from here). A worker that failed
+                # does not hold the others back: each chunk they write is durable either way.
+                on_start()
+                go.set()
+        finished = True
+    finally:
+        go.set()  # no worker may wait for a go that never comes
+        for worker in workers:
+            if not finished:
+                worker.terminate()  # interrupted: stop the workers; what they wrote is durable
+            worker.join()
+    summary = merge_summaries(parts.values())
+    if failures:
+        reasons = "; ".join(f"worker {shard}: {reason}" for shard, reason in sorted(failures.items()))
+        summary.aborted = f"{reasons}; what the other workers wrote is durable, re-run the import to complete it"
+    return summary
+
+
+def _note_silent_exits(
+    workers: Sequence[BaseProcess], parts: dict[int, ImportSummary], failures: dict[int, str]
+) -> None:
+    """A worker that died without a word (killed, out of memory) fails the import instead of hanging it."""
+    for shard, worker in enumerate(workers):
+        if shard not in parts and shard not in failures and worker.exitcode not in (None, 0):
+            failures[shard] = f"exited with code {worker.exitcode}"
