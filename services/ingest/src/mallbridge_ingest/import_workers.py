@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import queue
+import threading
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
@@ -22,6 +25,8 @@ from typing import Any
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_ingest.import_worker import ImportJob, import_shard
 from mallbridge_ingest.importer import ImportSummary, merge_summaries
+
+EXIT_PARENT_GONE = 3
 
 
 class _WorkerHooks:
@@ -38,7 +43,22 @@ class _WorkerHooks:
         self._messages.put(("progress", self._shard, line))
 
 
+def _exit_with_the_parent() -> None:
+    """A worker outlives no killed parent (SIGKILL, out of memory): it would go on writing unsupervised.
+    What it wrote is durable either way; a re-run completes the import."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(EXIT_PARENT_GONE)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def _worker_main(job: ImportJob, shard: int, messages: Queue[tuple[str, int, Any]], go: EventType) -> None:
+    _exit_with_the_parent()
     configure_logging("WARNING")
     try:
         summary = asyncio.run(import_shard(job, shard, _WorkerHooks(shard, messages, go)))

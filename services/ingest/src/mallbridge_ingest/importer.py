@@ -10,7 +10,6 @@ If the log stops acknowledging, the import stops: the chunks before are durable,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -109,7 +108,11 @@ class _Chunk:
 async def _read_ahead(
     lines: Iterable[RawLine], size: int, summary: ImportSummary, queue: asyncio.Queue[_Chunk | None]
 ) -> None:
-    """Parse and validate chunks ahead of the writer, so the CPU work overlaps the log's acknowledgements."""
+    """Parse and validate chunks ahead of the writer, so the CPU work overlaps the log's acknowledgements.
+
+    Ends with a None mark, unless cancelled: then the writer has stopped reading (the log stopped
+    acknowledging) and the queue may be full, so waiting to put the mark would never end.
+    """
     try:
         for chunk in _chunks(lines, size):
             summary.read += len(chunk)
@@ -120,8 +123,12 @@ async def _read_ahead(
                 summary.reject(rejection)
             await queue.put(_Chunk(chunk[0].line, chunk[-1].line, valid))
             await asyncio.sleep(0)  # let the writer take acknowledgements between chunks
-    finally:
-        await queue.put(None)
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        await queue.put(None)  # the writer finishes what is queued, then sees this error when it awaits us
+        raise
+    await queue.put(None)
 
 
 async def import_snapshots(
@@ -151,7 +158,10 @@ async def import_snapshots(
             on_progress(chunk.last_line)
     finally:
         reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        # Wait for the reader without taking over its cancellation: a cancellation of this import itself
+        # (Ctrl-C) must go on propagating, not end here as a normal return.
+        await asyncio.wait([reader])
+    if not reader.cancelled() and (error := reader.exception()) is not None:
+        raise error  # the file could not be read on (the chunks before it are written)
     summary.rejected.sort()
     return summary
