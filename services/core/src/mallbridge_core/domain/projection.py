@@ -232,96 +232,90 @@ def _forward(current: MallStatus, seen: MallStatus) -> MallStatus:
     return seen if mall_rank(seen) > mall_rank(current) else current
 
 
+class _Keep:
+    """Marks a field of `_mall_side` as unchanged (None is a value several fields really take)."""
+
+
+_KEEP = _Keep()
+
+
+def _mall_side(
+    mall: MallSide,
+    *,
+    status: MallStatus | _Keep = _KEEP,
+    confirmed: bool | _Keep = _KEEP,
+    last_request_no: int | _Keep = _KEEP,
+    settled_request_no: int | _Keep = _KEEP,
+    rejection: Rejection | _Keep | None = _KEEP,
+    deferral: Deferral | _Keep | None = _KEEP,
+    attention_code: str | _Keep | None = _KEEP,
+    in_doubt: RequestInDoubt | _Keep | None = _KEEP,
+) -> MallSide:
+    """`mall` with the given fields changed (a constructor call: cheaper than replace())."""
+    return MallSide(
+        mall.status if isinstance(status, _Keep) else status,
+        mall.confirmed if isinstance(confirmed, _Keep) else confirmed,
+        mall.last_request_no if isinstance(last_request_no, _Keep) else last_request_no,
+        mall.settled_request_no if isinstance(settled_request_no, _Keep) else settled_request_no,
+        mall.rejection if isinstance(rejection, _Keep) else rejection,
+        mall.deferral if isinstance(deferral, _Keep) else deferral,
+        mall.attention_code if isinstance(attention_code, _Keep) else attention_code,
+        mall.in_doubt if isinstance(in_doubt, _Keep) else in_doubt,
+    )
+
+
+def _settling(mall: MallSide, request_no: int) -> tuple[int, int, RequestInDoubt | None]:
+    """After an outcome of request `request_no` (an answer, or a read): the last and settled request
+    numbers, and the request still in doubt (None once every request is settled)."""
+    last, settled = max(mall.last_request_no, request_no), max(mall.settled_request_no, request_no)
+    return last, settled, (mall.in_doubt if settled < last else None)
+
+
 def _apply_sync(event: Event, mall: MallSide) -> MallSide:
     """The new MALL side, or `mall` itself (the same object) when the event changes nothing."""
     match event:
         case MallUpdateRequested():
             if event.request_no <= mall.last_request_no:
                 return mall
-            return MallSide(
-                mall.status,
-                mall.confirmed,
-                event.request_no,
-                mall.settled_request_no,
-                mall.rejection,
-                mall.deferral,
-                mall.attention_code,
-                RequestInDoubt(event.status, event.request, event.based_on_seq),
-            )
+            requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
+            return _mall_side(mall, last_request_no=event.request_no, in_doubt=requested)
         case MallStatusUpdated():
-            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
-            return MallSide(
-                _forward(mall.status, event.status),
-                True,
-                last,
-                settled,
-                mall.rejection,
-                None,
-                mall.attention_code,
-                _still_in_doubt(mall, last, settled),
+            last, settled, doubt = _settling(mall, event.request_no)
+            return _mall_side(
+                mall,
+                status=_forward(mall.status, event.status),
+                confirmed=True,
+                last_request_no=last,
+                settled_request_no=settled,
+                deferral=None,
+                in_doubt=doubt,
             )
         case MallUpdateRejected():
-            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
-            return MallSide(
-                mall.status,
-                mall.confirmed,
-                last,
-                settled,
-                Rejection(event.status, event.based_on_seq, event.http_status, event.message),
-                mall.deferral,
-                mall.attention_code,
-                _still_in_doubt(mall, last, settled),
+            last, settled, doubt = _settling(mall, event.request_no)
+            return _mall_side(
+                mall,
+                last_request_no=last,
+                settled_request_no=settled,
+                rejection=Rejection(event.status, event.based_on_seq, event.http_status, event.message),
+                in_doubt=doubt,
             )
         case MallStateObserved():
-            last, settled = max(mall.last_request_no, event.request_no), max(mall.settled_request_no, event.request_no)
-            return MallSide(
-                _forward(mall.status, event.status),
-                event.confirmed,
-                last,
-                settled,
-                mall.rejection,
-                mall.deferral,
-                mall.attention_code,
-                _still_in_doubt(mall, last, settled),
+            last, settled, doubt = _settling(mall, event.request_no)
+            return _mall_side(
+                mall,
+                status=_forward(mall.status, event.status),
+                confirmed=event.confirmed,
+                last_request_no=last,
+                settled_request_no=settled,
+                in_doubt=doubt,
             )
         case StepDeferred():
-            return MallSide(
-                mall.status,
-                mall.confirmed,
-                mall.last_request_no,
-                mall.settled_request_no,
-                mall.rejection,
-                Deferral(event.status, event.reason, event.until),
-                mall.attention_code,
-                mall.in_doubt,
-            )
+            return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
         case AttentionNeeded() if event.scope == "order":
-            return MallSide(
-                mall.status,
-                mall.confirmed,
-                mall.last_request_no,
-                mall.settled_request_no,
-                mall.rejection,
-                mall.deferral,
-                event.code,
-                mall.in_doubt,
-            )
+            return _mall_side(mall, attention_code=event.code)
         case AttentionResolved() if event.scope == "order" and event.code == mall.attention_code:
-            return MallSide(
-                mall.status,
-                mall.confirmed,
-                mall.last_request_no,
-                mall.settled_request_no,
-                mall.rejection,
-                mall.deferral,
-                None,
-                mall.in_doubt,
-            )
+            return _mall_side(mall, attention_code=None)
     return mall
-
-
-def _still_in_doubt(mall: MallSide, last: int, settled: int) -> RequestInDoubt | None:
-    return mall.in_doubt if settled < last else None
 
 
 def fold(events: list[Event]) -> dict[tuple[str, str], OrderState]:
