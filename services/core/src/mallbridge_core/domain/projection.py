@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from mallbridge_schema.events import (
@@ -232,11 +233,13 @@ def _forward(current: MallStatus, seen: MallStatus) -> MallStatus:
     return seen if mall_rank(seen) > mall_rank(current) else current
 
 
-class _Keep:
+class _Keep(Enum):
     """Marks a field of `_mall_side` as unchanged (None is a value several fields really take)."""
 
+    KEEP = 0
 
-_KEEP = _Keep()
+
+_KEEP = _Keep.KEEP
 
 
 def _mall_side(
@@ -253,14 +256,14 @@ def _mall_side(
 ) -> MallSide:
     """`mall` with the given fields changed (a constructor call: cheaper than replace())."""
     return MallSide(
-        mall.status if isinstance(status, _Keep) else status,
-        mall.confirmed if isinstance(confirmed, _Keep) else confirmed,
-        mall.last_request_no if isinstance(last_request_no, _Keep) else last_request_no,
-        mall.settled_request_no if isinstance(settled_request_no, _Keep) else settled_request_no,
-        mall.rejection if isinstance(rejection, _Keep) else rejection,
-        mall.deferral if isinstance(deferral, _Keep) else deferral,
-        mall.attention_code if isinstance(attention_code, _Keep) else attention_code,
-        mall.in_doubt if isinstance(in_doubt, _Keep) else in_doubt,
+        mall.status if status is _KEEP else status,
+        mall.confirmed if confirmed is _KEEP else confirmed,
+        mall.last_request_no if last_request_no is _KEEP else last_request_no,
+        mall.settled_request_no if settled_request_no is _KEEP else settled_request_no,
+        mall.rejection if rejection is _KEEP else rejection,
+        mall.deferral if deferral is _KEEP else deferral,
+        mall.attention_code if attention_code is _KEEP else attention_code,
+        mall.in_doubt if in_doubt is _KEEP else in_doubt,
     )
 
 
