@@ -14,6 +14,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> int:
                     report[name] = {"error": f"not available: {exc}"}
                     failed = True
                 except Exception as exc:
+                    traceback.print_exc()  # where it failed, for the one reading the run's output
                     report[name] = {"error": repr(exc)}
                     failed = True
             print(json.dumps(report[name], indent=2), flush=True)

@@ -36,6 +36,7 @@ import httpx
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.settings import Topics
+from tests.bench.ingest_bench import push_handler_latency
 from tests.support.orders import OrderEventWriter
 
 UPDATES_N = 3000
@@ -58,7 +59,13 @@ class Processes:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([MALLBRIDGE, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # BENCH_LOG_DIR=path keeps each process's log (stderr) there, to look into a stall afterwards.
+        log_dir = os.environ.get("BENCH_LOG_DIR")
+        stderr: Any = subprocess.DEVNULL
+        if log_dir:
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            stderr = (Path(log_dir) / f"{args[0]}-{len(self.procs)}-{int(time.time())}.log").open("wb")
+        proc = subprocess.Popen([MALLBRIDGE, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
         self.procs.append(proc)
         return proc
 
@@ -180,6 +187,15 @@ async def _updates_per_second(
     return {"instances": instances, "puts": len(puts), "updates_per_s": round(len(puts) / span, 1) if span else None}
 
 
+async def _watch_loop_stalls(stalls: list[float]) -> None:
+    """The load generator's own event-loop stalls (a stalled client delays the 202s it sees and can time
+    out on a healthy server): how late each 10 ms sleep wakes up."""
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stalls.append(time.perf_counter() - before - 0.01)
+
+
 async def _latency(bootstrap: str, sandbox: str, procs: Processes, tenants: Path) -> dict[str, Any]:
     from mallbridge_ingest.adapters.signature import sign
 
@@ -197,7 +213,11 @@ async def _latency(bootstrap: str, sandbox: str, procs: Processes, tenants: Path
     since = len(await _puts(sandbox))
     accepted: dict[str, float] = {}
     sent: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ingest_port}", timeout=30) as client:
+    failed: dict[str, int] = {}
+    # No pool timeout: if ingest falls behind the target rate, pushes queue here and the achieved rate and
+    # the latency from sending say so (a crash of the load generator would say nothing).
+    timeout = httpx.Timeout(30.0, pool=None)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ingest_port}", timeout=timeout) as client:
 
         async def push(i: int, mall_id: str) -> None:
             body = json.dumps(
@@ -205,18 +225,24 @@ async def _latency(bootstrap: str, sandbox: str, procs: Processes, tenants: Path
             ).encode()
             ts = str(int(time.time()))
             sent[mall_id] = time.time()
-            r = await client.post(
-                f"/v1/tenants/{TENANT}/orders",
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Mallbridge-Timestamp": ts,
-                    "X-Mallbridge-Signature": sign(SECRET, ts, body),
-                },
-            )
+            try:
+                r = await client.post(
+                    f"/v1/tenants/{TENANT}/orders",
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Mallbridge-Timestamp": ts,
+                        "X-Mallbridge-Signature": sign(SECRET, ts, body),
+                    },
+                )
+            except httpx.TransportError as exc:  # counted and reported, not fatal to the measurement
+                failed[type(exc).__name__] = failed.get(type(exc).__name__, 0) + 1
+                return
             if r.status_code == 202:
                 accepted[mall_id] = time.time()
 
+        stalls: list[float] = []
+        watcher = asyncio.create_task(_watch_loop_stalls(stalls))
         started = time.perf_counter()
         tasks = []
         for i, mall_id in enumerate(ids):
@@ -225,8 +251,12 @@ async def _latency(bootstrap: str, sandbox: str, procs: Processes, tenants: Path
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(push(i, mall_id)))
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            watcher.cancel()
         achieved = len(accepted) / (time.perf_counter() - started)
+        handler = push_handler_latency((await client.get("/metrics")).text)
     deadline = time.monotonic() + 120
     received: dict[str, float] = {}
     while time.monotonic() < deadline and len(received) < len(accepted):
@@ -249,6 +279,9 @@ async def _latency(bootstrap: str, sandbox: str, procs: Processes, tenants: Path
         "latency_ms_max": round(latencies[-1], 1),
         "from_send_ms_p50": round(statistics.median(from_send), 1),
         "from_send_ms_p99": round(from_send[int(len(from_send) * 0.99) - 1], 1),
+        "ingest_push_handler": handler,
+        "load_generator_max_stall_ms": round(max(stalls, default=0.0) * 1000, 1),
+        "pushes_failed": failed,
     }
 
 
