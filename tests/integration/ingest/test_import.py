@@ -202,10 +202,13 @@ def test_more_than_one_worker_needs_kafka(tmp_path: Path) -> None:
     assert not (tmp_path / "e.db").exists()
 
 
-def test_an_unreachable_log_aborts_the_import_with_a_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("url", "workers"), [("kafka://127.0.0.1:9", "2"), ("kafka://127.0.0.1:9", "1"), ("sqlite:///proc/no/e.db", "1")]
+)
+def test_an_unreachable_log_aborts_the_import_with_a_reason(tmp_path: Path, url: str, workers: str) -> None:
     file = tmp_path / "o.jsonl"
     shutil.copy(EXAMPLES / "snapshots.jsonl", file)
-    result = run_import(tmp_path, "kafka://127.0.0.1:9", "p.", file, "--workers", "2")
+    result = run_import(tmp_path, url, "p.", file, "--workers", workers)
     assert result.exit_code == 2
     assert "ABORTED" in result.stdout
     assert "the event log is not reachable, nothing was imported" in result.stdout

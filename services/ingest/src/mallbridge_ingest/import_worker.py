@@ -52,9 +52,9 @@ async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> Import
         clock=utc_now,
     )
     try:
-        await log.start()
         owns = None if job.shards == 1 else (lambda order: shard_of(order, job.shards) == shard)
         try:
+            await log.start()
             await service.prepare([job.tenant.tenant_id], owns_order=owns)
         except LogUnavailableError as exc:
             return ImportSummary(aborted=f"the event log is not reachable, nothing was imported: {exc}")
