@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from mallbridge_core.eventlog.port import LogUnavailableError
+
 # subcommand -> (module, attribute, the distribution that provides it)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": ("mallbridge_ingest.cli", "ingest", "mallbridge-ingest"),
@@ -33,7 +35,19 @@ SUMMARIES = {
 }
 
 
+class LogUnreachable(click.ClickException):
+    """The event log could not be opened or reached: one line and exit status 2, never a traceback."""
+
+    exit_code = 2
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LogUnavailableError as exc:
+            raise LogUnreachable(str(exc)) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(SUBCOMMANDS)
 
