@@ -1,2 +1,23 @@
 """Ingest integration tests run on both engines through the shared `event_log_url` fixture (tests/conftest.py).
-The broker-loss test is Kafka-only by nature and starts its own private broker."""
+The broker-loss tests are Kafka-only by nature and start a private broker each (`private_broker`)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import LocalBroker
+
+
+@pytest.fixture
+def private_broker() -> Iterator[LocalBroker]:
+    """A broker of this test's own, started; the test may stop and start it; removed afterwards."""
+    broker = LocalBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(broker.state, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,16 +16,6 @@ from tests.integration.ingest.support import IngestServer, by_key, order_topic, 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 ORDER = {"order_number": "L-1", "mall_order_id": "7000000000001", "status": "pending"}
-
-
-@pytest.fixture
-def private_broker() -> Iterator[LocalBroker]:
-    broker = LocalBroker()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 async def test_broker_down_is_503_then_the_same_push_succeeds(private_broker: LocalBroker, topic_prefix: str) -> None:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 ORDERS = 200_000  # long enough (several seconds) that the broker is stopped while the workers write
 TENANTS = '[tenants.acme]\ningest_secret = "env:MALLBRIDGE_TEST_UNSET_SECRET_1"\n'
-
-
-@pytest.fixture
-def private_broker() -> Iterator[LocalBroker]:
-    broker = LocalBroker()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _orders_file(path: Path) -> Path:
