@@ -7,6 +7,7 @@ stopped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,6 +70,18 @@ class LocalBroker:
         subprocess.run([str(KAFKA_SH), "restart"], env=self.env, check=True, capture_output=True, text=True)
 
 
+@contextlib.contextmanager
+def running_broker() -> Iterator[LocalBroker]:
+    """A LocalBroker, started; stopped and its state dir removed afterwards."""
+    broker = LocalBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(broker.state, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[LocalBroker | None]:
     """The local broker object when this run started one (tests that stop the broker need it), else None."""
@@ -78,13 +91,8 @@ def kafka_broker() -> Iterator[LocalBroker | None]:
     if _docker_available():
         yield None
         return
-    broker = LocalBroker()
-    broker.start()
-    try:
+    with running_broker() as broker:
         yield broker
-    finally:
-        broker.stop()
-        shutil.rmtree(broker.state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,21 +3,15 @@ The broker-loss tests are Kafka-only by nature and start a private broker each (
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import LocalBroker
+from tests.conftest import LocalBroker, running_broker
 
 
 @pytest.fixture
 def private_broker() -> Iterator[LocalBroker]:
     """A broker of this test's own, started; the test may stop and start it; removed afterwards."""
-    broker = LocalBroker()
-    broker.start()
-    try:
+    with running_broker() as broker:
         yield broker
-    finally:
-        broker.stop()
-        shutil.rmtree(broker.state, ignore_errors=True)
