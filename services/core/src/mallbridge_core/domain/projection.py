@@ -115,8 +115,6 @@ def new_state(event: Event) -> OrderState:
 def apply(state: OrderState | None, event: Event) -> OrderState:
     """Fold one event (of either topic) into the order's state."""
     current = state if state is not None else new_state(event)
-    # New values are built with their constructors, not dataclasses.replace: this is the hot path of the
-    # publisher and the audit, and replace() costs several times more.
     if isinstance(event, OrderEventBase):
         if event.seq <= current.fc.seq:
             return current  # redelivered or duplicated: already applied
@@ -130,20 +128,46 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
     return OrderState(current.tenant_id, current.order_number, current.mall_order_id, current.fc, mall)
 
 
-# ---- FastCentrik facts: each handler returns the whole new side, stamped with the event's seq and time -----
+# ---- copies with some fields changed ---------------------------------------------------------------------
+# Built with the constructors, not dataclasses.replace: this is the publisher's and the audit's hot path.
+
+
+class _Keep(Enum):
+    """Marks a field of `_stamped` or `_mall_side` as unchanged (None is a value several fields take)."""
+
+    KEEP = 0
+
+
+_KEEP = _Keep.KEEP
+
+
+# ---- FastCentrik facts: each handler returns the new side, stamped with the event's seq and time ----------
 
 
 def _stamped(
     event: OrderEventBase,
+    fc: FastCentrikSide,
     *,
-    status: FastCentrikStatus | None,
-    label: str,
-    delivery: tuple[str | None, datetime | None],
-    tracking: tuple[str | None, str | None],
-    mdp: bool,
+    status: FastCentrikStatus | _Keep = _KEEP,
+    label: str | _Keep = _KEEP,
+    delivery: tuple[str | None, datetime | None] | _Keep = _KEEP,
+    tracking: tuple[str | None, str | None] | _Keep = _KEEP,
+    mdp: bool | _Keep = _KEEP,
 ) -> FastCentrikSide:
-    """The new side, stamped with the event's seq and time (a constructor call, cheaper than replace())."""
-    return FastCentrikSide(event.seq, status, label, *delivery, *tracking, mdp, event.occurred_at)
+    """`fc` with the given fields changed, stamped with the event's seq and time."""
+    delivered_at, recorded_at = (fc.delivered_at, fc.delivery_recorded_at) if delivery is _KEEP else delivery
+    number, url = (fc.tracking_number, fc.tracking_url) if tracking is _KEEP else tracking
+    return FastCentrikSide(
+        event.seq,
+        fc.status if status is _KEEP else status,
+        fc.status_label if label is _KEEP else label,
+        delivered_at,
+        recorded_at,
+        number,
+        url,
+        fc.mdp if mdp is _KEEP else mdp,
+        event.occurred_at,
+    )
 
 
 def _delivery_of(event: DeliveryDateSet | OrderFirstSeen) -> tuple[str | None, datetime | None]:
@@ -152,19 +176,13 @@ def _delivery_of(event: DeliveryDateSet | OrderFirstSeen) -> tuple[str | None, d
 
 def _unknown_fact(event: OrderEventBase, fc: FastCentrikSide) -> FastCentrikSide:
     # an event type this version does not know changes nothing but its position (tolerant reader)
-    return _stamped(
-        event,
-        status=fc.status,
-        label=fc.status_label,
-        delivery=(fc.delivered_at, fc.delivery_recorded_at),
-        tracking=(fc.tracking_number, fc.tracking_url),
-        mdp=fc.mdp,
-    )
+    return _stamped(event, fc)
 
 
 def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
     return _stamped(
         event,
+        fc,
         status=event.status,
         label=event.status_label,
         delivery=_delivery_of(event),
@@ -174,47 +192,19 @@ def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
 
 
 def _status_changed(event: OrderStatusChanged, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(
-        event,
-        status=event.to_status,
-        label=event.status_label,
-        delivery=(fc.delivered_at, fc.delivery_recorded_at),
-        tracking=(fc.tracking_number, fc.tracking_url),
-        mdp=fc.mdp,
-    )
+    return _stamped(event, fc, status=event.to_status, label=event.status_label)
 
 
 def _delivery_date_set(event: DeliveryDateSet, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(
-        event,
-        status=fc.status,
-        label=fc.status_label,
-        delivery=_delivery_of(event),
-        tracking=(fc.tracking_number, fc.tracking_url),
-        mdp=fc.mdp,
-    )
+    return _stamped(event, fc, delivery=_delivery_of(event))
 
 
 def _tracking_assigned(event: TrackingAssigned, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(
-        event,
-        status=fc.status,
-        label=fc.status_label,
-        delivery=(fc.delivered_at, fc.delivery_recorded_at),
-        tracking=(event.tracking_number, event.tracking_url),
-        mdp=fc.mdp,
-    )
+    return _stamped(event, fc, tracking=(event.tracking_number, event.tracking_url))
 
 
 def _mdp_flag_set(event: MdpFlagSet, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(
-        event,
-        status=fc.status,
-        label=fc.status_label,
-        delivery=(fc.delivered_at, fc.delivery_recorded_at),
-        tracking=(fc.tracking_number, fc.tracking_url),
-        mdp=event.mdp,
-    )
+    return _stamped(event, fc, mdp=event.mdp)
 
 
 _FACTS: dict[type[OrderEventBase], Callable[[Any, FastCentrikSide], FastCentrikSide]] = {
@@ -233,15 +223,6 @@ def _forward(current: MallStatus, seen: MallStatus) -> MallStatus:
     return seen if mall_rank(seen) > mall_rank(current) else current
 
 
-class _Keep(Enum):
-    """Marks a field of `_mall_side` as unchanged (None is a value several fields really take)."""
-
-    KEEP = 0
-
-
-_KEEP = _Keep.KEEP
-
-
 def _mall_side(
     mall: MallSide,
     *,
@@ -254,7 +235,7 @@ def _mall_side(
     attention_code: str | _Keep | None = _KEEP,
     in_doubt: RequestInDoubt | _Keep | None = _KEEP,
 ) -> MallSide:
-    """`mall` with the given fields changed (a constructor call: cheaper than replace())."""
+    """`mall` with the given fields changed."""
     return MallSide(
         mall.status if status is _KEEP else status,
         mall.confirmed if confirmed is _KEEP else confirmed,
