@@ -271,12 +271,7 @@ class LaneEngine:
             ("error", error[:2000].encode()),
         )
         dead = OutgoingRecord(record.key or b"", record.value, headers)
-        while True:
-            try:
-                await self._log.append(self._topics.dead_letter, [dead])
-                break
-            except LogUnavailableError:
-                await asyncio.sleep(1.0)
+        await self._recorder.append_until_written(self._topics.dead_letter, dead, what="dead letter")
         self._metrics.dead_letters.inc()
         log.warning(
             "undecodable order event moved to dead-letter",
@@ -424,12 +419,9 @@ class LaneEngine:
         self, state: OrderState, request_no: int, step: PutStep, exc: MallError, *, based_on_seq: int | None = None
     ) -> None:
         self._metrics.rejected.labels(state.tenant_id).inc()
-        envelope = self._recorder.envelope(state)
-        if based_on_seq is not None:
-            envelope["based_on_seq"] = based_on_seq
         await self._record(
             MallUpdateRejected(
-                **envelope,
+                **self._recorder.envelope(state, based_on_seq=based_on_seq),
                 request_no=request_no,
                 status=step.status,
                 request=step.body,
