@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from mallbridge_core.eventlog import LogRecord, OutgoingRecord
 from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, StepDeferred
 from tests.integration.publisher.conftest import Harness, eventually
 
@@ -152,3 +153,29 @@ async def test_mdp_order_passes_through_shipping_and_never_gets_delivered_from_u
     finally:
         await publisher.stop()
     assert _bodies(h, mid) == [{"status": "shipping", "confirmed": True}, {"status": "shipped"}]
+
+
+async def test_an_undecodable_order_event_is_dead_lettered_and_the_next_order_still_goes_out(harness: Harness) -> None:
+    h, mid = harness, "10085339351"
+    h.create_orders(T, [mid])
+    w = h.writer
+    await h.log.append(h.topics.order_events, [OutgoingRecord(b"acme:BROKEN-1", b"{not an event")])
+    publisher = h.start_publisher()
+    try:
+        await w.write(w.first_seen(T, "A-51", mid, "in_process"))
+        await eventually(lambda: h.mall_status(mid) == "shipping")
+        dead: list[LogRecord] = []
+        deadline = asyncio.get_running_loop().time() + 20
+        while not dead:
+            assert asyncio.get_running_loop().time() < deadline, "nothing reached the dead-letter topic"
+            async for batch in h.log.replay(h.topics.dead_letter):
+                dead.extend(batch)
+            await asyncio.sleep(0.1)
+    finally:
+        await publisher.stop()
+    assert len(dead) == 1
+    assert (dead[0].key, dead[0].value) == (b"acme:BROKEN-1", b"{not an event")
+    headers = dict(dead[0].headers)
+    assert headers["source-topic"] == h.topics.order_events.encode()
+    assert headers["source-offset"] == b"0"
+    assert b"JSON" in headers["error"]
