@@ -23,7 +23,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -38,13 +37,13 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.settings import Topics
 from tests.bench.ingest_bench import push_handler_latency
 from tests.support.orders import OrderEventWriter
+from tests.support.procs import MALLBRIDGE, publisher_args
 
 UPDATES_N = 3000
 RATE = 200
 DURATION_S = 15
 CONCURRENCY = 8
 CID, SECRET, TENANT = "bench-client-id-not-real", "bench-ingest-secret", "bench"
-MALLBRIDGE = str(Path(sys.executable).parent / "mallbridge")
 
 
 def _free_port() -> int:
@@ -65,7 +64,7 @@ class Processes:
         if log_dir:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             stderr = (Path(log_dir) / f"{args[0]}-{len(self.procs)}-{int(time.time())}.log").open("wb")
-        proc = subprocess.Popen([MALLBRIDGE, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen([str(MALLBRIDGE), *args], env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
         self.procs.append(proc)
         return proc
 
@@ -159,21 +158,7 @@ async def _updates_per_second(
     since = len(await _puts(sandbox))
     group = f"bench-{uuid.uuid4().hex[:6]}"
     for _ in range(instances):
-        procs.start(
-            "publisher",
-            "--kafka",
-            bootstrap,
-            "--tenants",
-            str(tenants),
-            "--topic-prefix",
-            prefix,
-            "--group",
-            group,
-            "--http-port",
-            str(_free_port()),
-            "--log-level",
-            "WARNING",
-        )
+        procs.start(*publisher_args(bootstrap, tenants, prefix, group=group, http_port=_free_port()))
     deadline = time.monotonic() + 180
     puts: list[dict[str, Any]] = []
     while time.monotonic() < deadline:

@@ -13,6 +13,28 @@ import httpx
 MALLBRIDGE = Path(sys.executable).parent / "mallbridge"
 
 
+def publisher_args(
+    bootstrap: str, tenants: Path, prefix: str, *, group: str, http_port: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """`mallbridge publisher` arguments: Kafka, a tenants file, a topic prefix, a group, its HTTP port, quiet."""
+    return [
+        "publisher",
+        "--kafka",
+        bootstrap,
+        "--tenants",
+        str(tenants),
+        "--topic-prefix",
+        prefix,
+        "--group",
+        group,
+        "--http-port",
+        str(http_port),
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
+
+
 class ServiceProcess:
     def __init__(
         self, args: list[str], env: dict[str, str], *, http_port: int | None = None, log_file: Path | None = None

@@ -20,7 +20,7 @@ from mallbridge_sandbox.server import SandboxServer
 from tests.conftest import LocalBroker, free_port
 from tests.integration.publisher.conftest import eventually
 from tests.support.orders import OrderEventWriter
-from tests.support.procs import ServiceProcess
+from tests.support.procs import ServiceProcess, publisher_args
 
 pytestmark = pytest.mark.slow
 TRACK = ("S-1", "https://tracking.example/S-1")
@@ -49,22 +49,7 @@ def _env() -> dict[str, str]:
 def _publisher(bootstrap: str, tenants: Path, prefix: str, *extra: str, group: str = "scale") -> ServiceProcess:
     port = free_port()
     log_file = tenants.parent / f"publisher-{port}.log"
-    args = [
-        "publisher",
-        "--kafka",
-        bootstrap,
-        "--tenants",
-        str(tenants),
-        "--topic-prefix",
-        prefix,
-        "--group",
-        group,
-        "--http-port",
-        str(port),
-        "--log-level",
-        "WARNING",
-        *extra,
-    ]
+    args = publisher_args(bootstrap, tenants, prefix, group=group, http_port=port, extra=extra)
     return ServiceProcess(args, _env(), http_port=port, log_file=log_file)
 
 
