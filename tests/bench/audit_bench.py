@@ -40,7 +40,8 @@ from mallbridge_audit.scope import Scope
 from mallbridge_core.domain.projection import OrderState, apply
 from mallbridge_core.domain.reconciler import plan
 from mallbridge_core.eventlog import EventLog, OutgoingRecord, open_event_log
-from mallbridge_core.settings import CommonOptions, Topics
+from mallbridge_core.settings import CommonOptions
+from mallbridge_core.topics import Topics
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,

@@ -32,8 +32,8 @@ import httpx
 from aiokafka import AIOKafkaProducer  # the bench's raw baseline only; services never import aiokafka
 
 from mallbridge_core.eventlog import OutgoingRecord, open_event_log
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.signature import sign
 from mallbridge_ingest.bootstrap import IngestSettings, build_service
 from mallbridge_ingest.domain import plan_batch

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from mallbridge_core.eventlog import open_event_log
-from mallbridge_core.settings import Topics
+from mallbridge_core.topics import Topics
 from tests.bench.ingest_bench import push_handler_latency
 from tests.support.orders import OrderEventWriter
 from tests.support.procs import MALLBRIDGE, publisher_args

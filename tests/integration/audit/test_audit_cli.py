@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from mallbridge_audit.cli import audit
 from mallbridge_core.eventlog import OutgoingRecord, open_event_log
-from mallbridge_core.settings import Topics
+from mallbridge_core.topics import Topics
 from mallbridge_schema.events import MallStatusUpdated, MallUpdateRequested
 from mallbridge_schema.serde import encode_event, event_key
 from tests.unit.audit import scenario as sc

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from mallbridge_core.cli import main
 from mallbridge_core.eventlog import EventLog, LogRecord, OutgoingRecord, open_event_log
-from mallbridge_core.settings import Topics
+from mallbridge_core.topics import Topics
 from mallbridge_schema.events import AttentionNeeded, OrderFirstSeen, OrderStatusChanged
 from mallbridge_schema.serde import (
     decode_order_event,

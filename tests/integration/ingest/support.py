@@ -15,8 +15,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from mallbridge_core.eventlog import open_event_log
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.signature import sign
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
 from mallbridge_schema.events import OrderEventBase

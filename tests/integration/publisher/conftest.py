@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from mallbridge_core.eventlog import EventLog, open_event_log
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_publisher.adapters.mall_http import HttpMallClient
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings

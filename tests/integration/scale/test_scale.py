@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mallbridge_core.eventlog import open_event_log
-from mallbridge_core.settings import Topics
+from mallbridge_core.topics import Topics
 from mallbridge_sandbox.app import create_app
 from mallbridge_sandbox.partners import Partner
 from mallbridge_sandbox.server import SandboxServer

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.export_mapping import SAMPLE_CSV
 from mallbridge_ingest.adapters.export_poller import ExportPoller
 from mallbridge_ingest.metrics import IngestMetrics

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest import import_run, import_workers
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import validate_snapshot

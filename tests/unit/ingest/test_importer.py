@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from mallbridge_core.eventlog.port import OutgoingRecord
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.importer import import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from mallbridge_core.eventlog.port import LogUnavailableError, OutgoingRecord
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import BatchRejectedError, IngestService, NotReadyError
 from mallbridge_schema.serde import decode_order_event

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -29,31 +27,24 @@ from mallbridge_audit.report import ReportBuilder, assemble
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.verify import Verifier
 from mallbridge_core.eventlog import open_event_log
-from mallbridge_core.settings import CommonOptions, Topics, common_options
-from mallbridge_core.tenants import DEFAULT_LANE
+from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.tenants import TenantsFileError, load_tenants
+from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, Topics, is_lane_name
 
 PROGRESS_MIN_RECORDS = 20_000
-_LANE_PATTERN = r"^[a-z0-9_-]{1,32}$"
 
 
 def tenant_lanes(path: str) -> dict[str, str]:
     """tenant id → lane, read from the tenants file without resolving any secret (the audit needs none)."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise click.UsageError(f"tenants file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise click.UsageError(f"tenants file {path}: not valid TOML: {exc}") from None
-    table = data.get("tenants")
-    if not isinstance(table, dict):
-        raise click.UsageError(f"tenants file {path}: needs [tenants.<id>] tables")
-    return {str(t): str(v.get("lane", DEFAULT_LANE)) for t, v in table.items() if isinstance(v, dict)}
+        tenants = load_tenants(path, resolve_secrets=False)
+    except TenantsFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    return {tenant_id: tenant.lane for tenant_id, tenant in tenants.items()}
 
 
 def lanes_to_read(common: CommonOptions, tenants: tuple[str, ...], lanes: str | None) -> list[Topics]:
     """The default lane, the lanes of the tenants file's tenants (only those in --tenant when given), --lanes."""
-    import re
-
     names = [DEFAULT_LANE]
     if common.tenants_path:
         for tenant, lane in tenant_lanes(common.tenants_path).items():
@@ -61,8 +52,8 @@ def lanes_to_read(common: CommonOptions, tenants: tuple[str, ...], lanes: str | 
                 names.append(lane)
     for lane in (lanes or "").split(","):
         if lane.strip():
-            if not re.match(_LANE_PATTERN, lane.strip()):
-                raise click.BadParameter(f"lane {lane.strip()!r} must match {_LANE_PATTERN}", param_hint="--lanes")
+            if not is_lane_name(lane.strip()):
+                raise click.BadParameter(f"lane {lane.strip()!r} must match {LANE_PATTERN}", param_hint="--lanes")
             names.append(lane.strip())
     return [common.topics(lane) for lane in dict.fromkeys(names)]
 

@@ -26,7 +26,7 @@ from mallbridge_audit.views import (
     decode_sync_fact,
 )
 from mallbridge_core.eventlog.port import EventLog, LogRecord
-from mallbridge_core.settings import Topics
+from mallbridge_core.topics import Topics
 from mallbridge_schema.serde import EventDecodeError
 
 Progress = Callable[[int], None]

@@ -13,42 +13,11 @@ from typing import Any, TypeVar
 
 import click
 
-from mallbridge_schema.serde import (
-    DEAD_LETTER_TOPIC,
-    DEFAULT_TOPIC_PREFIX,
-    ORDER_EVENTS_TOPIC,
-    SYNC_EVENTS_TOPIC,
-    topic_name,
-)
+from mallbridge_core.topics import DEFAULT_LANE, Topics
+from mallbridge_schema.serde import DEFAULT_TOPIC_PREFIX
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The three topic names of one lane, under one prefix."""
-
-    prefix: str = DEFAULT_TOPIC_PREFIX
-    lane: str = "default"
-
-    def _lane_prefix(self) -> str:
-        return self.prefix if self.lane == "default" else f"{self.prefix}lane-{self.lane}."
-
-    @property
-    def order_events(self) -> str:
-        return topic_name(self._lane_prefix(), ORDER_EVENTS_TOPIC)
-
-    @property
-    def sync_events(self) -> str:
-        return topic_name(self._lane_prefix(), SYNC_EVENTS_TOPIC)
-
-    @property
-    def dead_letter(self) -> str:
-        return topic_name(self._lane_prefix(), DEAD_LETTER_TOPIC)
-
-    def for_lane(self, lane: str) -> Topics:
-        return Topics(prefix=self.prefix, lane=lane)
 
 
 @dataclass(frozen=True)
@@ -58,7 +27,7 @@ class CommonOptions:
     topic_prefix: str
     partitions: int
 
-    def topics(self, lane: str = "default") -> Topics:
+    def topics(self, lane: str = DEFAULT_LANE) -> Topics:
         return Topics(prefix=self.topic_prefix, lane=lane)
 
 

@@ -23,8 +23,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN
+
+__all__ = [
+    "DEFAULT_LANE",
+    "DEFAULT_MALL_BASE_URL",
+    "TENANT_ID_PATTERN",
+    "Tenant",
+    "TenantsFileError",
+    "load_tenants",
+    "parse_tenants",
+    "resolve_secret",
+]
+
 DEFAULT_MALL_BASE_URL = "https://mpapi.mallgroup.com/v1"
-DEFAULT_LANE = "default"
 TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _SECRET_REF = re.compile(r"^(env|file):(.+)$")
 
@@ -59,7 +71,7 @@ class _RawTenant(BaseModel):
     mall_client_id: str | None = None
     ingest_secret: str | None = None
     mall_base_url: str = DEFAULT_MALL_BASE_URL
-    lane: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = DEFAULT_LANE
+    lane: Annotated[str, Field(pattern=f"^{LANE_PATTERN}$")] = DEFAULT_LANE
     export_url: str | None = None
     export_mapping: str = "sample-csv"
     poll_interval_s: float = Field(default=300.0, gt=0)
@@ -89,11 +101,29 @@ class Tenant(BaseModel):
     daily_request_budget: int | None = None
 
 
-def _resolve_optional(reference: str | None, *, where: str) -> SecretStr | None:
-    return None if reference is None else resolve_secret(reference, where=where)
+def _tenant(tenant_id: str, parsed: _RawTenant, *, where: str, resolve_secrets: bool) -> Tenant:
+    def secret(reference: str | None, name: str) -> SecretStr | None:
+        if reference is None or not resolve_secrets:
+            return None
+        return resolve_secret(reference, where=f"{where} {name}")
+
+    return Tenant(
+        tenant_id=tenant_id,
+        mall_client_id=secret(parsed.mall_client_id, "mall_client_id"),
+        ingest_secret=secret(parsed.ingest_secret, "ingest_secret"),
+        mall_base_url=parsed.mall_base_url,
+        lane=parsed.lane,
+        export_url=secret(parsed.export_url, "export_url"),
+        export_mapping=parsed.export_mapping,
+        poll_interval_s=parsed.poll_interval_s,
+        daily_request_budget=parsed.daily_request_budget,
+    )
 
 
-def parse_tenants(text: str, *, source: str = "tenants file") -> dict[str, Tenant]:
+def parse_tenants(text: str, *, source: str = "tenants file", resolve_secrets: bool = True) -> dict[str, Tenant]:
+    """Validate the tenants file's text. With `resolve_secrets=False` every secret is left unresolved
+    (None): for commands that need only the tenants and their lanes (audit, import), so they run where
+    the MALL and push secrets are not available."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -111,25 +141,16 @@ def parse_tenants(text: str, *, source: str = "tenants file") -> dict[str, Tenan
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise TenantsFileError(f"{where}: {problems}") from None
-        tenants[tenant_id] = Tenant(
-            tenant_id=tenant_id,
-            mall_client_id=_resolve_optional(parsed.mall_client_id, where=f"{where} mall_client_id"),
-            ingest_secret=_resolve_optional(parsed.ingest_secret, where=f"{where} ingest_secret"),
-            mall_base_url=parsed.mall_base_url,
-            lane=parsed.lane,
-            export_url=_resolve_optional(parsed.export_url, where=f"{where} export_url"),
-            export_mapping=parsed.export_mapping,
-            poll_interval_s=parsed.poll_interval_s,
-            daily_request_budget=parsed.daily_request_budget,
-        )
+
+        tenants[tenant_id] = _tenant(tenant_id, parsed, where=where, resolve_secrets=resolve_secrets)
     return tenants
 
 
-def load_tenants(path: str | Path) -> dict[str, Tenant]:
-    """Read and validate the tenants file once at startup."""
+def load_tenants(path: str | Path, *, resolve_secrets: bool = True) -> dict[str, Tenant]:
+    """Read and validate the tenants file once at startup (see `parse_tenants` for `resolve_secrets`)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise TenantsFileError(f"tenants file {file}: {exc.strerror}") from None
-    return parse_tenants(text, source=f"tenants file {file}")
+    return parse_tenants(text, source=f"tenants file {file}", resolve_secrets=resolve_secrets)

@@ -17,8 +17,9 @@ import httpx
 from fastapi import FastAPI
 
 from mallbridge_core.eventlog.port import EventLog
-from mallbridge_core.settings import CommonOptions, Topics
+from mallbridge_core.settings import CommonOptions
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingError, load_mapping
 from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES, ExportPoller
 from mallbridge_ingest.adapters.http_app import create_app

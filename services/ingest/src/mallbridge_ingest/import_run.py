@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from mallbridge_core.tenants import DEFAULT_LANE, TENANT_ID_PATTERN, Tenant, TenantsFileError
+from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
 from mallbridge_ingest.import_worker import ImportJob, import_shard
 from mallbridge_ingest.import_workers import run_workers
@@ -28,7 +26,6 @@ EXIT_OK, EXIT_REJECTED, EXIT_FATAL = 0, 1, 2
 # MAX_AUTO_WORKERS, one per core): below it, starting workers costs more than it saves.
 PARALLEL_FROM_LINES = 10_000
 MAX_AUTO_WORKERS = 4
-LANE_PATTERN = r"[a-z0-9_-]{1,32}"  # as the tenants file's own validation
 
 
 def check_readable(file: Path, file_format: str) -> None:
@@ -41,19 +38,10 @@ def check_readable(file: Path, file_format: str) -> None:
 def tenant_for_import(path: str, tenant_id: str) -> Tenant:
     """The tenant's existence and lane from the tenants file. Its secrets are not needed, so not resolved:
     an import can run where the push and MALL secrets are not available."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TenantsFileError(f"tenants file {path}: {exc}") from None
-    table = data.get("tenants", {}).get(tenant_id) if isinstance(data.get("tenants"), dict) else None
-    if not isinstance(table, dict):
+    tenant = load_tenants(path, resolve_secrets=False).get(tenant_id)
+    if tenant is None:
         raise TenantsFileError(f"tenants file {path}: no tenant {tenant_id!r}")
-    lane = table.get("lane", DEFAULT_LANE)
-    if not isinstance(lane, str) or not re.fullmatch(LANE_PATTERN, lane):
-        raise TenantsFileError(f"tenants file {path}: [tenants.{tenant_id}] lane must match {LANE_PATTERN}")
-    if not re.match(TENANT_ID_PATTERN, tenant_id):
-        raise TenantsFileError(f"tenant id must match {TENANT_ID_PATTERN}")
-    return Tenant(tenant_id=tenant_id, mall_client_id=None, ingest_secret=None, lane=lane)
+    return tenant
 
 
 def resolve_workers(requested: int | None, *, lines: int, log_url: str) -> int:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mallbridge_core.eventlog.port import EventLog, OutgoingRecord
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import DEFAULT_LANE, Topics
 from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
 from mallbridge_ingest.domain.state import UNKNOWN
 from mallbridge_ingest.keyed_locks import KeyedLocks
@@ -97,9 +97,10 @@ class IngestService:
 
     def topics_to_replay(self, tenant_ids: Collection[str]) -> list[str]:
         """The default lane's topic always comes first: a tenant moved to a lane keeps its earlier history."""
-        lane_topics = {self.topic_for(t) for t in tenant_ids}
-        default = self._topics.for_lane("default").order_events
-        return [default, *sorted(lane_topics - {default})]
+        lanes = {self._topics.for_lane(self._tenants[t].lane) for t in tenant_ids}
+        topics = [history.order_events for lane in lanes for history in lane.history()]
+        default = self._topics.for_lane(DEFAULT_LANE).order_events
+        return [default, *sorted(set(topics) - {default})]
 
     def known_state(self, tenant_id: str, order_number: str) -> OrderState:
         return self._known.get(tenant_id, {}).get(order_number, UNKNOWN)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import uvicorn
 
 from mallbridge_core.eventlog import EventLog
-from mallbridge_core.settings import Topics
 from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_publisher.adapters.http_api import create_http_app
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_publisher.engine import EngineOptions, LaneEngine

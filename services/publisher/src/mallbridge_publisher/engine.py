@@ -24,8 +24,8 @@ from typing import Any
 from mallbridge_core.domain.projection import OrderState, RequestInDoubt, apply
 from mallbridge_core.domain.reconciler import Plan, PutStep, plan
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, Subscription
-from mallbridge_core.settings import Topics
-from mallbridge_core.tenants import DEFAULT_LANE, Tenant
+from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.ports import (
     MallClient,
@@ -215,16 +215,12 @@ class LaneEngine:
         lane keeps what MALL already has (same partition count on both, so the same partition numbers).
         """
         sources: list[tuple[str, Any, bool]] = []
-        if self._topics.lane != DEFAULT_LANE:
-            default = self._topics.for_lane(DEFAULT_LANE)
+        for lane in self._topics.history():
+            history_only = lane != self._topics  # the default lane's topics, read for this lane's tenants
             sources += [
-                (default.sync_events, decode_sync_event, True),
-                (default.order_events, decode_order_event, True),
+                (lane.sync_events, decode_sync_event, history_only),
+                (lane.order_events, decode_order_event, history_only),
             ]
-        sources += [
-            (self._topics.sync_events, decode_sync_event, False),
-            (self._topics.order_events, decode_order_event, False),
-        ]
         for topic, decode, only_my_tenants in sources:
             ends = await self._log.end_offsets(topic)
             skip = {p: end for p, end in ends.items() if p not in partitions}

@@ -70,8 +70,8 @@ class Demo:
         from pydantic import SecretStr
 
         from mallbridge_core.eventlog import open_event_log
-        from mallbridge_core.settings import Topics
         from mallbridge_core.tenants import Tenant
+        from mallbridge_core.topics import Topics
         from mallbridge_ingest.bootstrap import IngestSettings, build_app
         from mallbridge_publisher.adapters.mall_http import HttpMallClient
         from mallbridge_publisher.bootstrap import bootstrap

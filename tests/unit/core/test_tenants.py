@@ -1,0 +1,59 @@
+"""The tenants file: one parser, secrets resolved only when a command needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mallbridge_core.tenants import TenantsFileError, load_tenants, parse_tenants
+
+FILE = """
+[tenants.acme]
+mall_client_id = "env:TEST_TENANTS_ACME_KEY"
+ingest_secret = "file:/nonexistent/secret"
+lane = "big"
+"""
+
+
+def test_without_resolving_secrets_a_file_whose_secrets_are_absent_still_gives_tenants_and_lanes() -> None:
+    tenants = parse_tenants(FILE, resolve_secrets=False)
+    assert tenants["acme"].lane == "big"
+    assert tenants["acme"].mall_client_id is None
+    assert tenants["acme"].ingest_secret is None
+
+
+def test_resolving_secrets_names_the_reference_that_failed_never_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_TENANTS_ACME_KEY", "s3cret-value")
+    with pytest.raises(TenantsFileError) as caught:
+        parse_tenants(FILE)
+    assert "ingest_secret" in str(caught.value)
+    assert "/nonexistent/secret" in str(caught.value)
+    assert "s3cret-value" not in str(caught.value)
+
+
+def test_resolved_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TEST_TENANTS_ACME_KEY", "s3cret-value")
+    secret_file = tmp_path / "ingest"
+    secret_file.write_text("push-secret\n", encoding="utf-8")
+    path = tmp_path / "tenants.toml"
+    path.write_text(FILE.replace("/nonexistent/secret", str(secret_file)), encoding="utf-8")
+    tenant = load_tenants(path)["acme"]
+    assert tenant.ingest_secret is not None
+    assert tenant.ingest_secret.get_secret_value() == "push-secret"
+    assert "s3cret-value" not in repr(tenant)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tenants.acme]\nlane = "Big Lane"\n', "lane"),
+        ('[tenants."bad id!"]\n', "tenant id must match"),
+        ('[tenants.acme]\nunknown_setting = 1\n', "unknown_setting"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_a_bad_file_is_refused_the_same_way_with_or_without_secrets(text: str, message: str) -> None:
+    for resolve in (True, False):
+        with pytest.raises(TenantsFileError, match=message):
+            parse_tenants(text, resolve_secrets=resolve)
