@@ -49,7 +49,7 @@ def test_resolved_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path
     [
         ('[tenants.acme]\nlane = "Big Lane"\n', "lane"),
         ('[tenants."bad id!"]\n', "tenant id must match"),
-        ('[tenants.acme]\nunknown_setting = 1\n', "unknown_setting"),
+        ("[tenants.acme]\nunknown_setting = 1\n", "unknown_setting"),
         ("not toml [", "not valid TOML"),
     ],
 )
