@@ -1,13 +1,26 @@
-"""The sandbox's notion of now: injected, so tests can move time (quota windows, timestamps, delivered_at)."""
+"""The sandbox's notion of now: injected, so tests can move time (quota windows, timestamps, delivered_at).
+
+Also MALL's date-time text, `YYYY-MM-DD HH:MM:SS` in Europe/Prague local time [S5e][S1 InputDataUtil] (the
+time zone is the reference's assumption): the sandbox's own, like its status rules (status_rules.py).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
 """Returns an aware datetime."""
+
+PRAGUE = ZoneInfo("Europe/Prague")
+MALL_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def mall_datetime_text(moment: datetime) -> str:
+    """An aware moment as MALL writes it: Prague local time, `YYYY-MM-DD HH:MM:SS`."""
+    return moment.astimezone(PRAGUE).strftime(MALL_DATETIME_FORMAT)
 
 
 def system_clock() -> datetime:

@@ -13,16 +13,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from mallbridge_sandbox.clock import MALL_DATETIME_FORMAT, PRAGUE
 from mallbridge_sandbox.errors import ErrorCode, ErrorItem, MallError, bad_request
 from mallbridge_sandbox.orders import Order
-from mallbridge_schema.mall_format import (
-    MALL_DATETIME_FORMAT,
-    PRAGUE,
-    TRACKING_NUMBER_ALLOWED,
-    is_valid_tracking_number,
-)
-from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
-from mallbridge_schema.transitions import is_partner_transition, partner_targets
+from mallbridge_sandbox.status_rules import TRACKING_NUMBER_ALLOWED, allowed_targets, is_tracking_number, refusal_of
+from mallbridge_schema.statuses import MallStatus
 
 _S = MallStatus
 UPDATE_FIELDS: dict[str, type] = {
@@ -144,7 +139,7 @@ def check_tracking_values(tracking_number: str | None, tracking_url: str | None)
         raise bad_request(
             ErrorCode.TRACKING_NUMBER_MISSING, "tracking_number is required for status shipped", field="tracking_number"
         )
-    if not is_valid_tracking_number(tracking_number):
+    if not is_tracking_number(tracking_number):
         raise bad_request(
             ErrorCode.TRACKING_NUMBER_INVALID,
             f"tracking_number may contain only {TRACKING_NUMBER_ALLOWED}",
@@ -170,37 +165,30 @@ def _not_allowed(field: str, why: str) -> MallError:
     return bad_request(ErrorCode.FIELD_NOT_ALLOWED, f"{field} {why}", field=field)
 
 
+_STATUS_REFUSALS: dict[ErrorCode, str] = {
+    ErrorCode.ORDER_BLOCKED: "order is blocked (not yet paid or approved); the partner cannot change it",
+    ErrorCode.STATUS_UNCHANGED: "order is already {current}; send a status only when it changes",
+    ErrorCode.ORDER_STATUS_FINAL: "order is {current}, a final status; it cannot change",
+    ErrorCode.MDP_STATUS_FORBIDDEN: (
+        "MALL Delivery order: {target} is set by MALL from carrier tracking, not by the partner"
+    ),
+    ErrorCode.MDP_SHIPPING_REQUIRED: "MALL Delivery order must pass through shipping before shipped",
+    ErrorCode.STATUS_TRANSITION_FORBIDDEN: "status change {current} -> {target} is not allowed; allowed: {allowed}",
+}
+
+
 def _check_status_change(order: Order, update: OrderUpdate, target: MallStatus) -> None:
     current = order.status
     attrs: dict[str, Any] = {"id": order.id, "status": current.value, "requested": target.value}
-    if target == current:
-        raise bad_request(
-            ErrorCode.STATUS_UNCHANGED,
-            f"order is already {current.value}; send a status only when it changes",
-            **attrs,
+    code = refusal_of(current, target, mdp=order.mdp)
+    if code is not None:
+        allowed = [s.value for s in allowed_targets(current, mdp=order.mdp)]
+        if code == ErrorCode.STATUS_TRANSITION_FORBIDDEN:
+            attrs["allowed"] = allowed
+        message = _STATUS_REFUSALS[code].format(
+            current=current.value, target=target.value, allowed=", ".join(allowed) or "none"
         )
-    if current in FINAL_MALL_STATUSES:
-        raise bad_request(
-            ErrorCode.ORDER_STATUS_FINAL, f"order is {current.value}, a final status; it cannot change", **attrs
-        )
-    if order.mdp and target in (_S.DELIVERED, _S.RETURNED):
-        raise bad_request(
-            ErrorCode.MDP_STATUS_FORBIDDEN,
-            f"MALL Delivery order: {target.value} is set by MALL from carrier tracking, not by the partner",
-            **attrs,
-        )
-    if order.mdp and current == _S.OPEN and target == _S.SHIPPED:
-        raise bad_request(
-            ErrorCode.MDP_SHIPPING_REQUIRED, "MALL Delivery order must pass through shipping before shipped", **attrs
-        )
-    if not is_partner_transition(current, target, mdp=order.mdp):
-        allowed = [s.value for s in partner_targets(current, mdp=order.mdp)]
-        raise bad_request(
-            ErrorCode.STATUS_TRANSITION_FORBIDDEN,
-            f"status change {current.value} -> {target.value} is not allowed; allowed: {', '.join(allowed) or 'none'}",
-            **attrs,
-            allowed=allowed,
-        )
+        raise bad_request(code, message, **attrs)
     if not order.confirmed and update.confirmed is not True:
         raise bad_request(
             ErrorCode.ORDER_NOT_CONFIRMED,

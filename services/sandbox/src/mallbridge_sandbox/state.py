@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mallbridge_sandbox.clock import Clock
+from mallbridge_sandbox.clock import Clock, mall_datetime_text
 from mallbridge_sandbox.errors import not_found
 from mallbridge_sandbox.faults import Faults
 from mallbridge_sandbox.orders import Order
 from mallbridge_sandbox.partners import Partner, PartnersError, check_unique
 from mallbridge_sandbox.quota import Quotas
 from mallbridge_sandbox.requestlog import RequestLog
-from mallbridge_schema.mall_format import format_mall_datetime
 from mallbridge_schema.statuses import MallStatus
 
 FIRST_GENERATED_ID = 10085339302  # the example id of the MALL docs [S5]; generated ids count up from here
@@ -85,7 +84,7 @@ class SandboxState:
     # orders ---------------------------------------------------------------------------------------
     def now_text(self) -> str:
         """Now in MALL's format, Europe/Prague local time."""
-        return format_mall_datetime(self.clock())
+        return mall_datetime_text(self.clock())
 
     def order_of(self, partner: str, order_id: str) -> Order:
         """The partner's order; another partner's order is as unknown as a missing one (404)."""
