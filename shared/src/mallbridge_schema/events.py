@@ -1,8 +1,21 @@
-"""The events of `order-events.v1` and `sync-events.v1` (DESIGN §3, contract).
+"""The events of `order-events.v1`, `sync-events.v1` and `operator-events.v1` (DESIGN §3, §6, §7; contract).
 
 Every event is a frozen pydantic model with a past-tense name, tagged by `type`, carrying the common
 envelope. One discriminated union per topic. Readers ignore unknown fields (tolerant reader); a breaking
 change bumps `schema_version` and gets an upcaster in `serde.py`.
+
+Who writes what:
+- `order-events.v1`, ingest only: facts about the FastCentrik side (`OrderFirstSeen` ... `MdpFlagSet`),
+  each with the order's next `seq`; `MallOrderChanged` (MALL's webhook named the order as changed: it
+  takes the order's next seq, because ingest is the order's single writer, and changes nothing on the
+  FastCentrik side); and `MallWebhookReceived`, the receipt of one webhook delivery, a tenant-level event
+  (`order_number` and `mall_order_id` are "", key `{tenant}:`, no seq) that order folds ignore.
+- `sync-events.v1`, the publisher only: what it sent to MALL, what MALL answered, and what it read at
+  MALL (`MallStateObserved`, with the `source` of the read).
+- `operator-events.v1`, the operator commands (`mallbridge order ...`, `mallbridge balance`), key
+  `{tenant}:{order}`: what a person decided (`OrderReturnRequested`, `OrderResyncRequested`,
+  `AttentionAcknowledged`, each with who and why) and what `mallbridge balance` saw at MALL
+  (`MallStateObserved` with source "balance").
 """
 
 from __future__ import annotations
@@ -10,7 +23,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
@@ -73,8 +86,57 @@ class MdpFlagSet(OrderEventBase):
     mdp: bool
 
 
+class MallOrderChanged(OrderEventBase):
+    """MALL's webhook named this order as changed: a fact about MALL's side that ingest received.
+
+    It takes the order's next `seq` (ingest is the order's single writer) and changes nothing on the
+    FastCentrik side: a fold only moves the seq. The publisher reads the order at MALL (GET) when it
+    consumes one; what it reads is recorded as a `MallStateObserved` with source "webhook".
+    """
+
+    type: Literal["MallOrderChanged"] = "MallOrderChanged"
+    receipt_id: UUID = Field(description="the event_id of the MallWebhookReceived this came with")
+
+
+MallOrderId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$", description="a MALL order id, as digits")]
+MAX_WEBHOOK_IDS = 1000
+
+
+class MallWebhookReceived(Event):
+    """The receipt of one MALL webhook delivery, durable before ingest answers 202.
+
+    Tenant-level, not an order's event: `order_number` and `mall_order_id` are "" (Kafka key
+    `{tenant}:`) and there is no seq; order folds ignore it.
+    """
+
+    type: Literal["MallWebhookReceived"] = "MallWebhookReceived"
+    order_number: Literal[""] = ""
+    mall_order_id: Literal[""] = ""
+    order_ids: tuple[MallOrderId, ...] = Field(
+        max_length=MAX_WEBHOOK_IDS, description="every id of the delivery, coalesced, in arrival order"
+    )
+    unknown_ids: tuple[MallOrderId, ...] = Field(
+        default=(), max_length=MAX_WEBHOOK_IDS, description="the ids no FastCentrik snapshot has named yet"
+    )
+
+    @model_validator(mode="after")
+    def _ids_are_coalesced(self) -> MallWebhookReceived:
+        if len(set(self.order_ids)) != len(self.order_ids):
+            raise ValueError("order_ids must be coalesced: each id once")
+        stray = sorted(set(self.unknown_ids) - set(self.order_ids))
+        if stray:
+            raise ValueError(f"unknown_ids must be among order_ids; not there: {', '.join(stray)}")
+        return self
+
+
 OrderEvent = Annotated[
-    OrderFirstSeen | OrderStatusChanged | DeliveryDateSet | TrackingAssigned | MdpFlagSet,
+    OrderFirstSeen
+    | OrderStatusChanged
+    | DeliveryDateSet
+    | TrackingAssigned
+    | MdpFlagSet
+    | MallOrderChanged
+    | MallWebhookReceived,
     Field(discriminator="type"),
 ]
 
@@ -84,6 +146,11 @@ OrderEvent = Annotated[
 
 class SyncEventBase(Event):
     based_on_seq: int = Field(default=0, ge=0, description="the order-event seq the decision was made on")
+
+
+# The three PUT events share `status` and `request`. `status` is the MALL status the order has after
+# this request; for a confirm-only request (`PUT {"confirmed": true}`) that is the status it already has
+# (unchanged), and `request` is `{"confirmed": true}`.
 
 
 class MallUpdateRequested(SyncEventBase):
@@ -115,16 +182,33 @@ class MallUpdateRejected(SyncEventBase):
     message: str
 
 
+ObservationSource = Literal["outcome_unknown", "refusal", "webhook", "poll", "resync", "balance"]
+ObservedField = Literal["status", "confirmed", "tracking", "delivered_at"]
+
+
 class MallStateObserved(SyncEventBase):
-    """MALL's side as read by a GET (after a timeout, an unknown outcome or a rejection)."""
+    """What MALL said about the order when it was read (DESIGN §6).
+
+    `source` says why it was read: "outcome_unknown" (a PUT whose outcome is unknown; the default, so
+    events written before the field existed read as they always did), "refusal" (the read after a
+    refused PUT, `request_no` = the refused request), "webhook" (MALL's webhook named the order),
+    "poll" (the unconfirmed queue listed it), "resync" (an operator asked for it: `mallbridge order
+    resync`, or a drift `mallbridge balance` recorded), "balance" (what `mallbridge balance` saw; these
+    are written to operator-events.v1). `changed` names which of status, confirmed, tracking and
+    delivered_at differ from what the log last said. `confirmed` is None when the source did not say
+    (the fold keeps what it knew); `mdp` likewise.
+    """
 
     type: Literal["MallStateObserved"] = "MallStateObserved"
     request_no: int = Field(default=0, ge=0, description="the request this read settles (0: none)")
+    source: ObservationSource = "outcome_unknown"
+    changed: tuple[ObservedField, ...] = ()
     status: MallStatus
-    confirmed: bool
+    confirmed: bool | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None
     delivered_at: str | None = None
+    mdp: bool | None = None
 
 
 class StepDeferred(SyncEventBase):
@@ -158,12 +242,48 @@ SyncEvent = Annotated[
     Field(discriminator="type"),
 ]
 
-ORDER_EVENT_TYPES: tuple[type[OrderEventBase], ...] = (
+# ---- operator-events.v1: what a person decided, and what `mallbridge balance` saw ----------------------
+
+
+class OperatorEventBase(Event):
+    """A person's decision about one order (DESIGN §7): who made it and why."""
+
+    by: str = Field(min_length=1, pattern=r"\S", description="who: --by, default the OS user")
+    reason: str = Field(default="", description="why, or the note")
+
+
+class OrderReturnRequested(OperatorEventBase):
+    """The manual "Returned": the parcel came back uncollected; the publisher sends `returned` once."""
+
+    type: Literal["OrderReturnRequested"] = "OrderReturnRequested"
+
+
+class OrderResyncRequested(OperatorEventBase):
+    """Read MALL's state of the order now and plan again."""
+
+    type: Literal["OrderResyncRequested"] = "OrderResyncRequested"
+
+
+class AttentionAcknowledged(OperatorEventBase):
+    """A person handled the attention item with this code; it leaves the open list until a new one."""
+
+    type: Literal["AttentionAcknowledged"] = "AttentionAcknowledged"
+    code: str = Field(min_length=1, description="the attention code that was handled")
+
+
+OperatorEvent = Annotated[
+    OrderReturnRequested | OrderResyncRequested | AttentionAcknowledged | MallStateObserved,
+    Field(discriminator="type"),
+]
+
+ORDER_EVENT_TYPES: tuple[type[Event], ...] = (
     OrderFirstSeen,
     OrderStatusChanged,
     DeliveryDateSet,
     TrackingAssigned,
     MdpFlagSet,
+    MallOrderChanged,
+    MallWebhookReceived,
 )
 SYNC_EVENT_TYPES: tuple[type[SyncEventBase], ...] = (
     MallUpdateRequested,
@@ -173,4 +293,10 @@ SYNC_EVENT_TYPES: tuple[type[SyncEventBase], ...] = (
     StepDeferred,
     AttentionNeeded,
     AttentionResolved,
+)
+OPERATOR_EVENT_TYPES: tuple[type[Event], ...] = (
+    OrderReturnRequested,
+    OrderResyncRequested,
+    AttentionAcknowledged,
+    MallStateObserved,
 )

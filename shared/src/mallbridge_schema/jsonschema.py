@@ -1,4 +1,4 @@
-"""Write or check the committed JSON Schema of both event unions (`events.schema.json`).
+"""Write or check the committed JSON Schema of the three event unions (`events.schema.json`).
 
     python -m mallbridge_schema.jsonschema           # (re)write the file from the models
     python -m mallbridge_schema.jsonschema --check   # exit 1 when the file differs from the models

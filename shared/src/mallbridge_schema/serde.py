@@ -1,7 +1,12 @@
 """JSON (de)serialization, Kafka keys and topic names (DESIGN §3, contract).
 
-Values are UTF-8 JSON; keys are `{tenant_id}:{order_number}`. Reading is tolerant: unknown fields are
+Values are UTF-8 JSON; keys are `{tenant_id}:{order_number}` (a tenant-level event such as
+`MallWebhookReceived` has order_number "": key `{tenant_id}:`). Reading is tolerant: unknown fields are
 ignored, and an event of an older `schema_version` is upcast before validation.
+
+Three topics per lane, all with the same partition count (the publisher folds partition p of each):
+`order-events.v1` (ingest), `sync-events.v1` (publisher), `operator-events.v1` (the operator commands
+and `mallbridge balance`), plus `dead-letter.v1`.
 """
 
 from __future__ import annotations
@@ -13,23 +18,28 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from mallbridge_schema.events import (
+    OPERATOR_EVENT_TYPES,
     ORDER_EVENT_TYPES,
     SCHEMA_VERSION,
     SYNC_EVENT_TYPES,
     Event,
+    OperatorEvent,
     OrderEvent,
     SyncEvent,
 )
 
 ORDER_EVENTS_TOPIC = "order-events.v1"
 SYNC_EVENTS_TOPIC = "sync-events.v1"
+OPERATOR_EVENTS_TOPIC = "operator-events.v1"
 DEAD_LETTER_TOPIC = "dead-letter.v1"
 DEFAULT_TOPIC_PREFIX = "mallbridge."
 
 ORDER_EVENT_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
 SYNC_EVENT_ADAPTER: TypeAdapter[SyncEvent] = TypeAdapter(SyncEvent)
+OPERATOR_EVENT_ADAPTER: TypeAdapter[OperatorEvent] = TypeAdapter(OperatorEvent)
 _ORDER_TYPE_NAMES = tuple(cls.model_fields["type"].default for cls in ORDER_EVENT_TYPES)
 _SYNC_TYPE_NAMES = tuple(cls.model_fields["type"].default for cls in SYNC_EVENT_TYPES)
+_OPERATOR_TYPE_NAMES = tuple(cls.model_fields["type"].default for cls in OPERATOR_EVENT_TYPES)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # (event type, version it upgrades from) -> pure dict-to-dict function producing version + 1
@@ -101,9 +111,15 @@ def decode_sync_event(raw: bytes) -> SyncEvent:
     return result
 
 
+def decode_operator_event(raw: bytes) -> OperatorEvent:
+    result: OperatorEvent = _decode(raw, OPERATOR_EVENT_ADAPTER, OPERATOR_EVENTS_TOPIC, _OPERATOR_TYPE_NAMES)
+    return result
+
+
 def events_json_schema() -> dict[str, Any]:
-    """The JSON Schema of both unions, as committed in `events.schema.json`."""
+    """The JSON Schema of the three unions, as committed in `events.schema.json`."""
     return {
-        "order-events.v1": ORDER_EVENT_ADAPTER.json_schema(),
-        "sync-events.v1": SYNC_EVENT_ADAPTER.json_schema(),
+        ORDER_EVENTS_TOPIC: ORDER_EVENT_ADAPTER.json_schema(),
+        SYNC_EVENTS_TOPIC: SYNC_EVENT_ADAPTER.json_schema(),
+        OPERATOR_EVENTS_TOPIC: OPERATOR_EVENT_ADAPTER.json_schema(),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -168,3 +169,16 @@ def test_parse_moment_reads_dates_as_prague_days() -> None:
     assert parse_moment("2026-10-01T08:00:00Z").isoformat() == "2026-10-01T08:00:00+00:00"
     with pytest.raises(ValueError, match="allowed"):
         parse_moment("yesterday")
+
+
+def test_a_webhook_receipt_changes_no_report() -> None:
+    from mallbridge_schema.events import MallWebhookReceived
+
+    receipt = MallWebhookReceived(
+        event_id=uuid.uuid4(), tenant_id="alpha", occurred_at=sc.T, recorded_at=sc.T, order_ids=("1", "2")
+    )
+    builder = ReportBuilder()
+    builder.add_order_fact(decode_order_fact(encode_event(receipt)))
+    builder.add_order_event(receipt)  # type: ignore[arg-type]  (the reader passes what the schema decoded)
+    assert builder.order_events == 0
+    assert builder.finish(as_of=sc.AS_OF).orders == ()

@@ -22,6 +22,7 @@ from mallbridge_schema.events import (
     ORDER_EVENT_TYPES,
     SYNC_EVENT_TYPES,
     MallStateObserved,
+    MallWebhookReceived,
     MdpFlagSet,
 )
 from mallbridge_schema.serde import encode_event
@@ -66,3 +67,14 @@ def test_an_unexpected_shape_goes_through_the_schema_decoder() -> None:
     mdp = MdpFlagSet(event_id=uuid.uuid4(), seq=3, mdp=True, **ENV)
     raw = msgspec.json.encode({**msgspec.json.decode(encode_event(mdp)), "extra": {"nested": [1, 2]}})
     assert decode_order_fact(raw) == order_fact_from_event(mdp)  # unknown fields ignored on both paths
+
+
+def test_a_webhook_receipt_is_a_fact_about_no_order() -> None:
+    receipt = MallWebhookReceived(
+        event_id=uuid.uuid4(), tenant_id="acme", occurred_at=AT, recorded_at=AT, order_ids=("123456789012",)
+    )
+    raw = encode_event(receipt)
+    fact = decode_order_fact(raw)
+    assert (fact.type, fact.order_number, fact.seq) == ("MallWebhookReceived", "", 0)
+    assert fact == order_fact_from_event(receipt)
+    assert decode_order_event_full(raw) == receipt

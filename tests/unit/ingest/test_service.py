@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,8 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import BatchRejectedError, IngestService, NotReadyError
-from mallbridge_schema.serde import decode_order_event
+from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
+from mallbridge_schema.serde import decode_order_event, encode_event
 from tests.unit.ingest.fakes import FakeEventLog
 from tests.unit.ingest.support import snap
 
@@ -31,8 +33,9 @@ def service(log: FakeEventLog, tenants: dict[str, Tenant] = TENANTS) -> IngestSe
 
 def decoded(log: FakeEventLog, topic: str = "t.order-events.v1") -> list[tuple[bytes | None, str, int]]:
     return [
-        (r.key, type(decode_order_event(r.value)).__name__, decode_order_event(r.value).seq)
+        (r.key, type(event).__name__, getattr(event, "seq", 0))
         for r in log.topics.get(topic, [])
+        for event in [decode_order_event(r.value)]
     ]
 
 
@@ -112,6 +115,36 @@ async def test_rebuild_skips_other_tenants_and_undecodable_records() -> None:
     svc = service(log)
     report = await svc.prepare()
     assert (report.events, report.undecodable) == (0, 1)
+
+
+async def test_rebuild_skips_a_webhook_receipt_and_counts_a_mall_change_in_seq() -> None:
+    log = FakeEventLog()
+    first = service(log)
+    await first.prepare()
+    await first.ingest("acme", [(0, snap("A"))], source="push")
+    receipt = MallWebhookReceived(
+        event_id=uuid.uuid4(), tenant_id="acme", occurred_at=NOW, recorded_at=NOW, order_ids=("1",)
+    )
+    changed = MallOrderChanged(
+        event_id=uuid.uuid4(),
+        tenant_id="acme",
+        order_number="A",
+        mall_order_id="1",
+        occurred_at=NOW,
+        recorded_at=NOW,
+        seq=2,
+        receipt_id=receipt.event_id,
+    )
+    await log.append(
+        "t.order-events.v1",
+        [OutgoingRecord(b"acme:", encode_event(receipt)), OutgoingRecord(b"acme:A", encode_event(changed))],
+    )
+    second = service(log)
+    report = await second.prepare()
+    assert (report.events, report.orders, report.undecodable) == (2, 1, 0)
+    assert second.known_state("acme", "A").seq == 2
+    await second.ingest("acme", [(0, snap("A", "settled"))], source="push")
+    assert [seq for *_, seq in decoded(log)[3:]] == [3]  # the next fact continues after the MALL change
 
 
 async def test_tenant_moved_to_a_lane_keeps_its_history_from_the_default_topic() -> None:

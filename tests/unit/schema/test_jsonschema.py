@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mallbridge_schema import jsonschema
-from mallbridge_schema.events import ORDER_EVENT_TYPES, SYNC_EVENT_TYPES
+from mallbridge_schema.events import OPERATOR_EVENT_TYPES, ORDER_EVENT_TYPES, SYNC_EVENT_TYPES
 from mallbridge_schema.serde import events_json_schema
 
 COMMITTED = Path(__file__).resolve().parents[3] / "shared" / "src" / "mallbridge_schema" / "events.schema.json"
@@ -26,10 +26,14 @@ def test_committed_schema_equals_the_models() -> None:
     assert committed == jsonschema.render()  # byte for byte, so `--check` agrees
 
 
-def test_schema_has_both_unions_with_every_type() -> None:
+def test_schema_has_the_three_unions_with_every_type() -> None:
     schema = json.loads(COMMITTED.read_text(encoding="utf-8"))
-    assert set(schema) == {"order-events.v1", "sync-events.v1"}
-    for topic, types in (("order-events.v1", ORDER_EVENT_TYPES), ("sync-events.v1", SYNC_EVENT_TYPES)):
+    assert set(schema) == {"order-events.v1", "sync-events.v1", "operator-events.v1"}
+    for topic, types in (
+        ("order-events.v1", ORDER_EVENT_TYPES),
+        ("sync-events.v1", SYNC_EVENT_TYPES),
+        ("operator-events.v1", OPERATOR_EVENT_TYPES),
+    ):
         union = schema[topic]
         assert union["discriminator"]["propertyName"] == "type"
         assert set(union["discriminator"]["mapping"]) == {cls.__name__ for cls in types}

@@ -13,24 +13,31 @@ from pydantic import BaseModel
 
 from mallbridge_schema import serde
 from mallbridge_schema.events import (
+    OPERATOR_EVENT_TYPES,
     ORDER_EVENT_TYPES,
     SYNC_EVENT_TYPES,
+    AttentionAcknowledged,
     AttentionNeeded,
     AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallOrderChanged,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
+    MallWebhookReceived,
     MdpFlagSet,
     OrderFirstSeen,
+    OrderResyncRequested,
+    OrderReturnRequested,
     OrderStatusChanged,
     StepDeferred,
     TrackingAssigned,
 )
 from mallbridge_schema.serde import (
     EventDecodeError,
+    decode_operator_event,
     decode_order_event,
     decode_sync_event,
     encode_event,
@@ -49,6 +56,8 @@ ENVELOPE: dict[str, Any] = {
     "occurred_at": AT,
     "recorded_at": LATER,
 }
+
+RECEIPT_ID = UUID("0b9e1c52-6a3d-4f0e-8c1b-2d7f5e4a3c21")
 
 # One instance of every event type, every field set to a non-default value.
 ORDER_EXAMPLES: list[Event] = [
@@ -74,6 +83,12 @@ ORDER_EXAMPLES: list[Event] = [
     TrackingAssigned(**ENVELOPE, seq=5, tracking_number="ZX9", tracking_url="https://t.example/ZX9"),
     TrackingAssigned(**ENVELOPE, seq=6, tracking_number=None, tracking_url=None),
     MdpFlagSet(**ENVELOPE, seq=7, mdp=True),
+    MallOrderChanged(**ENVELOPE, seq=8, receipt_id=RECEIPT_ID),
+    MallWebhookReceived(
+        **{**ENVELOPE, "order_number": "", "mall_order_id": "", "event_id": RECEIPT_ID},
+        order_ids=("10085339302", "10085339303", "99999999999"),
+        unknown_ids=("99999999999",),
+    ),
 ]
 SYNC_EXAMPLES: list[Event] = [
     MallUpdateRequested(
@@ -112,21 +127,54 @@ SYNC_EXAMPLES: list[Event] = [
         **ENVELOPE,
         based_on_seq=7,
         request_no=4,
+        source="refusal",
+        changed=("status", "confirmed", "tracking", "delivered_at"),
         status=MallStatus.SHIPPED,
         confirmed=True,
         tracking_number="ZX9",
         tracking_url="https://x/ZX9",
         delivered_at="2026-03-29 03:30:00",
+        mdp=False,
     ),
     StepDeferred(**ENVELOPE, based_on_seq=7, status=MallStatus.DELIVERED, reason="in the future", until=LATER),
     AttentionNeeded(**ENVELOPE, based_on_seq=7, code="mall_final", reason="MALL says cancelled", scope="tenant"),
     AttentionResolved(**ENVELOPE, based_on_seq=8, code="mall_final", scope="tenant"),
+    MallUpdateRequested(  # a confirm-only request: status is the one the order has, unchanged
+        **ENVELOPE, based_on_seq=8, request_no=6, status=MallStatus.SHIPPING, request={"confirmed": True}
+    ),
 ]
+OPERATOR_EXAMPLES: list[Event] = [
+    OrderReturnRequested(**ENVELOPE, by="jana.novakova", reason="parcel came back uncollected"),
+    OrderResyncRequested(**ENVELOPE, by="ops", reason="customer says MALL shows it cancelled"),
+    AttentionAcknowledged(**ENVELOPE, by="jana.novakova", reason="called MALL Operations", code="mall_rejected"),
+    MallStateObserved(
+        **ENVELOPE,
+        based_on_seq=8,
+        source="balance",
+        changed=("status",),
+        status=MallStatus.CANCELLED,
+        confirmed=False,
+        mdp=True,
+    ),
+]
+ALL_EXAMPLES = ORDER_EXAMPLES + SYNC_EXAMPLES + OPERATOR_EXAMPLES
+DECODERS = {id(e): decode_order_event for e in ORDER_EXAMPLES} | {id(e): decode_sync_event for e in SYNC_EXAMPLES}
+DECODERS |= {id(e): decode_operator_event for e in OPERATOR_EXAMPLES}
 
 
 def test_examples_cover_every_event_type() -> None:
     assert {type(e) for e in ORDER_EXAMPLES} == set(ORDER_EVENT_TYPES)
     assert {type(e) for e in SYNC_EXAMPLES} == set(SYNC_EVENT_TYPES)
+    assert {type(e) for e in OPERATOR_EXAMPLES} == set(OPERATOR_EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", OPERATOR_EXAMPLES, ids=lambda e: type(e).__name__)
+def test_operator_event_round_trip(event: Event) -> None:
+    raw = encode_event(event)
+    decoded = decode_operator_event(raw)
+    assert decoded == event
+    assert type(decoded) is type(event)
+    assert encode_event(decoded) == raw
 
 
 @pytest.mark.parametrize("event", ORDER_EXAMPLES, ids=lambda e: type(e).__name__)
@@ -147,17 +195,21 @@ def test_sync_event_round_trip(event: Event) -> None:
     assert encode_event(decoded) == raw
 
 
-@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("event", ALL_EXAMPLES, ids=lambda e: type(e).__name__)
 def test_wire_form_is_utf8_json_with_the_envelope(event: Event) -> None:
     data = json.loads(encode_event(event).decode("utf-8"))
     assert data["type"] == type(event).__name__
     assert data["schema_version"] == 1
+    assert datetime.fromisoformat(data["occurred_at"]) == AT
+    if isinstance(event, MallWebhookReceived):  # tenant-level: no order, key "{tenant}:"
+        assert (data["order_number"], data["mall_order_id"]) == ("", "")
+        assert event_key(event.tenant_id, event.order_number) == b"acme:"
+        return
     assert data["mall_order_id"] == "10085339302"
     assert data["event_id"] == "6f1c2a8e-1d0b-4c55-9a77-0e6a3b1f2d10"
-    assert datetime.fromisoformat(data["occurred_at"]) == AT
 
 
-@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("event", ALL_EXAMPLES, ids=lambda e: type(e).__name__)
 def test_events_are_frozen(event: BaseModel) -> None:
     with pytest.raises(ValueError, match="frozen"):
         event.tenant_id = "other"  # type: ignore[attr-defined]
@@ -168,6 +220,10 @@ def test_a_topic_decoder_refuses_the_other_topics_events() -> None:
         decode_order_event(encode_event(SYNC_EXAMPLES[1]))
     with pytest.raises(EventDecodeError, match=r"unknown event type 'OrderFirstSeen' for topic sync-events\.v1"):
         decode_sync_event(encode_event(ORDER_EXAMPLES[0]))
+    with pytest.raises(EventDecodeError, match=r"unknown event type 'AttentionNeeded' for topic operator-events\.v1"):
+        decode_operator_event(encode_event(SYNC_EXAMPLES[6]))
+    with pytest.raises(EventDecodeError, match=r"unknown event type 'OrderReturnRequested' for topic sync-events"):
+        decode_sync_event(encode_event(OPERATOR_EXAMPLES[0]))
 
 
 # ---- tolerant reading: events written by an older (or newer) writer ----------------------------------
@@ -203,11 +259,17 @@ def test_an_older_sync_event_without_newer_optional_fields_reads() -> None:
     assert step.until is None
 
     observed = _wire(SYNC_EXAMPLES[4])  # MallStateObserved
-    for newer in ("request_no", "tracking_number", "tracking_url", "delivered_at"):
+    for newer in ("request_no", "tracking_number", "tracking_url", "delivered_at", "source", "changed", "mdp"):
         del observed[newer]
     seen = decode_sync_event(json.dumps(observed).encode())
     assert isinstance(seen, MallStateObserved)
     assert (seen.request_no, seen.tracking_number, seen.delivered_at) == (0, None, None)
+    # an observation written before `source` existed was always the read after an unknown outcome
+    assert (seen.source, seen.changed, seen.mdp, seen.confirmed) == ("outcome_unknown", (), None, True)
+    del observed["confirmed"]
+    unsaid = decode_sync_event(json.dumps(observed).encode())
+    assert isinstance(unsaid, MallStateObserved)
+    assert unsaid.confirmed is None  # the source did not say
 
     attention = _wire(SYNC_EXAMPLES[6])
     del attention["scope"]
@@ -216,16 +278,65 @@ def test_an_older_sync_event_without_newer_optional_fields_reads() -> None:
     assert needed.scope == "order"
 
 
-@pytest.mark.parametrize("event", ORDER_EXAMPLES + SYNC_EXAMPLES, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("event", ALL_EXAMPLES, ids=lambda e: type(e).__name__)
 def test_unknown_extra_fields_are_ignored(event: Event) -> None:
     data = {**_wire(event), "carrier": "PPL", "nested": {"x": [1, 2]}, "schema_version": 2}
-    decode = decode_order_event if event in ORDER_EXAMPLES else decode_sync_event
-    decoded = decode(json.dumps(data).encode())
+    decoded = DECODERS[id(event)](json.dumps(data).encode())
     assert decoded.model_dump(exclude={"schema_version"}) == event.model_dump(exclude={"schema_version"})
     assert not hasattr(decoded, "carrier")
 
 
+def test_an_operator_event_without_a_reason_reads() -> None:
+    data = _wire(OPERATOR_EXAMPLES[1])
+    del data["reason"]
+    event = decode_operator_event(json.dumps(data).encode())
+    assert isinstance(event, OrderResyncRequested)
+    assert event.reason == ""
+
+
 # ---- clear errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"order_ids": ["123", "12a"]}, "order_ids.1"),
+        ({"order_ids": [123]}, "order_ids.0"),
+        ({"order_ids": ["1"] * 2}, "coalesced"),
+        ({"order_ids": [str(n) for n in range(1001)]}, "at most 1000"),
+        ({"unknown_ids": ["555"]}, "unknown_ids must be among order_ids; not there: 555"),
+        ({"order_number": "FC-1"}, "order_number"),
+        ({"mall_order_id": "1"}, "mall_order_id"),
+    ],
+)
+def test_a_malformed_webhook_receipt_names_what_is_wrong(change: dict[str, Any], match: str) -> None:
+    data = {**_wire(ORDER_EXAMPLES[-1]), **change}
+    with pytest.raises(EventDecodeError, match=match):
+        decode_order_event(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"by": ""}, "by"),
+        ({"by": "   "}, "by"),
+        ({"code": ""}, "code"),
+    ],
+)
+def test_an_operator_event_needs_who_and_a_code(change: dict[str, Any], match: str) -> None:
+    data = {**_wire(OPERATOR_EXAMPLES[2]), **change}
+    with pytest.raises(EventDecodeError, match=match):
+        decode_operator_event(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [({"source": "guess"}, "source"), ({"changed": ["status", "colour"]}, "changed.1")],
+)
+def test_an_observation_names_a_known_source_and_fields(change: dict[str, Any], match: str) -> None:
+    data = {**_wire(SYNC_EXAMPLES[4]), **change}
+    with pytest.raises(EventDecodeError, match=match):
+        decode_sync_event(json.dumps(data).encode())
 
 
 def test_unknown_type_is_a_clear_error() -> None:
@@ -381,4 +492,5 @@ def test_event_key_and_topic_names() -> None:
     assert event_key("shop-ř", "1") == "shop-ř:1".encode()
     assert topic_name("mallbridge.", serde.ORDER_EVENTS_TOPIC) == "mallbridge.order-events.v1"
     assert topic_name("t1.", serde.SYNC_EVENTS_TOPIC) == "t1.sync-events.v1"
+    assert topic_name("t1.", serde.OPERATOR_EVENTS_TOPIC) == "t1.operator-events.v1"
     assert topic_name(serde.DEFAULT_TOPIC_PREFIX, serde.DEAD_LETTER_TOPIC) == "mallbridge.dead-letter.v1"

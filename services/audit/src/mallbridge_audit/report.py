@@ -160,6 +160,8 @@ class ReportBuilder:
         return accs.get(number) if accs is not None else None
 
     def add_order_fact(self, fact: OrderFact) -> None:
+        if not fact.order_number:
+            return  # a tenant-level receipt (MallWebhookReceived): about no single order
         if self._filtering and not self.scope.wants(fact.tenant_id, fact.order_number):
             return
         self.order_events += 1

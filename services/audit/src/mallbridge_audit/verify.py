@@ -108,8 +108,8 @@ class Verifier:
     def add_order_event(self, event: OrderEventBase) -> None:
         if self._sync_started:
             raise RuntimeError("Verifier needs every order event before the first sync event")
-        if not self.scope.wants(event.tenant_id, event.order_number):
-            return
+        if not event.order_number or not self.scope.wants(event.tenant_id, event.order_number):
+            return  # (no order number: a tenant-level receipt, MallWebhookReceived)
         order = self._order(event)
         key = (event.tenant_id, event.order_number)
         before = self._running.get(key)

@@ -24,6 +24,7 @@ from mallbridge_schema.events import (
     ORDER_EVENT_TYPES,
     SCHEMA_VERSION,
     SYNC_EVENT_TYPES,
+    MallWebhookReceived,
     OrderEvent,
     OrderEventBase,
     SyncEvent,
@@ -54,7 +55,7 @@ class OrderFact(msgspec.Struct, frozen=True, gc=False):
     order_number: str
     mall_order_id: str
     occurred_at: AwareDatetime
-    seq: int
+    seq: int = 0  # 0: a tenant-level event without an order (MallWebhookReceived), which the report skips
     schema_version: int = SCHEMA_VERSION
     status: FastCentrikStatus | None = None  # OrderFirstSeen
     to_status: FastCentrikStatus | None = None  # OrderStatusChanged
@@ -204,7 +205,7 @@ def _convert(event: Any, target: type[Any]) -> Any:
         raise EventDecodeError(f"{type(event).__name__} does not fit the audit view: {exc}") from exc
 
 
-def order_fact_from_event(event: OrderEventBase) -> OrderFact:
+def order_fact_from_event(event: OrderEventBase | MallWebhookReceived) -> OrderFact:
     fact: OrderFact = _convert(event, OrderFact)
     return fact
 

@@ -27,6 +27,7 @@ from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_fai
 from mallbridge_ingest.domain.state import UNKNOWN
 from mallbridge_ingest.keyed_locks import KeyedLocks
 from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_schema.events import OrderEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
 
@@ -139,8 +140,8 @@ class IngestService:
                         undecodable += 1
                         continue
                     orders = known.get(event.tenant_id)
-                    if orders is None:
-                        continue
+                    if orders is None or not isinstance(event, OrderEventBase):
+                        continue  # another tenant, or a tenant-level receipt (MallWebhookReceived): no order
                     orders[event.order_number] = apply_event(orders.get(event.order_number, UNKNOWN), event)
                     folded += 1
         self._known = known

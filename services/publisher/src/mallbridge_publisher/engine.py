@@ -254,6 +254,8 @@ class LaneEngine:
         except EventDecodeError as exc:
             await self._dead_letter(record, str(exc))
             return
+        if not event.order_number:
+            return  # a tenant-level receipt (MallWebhookReceived): no order to fold; its offset is done
         key = self._fold(event, p)
         self._pending[p][record.offset] = key
         self._offsets_of[key].append((p, record.offset))

@@ -288,7 +288,7 @@ def _apply_sync(event: Event, mall: MallSide) -> MallSide:
             return _mall_side(
                 mall,
                 status=_forward(mall.status, event.status),
-                confirmed=event.confirmed,
+                confirmed=mall.confirmed if event.confirmed is None else event.confirmed,
                 last_request_no=last,
                 settled_request_no=settled,
                 in_doubt=doubt,
