@@ -14,6 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.support.eventually import eventually
+
 pytestmark = pytest.mark.kafka
 
 
@@ -22,12 +24,12 @@ async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name=name, num_partitions=partitions, replication_factor=1)])
-        for _ in range(100):
+
+        async def has_all_partitions() -> bool:
             described = await admin.describe_topics([name])
-            if described and len(described[0].get("partitions", ())) == partitions:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"topic {name} did not get {partitions} partitions")
+            return bool(described) and len(described[0].get("partitions", ())) == partitions
+
+        await eventually(has_all_partitions, timeout=10, what=f"topic {name} with {partitions} partitions")
     finally:
         await admin.close()
 
@@ -46,12 +48,16 @@ async def _read_all(
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         out: list[tuple[int, int, bytes | None, bytes]] = []
-        deadline = asyncio.get_running_loop().time() + 30
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            assert asyncio.get_running_loop().time() < deadline, "read did not reach the end offsets"
+
+        async def read_to_the_end() -> bool:
+            if not [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                return True
             batch = await consumer.getmany(timeout_ms=500)
             for tp, msgs in batch.items():
                 out.extend((tp.partition, m.offset, m.key, m.value) for m in msgs if m.offset < ends[tp])
+            return False
+
+        await eventually(read_to_the_end, interval=0, what="a read up to the end offsets")
         return out
     finally:
         await consumer.stop()
@@ -149,7 +155,9 @@ async def test_consumer_group_resumes_exactly_at_first_uncommitted_message(
     try:
         pending: dict[TopicPartition, int] = {}
         count = 0
-        while count < 120:
+
+        async def first_processes_120() -> None:
+            nonlocal count, fetched_uncommitted
             batch = await first.getmany(timeout_ms=1000, max_records=7)
             for tp, msgs in batch.items():
                 for m in msgs:
@@ -162,6 +170,9 @@ async def test_consumer_group_resumes_exactly_at_first_uncommitted_message(
                             committed.update({tp.partition: off for tp, off in pending.items()})
                     else:
                         fetched_uncommitted += 1
+            assert count >= 120, f"the first member processed {count} of 120"
+
+        await eventually(first_processes_120, interval=0)
         # Fetch more, never process nor commit them (as if the process stopped mid-batch).
         more = await first.getmany(timeout_ms=1000, max_records=20)
         fetched_uncommitted += sum(len(v) for v in more.values())
@@ -176,14 +187,16 @@ async def test_consumer_group_resumes_exactly_at_first_uncommitted_message(
     try:
         first_seen: dict[int, int] = {}
         processed_second: list[bytes] = []
-        deadline = asyncio.get_running_loop().time() + 30
-        while len(processed_second) < n - 120:
-            assert asyncio.get_running_loop().time() < deadline, "second member did not get the rest"
+
+        async def second_gets_the_rest() -> None:
             batch = await second.getmany(timeout_ms=1000)
             for tp, msgs in batch.items():
                 for m in msgs:
                     first_seen.setdefault(tp.partition, m.offset)
                     processed_second.append(m.value)
+            assert len(processed_second) >= n - 120, f"the second member got {len(processed_second)} of {n - 120}"
+
+        await eventually(second_gets_the_rest, interval=0)
     finally:
         await second.stop()
 

@@ -18,7 +18,7 @@ from mallbridge_sandbox.app import create_app
 from mallbridge_sandbox.partners import Partner
 from mallbridge_sandbox.server import SandboxServer
 from tests.conftest import LocalBroker, free_port
-from tests.integration.publisher.conftest import eventually
+from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.support.procs import ServiceProcess, publisher_args
 
