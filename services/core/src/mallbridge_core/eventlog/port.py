@@ -1,7 +1,7 @@
 """The event-log port owned by the core (DESIGN §4, §5): what every service needs from a log.
 
-Two adapters implement it: Kafka (`kafka.py`, aiokafka) and an embedded append-only log in one SQLite
-file (`sqlite.py`). Services only ever see this module, so both engines serve them unchanged.
+Two adapters implement it: Kafka (`kafka/`, aiokafka) and an embedded append-only log in one SQLite
+file (`sqlite/`). Services only ever see this module, so both engines serve them unchanged.
 
 Semantics every adapter keeps:
 - `append` returns only when every record is durable (Kafka: acknowledged with acks=all by an
