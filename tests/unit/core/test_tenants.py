@@ -57,3 +57,18 @@ def test_a_bad_file_is_refused_the_same_way_with_or_without_secrets(text: str, m
     for resolve in (True, False):
         with pytest.raises(TenantsFileError, match=message):
             parse_tenants(text, resolve_secrets=resolve)
+
+
+def test_mall_side_and_notify_settings_default_and_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_TENANTS_HOOK", "hook-token")
+    text = '[tenants.a]\nmall_webhook_token = "env:TEST_TENANTS_HOOK"\nmall_poll_interval_s = 0\n[tenants.b]\n'
+    tenants = parse_tenants(text)
+    assert tenants["a"].mall_webhook_token is not None
+    assert tenants["a"].mall_webhook_token.get_secret_value() == "hook-token"
+    assert tenants["a"].mall_poll_interval_s == 0
+    assert tenants["b"].mall_webhook_token is None
+    assert tenants["b"].mall_poll_interval_s == 900
+    with pytest.raises(TenantsFileError, match="mall_poll_interval_s"):
+        parse_tenants("[tenants.a]\nmall_poll_interval_s = -1\n")
+    with pytest.raises(TenantsFileError, match="mall_webhook_token"):
+        parse_tenants('[tenants.a]\nmall_webhook_token = "inline-token"\n')

@@ -17,6 +17,7 @@ def test_default_lane_topics_carry_only_the_prefix() -> None:
 def test_a_lane_reads_the_default_lane_first() -> None:
     lane = Topics(prefix="p.", lane="acme")
     assert lane.order_events == "p.lane-acme.order-events.v1"
+    assert lane.operator_events == "p.lane-acme.operator-events.v1"
     assert [t.lane for t in lane.history()] == [DEFAULT_LANE, "acme"]
     assert Topics(prefix="p.").history() == (Topics(prefix="p."),)
 

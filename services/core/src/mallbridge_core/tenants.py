@@ -9,6 +9,10 @@ lane = "default"                             # optional: the lane whose topics c
 export_url = "file:/run/secrets/acme-export-url"    # optional: FastCentrik export URL to poll (secret ref)
 poll_interval_s = 300                        # optional
 daily_request_budget = 20000                 # optional: MALL order-API requests per day
+mall_webhook_token = "env:ACME_MALL_WEBHOOK_TOKEN"  # optional: secret in the URL MALL's webhook posts to
+mall_poll_interval_s = 900                   # optional: poll MALL's unconfirmed queue (0 = off)
+notify_webhook_url = "env:ACME_NOTIFY_URL"   # optional: where attention alerts go (secret ref)
+notify_email = "ops@acme.example"            # optional: attention alerts by e-mail
 ```
 Secrets are resolved once at startup into `pydantic.SecretStr`, so they never print.
 """
@@ -76,6 +80,10 @@ class _RawTenant(BaseModel):
     export_mapping: str = "sample-csv"
     poll_interval_s: float = Field(default=300.0, gt=0)
     daily_request_budget: int | None = Field(default=None, gt=0)
+    mall_webhook_token: str | None = None
+    mall_poll_interval_s: float = Field(default=900.0, ge=0)
+    notify_webhook_url: str | None = None
+    notify_email: str | None = None
 
     @field_validator("mall_base_url")
     @classmethod
@@ -99,6 +107,10 @@ class Tenant(BaseModel):
     export_mapping: str = "sample-csv"
     poll_interval_s: float = 300.0
     daily_request_budget: int | None = None
+    mall_webhook_token: SecretStr | None = None
+    mall_poll_interval_s: float = 900.0
+    notify_webhook_url: SecretStr | None = None
+    notify_email: str | None = None
 
 
 def _tenant(tenant_id: str, parsed: _RawTenant, *, where: str, resolve_secrets: bool) -> Tenant:
@@ -117,6 +129,10 @@ def _tenant(tenant_id: str, parsed: _RawTenant, *, where: str, resolve_secrets: 
         export_mapping=parsed.export_mapping,
         poll_interval_s=parsed.poll_interval_s,
         daily_request_budget=parsed.daily_request_budget,
+        mall_webhook_token=secret(parsed.mall_webhook_token, "mall_webhook_token"),
+        mall_poll_interval_s=parsed.mall_poll_interval_s,
+        notify_webhook_url=secret(parsed.notify_webhook_url, "notify_webhook_url"),
+        notify_email=parsed.notify_email,
     )
 
 

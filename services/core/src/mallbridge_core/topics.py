@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mallbridge_schema.serde import (
     DEAD_LETTER_TOPIC,
     DEFAULT_TOPIC_PREFIX,
+    OPERATOR_EVENTS_TOPIC,
     ORDER_EVENTS_TOPIC,
     SYNC_EVENTS_TOPIC,
     topic_name,
@@ -48,6 +49,10 @@ class Topics:
     @property
     def dead_letter(self) -> str:
         return topic_name(self._lane_prefix(), DEAD_LETTER_TOPIC)
+
+    @property
+    def operator_events(self) -> str:
+        return topic_name(self._lane_prefix(), OPERATOR_EVENTS_TOPIC)
 
     @property
     def is_default_lane(self) -> bool:
