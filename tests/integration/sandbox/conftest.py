@@ -9,6 +9,7 @@ import pytest
 
 from mallbridge_sandbox import ManualClock, SandboxServer, create_app
 from tests.conftest import free_port
+from tests.integration.sandbox.receiver import Receiver
 from tests.integration.sandbox.support import ACME_KEY, NOW, PARTNERS, PartnerClient, Sandbox
 
 
@@ -33,3 +34,16 @@ def sandbox(_server: tuple[SandboxServer, ManualClock, httpx.Client]) -> Sandbox
 @pytest.fixture
 def acme(sandbox: Sandbox) -> PartnerClient:
     return sandbox.partner(ACME_KEY)
+
+
+@pytest.fixture(scope="module")
+def _receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def receiver(_receiver: Receiver) -> Receiver:
+    """A webhook receiver (real HTTP), emptied before each test."""
+    _receiver.reset()
+    return _receiver

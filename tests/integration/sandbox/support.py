@@ -50,6 +50,24 @@ class Sandbox:
         response = self.admin("PUT", f"/partners/{partner}/faults", json=config)
         assert response.status_code == 200, response.text
 
+    def act(self, order_id: str, action: str, **body: Any) -> httpx.Response:
+        """A change MALL makes: `POST /sandbox/orders/{id}/actions/{action}`."""
+        return self.admin("POST", f"/orders/{order_id}/actions/{action}", json=body)
+
+    def webhook(self, partner: str = "acme", **settings: Any) -> dict[str, Any]:
+        response = self.admin("PUT", f"/partners/{partner}/webhook", json=settings)
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()["webhook"]
+        return view
+
+    def webhook_view(self, partner: str = "acme") -> dict[str, Any]:
+        view: dict[str, Any] = self.admin("GET", f"/partners/{partner}/webhook").json()["webhook"]
+        return view
+
+    def mall_events(self, **params: Any) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.admin("GET", "/mall-events", params=params).json()["events"]
+        return events
+
     def requests(self, **params: Any) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.admin("GET", "/requests", params=params).json()["requests"]
         return entries

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port
+from tests.integration.sandbox.receiver import Receiver
 
 MALLBRIDGE = str(Path(sys.executable).parent / "mallbridge")
 
@@ -88,3 +89,52 @@ def test_cli_refuses_bad_partner_options_without_echoing_secrets() -> None:
     assert dupes.returncode == 2
     assert "share a client_id" in dupes.stderr
     assert "same-key" not in dupes.stderr
+
+
+def test_cli_webhook_interval_and_latency_options(tmp_path: Path) -> None:
+    port = free_port()
+    with Receiver() as receiver:
+        env = {**os.environ, "ACME_WEBHOOK_URL": receiver.url}
+        args = ["--port", str(port), "--partner", "acme=acme-key", "--webhook", "acme=env:ACME_WEBHOOK_URL"]
+        args += ["--webhook-interval", "0.2", "--latency-ms", "150"]
+        proc = subprocess.Popen(
+            [MALLBRIDGE, "sandbox", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, proc)
+            with httpx.Client(base_url=url, timeout=5) as client:
+                first = client.post("/sandbox/orders", json={"partner": "acme"}).json()["order"]["id"]
+                second = client.post("/sandbox/orders", json={"partner": "acme"}).json()["order"]["id"]
+                deliveries = receiver.wait_for(2)
+                assert [d.body for d in deliveries] == [[int(first)], [int(second)]]
+                assert deliveries[1].at - deliveries[0].at >= 0.18  # the interval, not MALL's minute
+                started = time.monotonic()
+                assert client.get("/v1/orders", params={"client_id": "acme-key"}).status_code == 200
+                assert time.monotonic() - started >= 0.15
+                assert receiver.token not in client.get("/sandbox/partners").text
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert receiver.token not in stderr
+
+
+def test_cli_refuses_a_webhook_for_an_unknown_partner_or_a_bad_url() -> None:
+    unknown = subprocess.run(
+        [MALLBRIDGE, "sandbox", "--partner", "acme=k", "--webhook", "globex=http://h/tok-secret"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert unknown.returncode == 2
+    assert "--webhook globex: no such partner" in unknown.stderr
+    bad = subprocess.run(
+        [MALLBRIDGE, "sandbox", "--partner", "acme=k", "--webhook", "acme=ftp://h/tok-secret"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert bad.returncode == 2
+    assert "absolute http(s) URL" in bad.stderr
+    assert "tok-secret" not in unknown.stderr + bad.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.sandbox.support import ACME_KEY, GLOBEX_KEY, PartnerClient, Sandbox
+from tests.integration.sandbox.support import ACME_KEY, GLOBEX_KEY, TRACKING, PartnerClient, Sandbox
 
 
 def test_entries_record_request_and_answer_with_client_id_masked(sandbox: Sandbox, acme: PartnerClient) -> None:
@@ -65,3 +65,19 @@ def test_admin_calls_are_not_logged_and_the_log_can_be_cleared(sandbox: Sandbox,
     assert len(sandbox.requests()) == 1
     assert sandbox.admin("DELETE", "/requests").status_code == 200
     assert sandbox.requests() == []
+
+
+def test_a_returned_put_is_visible_in_the_log_and_the_order_shows_mall_state(
+    sandbox: Sandbox, acme: PartnerClient
+) -> None:
+    """What an operator's "return" (issue 15) must be seen doing: the PUT arrives, MALL's state follows."""
+    order = sandbox.create(status="shipped", confirmed=True, **TRACKING)
+    sandbox.clock.advance(120)
+    response = acme.put(f"/orders/{order['id']}", {"status": "returned"})
+    assert response.status_code == 200, response.text
+    (put,) = sandbox.requests(order_id=order["id"], method="PUT")
+    assert (put["body"], put["status"], put["partner"]) == ({"status": "returned"}, 200, "acme")
+    mall = sandbox.admin("GET", f"/orders/{order['id']}").json()["order"]
+    assert (mall["status"], mall["confirmed"], mall["mdp"]) == ("returned", True, False)
+    assert (mall["shipped"], mall["returned"]) == ("2026-11-20 10:00:00", "2026-11-20 10:02:00")
+    assert mall["tracking_number"] == TRACKING["tracking_number"]

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mallbridge_sandbox.partners import Partner, PartnersError, load_partners, parse_partner_option
+from mallbridge_sandbox.partners import (
+    Partner,
+    PartnersError,
+    load_partners,
+    parse_partner_option,
+    parse_webhook_option,
+)
 from mallbridge_sandbox.requestlog import mask_query
 
 
@@ -85,3 +91,46 @@ def test_client_id_never_in_repr() -> None:
 )
 def test_mask_query(query: str, masked: str) -> None:
     assert mask_query(query) == masked
+
+
+def test_webhook_and_latency_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_HOOK", "https://ingest.example.com/v1/tenants/acme/mall-webhook/tok-secret")
+    file = tmp_path / "p.toml"
+    file.write_text(
+        '[partners.acme]\nclient_id = "k1"\nwebhook_url = "env:ACME_HOOK"\nwebhook_interval_s = 0.5\n'
+        'latency_ms = 50\n[partners.globex]\nclient_id = "k2"\nwebhook_url = "http://127.0.0.1:9/h"\n',
+        encoding="utf-8",
+    )
+    acme, globex = load_partners(file)
+    assert acme.webhook_url == "https://ingest.example.com/v1/tenants/acme/mall-webhook/tok-secret"
+    assert (acme.webhook_interval_s, acme.latency_ms) == (0.5, 50)
+    assert (globex.webhook_url, globex.webhook_interval_s, globex.latency_ms) == ("http://127.0.0.1:9/h", None, None)
+    assert "tok-secret" not in repr(acme)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('webhook_url = "ftp://host/x-secret"', "absolute http"),
+        ('webhook_url = "not a url-secret"', "absolute http"),
+        ("webhook_url = 7", "webhook_url must be a non-empty string"),
+        ('webhook_interval_s = "soon"', "webhook_interval_s must be a number"),
+        ("webhook_interval_s = -1", "webhook_interval_s must be >= 0"),
+        ("latency_ms = 70000", "latency_ms must be 0..60000"),
+        ("latency_ms = 1.5", "latency_ms must be an integer"),
+    ],
+)
+def test_bad_webhook_and_latency_keys_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "p.toml"
+    file.write_text(f'[partners.acme]\nclient_id = "k"\n{text}\n', encoding="utf-8")
+    with pytest.raises(PartnersError, match=message) as caught:
+        load_partners(file)
+    assert "secret" not in str(caught.value)
+
+
+def test_webhook_option() -> None:
+    assert parse_webhook_option("acme=http://127.0.0.1:8080/hooks/t") == ("acme", "http://127.0.0.1:8080/hooks/t")
+    for bad in ("acme", "=http://x/y", "acme=mailto:x-secret"):
+        with pytest.raises(PartnersError) as caught:
+            parse_webhook_option(bad)
+        assert "secret" not in str(caught.value)

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 import uvicorn
 
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_sandbox.app import create_app
-from mallbridge_sandbox.partners import Partner, PartnersError, check_unique, load_partners, parse_partner_option
+from mallbridge_sandbox.partners import (
+    MAX_LATENCY_MS,
+    Partner,
+    PartnersError,
+    check_unique,
+    load_partners,
+    parse_partner_option,
+    parse_webhook_option,
+)
 from mallbridge_sandbox.quota import DEFAULT_QUOTA
 from mallbridge_sandbox.server import uvicorn_config
+from mallbridge_sandbox.webhooks import DEFAULT_INTERVAL_S
 
 
-def collect_partners(partners_file: str | None, specs: tuple[str, ...], quota: int) -> list[Partner]:
+def collect_partners(
+    partners_file: str | None, specs: tuple[str, ...], quota: int, webhooks: tuple[str, ...] = ()
+) -> list[Partner]:
     partners = load_partners(partners_file) if partners_file else []
     partners += [parse_partner_option(spec, quota=quota) for spec in specs]
-    return check_unique(partners, source="--partners/--partner")
+    partners = check_unique(partners, source="--partners/--partner")
+    by_name = {p.name: p for p in partners}
+    for spec in webhooks:
+        name, url = parse_webhook_option(spec)
+        if name not in by_name:
+            raise PartnersError(f"--webhook {name}: no such partner (give it with --partner or --partners)")
+        by_name[name] = dataclasses.replace(by_name[name], webhook_url=url)
+    return list(by_name.values())
 
 
 @click.command(name="sandbox")
@@ -45,6 +65,27 @@ def collect_partners(partners_file: str | None, specs: tuple[str, ...], quota: i
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault generators.")
 @click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, MAX_LATENCY_MS),
+    help="Added to every /v1 answer (awaited, so concurrent requests overlap); a partner's own setting wins.",
+)
+@click.option(
+    "--webhook",
+    "webhook_specs",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Where MALL's webhook POSTs the partner's changed order ids (repeatable); URL may be env:VAR or file:/path.",
+)
+@click.option(
+    "--webhook-interval",
+    default=DEFAULT_INTERVAL_S,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Least seconds between two webhook deliveries of a partner (MALL: 60; e.g. 0.2 in tests).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def sandbox(
@@ -54,16 +95,22 @@ def sandbox(
     partner_specs: tuple[str, ...],
     quota: int,
     seed: int,
+    latency_ms: int,
+    webhook_specs: tuple[str, ...],
+    webhook_interval: float,
     log_level: str,
 ) -> None:
     """A local MALL Partner API that enforces MALL's rules (partner API under /v1, admin under /sandbox)."""
     try:
-        partners = collect_partners(partners_file, partner_specs, quota)
+        partners = collect_partners(partners_file, partner_specs, quota, webhook_specs)
     except PartnersError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level)
     names = ", ".join(p.name for p in partners) or "none yet (add them with POST /sandbox/partners)"
     click.echo(f"MALL sandbox on http://{host}:{port}/v1 (admin: /sandbox, partners: {names})", err=True)
-    app = create_app(partners, seed=seed)
+    app = create_app(partners, seed=seed, latency_ms=latency_ms, webhook_interval_s=webhook_interval)
     exit_zero_on_sigterm()
-    uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level)).run()
+    try:
+        uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level)).run()
+    finally:
+        app.state.close()

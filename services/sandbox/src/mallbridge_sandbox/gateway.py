@@ -1,7 +1,8 @@
 """The front door for partner traffic (`/v1/...`): request log, client_id auth, faults, quota, then the API.
 
 Order of work for each request, and why:
-1. the body is read and the request logged (client_id masked), whatever happens next;
+1. the body is read and the request logged (client_id masked), whatever happens next; then the latency
+   setting (the partner's, else the global one) is awaited, so every answer comes that much later;
 2. `client_id` → partner, else 401 (MALL: bad or missing client_id, or a disabled account) [S1][S9];
 3. the partner's injected faults: latency, then a drop / 5xx / 429 before the API sees the request (these
    do not use quota), or "apply then fail", where the API applies the request and the client gets a 5xx or
@@ -117,6 +118,9 @@ class PartnerGateway:
         )
         outcome = _Outcome()
         try:
+            latency_ms = self.state.latency_for(account)
+            if latency_ms:  # awaited, never blocking: concurrent requests wait side by side
+                await asyncio.sleep(latency_ms / 1000)
             if not client_ids or not client_ids[0]:
                 await self._refuse(
                     send,

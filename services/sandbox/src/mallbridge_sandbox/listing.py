@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from mallbridge_sandbox.errors import ErrorCode, MallError, bad_request
@@ -93,12 +94,18 @@ class ListQuery:
     page: int
     page_size: int
 
+    @cached_property
+    def statuses(self) -> frozenset[MallStatus]:
+        """The statuses the filters let through; blocked only when a filter names it with eq or in."""
+        named_blocked = any(f.names_blocked for f in self.status_filters)
+        return frozenset(
+            s
+            for s in MallStatus
+            if (s != MallStatus.BLOCKED or named_blocked) and all(f.accepts(s) for f in self.status_filters)
+        )
+
     def keeps(self, order: Order) -> bool:
-        if order.test and not self.include_test:
-            return False
-        if order.status == MallStatus.BLOCKED and not any(f.names_blocked for f in self.status_filters):
-            return False
-        return all(f.accepts(order.status) for f in self.status_filters)
+        return order.status in self.statuses and (self.include_test or not order.test)
 
     def page_of(self, orders: Sequence[Order], render: Callable[[Order], Any]) -> dict[str, Any]:
         """`paging{total,pages,size,page}` and `data` for the requested page (empty past the end)."""

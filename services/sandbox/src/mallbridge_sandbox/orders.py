@@ -14,6 +14,8 @@ from mallbridge_schema.statuses import MallStatus
 
 ORDER_ID_PATTERN = re.compile(r"^[1-9][0-9]{0,18}$")
 MAX_ORDER_ID = 2**63 - 1
+# MALL fills in tracking for MDP orders from shipped on [S7].
+MDP_TRACKED = frozenset({MallStatus.SHIPPED, MallStatus.DELIVERED, MallStatus.RETURNED, MallStatus.LOST})
 
 
 def is_order_id(text: str) -> bool:
@@ -45,6 +47,10 @@ class Order:
         if self.tracking_number is None:
             self.tracking_number = f"MDP{self.id}"
             self.tracking_url = f"https://sandbox.invalid/mall-delivery/track/MDP{self.id}"
+
+    def fill_mdp_tracking_if_due(self) -> None:
+        if self.mdp and self.status in MDP_TRACKED:
+            self.fill_mdp_tracking()
 
     def detail(self) -> dict[str, Any]:
         """`GET /orders/{id}` data [S1 Order.php]; money and address fields carry neutral sandbox values."""
@@ -83,11 +89,10 @@ class Order:
         }
 
     def basic(self) -> dict[str, Any]:
-        """`GET /orders?filter=basic` items [S1 BasicOrder.php]."""
+        """`GET /orders?filter=basic` items: exactly the official client's BasicOrder fields [S1 BasicOrder.php]."""
         return {
             "id": int(self.id),
             "purchase_id": int(self.id),
-            "external_id": self.external_id,
             "customer_id": 1,
             "customer": "Sandbox Customer",
             "cod": 0.0,

@@ -7,6 +7,9 @@ A partners file is TOML or JSON (by suffix `.json`, else TOML), one of:
 client_id = "acme-sandbox-key"      # inline, or env:NAME / file:/path
 quota = 5000                        # optional, requests per window (default 10000)
 window_seconds = 86400              # optional (default one day)
+webhook_url = "env:ACME_WEBHOOK"    # optional: where MALL's webhook POSTs (inline, env:NAME, file:/path)
+webhook_interval_s = 60             # optional (default: the sandbox's --webhook-interval)
+latency_ms = 50                     # optional: added to each /v1 answer (default: the sandbox's --latency-ms)
 ```
 
 or a mallbridge tenants file (`[tenants.<id>]` with `mall_client_id` and optional `daily_request_budget`),
@@ -26,6 +29,9 @@ from typing import Any
 
 from mallbridge_core.tenants import TENANT_ID_PATTERN, TenantsFileError, resolve_secret
 from mallbridge_sandbox.quota import DAY_SECONDS, DEFAULT_QUOTA
+from mallbridge_sandbox.webhooks import check_webhook_url
+
+MAX_LATENCY_MS = 60_000
 
 _SECRET_REF = re.compile(r"^(env|file):.+$")
 
@@ -40,6 +46,9 @@ class Partner:
     client_id: str = field(repr=False)
     quota: int = DEFAULT_QUOTA
     window_seconds: int = DAY_SECONDS
+    webhook_url: str | None = field(default=None, repr=False)  # a secret: its path carries the receiver's token
+    webhook_interval_s: float | None = None  # None: the sandbox's default
+    latency_ms: int | None = None  # None: the sandbox's global latency
 
     def __post_init__(self) -> None:
         if not re.match(TENANT_ID_PATTERN, self.name):
@@ -48,11 +57,21 @@ class Partner:
             raise PartnersError(f"partner {self.name}: client_id is empty")
         if self.quota < 0 or self.window_seconds <= 0:
             raise PartnersError(f"partner {self.name}: quota must be >= 0 and window_seconds > 0")
+        if self.webhook_url is not None:
+            try:
+                check_webhook_url(self.webhook_url)
+            except ValueError as exc:
+                raise PartnersError(f"partner {self.name}: {exc}") from None
+        if self.webhook_interval_s is not None and not self.webhook_interval_s >= 0:
+            raise PartnersError(f"partner {self.name}: webhook_interval_s must be >= 0 (seconds)")
+        if self.latency_ms is not None and not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise PartnersError(f"partner {self.name}: latency_ms must be 0..{MAX_LATENCY_MS}")
 
 
-def _client_id(value: Any, *, where: str) -> str:
+def _secret_value(value: Any, *, where: str, name: str = "client_id") -> str:
+    """The value itself, or what an env:NAME / file:/path reference points to."""
     if not isinstance(value, str) or not value.strip():
-        raise PartnersError(f"{where}: client_id must be a non-empty string")
+        raise PartnersError(f"{where}: {name} must be a non-empty string")
     if _SECRET_REF.match(value.strip()):
         try:
             return resolve_secret(value, where=where).get_secret_value()
@@ -70,17 +89,33 @@ def _int(raw: dict[str, Any], key: str, default: int, *, where: str) -> int:
     return value
 
 
+def _seconds(raw: dict[str, Any], key: str, *, where: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise PartnersError(f"{where}: {key} must be a number of seconds")
+    return float(value)
+
+
+_TABLE_KEYS = ("client_id", "quota", "window_seconds", "webhook_url", "webhook_interval_s", "latency_ms")
+
+
 def _from_table(name: str, raw: Any, *, where: str) -> Partner:
     if not isinstance(raw, dict):
         raise PartnersError(f"{where}: must be a table/object")
-    unknown = set(raw) - {"name", "client_id", "quota", "window_seconds"}
+    unknown = set(raw) - {"name", *_TABLE_KEYS}
     if unknown:
-        raise PartnersError(f"{where}: unknown keys {sorted(unknown)}; allowed: client_id, quota, window_seconds")
+        raise PartnersError(f"{where}: unknown keys {sorted(unknown)}; allowed: {', '.join(_TABLE_KEYS)}")
+    webhook = raw.get("webhook_url")
     return Partner(
         name=name,
-        client_id=_client_id(raw.get("client_id"), where=where),
+        client_id=_secret_value(raw.get("client_id"), where=where),
         quota=_int(raw, "quota", DEFAULT_QUOTA, where=where),
         window_seconds=_int(raw, "window_seconds", DAY_SECONDS, where=where),
+        webhook_url=None if webhook is None else _secret_value(webhook, where=where, name="webhook_url"),
+        webhook_interval_s=_seconds(raw, "webhook_interval_s", where=where),
+        latency_ms=None if raw.get("latency_ms") is None else _int(raw, "latency_ms", 0, where=where),
     )
 
 
@@ -93,7 +128,7 @@ def _from_tenants(table: dict[str, Any], *, source: str) -> list[Partner]:
         partners.append(
             Partner(
                 name=name,
-                client_id=_client_id(raw["mall_client_id"], where=f"{where} mall_client_id"),
+                client_id=_secret_value(raw["mall_client_id"], where=f"{where} mall_client_id"),
                 quota=_int(raw, "daily_request_budget", DEFAULT_QUOTA, where=where),
             )
         )
@@ -141,7 +176,19 @@ def parse_partner_option(spec: str, *, quota: int = DEFAULT_QUOTA) -> Partner:
     name, sep, client_id = spec.partition("=")
     if not sep or not name:
         raise PartnersError("--partner must look like NAME=CLIENT_ID")
-    return Partner(name=name.strip(), client_id=_client_id(client_id, where=f"--partner {name}"), quota=quota)
+    return Partner(name=name.strip(), client_id=_secret_value(client_id, where=f"--partner {name}"), quota=quota)
+
+
+def parse_webhook_option(spec: str) -> tuple[str, str]:
+    """`NAME=URL` (the URL may be env:NAME or file:/path: its path carries the receiver's token)."""
+    name, sep, url = spec.partition("=")
+    if not sep or not name.strip():
+        raise PartnersError("--webhook must look like NAME=URL")
+    value = _secret_value(url, where=f"--webhook {name.strip()}", name="URL")
+    try:
+        return name.strip(), check_webhook_url(value)
+    except ValueError as exc:
+        raise PartnersError(f"--webhook {name.strip()}: {exc}") from None
 
 
 def check_unique(partners: Iterable[Partner], *, source: str = "partners") -> list[Partner]:

@@ -66,10 +66,12 @@ class SandboxServer:
             self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
+        """Stop the server and the webhook delivery thread."""
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self.app.state.close()
 
     def __enter__(self) -> SandboxServer:
         self.start()
