@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mallbridge_sandbox.clock import ManualClock
+from mallbridge_sandbox.webhook_delivery import describe_error
 from mallbridge_sandbox.webhooks import Delivery, Webhooks, WebhookSettings, check_webhook_url, mask_url
 
 URL = "http://127.0.0.1:9/v1/tenants/acme/mall-webhook/tok-secret"
@@ -152,3 +153,27 @@ def test_the_url_is_shown_without_its_path(hooks: Webhooks) -> None:
 def test_only_absolute_http_urls(url: str) -> None:
     with pytest.raises(ValueError, match="absolute http"):
         check_webhook_url(url)
+
+
+def test_delivery_errors_never_carry_the_url() -> None:
+    error = describe_error(ValueError(f"cannot reach {URL} (path /v1/tenants/acme/mall-webhook/tok-secret)"), URL)
+    assert "tok-secret" not in error
+    assert error.startswith("ValueError: cannot reach ***")
+    assert describe_error(TimeoutError(), "http://h/") == "TimeoutError"
+
+
+def test_deliver_now_during_a_delivery_answers_with_the_next_one(hooks: Webhooks, ticks: Ticks) -> None:
+    hooks.changed("acme", "1")
+    (in_flight,), _ = hooks.take_due()
+    hooks.changed("acme", "2")
+    future = hooks.deliver_now("acme")
+    assert future is not None
+    assert hooks.take_due() == ([], None)  # one at a time
+    ok(hooks, in_flight)
+    assert not future.done()  # that was not the delivery asked for
+    (forced,), _ = hooks.take_due()  # forced: no interval wait after the one that just ended
+    assert forced.ids == ("2",)
+    ok(hooks, forced)
+    result = future.result(timeout=0)
+    assert result is not None
+    assert result.ids == [2]

@@ -27,7 +27,9 @@ USER_AGENT = "mallbridge-sandbox-webhook"
 def describe_error(exc: BaseException, url: str) -> str:
     """The error as the results show it, without the URL (its path carries the receiver's token)."""
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return text.replace(url, "***").replace(httpx.URL(url).path, "/***") if url else text
+    path = httpx.URL(url).path
+    text = text.replace(url, "***")
+    return text.replace(path, "/***") if len(path) > 1 else text
 
 
 class _Runner:
@@ -101,13 +103,16 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
-            response = await client.post(
-                delivery.url,
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=delivery.timeout_s,
-            )
+            async with asyncio.timeout(delivery.timeout_s):  # the whole exchange, not each phase apart
+                response = await client.post(
+                    delivery.url,
+                    content=body,
+                    headers={"content-type": "application/json"},
+                    timeout=delivery.timeout_s,
+                )
             status = response.status_code
+        except TimeoutError:
+            error = f"Timeout: no answer within {delivery.timeout_s:g} s"
         except asyncio.CancelledError:
             # stop(): the POST was cut; record it so the partner's webhook is not left "in flight" for good
             self._hooks.record(delivery, status=None, error="cancelled: the sandbox stopped", duration_ms=0.0)

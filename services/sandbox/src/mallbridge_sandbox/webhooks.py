@@ -94,7 +94,8 @@ class _Hook:
     queued: dict[str, None] = field(default_factory=dict)
     last_end: float | None = None
     in_flight: bool = False
-    forced: list[Future[DeliveryResult | None]] = field(default_factory=list)
+    forced: list[Future[DeliveryResult | None]] = field(default_factory=list)  # deliver-now, not yet started
+    answering: list[Future[DeliveryResult | None]] = field(default_factory=list)  # ... waiting on the one in flight
     results: deque[DeliveryResult] = field(default_factory=lambda: deque(maxlen=RESULTS_KEPT))
 
 
@@ -202,6 +203,7 @@ class Webhooks:
         for order_id in ids:
             del hook.queued[order_id]
         hook.in_flight = True
+        hook.answering, hook.forced = hook.forced, []
         return Delivery(partner, hook.settings.url, ids, hook.settings.timeout_s, self._generation)
 
     def record(self, delivery: Delivery, *, status: int | None, error: str | None, duration_ms: float) -> None:
@@ -216,15 +218,20 @@ class Webhooks:
             result = DeliveryResult(self._seq, at, ids, status, error, round(duration_ms, 3))
             hook.results.append(result)
             hook.in_flight, hook.last_end = False, self._monotonic()
-            self._resolve(hook, result)
+            self._answer(hook.answering, result)
+            hook.answering = []
         self.on_change()
 
     @staticmethod
-    def _resolve(hook: _Hook, result: DeliveryResult | None) -> None:
-        for future in hook.forced:
+    def _answer(futures: list[Future[DeliveryResult | None]], result: DeliveryResult | None) -> None:
+        for future in futures:
             if not future.done():
                 future.set_result(result)
-        hook.forced.clear()
+
+    def _resolve(self, hook: _Hook, result: DeliveryResult | None) -> None:
+        """Answer every deliver-now waiter of a hook that goes away (reset, removed)."""
+        self._answer([*hook.answering, *hook.forced], result)
+        hook.answering, hook.forced = [], []
 
     def interval_of(self, settings: WebhookSettings) -> float:
         return self.default_interval_s if settings.interval_s is None else settings.interval_s
