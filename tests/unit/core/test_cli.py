@@ -1,11 +1,20 @@
-"""The `mallbridge` command itself: an event log that cannot be reached is one line and exit 2."""
+"""The `mallbridge` command itself: subcommands come from the installed packages' entry points; an event log
+that cannot be reached is one line and exit 2."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+import click
 import pytest
 from click.testing import CliRunner
 
+from mallbridge_core import cli as mallbridge_cli
 from mallbridge_core.cli import main
+
+EVERY_SUBCOMMAND = {"audit", "demo", "ingest", "log", "publisher", "run", "sandbox"}
 
 
 @pytest.mark.parametrize(
@@ -22,3 +31,57 @@ def test_an_unreachable_event_log_is_one_line_and_exit_2(args: list[str]) -> Non
     assert "Error: " in result.stderr
     assert "Traceback" not in result.stderr
     assert ("cannot open the event log" in result.stderr) or ("Kafka at 127.0.0.1:9" in result.stderr)
+
+
+def test_every_package_registers_its_subcommands_under_their_own_name() -> None:
+    registered = mallbridge_cli.registered_commands()
+    assert set(registered) == EVERY_SUBCOMMAND
+    ctx = click.Context(main, info_name="mallbridge")
+    for name in registered:
+        command = main.get_command(ctx, name)
+        assert isinstance(command, click.Command)
+        assert command.name == name
+        assert not mallbridge_cli.is_unloadable(command), name
+
+
+def test_help_lists_every_subcommand_with_its_summary_without_importing_any_service() -> None:
+    # a fresh interpreter: the test session has imported every package long ago
+    probe = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from mallbridge_core.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules if m.startswith('mallbridge_')})\n"
+        "print(json.dumps({'output': result.output, 'code': result.exit_code, 'loaded': loaded}))\n"
+    )
+    answer = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True).stdout)
+
+    assert answer["code"] == 0
+    assert answer["loaded"] == ["mallbridge_core"]
+    rows = {line.split()[0]: line for line in answer["output"].split("Commands:")[1].splitlines() if line[:3].strip()}
+    assert set(rows) == EVERY_SUBCOMMAND
+    assert "Ingest and publisher in one process." in rows["run"]
+    assert "Project order events into MALL statuses" in rows["publisher"]
+
+
+def test_an_unknown_subcommand_names_the_installed_ones() -> None:
+    result = CliRunner().invoke(main, ["pubilsher"])
+    assert result.exit_code == 2
+    assert "no subcommand 'pubilsher' here (installed: audit, demo, ingest, log, publisher, run, sandbox)" in (
+        result.stderr
+    )
+
+
+def test_a_registered_module_that_cannot_be_imported_is_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    broken = EntryPoint("audit", "mallbridge_gone.cli:audit", mallbridge_cli.COMMANDS_GROUP)
+    monkeypatch.setattr(mallbridge_cli, "registered_commands", lambda: {"audit": broken})
+
+    result = CliRunner().invoke(main, ["audit"])
+
+    assert result.exit_code == 1
+    assert "'audit' is registered by mallbridge_gone, but its module cannot be imported" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -11,6 +11,7 @@ The second half feeds the checker modified copies of the tree and shows it catch
 from __future__ import annotations
 
 import shutil
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,14 @@ MUTATIONS = [
     ),
     pytest.param(
         "infra/docker/Dockerfile",
+        "COPY --from=build-publisher /opt/venv /opt/venv",
+        "COPY --from=build-audit /opt/venv /opt/venv",
+        "`mallbridge publisher` is registered by no package the image installs (mallbridge-schema, mallbridge-core, "
+        "mallbridge-audit)",
+        id="dockerfile-image-lacks-its-subcommand",
+    ),
+    pytest.param(
+        "infra/docker/Dockerfile",
         "USER mallbridge\nEXPOSE 8080",
         "EXPOSE 8080",
         "target ingest: runs as root",
@@ -289,13 +298,31 @@ def test_the_checker_catches(tree: Path, project: Project, file: str, old: str, 
     assert any(expected in problem for problem in new_problems), _show(new_problems)
 
 
-def test_a_subcommand_whose_package_is_not_installed_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the lazy group answers a stub when the module is missing; a container running it would only print an error
-    monkeypatch.setitem(mallbridge_cli.SUBCOMMANDS, "audit", ("mallbridge_not_installed.cli", "audit", "mallbridge-x"))
+def test_a_subcommand_whose_module_cannot_be_imported_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the group answers a stub when a registered module is missing; a container running it would only print an error
+    registered = dict(mallbridge_cli.registered_commands())
+    registered["audit"] = EntryPoint("audit", "mallbridge_not_installed.cli:audit", mallbridge_cli.COMMANDS_GROUP)
+    monkeypatch.setattr(mallbridge_cli, "registered_commands", lambda: registered)
     launch = Launch(where="somewhere", argv=["audit"])
 
     problems = check_launch(launch, real_resolver())
 
     assert problems == [
-        "somewhere: `mallbridge audit` is not available here: mallbridge-x (or its cli module) is not installed"
+        "somewhere: `mallbridge audit` is not available here: mallbridge_not_installed (or its cli module) is not "
+        "installed"
     ]
+
+
+def test_a_settings_variable_is_read_and_checked_like_an_option() -> None:
+    # MALLBRIDGE_PUBLISHER_* are read by the publisher's settings class (no option names them)
+    launch = Launch(
+        where="somewhere",
+        argv=["publisher", "--http-host", "0.0.0.0"],
+        env={"MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S": "often", "MALLBRIDGE_PARTITIONS": "0"},
+    )
+
+    problems = check_launch(launch, real_resolver())
+
+    assert any("env MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S='often'" in p for p in problems), _show(problems)
+    assert any("env MALLBRIDGE_PARTITIONS='0'" in p for p in problems), _show(problems)
+    assert not any("is not read by" in p for p in problems), _show(problems)

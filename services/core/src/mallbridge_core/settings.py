@@ -1,23 +1,119 @@
-"""Options every subcommand shares (DESIGN §4, contract), validated once at startup.
+"""Settings from the environment with the command line on top, and the options every subcommand shares.
 
-`--log kafka://HOST:PORT | sqlite:///PATH` (env MALLBRIDGE_LOG); `--kafka HOST:PORT` (env MALLBRIDGE_KAFKA,
-default 127.0.0.1:9092) is a shorthand for `--log kafka://HOST:PORT`; `--tenants PATH` (env
-MALLBRIDGE_TENANTS); `--topic-prefix` (env MALLBRIDGE_TOPIC_PREFIX, default `mallbridge.`).
+One reader per setting: a pydantic-settings class reads the environment (and holds the default); a click
+option made by `setting_option` only overrides it when it was given on the command line (its click default
+is None and click never reads the variable itself). `--help` still shows the variable and the default.
+
+The common options (README "Configuration"): `--log kafka://HOST:PORT | sqlite:///PATH` (MALLBRIDGE_LOG);
+`--kafka HOST:PORT` (MALLBRIDGE_KAFKA, default 127.0.0.1:9092), a shorthand for `--log kafka://HOST:PORT`;
+`--tenants PATH` (MALLBRIDGE_TENANTS); `--topic-prefix` (MALLBRIDGE_TOPIC_PREFIX, default `mallbridge.`);
+`--partitions` (MALLBRIDGE_PARTITIONS, default 6).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.topics import DEFAULT_LANE, Topics
 from mallbridge_schema.serde import DEFAULT_TOPIC_PREFIX
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound=BaseSettings)
+
+
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable `settings` reads for `field` (its alias when it has one)."""
+    info = settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias.upper()
+    choices = getattr(alias, "choices", None)
+    if choices and isinstance(choices[0], str):
+        return choices[0].upper()
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+class SettingOption(click.Option):
+    """A click option backed by a settings field: shown with its variable and default, never read from the env."""
+
+    def __init__(self, *args: Any, settings_default: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings_default = settings_default
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        return None  # the settings class reads the environment; a given option overrides it
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if self.settings_default is not None:
+            extra["default"] = str(self.settings_default)
+        return extra
+
+
+def setting_option(settings: type[BaseSettings], field: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option that overrides `settings.<field>` when given (its parameter name is `field`)."""
+    default = settings.model_fields[field].default
+    return click.option(
+        *decls,
+        field,
+        cls=SettingOption,
+        default=None,
+        envvar=env_name(settings, field),
+        show_envvar=True,
+        settings_default=default,
+        **kwargs,
+    )
+
+
+def settings_from(settings: type[S], given: Mapping[str, Any]) -> S:
+    """`settings` read from the environment (and defaults), with the given command-line values on top.
+
+    `given` maps field names to option values, None meaning "not given". A bad value from either side is a
+    click.UsageError that names the option and the variable, and says what is allowed.
+    """
+    try:
+        return settings(**{field: value for field, value in given.items() if value is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            where = env_name(settings, field) if field in settings.model_fields else field
+            flag = f"{_flag(field)} / " if given.get(field) is not None else ""
+            problems.append(f"{flag}{where}: {error['msg']} (got {error.get('input')!r})")
+        raise click.UsageError("; ".join(problems)) from None
+
+
+def _flag(param_name: str) -> str:
+    """The option of the running command whose parameter is `param_name` (for error messages)."""
+    ctx = click.get_current_context(silent=True)
+    params = ctx.command.params if ctx is not None else []
+    return next((p.opts[0] for p in params if p.name == param_name and p.opts), f"--{param_name.replace('_', '-')}")
+
+
+class CommonSettings(BaseSettings):
+    """The options every subcommand shares, each from MALLBRIDGE_<NAME> unless given on the command line."""
+
+    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_", extra="ignore", frozen=True, populate_by_name=True)
+
+    log: str | None = None
+    kafka: str = DEFAULT_KAFKA
+    # named tenants_path so that it never collides with a command's own `tenants` (e.g. the audit's --tenant)
+    tenants_path: str | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_TENANTS"))
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    partitions: int = Field(default=6, ge=1, le=10_000)
+
+    @property
+    def log_url(self) -> str:
+        """`--log` wins; else `--kafka`/MALLBRIDGE_KAFKA; else the default broker."""
+        return self.log or f"kafka://{self.kafka}"
 
 
 @dataclass(frozen=True)
@@ -30,69 +126,41 @@ class CommonOptions:
     def topics(self, lane: str = DEFAULT_LANE) -> Topics:
         return Topics(prefix=self.topic_prefix, lane=lane)
 
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> CommonOptions:
+        return cls(settings.log_url, settings.tenants_path, settings.topic_prefix, settings.partitions)
 
-def resolve_log_url(log: str | None, kafka: str | None) -> str:
-    """`--log` wins; else `--kafka`/MALLBRIDGE_KAFKA; else the default broker."""
-    if log:
-        return log
-    return f"kafka://{kafka or DEFAULT_KAFKA}"
+
+_COMMON = (
+    setting_option(CommonSettings, "log", "--log", help="Event log: kafka://HOST:PORT or sqlite:///PATH."),
+    setting_option(CommonSettings, "kafka", "--kafka", help="Kafka bootstrap, shorthand for --log kafka://…"),
+    setting_option(
+        CommonSettings, "tenants_path", "--tenants", type=click.Path(dir_okay=False), help="Tenants file (TOML)."
+    ),
+    setting_option(CommonSettings, "topic_prefix", "--topic-prefix", help="Prefix of every topic name."),
+    setting_option(
+        CommonSettings,
+        "partitions",
+        "--partitions",
+        type=int,
+        help="Partitions for topics mallbridge creates (Kafka only; can only grow, with care).",
+    ),
+)
 
 
 def common_options(func: F) -> F:
     """Decorate a click command with the shared options; it receives `common: CommonOptions`."""
-    options = [
-        click.option(
-            "--log",
-            "log",
-            envvar="MALLBRIDGE_LOG",
-            default=None,
-            help="Event log: kafka://HOST:PORT or sqlite:///PATH (env MALLBRIDGE_LOG).",
-        ),
-        click.option(
-            "--kafka",
-            "kafka",
-            envvar="MALLBRIDGE_KAFKA",
-            default=None,
-            help=f"Kafka bootstrap, shorthand for --log kafka://… (env MALLBRIDGE_KAFKA, default {DEFAULT_KAFKA}).",
-        ),
-        click.option(
-            "--tenants",
-            "tenants_path",
-            envvar="MALLBRIDGE_TENANTS",
-            default=None,
-            type=click.Path(dir_okay=False),
-            help="Tenants file (TOML) (env MALLBRIDGE_TENANTS).",
-        ),
-        click.option(
-            "--topic-prefix",
-            envvar="MALLBRIDGE_TOPIC_PREFIX",
-            default=DEFAULT_TOPIC_PREFIX,
-            show_default=True,
-            help="Prefix of every topic name (env MALLBRIDGE_TOPIC_PREFIX).",
-        ),
-        click.option(
-            "--partitions",
-            envvar="MALLBRIDGE_PARTITIONS",
-            default=6,
-            show_default=True,
-            type=int,
-            help="Partitions for topics mallbridge creates (Kafka only; can only grow, with care).",
-        ),
-    ]
 
+    @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        common = CommonOptions(
-            log_url=resolve_log_url(kwargs.pop("log"), kwargs.pop("kafka")),
-            tenants_path=kwargs.pop("tenants_path"),
-            topic_prefix=kwargs.pop("topic_prefix"),
-            partitions=kwargs.pop("partitions"),
-        )
+        given = {field: kwargs.pop(field) for field in CommonSettings.model_fields}
+        if given["kafka"] is not None and given["log"] is None:
+            given["log"] = f"kafka://{given['kafka']}"  # a --kafka given here beats MALLBRIDGE_LOG
+        common = CommonOptions.from_settings(settings_from(CommonSettings, given))
         return func(common=common, **kwargs)
 
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
     # keep the click options declared below @common_options (click keeps them on the function it decorates)
     wrapper.__dict__["__click_params__"] = list(getattr(func, "__click_params__", []))
-    for option in reversed(options):
+    for option in reversed(_COMMON):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]

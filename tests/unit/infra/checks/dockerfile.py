@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shlex
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from mallbridge_core.cli import COMMANDS_GROUP
 from tests.unit.infra.checks.launch import (
     PYTHON_BASE,
     SERVICE_TARGETS,
@@ -168,6 +171,7 @@ class Dockerfile:
                 continue
             report.launches.append(self._target_launch(target, problems))
             problems.extend(self._check_sources(target))
+            problems.extend(self._check_registrations(target))
         for launch in report.launches:
             problems.extend(check_launch(launch, resolve))
         return report
@@ -202,6 +206,39 @@ class Dockerfile:
                             f"{self.rel}:{line}: target {target} copies {source}; "
                             f"it may carry only {', '.join(allowed)}"
                         )
+        return problems
+
+    def _installed_projects(self, target: str) -> dict[str, dict[str, Any]]:
+        """The packages a target's image carries: each COPY source with a pyproject.toml -> its [project] table."""
+        projects: dict[str, dict[str, Any]] = {}
+        for stage in self.closure(target):
+            for _, keyword, rest in stage.instructions:
+                if keyword not in ("COPY", "ADD") or "from" in _flags_and_words(rest)[0]:
+                    continue
+                for source in (_exec_form(rest) or _flags_and_words(rest)[1])[:-1]:
+                    pyproject = self.root / source / "pyproject.toml"
+                    if pyproject.is_file():
+                        projects[source] = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        return projects
+
+    def _check_registrations(self, target: str) -> list[str]:
+        """The image's ENTRYPOINT script and CMD subcommand are registered by a package it installs: `mallbridge`
+        in [project.scripts], the subcommand in the `mallbridge.commands` entry points (see mallbridge_core.cli)."""
+        image = self.image(target)
+        projects = self._installed_projects(target)
+        scripts = {name for project in projects.values() for name in project.get("scripts", {})}
+        commands = {
+            name for project in projects.values() for name in project.get("entry-points", {}).get(COMMANDS_GROUP, {})
+        }
+        names = ", ".join(str(p.get("name", source)) for source, p in projects.items()) or "nothing"
+        where = f"{self.rel} target {target}"
+        problems = []
+        if image.entrypoint and image.entrypoint[0] not in scripts:
+            problems.append(f"{where}: ENTRYPOINT {image.entrypoint[0]} is no script of what it installs ({names})")
+        if image.cmd and image.cmd[0] not in commands:
+            problems.append(
+                f"{where}: `mallbridge {image.cmd[0]}` is registered by no package the image installs ({names})"
+            )
         return problems
 
     def _target_launch(self, target: str, problems: list[str]) -> Launch:

@@ -16,8 +16,11 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import click
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from mallbridge_core import cli as mallbridge_cli
+from mallbridge_core.settings import env_name
 from mallbridge_core.tenants import TenantsFileError, parse_tenants
 
 # DESIGN §4: the health endpoints a service serves; a probe may use only these, and only the ones the
@@ -102,17 +105,17 @@ def real_resolver() -> Resolver:
 
 
 def is_missing_stub(command: click.Command) -> bool:
-    """The lazy group answers with a stub (defined in mallbridge_core.cli) when the package is not installed."""
-    return command.callback is not None and command.callback.__module__ == mallbridge_cli.__name__
+    """The group answers with a stub when a registered module cannot be imported (see mallbridge_core.cli)."""
+    return mallbridge_cli.is_unloadable(command)
 
 
 @cache
 def served_paths(subcommand: str) -> frozenset[str]:
     """Health paths the subcommand's package routes: HEALTH_PATHS that appear as string literals in its source."""
-    spec = mallbridge_cli.SUBCOMMANDS.get(subcommand)
-    if spec is None:
+    entry = mallbridge_cli.registered_commands().get(subcommand)
+    if entry is None:
         return frozenset()
-    package = importlib.util.find_spec(spec[0].split(".")[0])
+    package = importlib.util.find_spec(entry.module.split(".")[0])
     if package is None or not package.submodule_search_locations:
         return frozenset()
     found: set[str] = set()
@@ -225,6 +228,43 @@ def _all_envvars(command: click.Command) -> set[str]:
     return names
 
 
+def settings_classes(package: str) -> list[type[BaseSettings]]:
+    """The settings classes a subcommand of `package` may read: its package's and the core's (already imported
+    when its command was resolved)."""
+    found: list[type[BaseSettings]] = []
+    todo = list(BaseSettings.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.split(".")[0] in (package, "mallbridge_core"):
+            found.append(cls)
+    return sorted(set(found), key=lambda c: f"{c.__module__}.{c.__qualname__}")
+
+
+def settings_env_names(settings: type[BaseSettings]) -> set[str]:
+    return {env_name(settings, name) for name in settings.model_fields}
+
+
+def check_settings_env(settings: list[type[BaseSettings]], env: Mapping[str, str]) -> list[str]:
+    """Each settings class built from exactly this environment, as the process would: bad values are problems."""
+    problems = []
+    for cls in settings:
+        names = settings_env_names(cls)
+        given = {k: v for k, v in env.items() if k.upper() in names}
+        if not given:
+            continue
+        with mock.patch.dict(os.environ, given, clear=True):
+            try:
+                cls()
+            except ValidationError as exc:
+                problems.extend(
+                    f"env {env_name(cls, str(e['loc'][0]))}={e.get('input')!r}: {e['msg']}"
+                    for e in exc.errors()
+                    if e["loc"] and str(e["loc"][0]) in cls.model_fields
+                )
+    return problems
+
+
 def _path_params(command: click.Command) -> list[click.Parameter]:
     return [p for p in command.params if isinstance(p.type, click.Path)]
 
@@ -297,16 +337,19 @@ def check_launch(launch: Launch, resolve: Resolver) -> list[str]:
     if not launch.argv:
         return [f"{where}: runs `mallbridge` without a subcommand"]
     name, args = launch.argv[0], launch.argv[1:]
-    command = resolve(name)
+    registered = mallbridge_cli.registered_commands()
+    command = resolve(name) if name in registered else None
     if command is None:
-        return [f"{where}: {name!r} is not a mallbridge subcommand (known: {', '.join(mallbridge_cli.SUBCOMMANDS)})"]
+        return [f"{where}: {name!r} is not a mallbridge subcommand (known: {', '.join(registered)})"]
     if is_missing_stub(command):
-        dist = mallbridge_cli.SUBCOMMANDS[name][2]
+        dist = mallbridge_cli.provider(registered[name])
         return [f"{where}: `mallbridge {name}` is not available here: {dist} (or its cli module) is not installed"]
     problems: list[str] = []
     values, errors = parse_argv(command, args, launch.env)
     problems.extend(f"{where}: `mallbridge {' '.join(launch.argv)}`: {e}" for e in errors)
-    known_env = _all_envvars(command)
+    settings = settings_classes(registered[name].module.split(".")[0])
+    problems.extend(f"{where}: `mallbridge {name}`: {e}" for e in check_settings_env(settings, launch.env))
+    known_env = _all_envvars(command) | {env for cls in settings for env in settings_env_names(cls)}
     problems.extend(
         f"{where}: env {key} is not read by `mallbridge {name}` (it reads {', '.join(sorted(known_env)) or 'none'})"
         for key in launch.env

@@ -17,6 +17,15 @@ class Step:
     expect_note: str | None = None  # a sync event type to wait for (StepDeferred, AttentionNeeded)
     push_twice: bool = False
 
+    def reached(self, mall_status: str | None, last_event: dict[str, str]) -> bool:
+        """Whether what this step waits for has happened (a step that expects nothing is done at once)."""
+        order = str(self.snapshot["order_number"])
+        if self.expect_mall:
+            return mall_status == self.expect_mall
+        if self.expect_note:
+            return last_event.get(order, "").startswith(self.expect_note)
+        return True
+
 
 @dataclass(frozen=True)
 class Story:
@@ -104,4 +113,13 @@ STORIES: tuple[Story, ...] = (
         final_mall="shipping",
         expect_puts=("shipping",),
     ),
+)
+
+MARKER = Story(
+    "D-9999",
+    "10085339399",
+    "marker: pushed last; once MALL has its PUT, the publisher has consumed every story above",
+    (Step(_snap("D-9999", "10085339399", "in_process"), expect_mall="shipping"),),
+    final_mall="shipping",
+    expect_puts=("shipping",),
 )

@@ -1,0 +1,135 @@
+"""The demo's running parts: sandbox MALL, ingest and publisher in this process, on one event log.
+
+Everything started here is registered on one AsyncExitStack, so it is stopped on exit, on failure and on
+Ctrl-C, in the reverse order of starting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import time
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from mallbridge_core.eventlog import EventLog, open_event_log
+from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
+from mallbridge_ingest.bootstrap import IngestSettings, build_app
+from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.config import PublisherSettings
+from mallbridge_sandbox.app import create_app
+from mallbridge_sandbox.partners import Partner
+from mallbridge_sandbox.server import SandboxServer
+
+TENANT = "demo-shop"
+PREFIX = "mallbridge-demo."
+READY_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DemoServices:
+    """Starts the parts one by one (`start`), each stopped by `stack`; `http` talks to all of them."""
+
+    def __init__(self, log_url: str) -> None:
+        self.log_url = log_url
+        self.client_id = secrets.token_hex(12)
+        self.ingest_secret = secrets.token_hex(16)
+        self.topics = Topics(prefix=PREFIX)
+        self.stack = contextlib.AsyncExitStack()
+        self.http = httpx.AsyncClient(timeout=10)
+        self.stack.push_async_callback(self.http.aclose)
+
+    async def start(self) -> None:
+        tenant = self._start_sandbox()
+        self.reader = await self._open_reader()
+        self._start_ingest(tenant)
+        self.publisher = self._start_publisher(tenant)
+        await self._wait_ready()
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingest_port}"
+
+    def _start_sandbox(self) -> Tenant:
+        self.sandbox = SandboxServer(create_app([Partner(TENANT, self.client_id)], seed=1))
+        self.sandbox.start()
+        self.stack.callback(self.sandbox.stop)
+        return Tenant(
+            tenant_id=TENANT,
+            mall_client_id=SecretStr(self.client_id),
+            ingest_secret=SecretStr(self.ingest_secret),
+            mall_base_url=self.sandbox.base_url,
+        )
+
+    async def _open_reader(self) -> EventLog:
+        reader = open_event_log(self.log_url)
+        await reader.start()
+        self.stack.push_async_callback(reader.close)
+        await reader.ensure_topics([self.topics.order_events, self.topics.sync_events, self.topics.dead_letter])
+        return reader
+
+    def _start_ingest(self, tenant: Tenant) -> None:
+        app = build_app(
+            settings=IngestSettings(topic_prefix=PREFIX, run_pollers=False),
+            log=open_event_log(self.log_url),
+            tenants={TENANT: tenant},
+        )
+        self.ingest_port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.ingest_port, log_level="warning", access_log=False)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+
+        async def stop() -> None:
+            server.should_exit = True
+            await asyncio.wait_for(task, timeout=15)
+
+        self.stack.push_async_callback(stop)
+
+    def _start_publisher(self, tenant: Tenant) -> PublisherService:
+        publisher = bootstrap(
+            settings=PublisherSettings(http_port=free_port(), backoff_base_s=0.1, backoff_max_s=2.0),
+            event_log=open_event_log(self.log_url),
+            tenants={TENANT: tenant},
+            topic_prefix=PREFIX,
+            client=HttpMallClient(read_timeout_s=5.0),
+        )
+        task = asyncio.create_task(publisher.run())
+
+        async def stop() -> None:
+            publisher.stop()
+            await asyncio.wait_for(task, timeout=30)
+
+        self.stack.push_async_callback(stop)
+        return publisher
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        urls = (f"{self.ingest_url}/readyz", f"http://127.0.0.1:{self.publisher.settings.http_port}/readyz")
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                answers = [await self.http.get(url) for url in urls]
+                if all(answer.status_code == 200 for answer in answers):
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"ingest or publisher did not become ready within {READY_TIMEOUT_S:g} s")
+
+    async def create_mall_order(self, mall_order_id: str, *, mdp: bool) -> None:
+        r = await self.http.post(
+            f"{self.sandbox.url}/sandbox/orders", json={"partner": TENANT, "id": mall_order_id, "mdp": mdp}
+        )
+        r.raise_for_status()
+
+    async def mall_statuses(self) -> dict[str, str]:
+        r = await self.http.get(f"{self.sandbox.url}/sandbox/orders", params={"partner": TENANT})
+        return {o["id"]: o["status"] for o in r.json()["orders"]}

@@ -1,0 +1,47 @@
+"""`mallbridge run` and `mallbridge demo` take their settings from the environment, options given win."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mallbridge_app.demo.cli import DemoSettings, demo
+from mallbridge_app.run import RunSettings, run
+from mallbridge_core.settings import settings_from
+
+
+def test_run_settings_from_the_environment_with_given_options_on_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLBRIDGE_RUN_LANES", "default, acme")
+    monkeypatch.setenv("MALLBRIDGE_RUN_PORT", "9080")
+    monkeypatch.setenv("MALLBRIDGE_RUN_HTTP_PORT", "9081")
+
+    settings = settings_from(RunSettings, {"port": 7000, "http_port": None, "lanes": None, "host": None})
+
+    assert (settings.host, settings.port, settings.http_port) == ("127.0.0.1", 7000, 9081)
+    assert settings.lane_names() == ("default", "acme")
+
+
+def test_demo_takes_the_log_from_mallbridge_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLBRIDGE_LOG", "sqlite:///from-env.db")
+    monkeypatch.setenv("MALLBRIDGE_DEMO_TIMEOUT_S", "5")
+    settings = settings_from(DemoSettings, {"log": None, "timeout_s": None})
+    assert (settings.log, settings.timeout_s) == ("sqlite:///from-env.db", 5.0)
+    assert settings_from(DemoSettings, {"log": "kafka://k:1", "timeout_s": None}).log == "kafka://k:1"
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "env", "expected"),
+    [
+        (demo, ["--timeout", "0"], {}, "--timeout / MALLBRIDGE_DEMO_TIMEOUT_S: Input should be greater than 0"),
+        (run, [], {"MALLBRIDGE_RUN_PORT": "http"}, "MALLBRIDGE_RUN_PORT: Input should be a valid integer"),
+        (run, ["--port", "70000"], {}, "--port / MALLBRIDGE_RUN_PORT: Input should be less than or equal to 65535"),
+        (run, ["--log", "sqlite:///x.db"], {}, "mallbridge run needs --tenants (or MALLBRIDGE_TENANTS)"),
+    ],
+)
+def test_bad_settings_are_usage_errors_before_anything_starts(
+    command: object, args: list[str], env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MALLBRIDGE_TENANTS", raising=False)
+    result = CliRunner().invoke(command, args, env=env)  # type: ignore[arg-type]
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
