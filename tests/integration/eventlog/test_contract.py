@@ -183,7 +183,7 @@ async def test_subscription_starts_where_on_assigned_says(event_log: EventLog, t
             got.extend(await sub.poll(timeout_s=0.5))
         assert await sub.poll(timeout_s=0.3) == []
         assert set().union(*assigned) == set(ends) == set(sub.assignment())
-        first = {}
+        first: dict[int, int] = {}
         for r in got:
             first.setdefault(r.partition, r.offset)
         assert first == {p: o for p, o in start_at.items() if o < ends[p]}

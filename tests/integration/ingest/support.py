@@ -113,7 +113,10 @@ async def read_events(log_url: str, topic: str) -> list[tuple[bytes, OrderEventB
     try:
         out: list[tuple[bytes, OrderEventBase]] = []
         async for batch in log.replay(topic):
-            out.extend((r.key or b"", decode_order_event(r.value)) for r in batch)
+            for r in batch:
+                event = decode_order_event(r.value)
+                assert isinstance(event, OrderEventBase), f"not one order's event: {event!r}"
+                out.append((r.key or b"", event))
         return out
     finally:
         await log.close()

@@ -80,8 +80,8 @@ class Harness:
             assert r.status_code == 200, r.text
 
     def start_publisher(self, **settings: Any) -> RunningPublisher:
-        options = {"backoff_base_s": 0.05, "backoff_max_s": 1.0, "pause_probe_s": 1.0, "shutdown_grace_s": 5.0}
-        options.update(settings)
+        options: dict[str, Any] = {"backoff_base_s": 0.05, "backoff_max_s": 1.0, "pause_probe_s": 1.0}
+        options.update({"shutdown_grace_s": 5.0, **settings})
         service = bootstrap(
             settings=PublisherSettings(**options),
             event_log=open_event_log(self.log_url, partitions=3),
@@ -94,7 +94,7 @@ class Harness:
     async def sync_events(self) -> list[Any]:
         from mallbridge_schema.serde import decode_sync_event
 
-        out = []
+        out: list[Any] = []
         async for batch in self.log.replay(self.topics.sync_events):
             out.extend(decode_sync_event(r.value) for r in batch)
         return out

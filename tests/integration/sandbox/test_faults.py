@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -106,7 +107,7 @@ def test_faults_are_per_partner(sandbox: Sandbox, acme: PartnerClient) -> None:
 
 
 def test_faults_are_reproducible_from_the_seed(sandbox: Sandbox, acme: PartnerClient) -> None:
-    config = {"error_rate": 0.3, "rate_limit_rate": 0.2, "drop_rate": 0.2}
+    config: dict[str, Any] = {"error_rate": 0.3, "rate_limit_rate": 0.2, "drop_rate": 0.2}
     sandbox.faults(**config)
     first = [outcome(acme) for _ in range(30)]
     sandbox.faults(**config)  # setting faults restarts the partner's generator from (seed, partner)

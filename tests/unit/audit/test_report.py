@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -31,19 +32,19 @@ def _report(scope: Scope | None = None, *, sync_first: bool = False, fast: bool 
         decode_sync_fact(encode_event(e)) if fast else sync_fact_from_event(e) for e in sc.sync_events(orders)
     ]
     if sync_first:
-        for f in feed_syncs:
-            builder.add_sync_fact(f)
-        for f in feed_orders:
-            builder.add_order_fact(f)
+        for sync_fact in feed_syncs:
+            builder.add_sync_fact(sync_fact)
+        for order_fact in feed_orders:
+            builder.add_order_fact(order_fact)
     else:
-        for f in feed_orders:
-            builder.add_order_fact(f)
-        for f in feed_syncs:
-            builder.add_sync_fact(f)
+        for order_fact in feed_orders:
+            builder.add_order_fact(order_fact)
+        for sync_fact in feed_syncs:
+            builder.add_sync_fact(sync_fact)
     return builder.finish(as_of=sc.AS_OF)
 
 
-def _figures(report) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+def _figures(report) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {t.tenant_id: t for t in report.tenants}
 
 
@@ -113,7 +114,8 @@ def test_timelines_are_kept_only_for_named_orders_and_merge_both_sides() -> None
     builder = ReportBuilder(Scope(orders=frozenset({"A1"})))
     events = sc.all_events(orders)
     random.Random(7).shuffle(events)  # feed order must not matter for the merged timeline
-    for event in sorted(events, key=lambda e: e.type.startswith("Mall") or e.type in ("StepDeferred",)):
+    sync_side_last = lambda e: type(e).__name__.startswith("Mall") or type(e).__name__ == "StepDeferred"  # noqa: E731
+    for event in sorted(events, key=sync_side_last):
         if hasattr(event, "seq"):
             builder.add_order_event(event)  # type: ignore[arg-type]
         else:
@@ -141,11 +143,11 @@ def test_timelines_are_kept_only_for_named_orders_and_merge_both_sides() -> None
 def test_a_redelivered_outcome_is_counted_once() -> None:
     orders = sc.build()
     builder = ReportBuilder()
-    for e in sc.order_events(orders):
-        builder.add_order_fact(order_fact_from_event(e))
-    for e in sc.sync_events(orders):
-        builder.add_sync_fact(sync_fact_from_event(e))
-        builder.add_sync_fact(sync_fact_from_event(e))  # at-least-once: every sync event twice
+    for order_event in sc.order_events(orders):
+        builder.add_order_fact(order_fact_from_event(order_event))
+    for sync_event in sc.sync_events(orders):
+        builder.add_sync_fact(sync_fact_from_event(sync_event))
+        builder.add_sync_fact(sync_fact_from_event(sync_event))  # at-least-once: every sync event twice
     alpha = _figures(builder.finish(as_of=sc.AS_OF))["alpha"]
     assert (alpha.updates, alpha.requests, alpha.lag_count) == (7, 8, 7)
 
@@ -179,6 +181,6 @@ def test_a_webhook_receipt_changes_no_report() -> None:
     )
     builder = ReportBuilder()
     builder.add_order_fact(decode_order_fact(encode_event(receipt)))
-    builder.add_order_event(receipt)  # type: ignore[arg-type]  (the reader passes what the schema decoded)
+    builder.add_order_event(receipt)  # type: ignore[arg-type]  # the reader passes what the schema decoded
     assert builder.order_events == 0
     assert builder.finish(as_of=sc.AS_OF).orders == ()

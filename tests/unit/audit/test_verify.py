@@ -22,8 +22,8 @@ def _verify(tamper: Tamper | None = None, *, as_of=sc.AS_OF, grace_s: float = 60
     verifier = Verifier()
     for event in sc.order_events(orders):
         verifier.add_order_event(event)
-    for event in sc.sync_events(orders):
-        verifier.add_sync_event(event)
+    for sync_event in sc.sync_events(orders):
+        verifier.add_sync_event(sync_event)
     return verifier.finish(as_of=as_of, grace_s=grace_s)
 
 

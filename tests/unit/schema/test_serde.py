@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -158,7 +158,8 @@ OPERATOR_EXAMPLES: list[Event] = [
     ),
 ]
 ALL_EXAMPLES = ORDER_EXAMPLES + SYNC_EXAMPLES + OPERATOR_EXAMPLES
-DECODERS = {id(e): decode_order_event for e in ORDER_EXAMPLES} | {id(e): decode_sync_event for e in SYNC_EXAMPLES}
+DECODERS: dict[int, Callable[[bytes], Any]] = {id(e): decode_order_event for e in ORDER_EXAMPLES}
+DECODERS |= {id(e): decode_sync_event for e in SYNC_EXAMPLES}
 DECODERS |= {id(e): decode_operator_event for e in OPERATOR_EXAMPLES}
 
 

@@ -247,7 +247,7 @@ def settings_env_names(settings: type[BaseSettings]) -> set[str]:
 
 def check_settings_env(settings: list[type[BaseSettings]], env: Mapping[str, str]) -> list[str]:
     """Each settings class built from exactly this environment, as the process would: bad values are problems."""
-    problems = []
+    problems: list[str] = []
     for cls in settings:
         names = settings_env_names(cls)
         given = {k: v for k, v in env.items() if k.upper() in names}
@@ -386,7 +386,7 @@ def check_launch(launch: Launch, resolve: Resolver) -> list[str]:
 
 
 def _check_probe(probe: Probe, name: str, port: int) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if probe.port != port:
         problems.append(f"{probe.where}: probes port {probe.port}, but `mallbridge {name}` listens on {port}")
     served = served_paths(name)

@@ -215,4 +215,7 @@ def demo(**given: Any) -> None:
         except KeyboardInterrupt:
             console.print("interrupted; everything started was stopped")
             code = 130
+        except RuntimeError as exc:  # a part did not start, or refused the script: one line, not a traceback
+            console.print(f"[red]demo failed:[/red] {exc}; everything started was stopped")
+            code = 1
     sys.exit(code)

@@ -45,7 +45,10 @@ class DemoServices:
         self.log_url = log_url
         self.client_id = secrets.token_hex(12)
         self.ingest_secret = secrets.token_hex(16)
-        self.topics = Topics(prefix=PREFIX)
+        # A fresh prefix per run: a broker that outlives one run (or is shared) still holds the last run's events,
+        # which would tell ingest and the publisher that this run's orders were seen and sent already.
+        self.prefix = f"{PREFIX}{secrets.token_hex(4)}."
+        self.topics = Topics(prefix=self.prefix)
         self.stack = contextlib.AsyncExitStack()
         self.http = httpx.AsyncClient(timeout=10)
         self.stack.push_async_callback(self.http.aclose)
@@ -81,7 +84,7 @@ class DemoServices:
 
     def _start_ingest(self, tenant: Tenant) -> None:
         app = build_app(
-            settings=IngestSettings(topic_prefix=PREFIX, run_pollers=False),
+            settings=IngestSettings(topic_prefix=self.prefix, run_pollers=False),
             log=open_event_log(self.log_url),
             tenants={TENANT: tenant},
         )
@@ -101,7 +104,7 @@ class DemoServices:
             settings=PublisherSettings(http_port=free_port(), backoff_base_s=0.1, backoff_max_s=2.0),
             event_log=open_event_log(self.log_url),
             tenants={TENANT: tenant},
-            topic_prefix=PREFIX,
+            topic_prefix=self.prefix,
             client=HttpMallClient(read_timeout_s=5.0),
         )
         task = asyncio.create_task(publisher.run())
