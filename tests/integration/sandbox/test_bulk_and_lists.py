@@ -41,7 +41,7 @@ def read_all(acme: PartnerClient, path: str = "/orders", **params: Any) -> tuple
 @pytest.fixture
 def five_thousand(sandbox: Sandbox) -> dict[str, list[int]]:
     """5,000 orders of acme: 4,000 open unconfirmed, 600 shipping, 300 shipped, 100 blocked."""
-    shapes = {
+    shapes: dict[str, dict[str, Any]] = {
         "open": {"partner": "acme"},
         "shipping": {"partner": "acme", "status": "shipping", "confirmed": True},
         "shipped": {"partner": "acme", "status": "shipped", "confirmed": True, **TRACKING},
@@ -127,7 +127,8 @@ def test_bulk_is_all_or_nothing(sandbox: Sandbox) -> None:
     )
     assert invalid.status_code == 400
     assert invalid.json()["details"][0]["loc"][:2] == ["orders", 1]
-    for empty in ({"orders": []}, {}, [{"partner": "acme"}]):
+    empties: tuple[Any, ...] = ({"orders": []}, {}, [{"partner": "acme"}])
+    for empty in empties:
         assert sandbox.admin("POST", "/orders/bulk", json=empty).status_code == 400
     assert [o["id"] for o in sandbox.admin("GET", "/orders").json()["orders"]] == [existing["id"]]
 
