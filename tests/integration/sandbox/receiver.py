@@ -40,7 +40,11 @@ class Receiver:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self.token = f"{TOKEN_PREFIX}{uuid.uuid4().hex}"
-        app = Starlette(routes=[Route("/hooks/{token}", self._hook, methods=["POST"])])
+        routes = [
+            Route("/hooks/{token}", self._hook, methods=["POST"]),
+            Route("/v1/tenants/{tenant}/mall-webhook/{token}", self._hook, methods=["POST"]),  # ingest's path
+        ]
+        app = Starlette(routes=routes)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -60,6 +64,10 @@ class Receiver:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return Response(status_code=self.status)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:

@@ -138,3 +138,33 @@ def test_cli_refuses_a_webhook_for_an_unknown_partner_or_a_bad_url() -> None:
     assert bad.returncode == 2
     assert "absolute http(s) URL" in bad.stderr
     assert "tok-secret" not in unknown.stderr + bad.stderr
+
+
+def test_cli_webhook_base_with_a_tenants_file_posts_to_ingests_path(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text(
+        '[tenants.acme]\nmall_client_id = "acme-key"\nmall_webhook_token = "env:ACME_MALL_WEBHOOK_TOKEN"\n',
+        encoding="utf-8",
+    )
+    port = free_port()
+    with Receiver() as receiver:
+        env = {**os.environ, "ACME_MALL_WEBHOOK_TOKEN": receiver.token}
+        args = ["--port", str(port), "--partners", str(tenants), "--webhook-base", receiver.base_url]
+        proc = subprocess.Popen(
+            [MALLBRIDGE, "sandbox", *args, "--webhook-interval", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc)
+            order = httpx.post(f"http://127.0.0.1:{port}/sandbox/orders", json={"partner": "acme"}).json()["order"]
+            (delivery,) = receiver.wait_for(1)
+            assert delivery.path == f"/v1/tenants/acme/mall-webhook/{receiver.token}"
+            assert delivery.body == [int(order["id"])]
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert receiver.token not in stderr

@@ -134,3 +134,23 @@ def test_webhook_option() -> None:
         with pytest.raises(PartnersError) as caught:
             parse_webhook_option(bad)
         assert "secret" not in str(caught.value)
+
+
+def test_a_tenants_file_with_a_webhook_base_gives_each_token_its_ingest_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_MALL_CLIENT_ID", "acme-secret")
+    monkeypatch.setenv("ACME_HOOK_TOKEN", "tok/+1")
+    file = tmp_path / "tenants.toml"
+    file.write_text(
+        '[tenants.acme]\nmall_client_id = "env:ACME_MALL_CLIENT_ID"\nmall_webhook_token = "env:ACME_HOOK_TOKEN"\n'
+        '[tenants.globex]\nmall_client_id = "globex-inline"\n',
+        encoding="utf-8",
+    )
+    acme, globex = load_partners(file, webhook_base="http://ingest:8080/")
+    assert acme.webhook_url == "http://ingest:8080/v1/tenants/acme/mall-webhook/tok%2F%2B1"
+    assert globex.webhook_url is None  # no token: no webhook
+    assert load_partners(file)[0].webhook_url is None  # no base: no webhook
+    monkeypatch.delenv("ACME_HOOK_TOKEN")
+    with pytest.raises(PartnersError, match="ACME_HOOK_TOKEN is not set"):
+        load_partners(file, webhook_base="http://ingest:8080")

@@ -21,13 +21,22 @@ from mallbridge_sandbox.partners import (
 )
 from mallbridge_sandbox.quota import DEFAULT_QUOTA
 from mallbridge_sandbox.server import uvicorn_config
-from mallbridge_sandbox.webhooks import DEFAULT_INTERVAL_S
+from mallbridge_sandbox.webhooks import DEFAULT_INTERVAL_S, check_webhook_url
 
 
 def collect_partners(
-    partners_file: str | None, specs: tuple[str, ...], quota: int, webhooks: tuple[str, ...] = ()
+    partners_file: str | None,
+    specs: tuple[str, ...],
+    quota: int,
+    webhooks: tuple[str, ...] = (),
+    webhook_base: str | None = None,
 ) -> list[Partner]:
-    partners = load_partners(partners_file) if partners_file else []
+    if webhook_base is not None:
+        try:
+            check_webhook_url(webhook_base)
+        except ValueError:
+            raise PartnersError("--webhook-base must be an absolute http(s) URL, e.g. http://ingest:8080") from None
+    partners = load_partners(partners_file, webhook_base=webhook_base) if partners_file else []
     partners += [parse_partner_option(spec, quota=quota) for spec in specs]
     partners = check_unique(partners, source="--partners/--partner")
     by_name = {p.name: p for p in partners}
@@ -79,6 +88,12 @@ def collect_partners(
     help="Where MALL's webhook POSTs the partner's changed order ids (repeatable); URL may be env:VAR or file:/path.",
 )
 @click.option(
+    "--webhook-base",
+    metavar="URL",
+    help="mallbridge ingest's base URL: each tenant of a tenants file (--partners) with a mall_webhook_token "
+    "gets the webhook URL/v1/tenants/ID/mall-webhook/TOKEN.",
+)
+@click.option(
     "--webhook-interval",
     default=DEFAULT_INTERVAL_S,
     show_default=True,
@@ -97,12 +112,13 @@ def sandbox(
     seed: int,
     latency_ms: int,
     webhook_specs: tuple[str, ...],
+    webhook_base: str | None,
     webhook_interval: float,
     log_level: str,
 ) -> None:
     """A local MALL Partner API that enforces MALL's rules (partner API under /v1, admin under /sandbox)."""
     try:
-        partners = collect_partners(partners_file, partner_specs, quota, webhook_specs)
+        partners = collect_partners(partners_file, partner_specs, quota, webhook_specs, webhook_base)
     except PartnersError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mallbridge_core.tenants import TENANT_ID_PATTERN, TenantsFileError, resolve_secret
 from mallbridge_sandbox.quota import DAY_SECONDS, DEFAULT_QUOTA
@@ -119,29 +120,42 @@ def _from_table(name: str, raw: Any, *, where: str) -> Partner:
     )
 
 
-def _from_tenants(table: dict[str, Any], *, source: str) -> list[Partner]:
+def ingest_webhook_url(base: str, tenant: str, token: str) -> str:
+    """Where mallbridge's ingest takes MALL's webhook (DESIGN §6): BASE/v1/tenants/ID/mall-webhook/TOKEN."""
+    return f"{base.rstrip('/')}/v1/tenants/{quote(tenant, safe='')}/mall-webhook/{quote(token, safe='')}"
+
+
+def _from_tenants(table: dict[str, Any], *, source: str, webhook_base: str | None) -> list[Partner]:
     partners = []
     for name, raw in table.items():
         where = f"{source}: [tenants.{name}]"
         if not isinstance(raw, dict) or raw.get("mall_client_id") is None:
             continue  # a tenant without a MALL account has no partner here
+        webhook = None
+        if webhook_base is not None and raw.get("mall_webhook_token") is not None:
+            token = _secret_value(raw["mall_webhook_token"], where=f"{where} mall_webhook_token", name="token")
+            webhook = ingest_webhook_url(webhook_base, name, token)
         partners.append(
             Partner(
                 name=name,
                 client_id=_secret_value(raw["mall_client_id"], where=f"{where} mall_client_id"),
                 quota=_int(raw, "daily_request_budget", DEFAULT_QUOTA, where=where),
+                webhook_url=webhook,
             )
         )
     return partners
 
 
-def parse_partners(data: Any, *, source: str = "partners file") -> list[Partner]:
+def parse_partners(data: Any, *, source: str = "partners file", webhook_base: str | None = None) -> list[Partner]:
+    """`webhook_base` (ingest's base URL) gives each tenant of a tenants file with a `mall_webhook_token` its
+    webhook URL; it does not apply to [partners] tables, which name `webhook_url` themselves."""
     if isinstance(data, list):
         data = {"partners": data}
     if not isinstance(data, dict):
         raise PartnersError(f"{source}: expected a [partners] table or a partners list")
     if "partners" not in data and isinstance(data.get("tenants"), dict):
-        return check_unique(_from_tenants(data["tenants"], source=source), source=source)
+        tenants = _from_tenants(data["tenants"], source=source, webhook_base=webhook_base)
+        return check_unique(tenants, source=source)
     table = data.get("partners")
     partners: list[Partner] = []
     if isinstance(table, dict):
@@ -157,7 +171,7 @@ def parse_partners(data: Any, *, source: str = "partners file") -> list[Partner]
     return check_unique(partners, source=source)
 
 
-def load_partners(path: str | Path) -> list[Partner]:
+def load_partners(path: str | Path, *, webhook_base: str | None = None) -> list[Partner]:
     file = Path(path)
     source = f"partners file {file}"
     try:
@@ -168,7 +182,7 @@ def load_partners(path: str | Path) -> list[Partner]:
         data = json.loads(text) if file.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise PartnersError(f"{source}: cannot parse: {exc}") from None
-    return parse_partners(data, source=source)
+    return parse_partners(data, source=source, webhook_base=webhook_base)
 
 
 def parse_partner_option(spec: str, *, quota: int = DEFAULT_QUOTA) -> Partner:
