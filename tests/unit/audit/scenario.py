@@ -8,11 +8,11 @@ alpha (5 orders)
   A2  first seen in_process → settled+tracking → delivered late (date only, entered two days later)
   A3  cancelled by the partner before shipping
   A4  settled without tracking: `shipped` deferred, never sent
-  A5  MALL refuses `shipping`: rejection, open attention item
+  A5  MALL refuses `shipping`: rejection, the read after it, open attention item
 beta (4 orders)
   B1  MALL Delivery: shipping → shipped without tracking; delivered is MALL's (deferral recorded)
   B2  first seen settled with tracking → shipped; then cancelled in FastCentrik: attention (open)
-  B3  `shipping` refused (attention), then settled with tracking → shipped, attention resolved
+  B3  `shipping` refused (read, attention), then settled with tracking → shipped, attention resolved
   B4  pending, nothing to send; a tenant-scope attention item (401) was raised on it and is still open
 
 Every figure the tests expect is written out in EXPECTED, computed by hand from the lines below.
@@ -30,6 +30,7 @@ from mallbridge_schema.events import (
     AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
@@ -146,6 +147,19 @@ class Order:
             )
         )
 
+    def read_after_refusal(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
+        """The one GET after MALL refused request `no` (DESIGN §6): MALL has the order as we thought."""
+        self.sync_events.append(
+            MallStateObserved(
+                **self._sync_env(at),
+                based_on_seq=based_on,
+                request_no=no,
+                source="refusal",
+                status=MallStatus(status),
+                confirmed=False,
+            )
+        )
+
     def deferred(self, at: datetime, status: str, reason: str, *, based_on: int) -> None:
         self.sync_events.append(
             StepDeferred(**self._sync_env(at), based_on_seq=based_on, status=MallStatus(status), reason=reason)
@@ -209,6 +223,7 @@ def build() -> list[Order]:
     a5.seen(T + 40 * M, "pending")
     a5.changed(T + 6 * H, "pending", "in_process")  # seq 2
     a5.put(T + 6 * H + 4 * S, 1, {"status": "shipping", "confirmed": True}, based_on=2, refused=True)
+    a5.read_after_refusal(T + 6 * H + 5 * S, 1, "open", based_on=2)
     a5.attention(T + 6 * H + 6 * S, "mall_rejected", based_on=2)
     orders.append(a5)
 
@@ -234,6 +249,7 @@ def build() -> list[Order]:
     b3.seen(T + 3 * H, "pending")
     b3.changed(T + 8 * H, "pending", "in_process")  # seq 2
     b3.put(T + 8 * H + 2 * S, 1, {"status": "shipping", "confirmed": True}, based_on=2, refused=True)
+    b3.read_after_refusal(T + 8 * H + 3 * S, 1, "open", based_on=2)
     b3.attention(T + 8 * H + 4 * S, "mall_rejected", based_on=2)
     b3.changed(T + 30 * H, "in_process", "settled")  # seq 3
     b3.tracking(T + 30 * H, "TRKB3")  # seq 4
@@ -321,7 +337,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "attention_raised": 2,
     },
 }
-EXPECTED_COUNTS = {"order_events": 26, "sync_events": 33}
+EXPECTED_COUNTS = {"order_events": 26, "sync_events": 35}
 EXPECTED_TENANT_ATTENTION = {"beta": (("mall_unauthorized", "reason for mall_unauthorized"),), "alpha": ()}
 
 # Final states per order, by hand.

@@ -9,18 +9,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from mallbridge_core.domain.mall_side import StatusBy
 from mallbridge_core.domain.projection import MallSide, OrderState, fold
 from mallbridge_schema.events import (
+    AttentionAcknowledged,
     AttentionNeeded,
     AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallOrderChanged,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
+    MallWebhookReceived,
     MdpFlagSet,
+    ObservationSource,
+    ObservedField,
     OrderFirstSeen,
+    OrderResyncRequested,
+    OrderReturnRequested,
     OrderStatusChanged,
     StepDeferred,
     TrackingAssigned,
@@ -112,22 +120,79 @@ def updated(request_no: int, status: MallStatus | str, body: dict[str, Any], *, 
     )
 
 
-def rejected(request_no: int, status: MallStatus | str, *, seq: int, http_status: int = 400) -> MallUpdateRejected:
+def rejected(
+    request_no: int,
+    status: MallStatus | str,
+    *,
+    seq: int,
+    http_status: int = 400,
+    body: dict[str, Any] | None = None,
+) -> MallUpdateRejected:
     return MallUpdateRejected(
         **envelope(),
         based_on_seq=seq,
         request_no=request_no,
         status=MallStatus(status),
-        request={"status": MallStatus(status).value},
+        request={"status": MallStatus(status).value} if body is None else body,
         http_status=http_status,
         response={"result": {"code": http_status, "status": "ERROR", "message": "Invalid status transition"}},
         message="Invalid status transition",
     )
 
 
-def observed(status: MallStatus | str, *, confirmed: bool, request_no: int = 0, seq: int = 0) -> MallStateObserved:
+def observed(
+    status: MallStatus | str,
+    *,
+    confirmed: bool | None,
+    request_no: int = 0,
+    seq: int = 0,
+    source: ObservationSource = "outcome_unknown",
+    changed: tuple[ObservedField, ...] = (),
+    mdp: bool | None = None,
+    tracking: tuple[str | None, str | None] = (None, None),
+    delivered_at: str | None = None,
+) -> MallStateObserved:
     return MallStateObserved(
-        **envelope(), based_on_seq=seq, request_no=request_no, status=MallStatus(status), confirmed=confirmed
+        **envelope(),
+        based_on_seq=seq,
+        request_no=request_no,
+        source=source,
+        changed=changed,
+        status=MallStatus(status),
+        confirmed=confirmed,
+        mdp=mdp,
+        tracking_number=tracking[0],
+        tracking_url=tracking[1],
+        delivered_at=delivered_at,
+    )
+
+
+def mall_changed(seq: int) -> MallOrderChanged:
+    """MALL's webhook named the order (ingest wrote it with the order's next seq)."""
+    return MallOrderChanged(**envelope(_at(seq)), seq=seq, receipt_id=UUID(int=0))
+
+
+def receipt(*ids: str) -> MallWebhookReceived:
+    env = {**envelope(), "order_number": "", "mall_order_id": ""}
+    return MallWebhookReceived(**env, order_ids=ids or (MALL_ID,))
+
+
+def return_requested(by: str = "jana", *, at: datetime = T0) -> OrderReturnRequested:
+    return OrderReturnRequested(**envelope(at), by=by, reason="parcel came back")
+
+
+def resync_requested(by: str = "jana", *, at: datetime = T0) -> OrderResyncRequested:
+    return OrderResyncRequested(**envelope(at), by=by)
+
+
+def acknowledged(code: str, *, at: datetime, by: str = "jana") -> AttentionAcknowledged:
+    return AttentionAcknowledged(**envelope(at), by=by, reason="handled", code=code)
+
+
+def balance_seen(status: MallStatus | str, *, mdp: bool | None = None, seq: int = 0) -> MallStateObserved:
+    """What `mallbridge balance` recorded (operator-events.v1): it lists only non-final statuses."""
+    return MallStateObserved(
+        **envelope(), based_on_seq=seq, source="balance", changed=("status",), status=MallStatus(status), mdp=mdp
     )
 
 
@@ -135,8 +200,8 @@ def deferred(status: MallStatus | str, reason: str, *, until: datetime | None = 
     return StepDeferred(**envelope(), based_on_seq=seq, status=MallStatus(status), reason=reason, until=until)
 
 
-def attention(code: str, *, scope: str = "order", seq: int = 1) -> AttentionNeeded:
-    return AttentionNeeded(**envelope(), based_on_seq=seq, code=code, reason=f"because {code}", scope=scope)  # type: ignore[arg-type]
+def attention(code: str, *, scope: str = "order", seq: int = 1, at: datetime = T0) -> AttentionNeeded:
+    return AttentionNeeded(**envelope(at), based_on_seq=seq, code=code, reason=f"because {code}", scope=scope)  # type: ignore[arg-type]
 
 
 def resolved(code: str, *, scope: str = "order", seq: int = 1) -> AttentionResolved:
@@ -147,6 +212,13 @@ def state_of(events: Sequence[Event]) -> OrderState:
     return fold(list(events))[(TENANT, ORDER)]
 
 
-def with_mall(state: OrderState, status: MallStatus | str, *, confirmed: bool) -> OrderState:
+def with_mall(
+    state: OrderState,
+    status: MallStatus | str,
+    *,
+    confirmed: bool | None,
+    by: StatusBy = "us",
+    mdp: bool | None = None,
+) -> OrderState:
     """The same FastCentrik side with MALL's side set directly (any status, `blocked` included)."""
-    return replace(state, mall=MallSide(status=MallStatus(status), confirmed=confirmed))
+    return replace(state, mall=MallSide(status=MallStatus(status), confirmed=confirmed, status_by=by, mdp=mdp))

@@ -102,8 +102,10 @@ def test_mall_status_only_moves_forward() -> None:
     assert state.mall.status is MallStatus.SHIPPED
     state = apply(state, observed("delivered", confirmed=False))
     assert state.mall.status is MallStatus.DELIVERED
-    state = apply(state, observed("returned", confirmed=False))  # one final never replaces another
-    assert state.mall.status is MallStatus.DELIVERED
+    state = apply(state, observed("returned", confirmed=False))  # MALL's word: it corrected its final status
+    assert (state.mall.status, state.mall.status_by) == (MallStatus.RETURNED, "mall")
+    state = apply(state, updated(2, "delivered", {"status": "delivered"}))  # our claim never replaces a final
+    assert state.mall.status is MallStatus.RETURNED
 
 
 def test_requests_and_their_outcomes() -> None:
@@ -120,7 +122,9 @@ def test_requests_and_their_outcomes() -> None:
 def test_rejection_deferral_and_attention_are_recorded() -> None:
     events = [first_seen("settled"), rejected(1, "shipped", seq=1, http_status=400)]
     state = state_of(events)
-    assert state.mall.rejection == Rejection(MallStatus.SHIPPED, 1, 400, "Invalid status transition")
+    assert state.mall.rejection == Rejection(
+        MallStatus.SHIPPED, 1, 400, "Invalid status transition", request_no=1, body={"status": "shipped"}
+    )
     assert state.mall.status is MallStatus.OPEN
 
     until = T0 + timedelta(days=1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from mallbridge_core.domain.reconciler import plan
+from mallbridge_core.domain.reconciler import PendingRead, plan
 from mallbridge_schema.events import Event
 from mallbridge_schema.mall_format import PRAGUE
 from mallbridge_schema.statuses import MallStatus
@@ -144,7 +144,7 @@ def test_now_must_be_aware() -> None:
 @pytest.mark.parametrize("number", ["DR 1", "DR/1", "DR.1", "DR1\n", "ČR1", " DR1"])
 def test_invalid_tracking_characters_defer_shipped(number: str) -> None:
     facts = first_seen("settled", tracking=(number, TU))
-    result = plan(with_mall(state_of([facts]), "open", confirmed=False), now=NOW)
+    result = plan(with_mall(state_of([facts]), "open", confirmed=None), now=NOW)
     assert result.steps == ()
     assert result.deferral is not None
     assert result.deferral.status is MallStatus.SHIPPED
@@ -210,6 +210,9 @@ def test_a_recorded_outcome_settles_the_request(outcome: str) -> None:
         "rejected": rejected(1, "shipping", seq=1),
     }[outcome]
     result = plan(state_of([*events, settle]), now=NOW)
+    if outcome == "rejected":  # settled too, but a refusal is followed by one read of MALL
+        assert result.read == PendingRead("refusal", 1)
+        return
     assert not result.read_first
     if outcome == "observed_not_done":
         assert [step.body for step in result.steps] == [body]  # the PUT did not happen: send it (once) again
@@ -220,11 +223,22 @@ def test_an_observation_of_no_request_does_not_settle_the_open_one() -> None:
     assert plan(state_of(events), now=NOW).read_first
 
 
-# ---- a recorded rejection for the current seq needs attention, until FastCentrik changes ---------------
+# ---- a refusal is read once; then it stands as attention, until FastCentrik or MALL changes ---------------
+
+SHIPPED_BODY = {"status": "shipped", "confirmed": True, "tracking_number": TN, "tracking_url": TU}
+
+
+def _read_after(request_no: int, status: str = "open", *, confirmed: bool | None = False) -> Event:
+    return observed(status, confirmed=confirmed, request_no=request_no, source="refusal")
 
 
 def test_a_rejection_for_the_current_seq_is_attention_mall_rejected() -> None:
-    events = [first_seen("settled", tracking=(TN, TU)), rejected(1, "shipped", seq=1, http_status=400)]
+    events: list[Event] = [
+        first_seen("settled", tracking=(TN, TU)),
+        rejected(1, "shipped", seq=1, http_status=400, body=SHIPPED_BODY),
+    ]
+    assert plan(state_of(events), now=NOW).read == PendingRead("refusal", 1)
+    events.append(_read_after(1))  # MALL has it as we thought: nothing to expect a different answer from
     result = plan(state_of(events), now=NOW)
     assert result.steps == ()
     assert result.attention is not None
@@ -235,7 +249,11 @@ def test_a_rejection_for_the_current_seq_is_attention_mall_rejected() -> None:
 
 
 def test_a_newer_order_event_clears_the_rejection() -> None:
-    events: list[Event] = [first_seen("settled", tracking=(TN, TU)), rejected(1, "shipped", seq=1)]
+    events: list[Event] = [
+        first_seen("settled", tracking=(TN, TU)),
+        rejected(1, "shipped", seq=1, body=SHIPPED_BODY),
+        _read_after(1),
+    ]
     events.append(tracking_assigned(2, "DR-2", TU))
     result = plan(state_of(events), now=NOW)
     assert result.attention is None
@@ -245,7 +263,12 @@ def test_a_newer_order_event_clears_the_rejection() -> None:
 
 
 def test_a_rejection_of_an_older_seq_is_ignored() -> None:
-    events = [first_seen("pending"), status_changed(2, "pending", "in_process"), rejected(1, "shipping", seq=1)]
+    events = [
+        first_seen("pending"),
+        status_changed(2, "pending", "in_process"),
+        rejected(1, "shipping", seq=1),
+        _read_after(1),
+    ]
     result = plan(state_of(events), now=NOW)
     assert result.attention is None
     assert [step.status for step in result.steps] == [MallStatus.SHIPPING]
@@ -254,10 +277,12 @@ def test_a_rejection_of_an_older_seq_is_ignored() -> None:
 def test_the_rejected_step_after_a_successful_one() -> None:
     # open → shipped → delivered: shipped went through, delivered was refused.
     shipped = {"status": "shipped", "confirmed": True, "tracking_number": TN, "tracking_url": TU}
+    delivered = {"status": "delivered", "delivered_at": "2026-03-10 12:00:00"}
     events = [
         first_seen("settled", delivered_at="2026-03-10", tracking=(TN, TU)),
         updated(1, "shipped", shipped),
-        rejected(2, "delivered", seq=1),
+        rejected(2, "delivered", seq=1, body=delivered),
+        _read_after(2, "shipped", confirmed=True),
     ]
     result = plan(state_of(events), now=NOW)
     assert result.attention is not None
@@ -327,10 +352,11 @@ def test_attention_reasons_say_what_happened_and_what_to_do() -> None:
     assert back.attention is not None
     assert "cannot go back" in back.attention.reason
 
-    blocked = plan(with_mall(state_of([first_seen("in_process")]), "blocked", confirmed=False), now=NOW)
-    assert blocked.attention is not None
-    assert "blocked" in blocked.attention.reason
-    assert "Partner portal" not in blocked.attention.reason  # the partner cannot touch a blocked order
+    blocked = plan(with_mall(state_of([first_seen("in_process")]), "blocked", confirmed=False, by="mall"), now=NOW)
+    assert blocked.attention is None  # nothing for a person to do: it goes out by itself once MALL opens it
+    assert blocked.deferral is not None
+    assert "waiting for MALL to open the order" in blocked.deferral.reason
+    assert "Partner portal" not in blocked.deferral.reason  # the partner cannot touch a blocked order
 
 
 def test_no_fastcentrik_side_yet_means_no_plan() -> None:

@@ -1,9 +1,18 @@
-"""The projection: a fold of both topics' events into per-order state.
+"""The projection: a fold of the three topics' events into per-order state.
 
 `apply(state, event) -> state` returns new frozen values and never mutates. It is idempotent under
 redelivery: order events carry a per-order `seq` and are applied only when newer; MALL's status only
-moves forward along its own graph, so a replayed or duplicated sync event changes nothing. The two
-topics are independent inputs: the result does not depend on how they interleave.
+moves forward along its own graph (`mall_side`), so a replayed or duplicated sync event changes
+nothing; operator requests are kept by event id (`operator_side`). The topics are independent inputs:
+the result does not depend on how they interleave.
+
+- order-events.v1 → `OrderState.fc` (FastCentrik's side). `MallOrderChanged` is MALL's fact, not
+  FastCentrik's: it changes nothing here (`fc.seq` stays the seq of the last FastCentrik fact, which is
+  what decisions are based on, so a webhook cannot make an old refusal look resolved).
+  `MallWebhookReceived` is tenant-level (no order): `fold` skips it, `apply` returns the state as is.
+- sync-events.v1 → `OrderState.mall` (MALL's side, see `mall_side`).
+- operator-events.v1 → `OrderState.ops` (what people asked for, see `operator_side`); a `mallbridge
+  balance` observation also claims MALL's status (`mall_side.claim_balance`).
 """
 
 from __future__ import annotations
@@ -14,30 +23,45 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from mallbridge_core.domain.mall_side import (
+    Deferral,
+    MallSide,
+    Rejection,
+    RequestInDoubt,
+    apply_sync,
+    claim_balance,
+    mall_rank,
+)
+from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
 from mallbridge_schema.events import (
-    AttentionNeeded,
-    AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallOrderChanged,
     MallStateObserved,
-    MallStatusUpdated,
-    MallUpdateRejected,
-    MallUpdateRequested,
     MdpFlagSet,
+    OperatorEventBase,
     OrderEventBase,
     OrderFirstSeen,
     OrderStatusChanged,
-    StepDeferred,
     TrackingAssigned,
 )
-from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
+from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus
 
-_RANK = {MallStatus.BLOCKED: 0, MallStatus.OPEN: 1, MallStatus.SHIPPING: 2, MallStatus.SHIPPED: 3}
-
-
-def mall_rank(status: MallStatus) -> int:
-    """Position along MALL's one-way order life (finals last)."""
-    return 4 if status in FINAL_MALL_STATUSES else _RANK[status]
+__all__ = [
+    "AttentionItem",
+    "Deferral",
+    "FastCentrikSide",
+    "MallSide",
+    "OperatorSide",
+    "OrderState",
+    "Rejection",
+    "RequestInDoubt",
+    "apply",
+    "attention_item",
+    "fold",
+    "mall_rank",
+    "new_state",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,56 +80,58 @@ class FastCentrikSide:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
-    status: MallStatus
-    based_on_seq: int
-    http_status: int
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Deferral:
-    status: MallStatus
-    reason: str
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInDoubt:
-    """What the last requested PUT asked for, kept until its outcome is recorded (so a 404 on the read
-    that settles it can be recorded as the refusal of that very request)."""
-
-    status: MallStatus
-    body: dict[str, Any]
-    based_on_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class MallSide:
-    """MALL's side as last known from sync events (an order reaches FastCentrik once MALL has it open)."""
-
-    status: MallStatus = MallStatus.OPEN
-    confirmed: bool = False
-    last_request_no: int = 0
-    settled_request_no: int = 0
-    rejection: Rejection | None = None
-    deferral: Deferral | None = None
-    attention_code: str | None = None
-    in_doubt: RequestInDoubt | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderState:
     tenant_id: str
     order_number: str
     mall_order_id: str
     fc: FastCentrikSide = FastCentrikSide()
-    mall: MallSide = MallSide()
+    mall: MallSide = MallSide()  # noqa: RUF009 - a frozen dataclass: one shared default is safe
+    ops: OperatorSide = OperatorSide()  # noqa: RUF009 - likewise
 
     @property
     def request_in_doubt(self) -> bool:
         """A PUT was requested and its outcome never recorded (crash, timeout): MALL must be read first."""
         return self.mall.last_request_no > self.mall.settled_request_no
+
+    @property
+    def resync_pending(self) -> bool:
+        """A person (`mallbridge order resync`) or a balance drift asked for a read not yet answered."""
+        return len(self.ops.read_requests) > len(self.mall.reads_answered)
+
+    @property
+    def return_pending(self) -> bool:
+        """`mallbridge order return` was asked, MALL has not refused it and the order is not final yet."""
+        requests = self.ops.return_requests
+        return (
+            bool(requests)
+            and len(requests) > len(self.mall.return_refusals)
+            and self.mall.status not in FINAL_MALL_STATUSES
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionItem:
+    """The attention item recorded for an order, and whether a person has acknowledged it."""
+
+    code: str
+    reason: str
+    acknowledged: bool
+
+    @property
+    def open(self) -> bool:
+        """Counted in the open-attention list (gauge, audit, console) until acknowledged or resolved."""
+        return not self.acknowledged
+
+
+def attention_item(state: OrderState) -> AttentionItem | None:
+    """The order's recorded attention item (None when there is none)."""
+    mall = state.mall
+    if mall.attention_code is None:
+        return None
+    acked = state.ops.acknowledged_at(mall.attention_code)
+    raised = mall.attention_at
+    acknowledged = acked is not None and (raised is None or acked >= raised)
+    return AttentionItem(mall.attention_code, mall.attention_reason, acknowledged)
 
 
 def new_state(event: Event) -> OrderState:
@@ -113,7 +139,7 @@ def new_state(event: Event) -> OrderState:
 
 
 def apply(state: OrderState | None, event: Event) -> OrderState:
-    """Fold one event (of either topic) into the order's state."""
+    """Fold one event (of any of the three topics) into the order's state."""
     current = state if state is not None else new_state(event)
     if isinstance(event, OrderEventBase):
         if event.seq <= current.fc.seq:
@@ -121,11 +147,20 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
         handler = _FACTS.get(type(event), _unknown_fact)
         fc = handler(event, current.fc)
         mall_order_id = event.mall_order_id or current.mall_order_id
-        return OrderState(current.tenant_id, current.order_number, mall_order_id, fc, current.mall)
-    mall = _apply_sync(event, current.mall)
-    if mall is current.mall:
-        return current
-    return OrderState(current.tenant_id, current.order_number, current.mall_order_id, current.fc, mall)
+        if fc is current.fc and mall_order_id == current.mall_order_id:
+            return current
+        return OrderState(current.tenant_id, current.order_number, mall_order_id, fc, current.mall, current.ops)
+    if isinstance(event, MallStateObserved) and event.source == "balance":
+        return _with(current, claim_balance(event, current.mall), apply_operator(event, current.ops))
+    if isinstance(event, OperatorEventBase):
+        return _with(current, current.mall, apply_operator(event, current.ops))
+    return _with(current, apply_sync(event, current.mall), current.ops)
+
+
+def _with(state: OrderState, mall: MallSide, ops: OperatorSide) -> OrderState:
+    if mall is state.mall and ops is state.ops:
+        return state
+    return OrderState(state.tenant_id, state.order_number, state.mall_order_id, state.fc, mall, ops)
 
 
 # ---- copies with some fields changed ---------------------------------------------------------------------
@@ -179,6 +214,10 @@ def _unknown_fact(event: OrderEventBase, fc: FastCentrikSide) -> FastCentrikSide
     return _stamped(event, fc)
 
 
+def _mall_order_changed(event: MallOrderChanged, fc: FastCentrikSide) -> FastCentrikSide:
+    return fc  # MALL's fact, not FastCentrik's: the publisher reads the order; nothing changes here
+
+
 def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
     return _stamped(
         event,
@@ -213,99 +252,19 @@ _FACTS: dict[type[OrderEventBase], Callable[[Any, FastCentrikSide], FastCentrikS
     DeliveryDateSet: _delivery_date_set,
     TrackingAssigned: _tracking_assigned,
     MdpFlagSet: _mdp_flag_set,
+    MallOrderChanged: _mall_order_changed,
 }
 
 
-# ---- MALL side ------------------------------------------------------------------------------------------
-
-
-def _forward(current: MallStatus, seen: MallStatus) -> MallStatus:
-    return seen if mall_rank(seen) > mall_rank(current) else current
-
-
-def _mall_side(
-    mall: MallSide,
-    *,
-    status: MallStatus | _Keep = _KEEP,
-    confirmed: bool | _Keep = _KEEP,
-    last_request_no: int | _Keep = _KEEP,
-    settled_request_no: int | _Keep = _KEEP,
-    rejection: Rejection | _Keep | None = _KEEP,
-    deferral: Deferral | _Keep | None = _KEEP,
-    attention_code: str | _Keep | None = _KEEP,
-    in_doubt: RequestInDoubt | _Keep | None = _KEEP,
-) -> MallSide:
-    """`mall` with the given fields changed."""
-    return MallSide(
-        mall.status if status is _KEEP else status,
-        mall.confirmed if confirmed is _KEEP else confirmed,
-        mall.last_request_no if last_request_no is _KEEP else last_request_no,
-        mall.settled_request_no if settled_request_no is _KEEP else settled_request_no,
-        mall.rejection if rejection is _KEEP else rejection,
-        mall.deferral if deferral is _KEEP else deferral,
-        mall.attention_code if attention_code is _KEEP else attention_code,
-        mall.in_doubt if in_doubt is _KEEP else in_doubt,
-    )
-
-
-def _settling(mall: MallSide, request_no: int) -> tuple[int, int, RequestInDoubt | None]:
-    """After an outcome of request `request_no` (an answer, or a read): the last and settled request
-    numbers, and the request still in doubt (None once every request is settled)."""
-    last, settled = max(mall.last_request_no, request_no), max(mall.settled_request_no, request_no)
-    return last, settled, (mall.in_doubt if settled < last else None)
-
-
-def _apply_sync(event: Event, mall: MallSide) -> MallSide:
-    """The new MALL side, or `mall` itself (the same object) when the event changes nothing."""
-    match event:
-        case MallUpdateRequested():
-            if event.request_no <= mall.last_request_no:
-                return mall
-            requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
-            return _mall_side(mall, last_request_no=event.request_no, in_doubt=requested)
-        case MallStatusUpdated():
-            last, settled, doubt = _settling(mall, event.request_no)
-            return _mall_side(
-                mall,
-                status=_forward(mall.status, event.status),
-                confirmed=True,
-                last_request_no=last,
-                settled_request_no=settled,
-                deferral=None,
-                in_doubt=doubt,
-            )
-        case MallUpdateRejected():
-            last, settled, doubt = _settling(mall, event.request_no)
-            return _mall_side(
-                mall,
-                last_request_no=last,
-                settled_request_no=settled,
-                rejection=Rejection(event.status, event.based_on_seq, event.http_status, event.message),
-                in_doubt=doubt,
-            )
-        case MallStateObserved():
-            last, settled, doubt = _settling(mall, event.request_no)
-            return _mall_side(
-                mall,
-                status=_forward(mall.status, event.status),
-                confirmed=mall.confirmed if event.confirmed is None else event.confirmed,
-                last_request_no=last,
-                settled_request_no=settled,
-                in_doubt=doubt,
-            )
-        case StepDeferred():
-            return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
-        case AttentionNeeded() if event.scope == "order":
-            return _mall_side(mall, attention_code=event.code)
-        case AttentionResolved() if event.scope == "order" and event.code == mall.attention_code:
-            return _mall_side(mall, attention_code=None)
-    return mall
-
-
 def fold(events: list[Event]) -> dict[tuple[str, str], OrderState]:
-    """Fold a sequence of events of both topics into per-order state, keyed (tenant_id, order_number)."""
+    """Fold a sequence of events of the three topics into per-order state, keyed (tenant_id, order_number).
+
+    Tenant-level events (no order number: a webhook receipt, a tenant-scope attention item) make no state.
+    """
     states: dict[tuple[str, str], OrderState] = {}
     for event in events:
+        if not event.order_number:
+            continue
         key = (event.tenant_id, event.order_number)
         states[key] = apply(states.get(key), event)
     return states

@@ -1,68 +1,85 @@
 """The reconciler: from an order's state (and "now"), plan the PUTs that bring MALL to the desired status.
 
-Pure: `now` comes in as an argument, nothing is read from a clock. DESIGN §2 is the contract:
-- equal statuses → nothing (a status is never re-sent);
-- the shortest legal path of PUTs otherwise, each with its exact JSON body;
-- a step whose data is missing (tracking for `shipped`, a delivery moment still in the future) is
-  deferred with its reason, and the steps after it wait;
-- no legal path → an attention item with a reason a merchant can act on, and nothing sent;
-- MALL Delivery (MDP) orders: MALL alone sets `delivered` (and `returned`) from its carrier data, so a
-  desired `delivered` stops at `shipped` with a deferral, and MALL's own `delivered` satisfies a desired
-  `shipped` (the plan then reports `delivered` as the status the order should have).
+Pure: `now` comes in as an argument, nothing is read from a clock. DESIGN §2, §6 and §7 are the
+contract. In order:
+
+1. No FastCentrik side yet → no plan at all (nothing is read, confirmed or sent for an order FastCentrik
+   has not named).
+2. MALL must be read first (`Plan.read`): a PUT whose outcome is unknown; a refusal not yet followed by
+   a read (except 401/403/404: the read would be refused too); a resync a person or a balance drift
+   asked for.
+3. MALL has the order `blocked`: never a PUT. A deferral "waiting for MALL to open the order" that says
+   what goes out by itself once an observation shows it open.
+4. MALL has a final status: nothing is sent. MALL `cancelled` (set by MALL) while FastCentrik says
+   anything else → attention `cancelled_at_mall`. A final status that ends the order normally is
+   accepted with no attention: `returned` or `lost` while FastCentrik says settled (no delivery date) or
+   cancelled, and a `delivered` MALL set itself while FastCentrik says settled. Anything else that
+   contradicts FastCentrik → attention (`mall_final`).
+5. An operator return is pending and MALL has the order `shipped` (not MALL Delivery) → one
+   `PUT {"status": "returned"}`.
+6. Otherwise the status path of DESIGN §2 (`steps.status_steps`). When that sends no status and MALL is
+   known (observed) to have the order unconfirmed → one confirm-only step `{"confirmed": true}`; an
+   accepted PUT makes MALL's side confirmed, so it is never sent twice for the same MALL change.
+7. After a refusal that has been read: if the plan would send the refused request again (the same body,
+   `confirmed` aside unless it is newly added), the refusal stands (attention `mall_rejected`, nothing
+   re-sent) until FastCentrik's facts or MALL's side change. A refused `returned` while MALL still has
+   the order shipped stands too.
+
+An attention item a person has acknowledged (`mallbridge order ack`) is still reported, with
+`acknowledged=True`: it is not counted as open.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
 
-from mallbridge_core.domain.projection import Deferral, OrderState
-from mallbridge_schema.mall_format import (
-    TRACKING_NUMBER_ALLOWED,
-    delivered_moment,
-    format_mall_datetime,
-    is_valid_tracking_number,
-)
+from mallbridge_core.domain.mall_side import MallSide
+from mallbridge_core.domain.plans import Attention, PendingRead, Plan, PutStep
+from mallbridge_core.domain.projection import OrderState, attention_item
+from mallbridge_core.domain.reasons import cancelled_at_mall, no_legal_path, rejected, waiting_for_open
+from mallbridge_core.domain.steps import status_steps
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
-from mallbridge_schema.transitions import shortest_path
+
+__all__ = [
+    "Attention",
+    "PendingRead",
+    "Plan",
+    "PutStep",
+    "desired_status",
+    "effective_mdp",
+    "pending_read",
+    "plan",
+    "return_refusal",
+]
 
 _S = MallStatus
-
-
-@dataclass(frozen=True, slots=True)
-class PutStep:
-    """One `PUT /orders/{id}` with its exact JSON body."""
-
-    status: MallStatus
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Attention:
-    code: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    desired: MallStatus | None = None
-    steps: tuple[PutStep, ...] = ()
-    deferral: Deferral | None = None
-    attention: Attention | None = None
-    read_first: bool = False
-
-    @property
-    def settled(self) -> bool:
-        """Nothing to send now and nothing to wait for."""
-        return not (self.steps or self.deferral or self.attention or self.read_first)
+_NO_READ_AFTER = frozenset({401, 403, 404})  # the read would be refused for the same reason
 
 
 def desired_status(state: OrderState) -> MallStatus | None:
     if state.fc.status is None:
         return None
     return desired_mall_status(state.fc.status, has_delivery_date=state.fc.delivered_at is not None)
+
+
+def effective_mdp(state: OrderState) -> bool:
+    """Whether the order ships with MALL Delivery: MALL's word when it gave one, else FastCentrik's."""
+    return state.fc.mdp if state.mall.mdp is None else state.mall.mdp
+
+
+def pending_read(state: OrderState) -> PendingRead | None:
+    """The read of MALL the order needs before anything is planned (None: none)."""
+    mall = state.mall
+    if state.request_in_doubt:
+        return PendingRead("outcome_unknown", mall.last_request_no)
+    refusal = mall.rejection
+    if refusal is not None and not refusal.read and refusal.http_status not in _NO_READ_AFTER:
+        return PendingRead("refusal", refusal.request_no)
+    if state.resync_pending:
+        return PendingRead("resync", 0)
+    return None
 
 
 def plan(state: OrderState, *, now: datetime) -> Plan:
@@ -75,131 +92,102 @@ def plan(state: OrderState, *, now: datetime) -> Plan:
     desired = desired_status(state)
     if desired is None:
         return Plan()
-    if state.request_in_doubt:
-        return Plan(desired=desired, read_first=True)
-    current = state.mall.status
+    read = pending_read(state)
+    if read is not None:
+        return Plan(desired=desired, read_first=True, read=read)
+    result = _from_known_state(state, desired, now=now)
+    if result.attention is not None:
+        item = attention_item(state)
+        if item is not None and item.acknowledged and item.code == result.attention.code:
+            acknowledged = Attention(result.attention.code, result.attention.reason, acknowledged=True)
+            return Plan(result.desired, result.steps, result.deferral, acknowledged)
+    return result
+
+
+def _from_known_state(state: OrderState, desired: MallStatus, *, now: datetime) -> Plan:
+    current, mdp = state.mall.status, effective_mdp(state)
+    if current is _S.BLOCKED:
+        if desired is _S.OPEN:
+            return Plan(desired=desired)  # nothing to send now, nor once MALL opens it
+        opened = OrderState(state.tenant_id, state.order_number, state.mall_order_id, state.fc, _opened(state))
+        later = status_steps(opened, _S.OPEN, desired, mdp=mdp, now=now)
+        return Plan(desired=desired, deferral=waiting_for_open(later, desired))
+    if current in FINAL_MALL_STATUSES:
+        return _after_final(state, current, desired, mdp=mdp)
+    if state.return_pending and current is _S.SHIPPED and not mdp:
+        body: dict[str, object] = {"status": _S.RETURNED.value}
+        if state.mall.confirmed is not True:
+            body["confirmed"] = True
+        fresh = Plan(desired=_S.RETURNED, steps=(PutStep(_S.RETURNED, body),))
+    else:
+        fresh = _confirming(state, status_steps(state, current, desired, mdp=mdp, now=now))
+    return _unless_refused_again(state, fresh)
+
+
+def _opened(state: OrderState) -> MallSide:
+    """MALL's side as it will be once MALL opens the order (MALL resets it to unconfirmed then)."""
+    return replace(state.mall, status=_S.OPEN, status_by="mall", confirmed=False)
+
+
+def _after_final(state: OrderState, current: MallStatus, desired: MallStatus, *, mdp: bool) -> Plan:
     if desired == current:
         return Plan(desired=desired)
-    if state.fc.mdp and desired is _S.SHIPPED and current is _S.DELIVERED:
+    by = state.mall.status_by
+    if current is _S.CANCELLED and by == "mall":
+        return Plan(desired=desired, attention=cancelled_at_mall(state))
+    if current in (_S.RETURNED, _S.LOST) and desired in (_S.SHIPPED, _S.CANCELLED):
+        return Plan(desired=current)  # the parcel came back, or MALL Delivery lost it: the order's end
+    if current is _S.DELIVERED and desired is _S.SHIPPED and (by == "mall" or mdp):
         return Plan(desired=current)  # MALL delivered it itself: the normal end of a MALL Delivery order
-    rejection = state.mall.rejection
-    if rejection is not None and rejection.based_on_seq == state.fc.seq:
-        return Plan(desired=desired, attention=_rejected(rejection.status, rejection.http_status, rejection.message))
-    mdp = state.fc.mdp
-    target, mdp_wait = _reachable_target(desired, mdp=mdp)
-    path = shortest_path(current, target, mdp=mdp)
-    if path is None:
-        return Plan(desired=desired, attention=_no_legal_path(state, current, desired))
-    steps: list[PutStep] = []
-    for status in path:
-        body_or_deferral = _step_body(state, status, first=not steps and not state.mall.confirmed, now=now)
-        if isinstance(body_or_deferral, Deferral):
-            return Plan(desired=desired, steps=tuple(steps), deferral=body_or_deferral)
-        steps.append(PutStep(status, body_or_deferral))
-    return Plan(desired=desired, steps=tuple(steps), deferral=mdp_wait)
+    return Plan(desired=desired, attention=no_legal_path(state, current, desired))
 
 
-def _reachable_target(desired: MallStatus, *, mdp: bool) -> tuple[MallStatus, Deferral | None]:
-    """MALL Delivery orders stop at shipped: MALL itself sets delivered or returned from carrier data."""
-    if mdp and desired in (_S.DELIVERED, _S.RETURNED):
-        reason = (
-            f"MALL Delivery order: MALL sets {desired} itself from its carrier's tracking; "
-            "the partner may not send it. Nothing to do."
-        )
-        return _S.SHIPPED, Deferral(desired, reason)
-    return desired, None
+def _confirming(state: OrderState, fresh: Plan) -> Plan:
+    """A confirm-only step when MALL is known to have the order unconfirmed and no status PUT is due."""
+    if fresh.steps or fresh.attention is not None or state.mall.confirmed is not False:
+        return fresh
+    step = PutStep(state.mall.status, {"confirmed": True})
+    return Plan(fresh.desired, (step,), fresh.deferral)
 
 
-def _step_body(state: OrderState, status: MallStatus, *, first: bool, now: datetime) -> dict[str, Any] | Deferral:
-    body: dict[str, Any] = {"status": status.value}
-    if first:
-        body["confirmed"] = True  # MALL refuses a status change on an unconfirmed order
-    if status is _S.SHIPPED and not state.fc.mdp:
-        tracking = _tracking_or_deferral(state)
-        if isinstance(tracking, Deferral):
-            return tracking
-        body.update(tracking)
-    if status is _S.DELIVERED:
-        moment = _delivery_or_deferral(state, now=now)
-        if isinstance(moment, Deferral):
-            return moment
-        body["delivered_at"] = moment
-    return body
+def _unless_refused_again(state: OrderState, fresh: Plan) -> Plan:
+    refusal = state.mall.rejection
+    if refusal is None or refusal.based_on_seq != state.fc.seq:
+        return fresh  # no refusal, or FastCentrik's facts changed since: a new decision
+    first = fresh.steps[0] if fresh.steps else None
+    if first is None:
+        again = False
+    elif refusal.body is not None:
+        again = _same_request(first.body, refusal.body)
+    else:  # a refusal recorded without its body: the same status again
+        again = first.status is refusal.status
+    if again or (refusal.status is _S.RETURNED and state.mall.status is _S.SHIPPED):
+        return Plan(desired=fresh.desired, attention=rejected(refusal.status, refusal.http_status, refusal.message))
+    return fresh
 
 
-def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
-    number, url = state.fc.tracking_number, state.fc.tracking_url
-    pairs = (("tracking number", number), ("tracking URL", url))
-    missing = [name for name, value in pairs if value is None or not value.strip()]
-    if missing:
-        return Deferral(
-            _S.SHIPPED,
-            f"waiting for the {' and '.join(missing)}: MALL requires both to mark the order shipped. "
-            "Fill them in FastCentrik; the update is sent as soon as they arrive.",
-        )
-    assert number is not None
-    assert url is not None
-    if not is_valid_tracking_number(number):
-        return Deferral(
-            _S.SHIPPED,
-            f"tracking number {number!r} has characters MALL refuses (allowed: {TRACKING_NUMBER_ALLOWED}). "
-            "Correct it in FastCentrik; the update is sent as soon as it is fixed.",
-        )
-    return {"tracking_number": number, "tracking_url": url}
+def _same_request(body: dict[str, object], refused: dict[str, object]) -> bool:
+    """The same request as the refused one, as far as MALL's answer can tell: only adding a `confirmed: true`
+    the refused one lacked gives reason to expect another answer (leaving it out, because MALL has the
+    order confirmed by now, does not)."""
+    if {k: v for k, v in body.items() if k != "confirmed"} != {k: v for k, v in refused.items() if k != "confirmed"}:
+        return False
+    return not ("confirmed" in body and "confirmed" not in refused)
 
 
-def _delivery_or_deferral(state: OrderState, *, now: datetime) -> str | Deferral:
-    raw, recorded = state.fc.delivered_at, state.fc.delivery_recorded_at
-    assert raw is not None
-    try:
-        moment = delivered_moment(raw, recorded_at=recorded or now)
-    except ValueError as exc:
-        return Deferral(
-            _S.DELIVERED,
-            f"the delivery date cannot be read ({exc}). Correct it in FastCentrik; delivered is sent as soon as it is.",
-        )
-    # Compared as instants: two Prague wall times in the repeated autumn hour compare wrongly as they are.
-    if moment.astimezone(UTC) > now.astimezone(UTC):
-        return Deferral(
-            _S.DELIVERED,
-            f"the delivery date {format_mall_datetime(moment)} (Prague time) is in the future; "
-            "delivered is sent when that moment comes.",
-            until=moment,
-        )
-    return format_mall_datetime(moment)
-
-
-def _rejected(status: MallStatus, http_status: int, message: str) -> Attention:
-    return Attention(
-        "mall_rejected",
-        f"MALL refused {status} (HTTP {http_status}: {message}). Nothing more is sent for this order until it "
-        "changes in FastCentrik: correct the order there, or ask MALL Operations if MALL's state is wrong.",
-    )
-
-
-def _no_legal_path(state: OrderState, current: MallStatus, desired: MallStatus) -> Attention:
-    fc = f"{state.fc.status_label or state.fc.status} ({state.fc.status})"
-    if current is _S.BLOCKED:
-        return Attention(
-            "mall_blocked",
-            f"MALL still has the order blocked (not paid or approved), so the partner may not change it; "
-            f"FastCentrik says {fc}. Nothing was sent: wait until MALL opens it (the update then goes out by "
-            "itself), or ask MALL Operations if it stays blocked.",
-        )
-    if desired is _S.CANCELLED and current in (_S.SHIPPED,):
-        return Attention(
-            "cancel_after_shipped",
-            "cancelled in FastCentrik after MALL shipped; MALL allows no cancel after shipped. "
-            "Contact MALL Operations (Partner portal → FAQ → Problem order), or let the parcel come back as returned.",
-        )
+def return_refusal(state: OrderState | None) -> str | None:
+    """Why `mallbridge order return` must refuse (None: allowed). Pure: from the log's state of the order."""
+    if state is None or state.fc.status is None:
+        return "unknown order: no FastCentrik snapshot has named it, so mallbridge does not know it"
+    current = state.mall.status
     if current in FINAL_MALL_STATUSES:
-        return Attention(
-            "mall_final",
-            f"MALL already has the order as {current}, a final status, but FastCentrik says {fc} "
-            f"(→ {desired}). Nothing was sent. If MALL's status is wrong, contact MALL Operations.",
-        )
-    return Attention(
-        "backwards",
-        f"FastCentrik says {fc} (→ {desired}) but MALL already has the order as {current}; MALL statuses "
-        "cannot go back. Nothing was sent: check the order in FastCentrik.",
-    )
+        return f"MALL already has the order as {current}, a final status; nothing is sent"
+    if effective_mdp(state):
+        return "MALL sets returned itself for MALL Delivery orders (when the parcel is picked up with its return PIN)"
+    if current is not _S.SHIPPED:
+        assumed = state.mall.status_by == "assumed"
+        known = " as far as the log knows (`mallbridge order resync` reads MALL)" if assumed else ""
+        return f"MALL has the order {current}{known}, not shipped: only a shipped order can be marked returned"
+    if state.return_pending:
+        return "a return of this order is already requested and not yet answered by MALL"
+    return None

@@ -1,0 +1,346 @@
+"""MALL's side of one order: the fold of sync-events.v1, and of `mallbridge balance`'s observations.
+
+Pure: `apply_sync(event, mall)` and `claim_balance(event, mall)` return new frozen values (or `mall`
+itself when nothing changes). The rules (DESIGN §3, §6):
+
+- **MALL's status moves forward** along MALL's graph: blocked → open → shipping → shipped → a final
+  status (delivered, returned, cancelled, lost). Until MALL is heard from, the status is *assumed*
+  `open` (an order reaches FastCentrik once MALL has it open): that is the only thing an observed
+  `blocked` replaces. An observed `blocked` after anything later is known is a stale read and ignored;
+  `blocked → open` is forward and always taken.
+- **An observation is MALL's word.** A final status observed in sync-events.v1 is taken even over
+  another final status (MALL Operations corrected it, MALL Delivery set it). Who set the status is kept:
+  `status_by` is "us" when our accepted PUT moved it (or a read showed our PUT in doubt had landed),
+  "mall" when an observation moved it, "assumed" before anything is known. For one status claimed by
+  both, "us" wins (we only PUT a status FastCentrik asked for).
+- **`mallbridge balance`'s observations** (source "balance", written to operator-events.v1) are folded
+  in any order relative to sync-events.v1, so they only *claim* a status: taken when it is later along
+  the graph (never over a final), `mdp` filled in when nothing said it yet. Their `confirmed` is not
+  folded; the observation also asks the publisher to read the order (see `operator_side`), and that
+  read, recorded in sync-events.v1 in the log's order, brings the rest.
+- **`confirmed`** is None until something says it; an accepted PUT makes it true, an observation sets
+  what MALL said (None keeps it).
+- **A refusal** is kept with the request it refused. The next observation that names that request
+  (`request_no`, source "refusal" by convention) marks it as read. After that, an observation whose
+  `changed` names status or confirmed, or the outcome of a later request, clears it (MALL changed: the
+  refusal no longer stands). The observation's own `changed` decides, not a comparison with the state,
+  so that a balance claim folded in between cannot change the result. Refusals of `returned` are
+  counted for the operator's return requests.
+- An order event of the FastCentrik side never touches this side, so the two topics may interleave in
+  any order; redelivered sync events change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+from uuid import UUID
+
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    AttentionResolved,
+    Event,
+    MallStateObserved,
+    MallStatusUpdated,
+    MallUpdateRejected,
+    MallUpdateRequested,
+    ObservedField,
+    StepDeferred,
+)
+from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
+
+StatusBy = Literal["assumed", "us", "mall"]
+
+_RANK = {MallStatus.BLOCKED: 0, MallStatus.OPEN: 1, MallStatus.SHIPPING: 2, MallStatus.SHIPPED: 3}
+_BY_RANK: dict[str, int] = {"assumed": 0, "mall": 1, "us": 2}
+
+
+def mall_rank(status: MallStatus) -> int:
+    """Position along MALL's one-way order life (finals last)."""
+    return 4 if status in FINAL_MALL_STATUSES else _RANK[status]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """MALL refused a PUT: what it refused, and whether MALL has been read since."""
+
+    status: MallStatus
+    based_on_seq: int
+    http_status: int
+    message: str
+    request_no: int = 0
+    body: dict[str, Any] | None = None
+    read_by: UUID | None = None  # the observation that read MALL after the refusal
+
+    @property
+    def read(self) -> bool:
+        return self.read_by is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    status: MallStatus
+    reason: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInDoubt:
+    """What the last requested PUT asked for, kept until its outcome is recorded (so a 404 on the read
+    that settles it can be recorded as the refusal of that very request)."""
+
+    status: MallStatus
+    body: dict[str, Any]
+    based_on_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class MallSide:
+    """MALL's side as last known from sync events (an order reaches FastCentrik once MALL has it open)."""
+
+    status: MallStatus = MallStatus.OPEN
+    confirmed: bool | None = None
+    last_request_no: int = 0
+    settled_request_no: int = 0
+    rejection: Rejection | None = None
+    deferral: Deferral | None = None
+    attention_code: str | None = None
+    in_doubt: RequestInDoubt | None = None
+    status_by: StatusBy = "assumed"
+    mdp: bool | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    delivered_at: str | None = None
+    attention_reason: str = ""
+    attention_at: datetime | None = None
+    reads_answered: frozenset[UUID] = frozenset()
+    return_refusals: frozenset[int] = frozenset()
+
+
+class _Keep(Enum):
+    """Marks a field of `_mall_side` as unchanged (None is a value several fields take)."""
+
+    KEEP = 0
+
+
+_KEEP = _Keep.KEEP
+
+
+def _mall_side(
+    mall: MallSide,
+    *,
+    status: tuple[MallStatus, StatusBy] | _Keep = _KEEP,
+    confirmed: bool | _Keep | None = _KEEP,
+    requests: tuple[int, int, RequestInDoubt | None] | _Keep = _KEEP,
+    rejection: Rejection | _Keep | None = _KEEP,
+    deferral: Deferral | _Keep | None = _KEEP,
+    attention: tuple[str | None, str, datetime | None] | _Keep = _KEEP,
+    mdp: bool | _Keep | None = _KEEP,
+    tracking: tuple[str | None, str | None] | _Keep = _KEEP,
+    delivered_at: str | _Keep | None = _KEEP,
+    reads_answered: frozenset[UUID] | _Keep = _KEEP,
+    return_refusals: frozenset[int] | _Keep = _KEEP,
+) -> MallSide:
+    """`mall` with the given fields changed. Built with the constructor, not dataclasses.replace: this is
+    the publisher's and the audit's hot path."""
+    status_, by = (mall.status, mall.status_by) if status is _KEEP else status
+    last, settled, doubt = (
+        (mall.last_request_no, mall.settled_request_no, mall.in_doubt) if requests is _KEEP else requests
+    )
+    code, reason, raised_at = (
+        (mall.attention_code, mall.attention_reason, mall.attention_at) if attention is _KEEP else attention
+    )
+    number, url = (mall.tracking_number, mall.tracking_url) if tracking is _KEEP else tracking
+    return MallSide(
+        status_,
+        mall.confirmed if confirmed is _KEEP else confirmed,
+        last,
+        settled,
+        mall.rejection if rejection is _KEEP else rejection,
+        mall.deferral if deferral is _KEEP else deferral,
+        code,
+        doubt,
+        by,
+        mall.mdp if mdp is _KEEP else mdp,
+        number,
+        url,
+        mall.delivered_at if delivered_at is _KEEP else delivered_at,
+        reason,
+        raised_at,
+        mall.reads_answered if reads_answered is _KEEP else reads_answered,
+        mall.return_refusals if return_refusals is _KEEP else return_refusals,
+    )
+
+
+# ---- MALL's status: a claim is taken when it is later along MALL's graph ---------------------------------
+
+
+def _status_key(status: MallStatus, by: StatusBy) -> tuple[int, int]:
+    return (-1 if by == "assumed" else mall_rank(status), _BY_RANK[by])
+
+
+def _claimed(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:
+    """The status after a claim that MALL has `status`, set by `by`: the later one along the graph wins (for
+    the same status, "us" over "mall"); a claim never replaces one final status with another."""
+    new, old = _status_key(status, by), _status_key(mall.status, mall.status_by)
+    if new > old and (new[0] > old[0] or status is mall.status):
+        return status, by
+    return mall.status, mall.status_by
+
+
+def _observed_status(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:
+    if status in FINAL_MALL_STATUSES and mall.status in FINAL_MALL_STATUSES and status is not mall.status:
+        return status, by  # MALL's word: the final status it reports replaces the one we had
+    return _claimed(mall, status, by)
+
+
+def _settling(mall: MallSide, request_no: int) -> tuple[int, int, RequestInDoubt | None]:
+    """After an outcome of request `request_no` (an answer, or a read): the last and settled request
+    numbers, and the request still in doubt (None once every request is settled)."""
+    last, settled = max(mall.last_request_no, request_no), max(mall.settled_request_no, request_no)
+    return last, settled, (mall.in_doubt if settled < last else None)
+
+
+# ---- the sync-events.v1 fold ----------------------------------------------------------------------------
+
+
+def apply_sync(event: Event, mall: MallSide) -> MallSide:
+    """The new MALL side, or `mall` itself (the same object) when the event changes nothing."""
+    match event:
+        case MallUpdateRequested():
+            if event.request_no <= mall.last_request_no:
+                return mall
+            requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
+            return _mall_side(mall, requests=(event.request_no, mall.settled_request_no, requested))
+        case MallStatusUpdated():
+            return _updated(event, mall)
+        case MallUpdateRejected():
+            return _rejected(event, mall)
+        case MallStateObserved():
+            return _observed(event, mall)
+        case StepDeferred():
+            return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
+        case AttentionNeeded() if event.scope == "order":
+            return _mall_side(mall, attention=(event.code, event.reason, event.occurred_at))
+        case AttentionResolved() if event.scope == "order" and event.code == mall.attention_code:
+            return _mall_side(mall, attention=(None, "", None))
+    return mall
+
+
+def _updated(event: MallStatusUpdated, mall: MallSide) -> MallSide:
+    body = event.request
+    rejection = mall.rejection
+    if rejection is not None and event.request_no > rejection.request_no:
+        rejection = None  # a later request went through: MALL's side moved on from the refusal
+    number = body.get("tracking_number")
+    return _mall_side(
+        mall,
+        # a confirm-only request (no "status" in the body) leaves the status as it is
+        status=_claimed(mall, event.status, "us") if "status" in body else _KEEP,
+        confirmed=True,
+        requests=_settling(mall, event.request_no),
+        rejection=rejection,
+        deferral=None,
+        tracking=(number, body.get("tracking_url")) if isinstance(number, str) else _KEEP,
+        delivered_at=body["delivered_at"] if isinstance(body.get("delivered_at"), str) else _KEEP,
+    )
+
+
+def _rejected(event: MallUpdateRejected, mall: MallSide) -> MallSide:
+    refused = Rejection(
+        event.status,
+        event.based_on_seq,
+        event.http_status,
+        event.message,
+        event.request_no,
+        event.request,
+    )
+    returns = mall.return_refusals
+    if event.status is MallStatus.RETURNED and event.request_no not in returns:
+        returns = returns | {event.request_no}
+    return _mall_side(mall, requests=_settling(mall, event.request_no), rejection=refused, return_refusals=returns)
+
+
+def _answers_our_request(mall: MallSide, event: MallStateObserved) -> bool:
+    """The read that settles our PUT in doubt shows what that PUT asked for: the PUT landed."""
+    doubt = mall.in_doubt
+    return (
+        doubt is not None
+        and event.request_no == mall.last_request_no
+        and event.status is doubt.status
+        and "status" in doubt.body
+    )
+
+
+def _observed(event: MallStateObserved, mall: MallSide) -> MallSide:
+    status = _observed_status(mall, event.status, "us" if _answers_our_request(mall, event) else "mall")
+    confirmed = mall.confirmed if event.confirmed is None else event.confirmed
+    rejection = mall.rejection
+    if rejection is not None:
+        if event.request_no == rejection.request_no and rejection.read_by is None:
+            rejection = _read(rejection, event.event_id)  # the read after the refusal
+        elif event.event_id == rejection.read_by:
+            pass  # that read again (redelivered): nothing new
+        elif event.request_no > rejection.request_no or _STANDING_CHANGES.intersection(event.changed):
+            # MALL changed since the refusal was read (as the observation itself records, so the result
+            # does not depend on what a balance claim folded in between): the refusal no longer stands
+            rejection = None
+    answered = mall.reads_answered
+    if event.source == "resync" and event.event_id not in answered:
+        answered = answered | {event.event_id}
+    return _mall_side(
+        mall,
+        status=status,
+        confirmed=confirmed,
+        requests=_settling(mall, event.request_no),
+        rejection=rejection,
+        mdp=_KEEP if event.mdp is None else event.mdp,
+        tracking=_KEEP if event.tracking_number is None else (event.tracking_number, event.tracking_url),
+        delivered_at=_KEEP if event.delivered_at is None else event.delivered_at,
+        reads_answered=answered,
+    )
+
+
+_STANDING_CHANGES = frozenset({"status", "confirmed"})
+
+
+def _read(r: Rejection, by: UUID) -> Rejection:
+    return Rejection(r.status, r.based_on_seq, r.http_status, r.message, r.request_no, r.body, by)
+
+
+def claim_balance(event: MallStateObserved, mall: MallSide) -> MallSide:
+    """What `mallbridge balance` saw (operator-events.v1): a claim on the status, and `mdp` if unknown.
+
+    Commutes with every sync event (see the module docstring), so the topics may interleave freely.
+    """
+    status = _claimed(mall, event.status, "mall")
+    mdp = event.mdp if mall.mdp is None and event.mdp is not None else mall.mdp
+    if status == (mall.status, mall.status_by) and mdp == mall.mdp:
+        return mall
+    return _mall_side(mall, status=status, mdp=mdp)
+
+
+def observation_changes(
+    mall: MallSide,
+    *,
+    status: MallStatus,
+    confirmed: bool | None,
+    tracking_number: str | None = None,
+    tracking_url: str | None = None,
+    delivered_at: str | None = None,
+) -> tuple[ObservedField, ...]:
+    """Which of status, confirmed, tracking and delivered_at MALL says differently from what the log last
+    said: the `changed` of the observation to record (nothing to record when empty). A value MALL did not
+    give (None) is no difference."""
+    changed: list[ObservedField] = []
+    if status is not mall.status:  # an assumed `open` is what the log says until MALL is read
+        changed.append("status")
+    if confirmed is not None and confirmed != mall.confirmed:
+        changed.append("confirmed")
+    if tracking_number is not None and (tracking_number, tracking_url) != (mall.tracking_number, mall.tracking_url):
+        changed.append("tracking")
+    if delivered_at is not None and delivered_at != mall.delivered_at:
+        changed.append("delivered_at")
+    return tuple(changed)

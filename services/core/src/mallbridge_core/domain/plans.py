@@ -1,0 +1,63 @@
+"""What the reconciler answers: a plan of PUTs, or why nothing goes out (DESIGN §2, §6, §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mallbridge_core.domain.mall_side import Deferral
+from mallbridge_schema.statuses import MallStatus
+
+ReadSource = Literal["outcome_unknown", "refusal", "resync"]
+
+
+@dataclass(frozen=True, slots=True)
+class PutStep:
+    """One `PUT /orders/{id}` with its exact JSON body.
+
+    `status` is the MALL status the order has after it: for a confirm-only step (`{"confirmed": true}`)
+    the status it already has.
+    """
+
+    status: MallStatus
+    body: dict[str, Any]
+
+    @property
+    def confirm_only(self) -> bool:
+        return "status" not in self.body
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """An attention item the plan raises; `acknowledged` when a person has already handled this code."""
+
+    code: str
+    reason: str
+    acknowledged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRead:
+    """MALL must be read before anything is planned: the observation to record answers this read.
+
+    Record a `MallStateObserved` with this `source` and `request_no` (0: it settles no request), even
+    when MALL says nothing new: that is what settles the read.
+    """
+
+    source: ReadSource
+    request_no: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    desired: MallStatus | None = None
+    steps: tuple[PutStep, ...] = ()
+    deferral: Deferral | None = None
+    attention: Attention | None = None
+    read_first: bool = False
+    read: PendingRead | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to send now and nothing to wait for."""
+        return not (self.steps or self.deferral or self.attention or self.read_first)
