@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -150,9 +151,10 @@ def test_nothing_is_confirmed_for_an_order_fastcentrik_has_not_named() -> None:
 # ---- after a refusal: read once, then plan from what MALL has ----------------------------------------------
 
 
-def _refused(body: dict[str, object], *, http_status: int = 400) -> list[Event]:
+def _refused(body: Mapping[str, object], *, http_status: int = 400) -> list[Event]:
     facts = first_seen("settled", tracking=(TN, TU))
-    return [facts, requested(1, "shipped", body), rejected(1, "shipped", seq=1, body=body, http_status=http_status)]
+    sent = dict(body)
+    return [facts, requested(1, "shipped", sent), rejected(1, "shipped", seq=1, body=sent, http_status=http_status)]
 
 
 @pytest.mark.parametrize(
