@@ -177,17 +177,19 @@ def _mall_side(
 # ---- MALL's status: a claim is taken when it is later along MALL's graph ---------------------------------
 
 
-def _status_key(status: MallStatus, by: StatusBy) -> tuple[int, int]:
-    return (-1 if by == "assumed" else mall_rank(status), _BY_RANK[by])
+_RANKS: dict[MallStatus, int] = {status: mall_rank(status) for status in MallStatus}
 
 
 def _claimed(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:
     """The status after a claim that MALL has `status`, set by `by`: the later one along the graph wins (for
-    the same status, "us" over "mall"); a claim never replaces one final status with another."""
-    new, old = _status_key(status, by), _status_key(mall.status, mall.status_by)
-    if new > old and (new[0] > old[0] or status is mall.status):
+    the same status, "us" over "mall"; anything over the assumed `open`); a claim never replaces one final
+    status with another."""
+    old_by = mall.status_by
+    old = -1 if old_by == "assumed" else _RANKS[mall.status]
+    new = _RANKS[status]  # a claim is never "assumed"
+    if new > old or (status is mall.status and _BY_RANK[by] > _BY_RANK[old_by]):
         return status, by
-    return mall.status, mall.status_by
+    return mall.status, old_by
 
 
 def _observed_status(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:

@@ -150,11 +150,14 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
         if fc is current.fc and mall_order_id == current.mall_order_id:
             return current
         return OrderState(current.tenant_id, current.order_number, mall_order_id, fc, current.mall, current.ops)
-    if isinstance(event, MallStateObserved) and event.source == "balance":
-        return _with(current, claim_balance(event, current.mall), apply_operator(event, current.ops))
     if isinstance(event, OperatorEventBase):
         return _with(current, current.mall, apply_operator(event, current.ops))
-    return _with(current, apply_sync(event, current.mall), current.ops)
+    if type(event) is MallStateObserved and event.source == "balance":
+        return _with(current, claim_balance(event, current.mall), apply_operator(event, current.ops))
+    mall = apply_sync(event, current.mall)
+    if mall is current.mall:
+        return current
+    return OrderState(current.tenant_id, current.order_number, current.mall_order_id, current.fc, mall, current.ops)
 
 
 def _with(state: OrderState, mall: MallSide, ops: OperatorSide) -> OrderState:
