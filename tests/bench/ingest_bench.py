@@ -37,9 +37,9 @@ from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.signature import sign
 from mallbridge_ingest.bootstrap import IngestSettings, build_service
 from mallbridge_ingest.domain import plan_batch
-from mallbridge_ingest.import_run import resolve_workers, run_import
-from mallbridge_ingest.import_worker import ImportJob
-from mallbridge_ingest.importer import ImportSummary
+from mallbridge_ingest.imports.command import resolve_workers, run_import
+from mallbridge_ingest.imports.summary import ImportSummary
+from mallbridge_ingest.imports.worker import ImportJob
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot

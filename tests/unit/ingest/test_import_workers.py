@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_ingest import import_run, import_workers
+from mallbridge_ingest.imports import command, processes
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import validate_snapshot
-from mallbridge_ingest.import_run import PARALLEL_FROM_LINES, resolve_workers
-from mallbridge_ingest.importer import ImportSummary, merge_summaries, order_shard, shard_of
+from mallbridge_ingest.imports.command import PARALLEL_FROM_LINES, resolve_workers
+from mallbridge_ingest.imports.shards import order_shard, shard_of
+from mallbridge_ingest.imports.summary import ImportSummary, merge_summaries
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
 from mallbridge_schema.serde import event_key
@@ -104,14 +105,14 @@ def test_merged_summary_adds_up_and_keeps_the_first_abort() -> None:
 
 
 def test_workers_as_asked_or_by_file_size_on_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(import_run.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(command.os, "cpu_count", lambda: 8)
     kafka, sqlite = "kafka://127.0.0.1:9092", "sqlite:///tmp/x.db"
     assert resolve_workers(3, lines=10, log_url=kafka) == 3
     assert resolve_workers(None, lines=PARALLEL_FROM_LINES - 1, log_url=kafka) == 1
-    assert resolve_workers(None, lines=PARALLEL_FROM_LINES, log_url=kafka) == import_run.MAX_AUTO_WORKERS
+    assert resolve_workers(None, lines=PARALLEL_FROM_LINES, log_url=kafka) == command.MAX_AUTO_WORKERS
     assert resolve_workers(None, lines=10**7, log_url=sqlite) == 1
     assert resolve_workers(1, lines=10**7, log_url=sqlite) == 1
-    monkeypatch.setattr(import_run.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(command.os, "cpu_count", lambda: 2)
     assert resolve_workers(None, lines=10**6, log_url=kafka) == 2
     with pytest.raises(ValueError, match="needs a Kafka log"):
         resolve_workers(2, lines=10, log_url=sqlite)
@@ -126,5 +127,5 @@ def test_a_worker_that_dies_without_a_word_fails_the_import_instead_of_hanging_i
     workers = [_Exited(None), _Exited(-9), _Exited(0), _Exited(2)]
     parts = {2: ImportSummary(read=1)}
     failures = {3: "ValueError: reported"}
-    import_workers._note_silent_exits(workers, parts, failures)  # type: ignore[arg-type]
+    processes._note_silent_exits(workers, parts, failures)  # type: ignore[arg-type]
     assert failures == {1: "exited with code -9", 3: "ValueError: reported"}

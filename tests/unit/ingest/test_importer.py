@@ -12,7 +12,7 @@ from mallbridge_core.eventlog.port import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.snapshot_files import RawLine
-from mallbridge_ingest.importer import import_snapshots
+from mallbridge_ingest.imports.writer import import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
 from tests.unit.ingest.fakes import FakeEventLog

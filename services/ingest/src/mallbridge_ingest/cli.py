@@ -16,7 +16,7 @@ from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
 from mallbridge_ingest.bootstrap import ConfigError, IngestSettings, build_app
-from mallbridge_ingest.import_run import (
+from mallbridge_ingest.imports.command import (
     EXIT_FATAL,
     MAX_AUTO_WORKERS,
     PARALLEL_FROM_LINES,
@@ -28,7 +28,7 @@ from mallbridge_ingest.import_run import (
     summary_dict,
     tenant_for_import,
 )
-from mallbridge_ingest.import_worker import ImportJob
+from mallbridge_ingest.imports.worker import ImportJob
 
 
 def _workers(requested: int | None, lines: int, log_url: str) -> int:

@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -23,8 +24,8 @@ from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_ingest.import_worker import ImportJob, import_shard
-from mallbridge_ingest.importer import ImportSummary, merge_summaries
+from mallbridge_ingest.imports.summary import ImportSummary, merge_summaries
+from mallbridge_ingest.imports.worker import ImportJob, import_shard
 
 EXIT_PARENT_GONE = 3
 
@@ -68,6 +69,47 @@ def _worker_main(job: ImportJob, shard: int, messages: Queue[tuple[str, int, Any
     messages.put(("done", shard, summary))
 
 
+@dataclass
+class _Supervision:
+    """What the parent knows of its workers, from their messages and their exit codes."""
+
+    shards: int
+    total_lines: int
+    position: list[int] = field(default_factory=list)
+    ready: set[int] = field(default_factory=set)
+    parts: dict[int, ImportSummary] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = [0] * self.shards
+
+    @property
+    def finished(self) -> bool:
+        return len(self.parts) + len(self.failures) >= self.shards
+
+    @property
+    def all_past_rebuild(self) -> bool:
+        return len(self.ready | self.parts.keys() | self.failures.keys()) == self.shards
+
+    def take(self, kind: str, shard: int, value: Any) -> None:
+        if kind == "ready":
+            self.ready.add(shard)
+        elif kind == "progress":
+            self.position[shard] = value
+        elif kind == "done":
+            self.parts[shard] = value
+            self.position[shard] = self.position[shard] if value.aborted else self.total_lines
+        else:
+            self.failures[shard] = value
+
+    def summary(self) -> ImportSummary:
+        summary = merge_summaries(self.parts.values())
+        if self.failures:
+            reasons = "; ".join(f"worker {shard}: {reason}" for shard, reason in sorted(self.failures.items()))
+            summary.aborted = f"{reasons}; what the other workers wrote is durable, re-run the import to complete it"
+        return summary
+
+
 def run_workers(
     job: ImportJob,
     *,
@@ -87,30 +129,20 @@ def run_workers(
     ]
     for worker in workers:
         worker.start()
-    position = [0] * job.shards
-    ready: set[int] = set()
-    parts: dict[int, ImportSummary] = {}
-    failures: dict[int, str] = {}
+    state = _Supervision(job.shards, total_lines)
     finished = False
     try:
-        while len(parts) + len(failures) < job.shards:
+        while not state.finished:
             try:
                 kind, shard, value = messages.get(timeout=0.5)
             except queue.Empty:
-                _note_silent_exits(workers, parts, failures)
+                _note_silent_exits(workers, state.parts, state.failures)
             else:
+                state.take(kind, shard, value)
                 if kind == "ready":
-                    ready.add(shard)
-                    on_ready(len(ready))
-                elif kind == "progress":
-                    position[shard] = value
-                elif kind == "done":
-                    parts[shard] = value
-                    position[shard] = position[shard] if value.aborted else total_lines
-                else:
-                    failures[shard] = value
-                on_position(min(position))
-            if not go.is_set() and len(ready | parts.keys() | failures.keys()) == job.shards:
+                    on_ready(len(state.ready))
+                on_position(min(state.position))
+            if not go.is_set() and state.all_past_rebuild:
                 # All start together (the import's time is measured from here). A worker that failed
                 # does not hold the others back: each chunk they write is durable either way.
                 on_start()
@@ -122,11 +154,7 @@ def run_workers(
             if not finished:
                 worker.terminate()  # interrupted: stop the workers; what they wrote is durable
             worker.join()
-    summary = merge_summaries(parts.values())
-    if failures:
-        reasons = "; ".join(f"worker {shard}: {reason}" for shard, reason in sorted(failures.items()))
-        summary.aborted = f"{reasons}; what the other workers wrote is durable, re-run the import to complete it"
-    return summary
+    return state.summary()
 
 
 def _note_silent_exits(

@@ -1,4 +1,4 @@
-"""File import (`mallbridge ingest import`): skip-and-report.
+"""One worker's lines written chunk after chunk: skip-and-report.
 
 Valid snapshots are written chunk by chunk; invalid ones are skipped and reported with their line
 number and reason, and the exit code says so. This suits backfills and migrations: one bad line does
@@ -10,86 +10,17 @@ If the log stops acknowledging, the import stops: the chunks before are durable,
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
-
-from pydantic import ConfigDict, TypeAdapter
 
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import Indexed, validate_many
-from mallbridge_ingest.domain import Rejection
+from mallbridge_ingest.imports.summary import ImportSummary
 from mallbridge_ingest.service import IngestService
 
 CHUNK = 500
-
-
-@dataclass
-class ImportSummary:
-    read: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    events: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-    aborted: str | None = None
-    seconds: float = 0.0  # the import itself, after the known state was rebuilt
-    cpu_seconds: float = 0.0  # CPU time of the import itself, all workers together
-
-    @property
-    def rejected_lines(self) -> int:
-        return len({line for line, _ in self.rejected})
-
-    def reject(self, rejection: Rejection) -> None:
-        self.rejected.append((rejection.index, rejection.describe(f"line {rejection.index}")))
-
-
-def merge_summaries(parts: Iterable[ImportSummary]) -> ImportSummary:
-    """One summary of several workers' parts (each worker read its own lines; they ran side by side)."""
-    merged = ImportSummary()
-    for part in parts:
-        merged.read += part.read
-        merged.changed += part.changed
-        merged.unchanged += part.unchanged
-        merged.events += part.events
-        merged.rejected.extend(part.rejected)
-        merged.aborted = merged.aborted or part.aborted
-        merged.seconds = max(merged.seconds, part.seconds)
-        merged.cpu_seconds += part.cpu_seconds
-    merged.rejected.sort()
-    return merged
-
-
-def order_shard(record: RawLine, shards: int) -> int:
-    """Which of `shards` import workers owns this line.
-
-    By its order number exactly as validation will read it (the same surrounding whitespace stripped),
-    so all lines of one order go to one worker, which is also the one that rebuilt that order's state
-    (`shard_of` its key), and each order's seq numbers have one writer. Lines with no usable order
-    number go to worker 0, which reports them. CRC-32, not hash(): every worker must compute the same.
-    """
-    data = record.data
-    if shards == 1 or record.error is not None or not isinstance(data, dict):
-        return 0
-    number = data.get("order_number")
-    if not isinstance(number, str):
-        return 0
-    return shard_of(number.strip(_STRIPPED_BY_VALIDATION).encode("utf-8", "surrogatepass"), shards)
-
-
-def _stripped_by_validation() -> str:
-    """The characters the snapshot's validation strips (pydantic-core's notion of whitespace, which is
-    not Python's: e.g. Python strips U+001F, pydantic does not). Asked of pydantic itself, once."""
-    strip = TypeAdapter(str, config=ConfigDict(str_strip_whitespace=True))
-    return "".join(c for c in map(chr, range(0x3001)) if c.isspace() and strip.validate_python(c) == "")
-
-
-_STRIPPED_BY_VALIDATION = _stripped_by_validation()
-
-
-def shard_of(order_number: bytes, shards: int) -> int:
-    return zlib.crc32(order_number) % shards
 
 
 def _chunks(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:

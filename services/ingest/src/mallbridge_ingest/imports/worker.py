@@ -1,6 +1,6 @@
 """One import worker: rebuild the known state of its orders, wait for the go, import its lines of the file.
 
-Run in the command's own process for a one-worker import, or in each worker process (import_workers).
+Run in the command's own process for a one-worker import, or in each worker process (`processes`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
 from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc, utc_now
-from mallbridge_ingest.importer import ImportSummary, import_snapshots, order_shard, shard_of
+from mallbridge_ingest.imports.shards import order_shard, shard_of
+from mallbridge_ingest.imports.summary import ImportSummary
+from mallbridge_ingest.imports.writer import import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics
 
 

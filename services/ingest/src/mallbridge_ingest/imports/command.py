@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
-from mallbridge_ingest.import_worker import ImportJob, import_shard
-from mallbridge_ingest.import_workers import run_workers
-from mallbridge_ingest.importer import ImportSummary
+from mallbridge_ingest.imports.processes import run_workers
+from mallbridge_ingest.imports.summary import ImportSummary
+from mallbridge_ingest.imports.worker import ImportJob, import_shard
 
 EXIT_OK, EXIT_REJECTED, EXIT_FATAL = 0, 1, 2
 # By default a file of this many lines or more, on Kafka, is imported by several worker processes (up to
