@@ -49,6 +49,12 @@ class Event(BaseModel):
 
 class OrderEventBase(Event):
     seq: int = Field(ge=1, description="per-order sequence number assigned by ingest; 1 = first seen")
+    changed_at: AwareDatetime | None = Field(
+        default=None,
+        description="the `changed_at` of the snapshot this event came from, by FastCentrik's clock (None: "
+        "the snapshot had none, and `occurred_at` is its receipt time); the newest one per order makes an "
+        "older snapshot stale (DESIGN §3)",
+    )
 
 
 class OrderFirstSeen(OrderEventBase):

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from mallbridge_ingest.domain import apply_event
-from mallbridge_ingest.domain.state import UNKNOWN
+from mallbridge_ingest.domain import UNKNOWN, apply_event
 from mallbridge_schema.statuses import FastCentrikStatus as S
 from tests.conftest import LocalBroker
 from tests.integration.ingest.support import IngestServer, by_key, order_topic, read_events, summary, tenant
@@ -41,7 +40,7 @@ async def test_broker_down_is_503_then_the_same_push_succeeds(private_broker: Lo
             assert r.status_code == 503, r.text
             assert time.monotonic() < deadline, "push did not succeed after the broker came back"
             await asyncio.sleep(1)
-        assert r.json() == {"accepted": 1, "events": 2, "unchanged": 0}
+        assert r.json() == {"accepted": 1, "events": 2, "unchanged": 0, "stale": 0}
         assert (await srv.push("acme", [shipped])).json()["events"] == 0
         await srv.wait_ready()
         assert 'reason="log_unavailable"' in await srv.metrics()
@@ -59,5 +58,4 @@ async def test_broker_down_is_503_then_the_same_push_succeeds(private_broker: Lo
     state = UNKNOWN
     for event in events:
         state = apply_event(state, event)
-    assert state.facts is not None
-    assert (state.facts.status, state.facts.tracking_number) == (S.SETTLED, "Z9")
+    assert (state.fc.status, state.fc.tracking_number) == (S.SETTLED, "Z9")

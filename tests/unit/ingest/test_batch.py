@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from mallbridge_ingest.domain import OrderState, after_failed_write, facts_from_snapshot, plan_batch
+from mallbridge_ingest.domain import UNKNOWN, OrderState, after_failed_write, plan_batch
+from mallbridge_ingest.domain.state import with_seq_reserved
 from mallbridge_schema.statuses import FastCentrikStatus as S
-from tests.unit.ingest.support import T0, T1, snap
+from tests.unit.ingest.support import T0, T1, snap, state_of
 
 
 def plan(known: dict[str, OrderState], *snapshots: object) -> object:
@@ -16,12 +17,11 @@ def test_several_snapshots_of_one_order_apply_in_order() -> None:
     assert [type(e).__name__ for e in p.events] == ["OrderFirstSeen", "OrderStatusChanged", "OrderStatusChanged"]
     assert [e.seq for e in p.events] == [1, 2, 3]
     assert (p.changed, p.unchanged) == (3, 1)
-    assert p.states["A-1"].facts is not None
-    assert p.states["A-1"].facts.status == S.SETTLED
+    assert p.states["A-1"].fc.status == S.SETTLED
 
 
 def test_orders_are_independent_and_unchanged_ones_count() -> None:
-    known = {"B": OrderState(seq=2, facts=facts_from_snapshot(snap("B", "settled")))}
+    known = {"B": state_of(snap("B", "settled"), seq=2)}
     p = plan(known, snap("A"), snap("B", "settled"), snap("C", "cancelled"))
     assert [(e.order_number, e.seq) for e in p.events] == [("A", 1), ("C", 1)]
     assert (p.changed, p.unchanged, p.rejections) == (2, 1, ())
@@ -36,7 +36,7 @@ def test_received_at_is_used_unless_the_snapshot_says_when_it_changed() -> None:
 
 
 def test_a_conflict_is_rejected_with_its_index_and_leaves_the_order_alone() -> None:
-    known = {"A": OrderState(seq=1, facts=facts_from_snapshot(snap("A", mall_order_id="111")))}
+    known = {"A": state_of(snap("A", mall_order_id="111"))}
     p = plan(known, snap("B"), snap("A", "settled", mall_order_id="222"), snap("A", "settled", mall_order_id="111"))
     (r,) = p.rejections
     assert (r.index, r.order_number, r.field) == (1, "A", "mall_order_id")
@@ -54,11 +54,13 @@ def test_empty_batch_plans_nothing() -> None:
 
 
 def test_after_a_failed_write_facts_stay_and_seq_is_reserved() -> None:
-    before = OrderState(seq=3, facts=facts_from_snapshot(snap("A", "pending")))
+    before = state_of(snap("A", "pending"), seq=3)
     p = plan({"A": before}, snap("A", "settled", tracking_number="X"), snap("N"))
     kept = after_failed_write({"A": before}, p)
-    assert kept["A"] == OrderState(seq=5, facts=before.facts)
-    assert kept["N"] == OrderState(seq=1, facts=None)
+    assert kept["A"] == with_seq_reserved(before, 5)
+    assert (kept["A"].fc.status, kept["A"].fc.tracking_number) == (S.PENDING, None)
+    assert kept["N"] == with_seq_reserved(UNKNOWN, 1)
+    assert not kept["N"].seen
     # The same push later produces the same changes, numbered after the reserved seqs.
     retry = plan(kept, snap("A", "settled", tracking_number="X"), snap("N"))
     assert [(e.order_number, type(e).__name__, e.seq) for e in retry.events] == [

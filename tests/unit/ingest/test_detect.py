@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from mallbridge_ingest.domain import OrderState, SnapshotConflictError, detect_changes, facts_from_snapshot
+from mallbridge_ingest.domain import UNKNOWN, OrderState, SnapshotConflictError, apply_event, detect_changes
 from mallbridge_ingest.domain.detect import event_id_for, same_delivery
+from mallbridge_ingest.domain.state import with_seq_reserved
 from mallbridge_schema.events import (
     DeliveryDateSet,
     MdpFlagSet,
@@ -17,7 +18,7 @@ from mallbridge_schema.events import (
     TrackingAssigned,
 )
 from mallbridge_schema.statuses import FastCentrikStatus as S
-from tests.unit.ingest.support import T0, T1, snap
+from tests.unit.ingest.support import T0, T1, snap, state_of
 
 
 def detect(state: OrderState, snapshot: Any, **kw: Any) -> Any:
@@ -26,14 +27,14 @@ def detect(state: OrderState, snapshot: Any, **kw: Any) -> Any:
 
 def known(**fields: Any) -> OrderState:
     seq = fields.pop("seq", 1)
-    return OrderState(seq=seq, facts=facts_from_snapshot(snap(**fields)))
+    return state_of(snap(**fields), seq=seq)
 
 
 def test_first_snapshot_is_first_seen_with_seq_1_and_the_whole_snapshot() -> None:
     s = snap(
         status="vyřízená", tracking_number="DR1", tracking_url="https://t/DR1", delivered_at="2026-11-21", mdp=True
     )
-    events, state = detect(OrderState(), s)
+    events, state = detect(UNKNOWN, s)
     assert len(events) == 1
     e = events[0]
     assert isinstance(e, OrderFirstSeen)
@@ -41,7 +42,14 @@ def test_first_snapshot_is_first_seen_with_seq_1_and_the_whole_snapshot() -> Non
     assert (e.status, e.status_label) == (S.SETTLED, "vyřízená")
     assert (e.tracking_number, e.tracking_url, e.delivered_at, e.mdp) == ("DR1", "https://t/DR1", "2026-11-21", True)
     assert (e.occurred_at, e.recorded_at) == (T0, T1)
-    assert state == OrderState(seq=1, facts=facts_from_snapshot(s))
+    assert state == apply_event(UNKNOWN, e)
+    assert (state.mall_order_id, state.fc.seq, state.fc.status, state.fc.tracking_number, state.fc.mdp) == (
+        "1000000001",
+        1,
+        S.SETTLED,
+        "DR1",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,8 +91,7 @@ def test_status_change_is_reported_from_to(before: str, after: str) -> None:
     assert isinstance(e, OrderStatusChanged)
     assert (e.seq, e.from_status, e.to_status, e.status_label) == (4, S(before), S(after), after)
     assert state.seq == 4
-    assert state.facts is not None
-    assert state.facts.status == S(after)
+    assert state.fc.status == S(after)
 
 
 def test_czech_label_is_kept_as_the_status_label() -> None:
@@ -106,8 +113,7 @@ def test_delivery_date_change_is_reported(before: str | None, after: str | None)
     (e,), state = detect(known(delivered_at=before), snap(delivered_at=after))
     assert isinstance(e, DeliveryDateSet)
     assert (e.seq, e.delivered_at) == (2, after)
-    assert state.facts is not None
-    assert state.facts.delivered_at == after
+    assert state.fc.delivered_at == after
 
 
 @pytest.mark.parametrize(
@@ -169,7 +175,7 @@ def test_several_changes_come_data_first_then_status_with_consecutive_seqs() -> 
 
 def test_occurred_at_is_what_the_caller_passes() -> None:
     changed = datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
-    (e,), _ = detect(OrderState(), snap(), occurred_at=changed)
+    (e,), _ = detect(UNKNOWN, snap(), occurred_at=changed)
     assert e.occurred_at == changed
     assert e.recorded_at == T1
 
@@ -182,16 +188,16 @@ def test_another_mall_order_id_for_a_known_order_is_a_conflict() -> None:
 
 
 def test_first_seen_after_an_unreadable_history_continues_the_seq() -> None:
-    (e,), state = detect(OrderState(seq=5), snap())
+    (e,), state = detect(with_seq_reserved(UNKNOWN, 5), snap())
     assert isinstance(e, OrderFirstSeen)
     assert e.seq == 6
     assert state.seq == 6
 
 
 def test_event_ids_are_deterministic_and_differ_by_content() -> None:
-    a, _ = detect(OrderState(), snap(status="pending"))
-    b, _ = detect(OrderState(), snap(status="pending"))
-    c, _ = detect(OrderState(), snap(status="settled"))
+    a, _ = detect(UNKNOWN, snap(status="pending"))
+    b, _ = detect(UNKNOWN, snap(status="pending"))
+    c, _ = detect(UNKNOWN, snap(status="settled"))
     assert a[0].event_id == b[0].event_id != c[0].event_id
     assert event_id_for("t", "o", 1, "X", {}) != event_id_for("t", "o", 2, "X", {})
     assert event_id_for("t", "o", 1, "X", {}) != event_id_for("u", "o", 1, "X", {})

@@ -7,11 +7,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mallbridge_ingest.domain import OrderState, apply_event, detect_changes, facts_from_snapshot
-from mallbridge_ingest.domain.state import UNKNOWN
-from mallbridge_schema.events import DeliveryDateSet, OrderStatusChanged, TrackingAssigned
+from mallbridge_core.domain import projection
+from mallbridge_ingest.domain import UNKNOWN, OrderState, apply_event, detect_changes
+from mallbridge_schema.events import DeliveryDateSet, MdpFlagSet, OrderFirstSeen, TrackingAssigned
 from mallbridge_schema.snapshot import OrderSnapshot
-from tests.unit.ingest.support import T0, T1, snap
+from mallbridge_schema.statuses import FastCentrikStatus
+from tests.unit.ingest.support import T0, T1, snap, state_of
 
 snapshots = st.builds(
     lambda status, delivered, tracking, url, mdp: OrderSnapshot(
@@ -76,21 +77,37 @@ def test_older_or_equal_seq_is_ignored() -> None:
     assert apply_event(state, events[0]) is state
 
 
-def test_events_before_first_seen_only_advance_seq() -> None:
-    events, _ = run([snap(status="pending"), snap(status="settled", tracking_number="X")])
+def test_events_before_first_seen_set_what_they_say_and_the_next_snapshot_is_first_seen() -> None:
+    # The order's first event unreadable (e.g. retention): each later event is still a "set to" fact, as
+    # the projection folds it; with no status known the next snapshot is written whole, as first seen.
+    events, _ = run([snap(status="pending"), snap(tracking_number="X"), snap(tracking_number="X", mdp=True)])
     later = [e for e in events if e.seq > 1]
-    assert {type(e) for e in later} == {TrackingAssigned, OrderStatusChanged}
+    assert {type(e) for e in later} == {TrackingAssigned, MdpFlagSet}
     state = fold(later)
-    assert state == OrderState(seq=3, facts=None)
+    assert (state.seq, state.seen, state.fc.tracking_number, state.fc.mdp) == (3, False, "X", True)
+    (first,), after = detect_changes(state, snap(status="settled"), tenant_id="acme", occurred_at=T0, recorded_at=T1)
+    assert isinstance(first, OrderFirstSeen)
+    assert (first.seq, after.seen, after.fc.status) == (4, True, FastCentrikStatus.SETTLED)
 
 
 def test_each_event_type_updates_its_field() -> None:
-    base = OrderState(seq=1, facts=facts_from_snapshot(snap()))
+    base = state_of(snap())
     (delivery,), _ = detect_changes(
         base, snap(delivered_at="2026-11-22"), tenant_id="a", occurred_at=T0, recorded_at=T1
     )
     assert isinstance(delivery, DeliveryDateSet)
     after = apply_event(base, delivery)
-    assert after.facts is not None
-    assert after.facts.delivered_at == "2026-11-22"
+    assert after.fc.delivered_at == "2026-11-22"
     assert after.seq == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(snapshots, min_size=1, max_size=10), st.randoms(use_true_random=False))
+def test_ingest_state_is_the_projections_fastcentrik_side(sequence: list[OrderSnapshot], rnd: Any) -> None:
+    """One fold of FastCentrik's side: what ingest compares snapshots against is what the publisher and
+    the audit fold from the same events, delivered in order or redelivered out of order."""
+    events, state = run(sequence)
+    redelivered = events + rnd.sample(events, k=len(events) // 2)
+    (projected,) = projection.fold(list(redelivered)).values()
+    assert projected.fc == fold(redelivered).fc == state.fc
+    assert projected.mall_order_id == state.mall_order_id

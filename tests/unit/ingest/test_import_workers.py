@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_ingest.imports import command, processes
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import validate_snapshot
+from mallbridge_ingest.imports import command, processes
 from mallbridge_ingest.imports.command import PARALLEL_FROM_LINES, resolve_workers
 from mallbridge_ingest.imports.shards import order_shard, shard_of
 from mallbridge_ingest.imports.summary import ImportSummary, merge_summaries
@@ -90,7 +90,7 @@ async def test_a_worker_rebuilds_only_its_own_orders() -> None:
         report = await worker.prepare(owns_order=lambda order, shard=shard: shard_of(order, 2) == shard)
         mine = {o for o in orders if shard_of(o.encode(), 2) == shard}
         assert report.orders == len(mine) > 0
-        assert {o for o in orders if worker.known_state("acme", o).facts is not None} == mine
+        assert {o for o in orders if worker.known_state("acme", o).seen} == mine
 
 
 def test_merged_summary_adds_up_and_keeps_the_first_abort() -> None:

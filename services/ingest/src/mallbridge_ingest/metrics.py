@@ -30,6 +30,12 @@ class IngestMetrics:
             ["tenant", "source"],
             registry=r,
         )
+        self.stale = Counter(
+            "mallbridge_ingest_snapshots_stale",
+            "Accepted snapshots older than the newest changed_at already applied to their order: changed nothing",
+            ["tenant", "source"],
+            registry=r,
+        )
         self.snapshots_rejected = Counter(
             "mallbridge_ingest_snapshots_rejected", "Snapshots refused as invalid", ["tenant", "source"], registry=r
         )
@@ -40,6 +46,12 @@ class IngestMetrics:
             "mallbridge_ingest_requests_rejected",
             "Pushes and polls refused, by reason (signature, size, validation, log_unavailable, not_ready, ...)",
             ["tenant", "source", "reason"],
+            registry=r,
+        )
+        self.replayed = Counter(
+            "mallbridge_ingest_pushes_replayed",
+            "Signed pushes received again (same timestamp and signature): answered as the first, nothing written",
+            ["tenant"],
             registry=r,
         )
         self.push_latency = Histogram(

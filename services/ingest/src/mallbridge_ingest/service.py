@@ -54,6 +54,7 @@ class IngestResult:
     events: int
     changed: int
     unchanged: int
+    stale: int = 0
     rejections: tuple[Rejection, ...] = ()
 
 
@@ -191,7 +192,7 @@ class IngestService:
         except BaseException:
             known.update(after_failed_write(known, plan))
             raise
-        new_orders = sum(1 for order in plan.states if known.get(order, UNKNOWN).facts is None)
+        new_orders = sum(1 for order in plan.states if not known.get(order, UNKNOWN).seen)
         known.update(plan.states)
         if new_orders:
             self._metrics.known_orders.inc(new_orders)
@@ -202,8 +203,10 @@ class IngestService:
         m.accepted.labels(tenant_id, source).inc(accepted)
         m.changed.labels(tenant_id, source).inc(plan.changed)
         m.unchanged.labels(tenant_id, source).inc(plan.unchanged)
+        if plan.stale:
+            m.stale.labels(tenant_id, source).inc(plan.stale)
         if plan.rejections:
             m.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
         for kind, n in Counter(type(event).__name__ for event in plan.events).items():
             m.events.labels(tenant_id, kind).inc(n)
-        return IngestResult(accepted, len(plan.events), plan.changed, plan.unchanged, plan.rejections)
+        return IngestResult(accepted, len(plan.events), plan.changed, plan.unchanged, plan.stale, plan.rejections)

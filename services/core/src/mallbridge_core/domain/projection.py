@@ -6,7 +6,8 @@ moves forward along its own graph (`mall_side`), so a replayed or duplicated syn
 nothing; operator requests are kept by event id (`operator_side`). The topics are independent inputs:
 the result does not depend on how they interleave.
 
-- order-events.v1 → `OrderState.fc` (FastCentrik's side). `MallOrderChanged` is MALL's fact, not
+- order-events.v1 → `OrderState.fc` (FastCentrik's side, folded by `fastcentrik.apply_fact`, the one fold
+  ingest's state is built on too). `MallOrderChanged` is MALL's fact, not
   FastCentrik's: it changes nothing here (`fc.seq` stays the seq of the last FastCentrik fact, which is
   what decisions are based on, so a webhook cannot make an old refusal look resolved).
   `MallWebhookReceived` is tenant-level (no order): `fold` skips it, `apply` returns the state as is.
@@ -17,12 +18,9 @@ the result does not depend on how they interleave.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from enum import Enum
-from typing import Any
 
+from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
 from mallbridge_core.domain.mall_side import (
     Deferral,
     MallSide,
@@ -33,19 +31,8 @@ from mallbridge_core.domain.mall_side import (
     mall_rank,
 )
 from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
-from mallbridge_schema.events import (
-    DeliveryDateSet,
-    Event,
-    MallOrderChanged,
-    MallStateObserved,
-    MdpFlagSet,
-    OperatorEventBase,
-    OrderEventBase,
-    OrderFirstSeen,
-    OrderStatusChanged,
-    TrackingAssigned,
-)
-from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus
+from mallbridge_schema.events import Event, MallStateObserved, OperatorEventBase, OrderEventBase
+from mallbridge_schema.statuses import FINAL_MALL_STATUSES
 
 __all__ = [
     "AttentionItem",
@@ -65,26 +52,11 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class FastCentrikSide:
-    """What FastCentrik says about the order, as of order-event `seq`."""
-
-    seq: int = 0
-    status: FastCentrikStatus | None = None
-    status_label: str = ""
-    delivered_at: str | None = None
-    delivery_recorded_at: datetime | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    mdp: bool = False
-    changed_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderState:
     tenant_id: str
     order_number: str
     mall_order_id: str
-    fc: FastCentrikSide = FastCentrikSide()
+    fc: FastCentrikSide = FastCentrikSide()  # noqa: RUF009 - a named tuple: one shared default is safe
     mall: MallSide = MallSide()  # noqa: RUF009 - a frozen dataclass: one shared default is safe
     ops: OperatorSide = OperatorSide()  # noqa: RUF009 - likewise
 
@@ -142,10 +114,7 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
     """Fold one event (of any of the three topics) into the order's state."""
     current = state if state is not None else new_state(event)
     if isinstance(event, OrderEventBase):
-        if event.seq <= current.fc.seq:
-            return current  # redelivered or duplicated: already applied
-        handler = _FACTS.get(type(event), _unknown_fact)
-        fc = handler(event, current.fc)
+        fc = apply_fact(current.fc, event)  # the same object when redelivered or not a FastCentrik fact
         mall_order_id = event.mall_order_id or current.mall_order_id
         if fc is current.fc and mall_order_id == current.mall_order_id:
             return current
@@ -164,99 +133,6 @@ def _with(state: OrderState, mall: MallSide, ops: OperatorSide) -> OrderState:
     if mall is state.mall and ops is state.ops:
         return state
     return OrderState(state.tenant_id, state.order_number, state.mall_order_id, state.fc, mall, ops)
-
-
-# ---- copies with some fields changed ---------------------------------------------------------------------
-# Built with the constructors, not dataclasses.replace: this is the publisher's and the audit's hot path.
-
-
-class _Keep(Enum):
-    """Marks a field of `_stamped` or `_mall_side` as unchanged (None is a value several fields take)."""
-
-    KEEP = 0
-
-
-_KEEP = _Keep.KEEP
-
-
-# ---- FastCentrik facts: each handler returns the new side, stamped with the event's seq and time ----------
-
-
-def _stamped(
-    event: OrderEventBase,
-    fc: FastCentrikSide,
-    *,
-    status: FastCentrikStatus | _Keep = _KEEP,
-    label: str | _Keep = _KEEP,
-    delivery: tuple[str | None, datetime | None] | _Keep = _KEEP,
-    tracking: tuple[str | None, str | None] | _Keep = _KEEP,
-    mdp: bool | _Keep = _KEEP,
-) -> FastCentrikSide:
-    """`fc` with the given fields changed, stamped with the event's seq and time."""
-    delivered_at, recorded_at = (fc.delivered_at, fc.delivery_recorded_at) if delivery is _KEEP else delivery
-    number, url = (fc.tracking_number, fc.tracking_url) if tracking is _KEEP else tracking
-    return FastCentrikSide(
-        event.seq,
-        fc.status if status is _KEEP else status,
-        fc.status_label if label is _KEEP else label,
-        delivered_at,
-        recorded_at,
-        number,
-        url,
-        fc.mdp if mdp is _KEEP else mdp,
-        event.occurred_at,
-    )
-
-
-def _delivery_of(event: DeliveryDateSet | OrderFirstSeen) -> tuple[str | None, datetime | None]:
-    return event.delivered_at, (event.occurred_at if event.delivered_at else None)
-
-
-def _unknown_fact(event: OrderEventBase, fc: FastCentrikSide) -> FastCentrikSide:
-    # an event type this version does not know changes nothing but its position (tolerant reader)
-    return _stamped(event, fc)
-
-
-def _mall_order_changed(event: MallOrderChanged, fc: FastCentrikSide) -> FastCentrikSide:
-    return fc  # MALL's fact, not FastCentrik's: the publisher reads the order; nothing changes here
-
-
-def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(
-        event,
-        fc,
-        status=event.status,
-        label=event.status_label,
-        delivery=_delivery_of(event),
-        tracking=(event.tracking_number, event.tracking_url),
-        mdp=event.mdp,
-    )
-
-
-def _status_changed(event: OrderStatusChanged, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(event, fc, status=event.to_status, label=event.status_label)
-
-
-def _delivery_date_set(event: DeliveryDateSet, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(event, fc, delivery=_delivery_of(event))
-
-
-def _tracking_assigned(event: TrackingAssigned, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(event, fc, tracking=(event.tracking_number, event.tracking_url))
-
-
-def _mdp_flag_set(event: MdpFlagSet, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(event, fc, mdp=event.mdp)
-
-
-_FACTS: dict[type[OrderEventBase], Callable[[Any, FastCentrikSide], FastCentrikSide]] = {
-    OrderFirstSeen: _first_seen,
-    OrderStatusChanged: _status_changed,
-    DeliveryDateSet: _delivery_date_set,
-    TrackingAssigned: _tracking_assigned,
-    MdpFlagSet: _mdp_flag_set,
-    MallOrderChanged: _mall_order_changed,
-}
 
 
 def fold(events: list[Event]) -> dict[tuple[str, str], OrderState]:

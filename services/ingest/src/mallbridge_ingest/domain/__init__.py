@@ -4,18 +4,18 @@ No I/O, no clock, no environment: times come in as arguments and event ids are d
 """
 
 from mallbridge_ingest.domain.batch import BatchPlan, Rejection, after_failed_write, plan_batch
-from mallbridge_ingest.domain.detect import SnapshotConflictError, detect_changes
-from mallbridge_ingest.domain.state import OrderFacts, OrderState, apply_event, facts_from_snapshot
+from mallbridge_ingest.domain.detect import SnapshotConflictError, detect_changes, is_stale
+from mallbridge_ingest.domain.state import UNKNOWN, OrderState, apply_event
 
 __all__ = [
+    "UNKNOWN",
     "BatchPlan",
-    "OrderFacts",
     "OrderState",
     "Rejection",
     "SnapshotConflictError",
     "after_failed_write",
     "apply_event",
     "detect_changes",
-    "facts_from_snapshot",
+    "is_stale",
     "plan_batch",
 ]

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mallbridge_ingest.domain.detect import SnapshotConflictError, detect_changes
-from mallbridge_ingest.domain.state import UNKNOWN, OrderState
+from mallbridge_ingest.domain.detect import SnapshotConflictError, check_same_mall_order, detect_changes, is_stale
+from mallbridge_ingest.domain.state import UNKNOWN, OrderState, with_seq_reserved
 from mallbridge_schema.events import OrderEventBase
 from mallbridge_schema.snapshot import OrderSnapshot
 
@@ -33,6 +33,7 @@ class BatchPlan:
     states: Mapping[str, OrderState] = field(default_factory=dict)
     changed: int = 0
     unchanged: int = 0
+    stale: int = 0
     rejections: tuple[Rejection, ...] = ()
 
 
@@ -47,34 +48,39 @@ def plan_batch(
     """Apply `(index, snapshot)` pairs in order on top of `known` (order_number → state).
 
     A snapshot that conflicts with its order is rejected and leaves that order's state as it was; the
-    others still plan their events (the caller decides whether a rejection voids the whole batch).
-    `states` holds the new state of every order that got events.
+    others still plan their events (the caller decides whether a rejection voids the whole batch). A
+    stale snapshot (older than the newest `changed_at` applied to its order, `detect.is_stale`) changes
+    nothing and is counted. `states` holds the new state of every order that got events.
     """
     states: dict[str, OrderState] = {}
     events: list[OrderEventBase] = []
     rejections: list[Rejection] = []
-    changed = unchanged = 0
+    changed = unchanged = stale = 0
     for index, snapshot in snapshots:
         order = snapshot.order_number
         current = states.get(order) or known.get(order, UNKNOWN)
         try:
-            new_events, new_state = detect_changes(
-                current,
-                snapshot,
-                tenant_id=tenant_id,
-                occurred_at=snapshot.changed_at or received_at,
-                recorded_at=recorded_at,
-            )
+            check_same_mall_order(current, snapshot)
         except SnapshotConflictError as exc:
             rejections.append(Rejection(index, order, exc.field, exc.problem, exc.allowed))
             continue
+        if is_stale(current, snapshot):
+            stale += 1
+            continue
+        new_events, new_state = detect_changes(
+            current,
+            snapshot,
+            tenant_id=tenant_id,
+            occurred_at=snapshot.changed_at or received_at,
+            recorded_at=recorded_at,
+        )
         if new_events:
             changed += 1
             events.extend(new_events)
             states[order] = new_state
         else:
             unchanged += 1
-    return BatchPlan(tuple(events), states, changed, unchanged, tuple(rejections))
+    return BatchPlan(tuple(events), states, changed, unchanged, stale, tuple(rejections))
 
 
 def after_failed_write(known: Mapping[str, OrderState], plan: BatchPlan) -> dict[str, OrderState]:
@@ -84,8 +90,4 @@ def after_failed_write(known: Mapping[str, OrderState], plan: BatchPlan) -> dict
     reuses a seq that might already be in the log with other content; the facts stay, so the same
     snapshots produce the same changes again when they are retried.
     """
-    reserved: dict[str, OrderState] = {}
-    for order, planned in plan.states.items():
-        before = known.get(order, UNKNOWN)
-        reserved[order] = OrderState(seq=max(before.seq, planned.seq), facts=before.facts)
-    return reserved
+    return {order: with_seq_reserved(known.get(order, UNKNOWN), planned.seq) for order, planned in plan.states.items()}

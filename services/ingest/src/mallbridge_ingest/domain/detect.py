@@ -12,7 +12,8 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from mallbridge_ingest.domain.state import OrderFacts, OrderState, facts_from_snapshot
+from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
+from mallbridge_ingest.domain.state import OrderState
 from mallbridge_schema.events import (
     DeliveryDateSet,
     MdpFlagSet,
@@ -60,32 +61,25 @@ def same_delivery(a: str | None, b: str | None) -> bool:
     return a == b or parse_delivery_value(a) == parse_delivery_value(b)
 
 
-def _changes(old: OrderFacts, new: OrderFacts) -> list[tuple[str, dict[str, object]]]:
+def _changes(fc: FastCentrikSide, new: OrderSnapshot) -> list[tuple[str, dict[str, object]]]:
+    """What differs between the side the events fold to and the snapshot, one event each. Differences no
+    event records (the same delivery moment written otherwise, another label of the same status) are
+    not changes, so the state stays exactly the fold of the events written."""
     found: list[tuple[str, dict[str, object]]] = []
-    if old.mdp != new.mdp:
+    if fc.mdp != new.mdp:
         found.append(("MdpFlagSet", {"mdp": new.mdp}))
-    if (old.tracking_number, old.tracking_url) != (new.tracking_number, new.tracking_url):
+    if fc.tracking_number != new.tracking_number or fc.tracking_url != new.tracking_url:
         found.append(("TrackingAssigned", {"tracking_number": new.tracking_number, "tracking_url": new.tracking_url}))
-    if not same_delivery(old.delivered_at, new.delivered_at):
+    if not same_delivery(fc.delivered_at, new.delivered_at):
         found.append(("DeliveryDateSet", {"delivered_at": new.delivered_at}))
-    if old.status != new.status:
+    if fc.status is not new.status and fc.status is not None:
         found.append(
             (
                 "OrderStatusChanged",
-                {"from_status": old.status.value, "to_status": new.status.value, "status_label": new.status_label},
+                {"from_status": fc.status.value, "to_status": new.status.value, "status_label": new.status_label},
             )
         )
     return found
-
-
-def _as_events_record(old: OrderFacts, new: OrderFacts) -> OrderFacts:
-    """`new`, except where the difference is one no event records (the same delivery moment written
-    otherwise, another label of the same status): there the old text stays, so the state always equals
-    the fold of the events written."""
-    return new._replace(
-        delivered_at=old.delivered_at if same_delivery(old.delivered_at, new.delivered_at) else new.delivered_at,
-        status_label=old.status_label if old.status == new.status else new.status_label,
-    )
 
 
 _EVENT_CLASSES: dict[str, type[OrderEventBase]] = {
@@ -97,15 +91,37 @@ _EVENT_CLASSES: dict[str, type[OrderEventBase]] = {
 }
 
 
-def _first_seen_payload(facts: OrderFacts) -> dict[str, object]:
+def _first_seen_payload(snapshot: OrderSnapshot) -> dict[str, object]:
     return {
-        "status": facts.status.value,
-        "status_label": facts.status_label,
-        "delivered_at": facts.delivered_at,
-        "tracking_number": facts.tracking_number,
-        "tracking_url": facts.tracking_url,
-        "mdp": facts.mdp,
+        "status": snapshot.status.value,
+        "status_label": snapshot.status_label,
+        "delivered_at": snapshot.delivered_at,
+        "tracking_number": snapshot.tracking_number,
+        "tracking_url": snapshot.tracking_url,
+        "mdp": snapshot.mdp,
     }
+
+
+def check_same_mall_order(state: OrderState, snapshot: OrderSnapshot) -> None:
+    """Raise SnapshotConflictError when the snapshot names another MALL order than the one on record."""
+    known = state.mall_order_id
+    if known and known != snapshot.mall_order_id:
+        raise SnapshotConflictError(
+            "mall_order_id",
+            f"{snapshot.mall_order_id!r} differs from {known!r} already recorded for this order",
+            f"{known!r}",
+        )
+
+
+def is_stale(state: OrderState, snapshot: OrderSnapshot) -> bool:
+    """Older than the newest `changed_at` already applied to the order (DESIGN §3, "Out-of-order input").
+
+    A snapshot without `changed_at` is never stale (it is ordered by arrival). An equal `changed_at` is
+    not stale either: FastCentrik's clock cannot order two snapshots of the same moment (its exports
+    have minute resolution), so arrival decides, as it does without `changed_at`.
+    """
+    newest = state.fc.newest_changed_at
+    return newest is not None and snapshot.changed_at is not None and snapshot.changed_at < newest
 
 
 def detect_changes(
@@ -116,40 +132,35 @@ def detect_changes(
     occurred_at: datetime,
     recorded_at: datetime,
 ) -> tuple[list[OrderEventBase], OrderState]:
-    """The events that bring `state` to `snapshot`, numbered from `state.seq + 1`, and the new state.
+    """The events that bring `state` to `snapshot`, numbered from `state.seq + 1`, and the new state
+    (the state with those events folded in).
 
     Raises SnapshotConflictError when the snapshot names another MALL order than the one on record.
+    Staleness is the caller's to check first (`is_stale`): this compares facts only.
     """
-    new = facts_from_snapshot(snapshot)
-    old = state.facts
-    if old is not None and old.mall_order_id != new.mall_order_id:
-        raise SnapshotConflictError(
-            "mall_order_id",
-            f"{new.mall_order_id!r} differs from {old.mall_order_id!r} already recorded for this order",
-            f"{old.mall_order_id!r}",
-        )
-    if old is not None:
-        new = _as_events_record(old, new)
-    planned = [("OrderFirstSeen", _first_seen_payload(new))] if old is None else _changes(old, new)
+    check_same_mall_order(state, snapshot)
+    planned = [("OrderFirstSeen", _first_seen_payload(snapshot))] if not state.seen else _changes(state.fc, snapshot)
+    if not planned:
+        return [], state
     events: list[OrderEventBase] = []
     seq = state.seq
+    fc = state.fc
     for kind, payload in planned:
         seq += 1
-        events.append(
-            # The validator itself: same validation as model_validate, without its per-call Python wrapper.
-            _EVENT_CLASSES[kind].__pydantic_validator__.validate_python(
-                {
-                    "event_id": event_id_for(tenant_id, snapshot.order_number, seq, kind, payload),
-                    "tenant_id": tenant_id,
-                    "order_number": snapshot.order_number,
-                    "mall_order_id": new.mall_order_id,
-                    "occurred_at": occurred_at,
-                    "recorded_at": recorded_at,
-                    "seq": seq,
-                    **payload,
-                }
-            )
+        # The validator itself: same validation as model_validate, without its per-call Python wrapper.
+        event: OrderEventBase = _EVENT_CLASSES[kind].__pydantic_validator__.validate_python(
+            {
+                "event_id": event_id_for(tenant_id, snapshot.order_number, seq, kind, payload),
+                "tenant_id": tenant_id,
+                "order_number": snapshot.order_number,
+                "mall_order_id": snapshot.mall_order_id,
+                "occurred_at": occurred_at,
+                "recorded_at": recorded_at,
+                "seq": seq,
+                "changed_at": snapshot.changed_at,
+                **payload,
+            }
         )
-    if not events:
-        return [], state
-    return events, OrderState(seq=seq, facts=new)
+        events.append(event)
+        fc = apply_fact(fc, event)
+    return events, OrderState(snapshot.mall_order_id, fc, seq)

@@ -1,83 +1,49 @@
-"""The last known FastCentrik side of one order, and the fold that rebuilds it from order events."""
+"""The last known state of one order, on the one fold of FastCentrik's side (`mallbridge_core.domain.fastcentrik`).
+
+Ingest compares every snapshot against exactly what the publisher and the audit fold from the events it
+wrote: the state is that fold, rebuilt at start from the log and advanced by folding each written event.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from mallbridge_schema.events import (
-    DeliveryDateSet,
-    MdpFlagSet,
-    OrderEventBase,
-    OrderFirstSeen,
-    OrderStatusChanged,
-    TrackingAssigned,
-)
-from mallbridge_schema.snapshot import OrderSnapshot
-from mallbridge_schema.statuses import FastCentrikStatus
+from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
+from mallbridge_schema.events import OrderEventBase
 
-
-class OrderFacts(NamedTuple):
-    """What FastCentrik last said about an order (the fields change detection compares).
-
-    Named tuples (immutable, and cheap to create: one is made per snapshot on the import's hot path).
-    """
-
-    mall_order_id: str
-    status: FastCentrikStatus
-    status_label: str
-    delivered_at: str | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    mdp: bool = False
+_NOTHING_KNOWN = FastCentrikSide()
 
 
 class OrderState(NamedTuple):
-    """Per order: the highest seq written (or reserved after an uncertain write) and the last known facts.
+    """Per order: MALL's order id on record ("" before any event), FastCentrik's side as the events fold it,
+    and the highest seq written (or reserved after an uncertain write).
 
-    `facts is None` means no OrderFirstSeen is known yet: the next snapshot is reported as first seen,
-    with seq `seq + 1`.
+    `seq` may be past `fc.seq`: a `MallOrderChanged` (MALL's fact, written by ingest in the order's
+    sequence) or a reservation moves the numbering on, not the facts. `fc.status is None` means no event
+    has said the status yet: the next snapshot is written as first seen, with seq `seq + 1`. (A named
+    tuple: cheap, and one is made per changed snapshot.)
     """
 
+    mall_order_id: str = ""
+    fc: FastCentrikSide = _NOTHING_KNOWN
     seq: int = 0
-    facts: OrderFacts | None = None
+
+    @property
+    def seen(self) -> bool:
+        """An event has said the order's status (normally its OrderFirstSeen)."""
+        return self.fc.status is not None
 
 
 UNKNOWN = OrderState()
-
-
-def facts_from_snapshot(snapshot: OrderSnapshot | OrderFirstSeen) -> OrderFacts:
-    """The facts a snapshot shows, or an OrderFirstSeen recorded (same field names, by contract)."""
-    return OrderFacts(
-        mall_order_id=snapshot.mall_order_id,
-        status=snapshot.status,
-        status_label=snapshot.status_label,
-        delivered_at=snapshot.delivered_at,
-        tracking_number=snapshot.tracking_number,
-        tracking_url=snapshot.tracking_url,
-        mdp=snapshot.mdp,
-    )
-
-
-def _updated_facts(facts: OrderFacts, event: OrderEventBase) -> OrderFacts:
-    if isinstance(event, OrderStatusChanged):
-        return facts._replace(status=event.to_status, status_label=event.status_label)
-    if isinstance(event, DeliveryDateSet):
-        return facts._replace(delivered_at=event.delivered_at)
-    if isinstance(event, TrackingAssigned):
-        return facts._replace(tracking_number=event.tracking_number, tracking_url=event.tracking_url)
-    if isinstance(event, MdpFlagSet):
-        return facts._replace(mdp=event.mdp)
-    return facts
 
 
 def apply_event(state: OrderState, event: OrderEventBase) -> OrderState:
     """Fold one order event into the state. Events at or below the known seq are duplicates: no effect."""
     if event.seq <= state.seq:
         return state
-    if isinstance(event, OrderFirstSeen):
-        return OrderState(seq=event.seq, facts=facts_from_snapshot(event))
-    if state.facts is None:
-        # The order's first event is not readable (e.g. removed by retention): keep counting seq only,
-        # so the next snapshot is reported as first seen without reusing a seq number.
-        return OrderState(seq=event.seq)
-    return OrderState(seq=event.seq, facts=_updated_facts(state.facts, event))
+    return OrderState(event.mall_order_id or state.mall_order_id, apply_fact(state.fc, event), event.seq)
+
+
+def with_seq_reserved(state: OrderState, seq: int) -> OrderState:
+    """The same facts, with the seq moved on to `seq` (see `batch.after_failed_write`)."""
+    return state if seq <= state.seq else state._replace(seq=seq)

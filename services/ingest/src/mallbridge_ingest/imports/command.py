@@ -107,7 +107,8 @@ def exit_code(summary: ImportSummary) -> int:
 def render_summary(summary: ImportSummary, file: Path, tenant_id: str) -> str:
     lines = [
         f"import of {file.name} for tenant {tenant_id}: read {summary.read}, changed {summary.changed}, "
-        f"unchanged {summary.unchanged}, rejected {summary.rejected_lines} (events written: {summary.events}) "
+        f"unchanged {summary.unchanged}, stale {summary.stale}, rejected {summary.rejected_lines} "
+        f"(events written: {summary.events}) "
         f"in {summary.seconds:.1f} s"
     ]
     if summary.rejected:
@@ -125,6 +126,7 @@ def summary_dict(summary: ImportSummary, file: Path, tenant_id: str) -> dict[str
         "read": summary.read,
         "changed": summary.changed,
         "unchanged": summary.unchanged,
+        "stale": summary.stale,
         "rejected": summary.rejected_lines,
         "events": summary.events,
         "rejections": [{"line": line, "reason": reason} for line, reason in summary.rejected],

@@ -14,7 +14,8 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
-from mallbridge_ingest.bootstrap import IngestSettings, build_service, tune_gc, utc_now
+from mallbridge_ingest.bootstrap import build_service, tune_gc, utc_now
+from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.imports.shards import order_shard, shard_of
 from mallbridge_ingest.imports.summary import ImportSummary
 from mallbridge_ingest.imports.writer import import_snapshots

@@ -85,6 +85,7 @@ async def import_snapshots(
                 summary.reject(rejection)
             summary.changed += result.changed
             summary.unchanged += result.unchanged
+            summary.stale += result.stale
             summary.events += result.events
             on_progress(chunk.last_line)
     finally:
