@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +17,8 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.signature import sign
-from mallbridge_ingest.bootstrap import IngestSettings, build_app
+from mallbridge_ingest.bootstrap import build_app
+from mallbridge_ingest.config import IngestSettings
 from mallbridge_schema.events import OrderEventBase
 from mallbridge_schema.serde import decode_order_event
 from tests.conftest import free_port
@@ -46,7 +46,7 @@ class IngestServer:
         settings: IngestSettings | None = None,
     ) -> None:
         base = settings or IngestSettings()
-        self.settings = replace(base, topic_prefix=topic_prefix)
+        self.settings = base.model_copy(update={"topic_prefix": topic_prefix})
         self.app = build_app(settings=self.settings, log=open_event_log(log_url, partitions=3), tenants=tenants)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -56,6 +56,7 @@ class IngestServer:
         self.server = uvicorn.Server(config)
         self.client = httpx.AsyncClient(base_url=self.base_url, timeout=60.0)
         self._task: asyncio.Task[None] | None = None
+        self._last_ts = 0
 
     async def __aenter__(self) -> IngestServer:
         self._task = asyncio.create_task(self.server.serve())
@@ -92,7 +93,7 @@ class IngestServer:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         raw = body if body is not None else json.dumps({"orders": orders or []}).encode()
-        ts = str(timestamp if timestamp is not None else int(time.time()))
+        ts = str(timestamp if timestamp is not None else self._next_timestamp())
         sent = {
             "X-Mallbridge-Timestamp": ts,
             "X-Mallbridge-Signature": sign(secret, ts, raw),
@@ -101,6 +102,12 @@ class IngestServer:
         if headers is not None:
             sent = headers
         return await self.client.post(f"/v1/tenants/{tenant_id}/orders", content=raw, headers=sent)
+
+    def _next_timestamp(self) -> int:
+        """Now, but never the same second twice: each push is signed anew, as a client's retry would be,
+        and a byte-identical signed request in the same second would be a replay (answered from memory)."""
+        self._last_ts = max(int(time.time()), self._last_ts + 1)
+        return self._last_ts
 
     async def metrics(self) -> str:
         return (await self.client.get("/metrics")).text

@@ -93,14 +93,14 @@ def test_csv_import_with_a_rejected_line_and_then_a_change(
     file.write_text(text + "2026-000304,1000000000304,doručeno,,,,,\n")
     result = run_import(tmp_path, event_log_url, topic_prefix, file)
     assert result.exit_code == 1, result.output
-    assert "read 4, changed 3, unchanged 0, rejected 1" in result.stdout
+    assert "read 4, changed 3, unchanged 0, stale 0, rejected 1" in result.stdout
     assert "line 5 (order_number '2026-000304'): status: unknown FastCentrik status 'doručeno'" in result.stdout
     assert "importing orders.csv" in result.stderr  # the progress bar goes to stderr
 
     file.write_text(text.replace("2026-000301,1000000000301,pending", "2026-000301,1000000000301,settled"))
     result = run_import(tmp_path, event_log_url, topic_prefix, file)
     assert result.exit_code == 0, result.output
-    assert "read 3, changed 1, unchanged 2, rejected 0" in result.stdout
+    assert "read 3, changed 1, unchanged 2, stale 0, rejected 0" in result.stdout
     written = events(event_log_url, order_topic(topic_prefix))
     assert written[b"acme:2026-000301"] == [("OrderFirstSeen", 1), ("OrderStatusChanged", 2)]
     assert written[b"acme:2026-000303"] == [("OrderFirstSeen", 1)]

@@ -45,7 +45,7 @@ async def test_a_push_writes_exactly_the_expected_events(
 ) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     r = await server.push("acme", [A1, A2])
-    assert (r.status_code, r.json()) == (202, {"accepted": 2, "events": 2, "unchanged": 0})
+    assert (r.status_code, r.json()) == (202, {"accepted": 2, "events": 2, "unchanged": 0, "stale": 0})
 
     events = by_key(await read_events(event_log_url, order_topic(topic_prefix)))
     assert set(events) == {b"acme:2026-0001", b"acme:2026-0002"}
@@ -79,7 +79,7 @@ async def test_a_push_writes_exactly_the_expected_events(
         "changed_at": "2026-11-20T11:00:00+01:00",
     }
     r = await server.push("acme", [changed, A2])
-    assert r.json() == {"accepted": 2, "events": 3, "unchanged": 1}
+    assert r.json() == {"accepted": 2, "events": 3, "unchanged": 1, "stale": 0}
     a1 = by_key(await read_events(event_log_url, order_topic(topic_prefix)))[b"acme:2026-0001"]
     assert summary(a1) == [("OrderFirstSeen", 1), ("MdpFlagSet", 2), ("TrackingAssigned", 3), ("OrderStatusChanged", 4)]
     mdp, tracking, status = a1[1:]
@@ -96,7 +96,7 @@ async def test_a_push_writes_exactly_the_expected_events(
 async def test_the_same_push_twice_adds_no_event(server: IngestServer, event_log_url: str, topic_prefix: str) -> None:
     assert (await server.push("acme", [A1, A2])).json()["events"] == 2
     r = await server.push("acme", [A1, A2])
-    assert (r.status_code, r.json()) == (202, {"accepted": 2, "events": 0, "unchanged": 2})
+    assert (r.status_code, r.json()) == (202, {"accepted": 2, "events": 0, "unchanged": 2, "stale": 0})
     assert await count(event_log_url, topic_prefix) == 2
 
 
@@ -166,7 +166,7 @@ async def test_oversized_bodies_are_413(server: IngestServer, event_log_url: str
 async def test_exactly_1000_orders_are_accepted(server: IngestServer, event_log_url: str, topic_prefix: str) -> None:
     orders = [{"order_number": f"K{i}", "mall_order_id": str(10**12 + i), "status": "pending"} for i in range(1000)]
     r = await server.push("acme", orders)
-    assert r.json() == {"accepted": 1000, "events": 1000, "unchanged": 0}
+    assert r.json() == {"accepted": 1000, "events": 1000, "unchanged": 0, "stale": 0}
     assert await count(event_log_url, topic_prefix) == 1000
 
 

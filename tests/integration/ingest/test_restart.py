@@ -21,7 +21,7 @@ async def test_restart_emits_no_duplicates_and_seq_continues(event_log_url: str,
         assert "mallbridge_ingest_known_orders 50.0" in metrics
         assert "mallbridge_ingest_rebuild_events 52.0" in metrics
         r = await second.push("acme", [settled, *ORDERS[1:]])
-        assert r.json() == {"accepted": 50, "events": 0, "unchanged": 50}
+        assert r.json() == {"accepted": 50, "events": 0, "unchanged": 50, "stale": 0}
         cancelled = {**settled, "status": "stornovaná"}
         assert (await second.push("acme", [cancelled])).json()["events"] == 1
 

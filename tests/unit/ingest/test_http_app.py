@@ -13,11 +13,13 @@ from pydantic import SecretStr
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.signature import sign
-from mallbridge_ingest.bootstrap import IngestSettings, build_app
+from mallbridge_ingest.bootstrap import build_app
+from mallbridge_ingest.config import IngestSettings
 from tests.unit.ingest.fakes import FakeEventLog
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TS = str(int(NOW.timestamp()))
+LATER = str(int(NOW.timestamp()) + 1)
 TENANTS = {
     "acme": Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=SecretStr("s3cret")),
     "nosecret": Tenant(tenant_id="nosecret", mall_client_id=None, ingest_secret=None),
@@ -62,15 +64,15 @@ async def push(client: httpx.AsyncClient, body: bytes, tenant: str = "acme", **k
 async def test_accepted_push_answers_counts(client: httpx.AsyncClient, log: FakeEventLog) -> None:
     body = body_of(ORDER, {**ORDER, "order_number": "A-2"}, {**ORDER, "order_number": "A-3", "status": "settled"})
     r = await push(client, body)
-    assert (r.status_code, r.json()) == (202, {"accepted": 3, "events": 3, "unchanged": 0})
-    r = await push(client, body)
-    assert r.json() == {"accepted": 3, "events": 0, "unchanged": 3}
+    assert (r.status_code, r.json()) == (202, {"accepted": 3, "events": 3, "unchanged": 0, "stale": 0})
+    r = await push(client, body, headers=headers(body, ts=LATER))  # signed anew: not a replay
+    assert r.json() == {"accepted": 3, "events": 0, "unchanged": 3, "stale": 0}
     assert len(log.topics["t.order-events.v1"]) == 3
 
 
 async def test_snapshots_of_one_order_in_a_batch_apply_in_order(client: httpx.AsyncClient) -> None:
     body = body_of(ORDER, {**ORDER, "status": "in_process"}, {**ORDER, "status": "in_process"})
-    assert (await push(client, body)).json() == {"accepted": 3, "events": 2, "unchanged": 1}
+    assert (await push(client, body)).json() == {"accepted": 3, "events": 2, "unchanged": 1, "stale": 0}
 
 
 async def test_unknown_tenant_is_404_even_unsigned(client: httpx.AsyncClient) -> None:
@@ -186,7 +188,8 @@ async def test_log_down_is_503_and_the_same_push_later_succeeds(client: httpx.As
     assert "nothing was written" in r.json()["detail"]
     assert (await client.get("/readyz")).status_code == 503
     log.down = False
-    assert (await push(client, body)).json() == {"accepted": 1, "events": 1, "unchanged": 0}
+    # The very same signed request again: a 503 is not remembered as an answer, so this is a new attempt.
+    assert (await push(client, body)).json() == {"accepted": 1, "events": 1, "unchanged": 0, "stale": 0}
     assert (await client.get("/readyz")).status_code == 200
 
 
@@ -203,7 +206,7 @@ async def test_not_ready_is_503(log: FakeEventLog) -> None:
 async def test_metrics_count_per_tenant(client: httpx.AsyncClient) -> None:
     body = body_of(ORDER)
     await push(client, body)
-    await push(client, body)
+    await push(client, body, headers=headers(body, ts=LATER))
     await push(client, body, headers={})
     await push(client, body, tenant="ghost")
     text = (await client.get("/metrics")).text
@@ -220,7 +223,8 @@ async def test_openapi_documents_the_push_body_and_answers(client: httpx.AsyncCl
     spec = (await client.get("/openapi.json")).json()
     op = spec["paths"]["/v1/tenants/{tenant_id}/orders"]["post"]
     assert op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PushBody"}
-    assert {"202", "401", "404", "413", "422", "503"} <= set(op["responses"])
+    assert {"202", "401", "404", "413", "422", "429", "503"} <= set(op["responses"])
+    assert set(op["responses"]["401"]["content"]) == {"application/problem+json"}
     assert "OrderSnapshot" in spec["components"]["schemas"]
     assert (await client.get("/docs")).status_code == 200
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,20 +17,20 @@ from datetime import UTC, datetime
 import httpx
 from fastapi import FastAPI
 
+from mallbridge_core.backoff import Backoff
 from mallbridge_core.eventlog.port import EventLog
-from mallbridge_core.settings import CommonOptions
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingError, load_mapping
-from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES, ExportPoller
+from mallbridge_ingest.adapters.export_poller import ExportPoller
 from mallbridge_ingest.adapters.http_app import create_app
-from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
 from mallbridge_ingest.adapters.http_push import PushHandler
+from mallbridge_ingest.adapters.rate_limit import PushRateLimits
 from mallbridge_ingest.adapters.redaction import install_url_redaction
-from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
+from mallbridge_ingest.adapters.replay import ReplayCache
+from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
-from mallbridge_schema.serde import DEFAULT_TOPIC_PREFIX
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -37,23 +38,6 @@ Clock = Callable[[], datetime]
 
 class ConfigError(ValueError):
     """Configuration ingest cannot start with (messages never contain secrets)."""
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    topic_prefix: str = DEFAULT_TOPIC_PREFIX
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_orders: int = MAX_ORDERS
-    signature_window_s: int = SIGNATURE_WINDOW_S
-    run_pollers: bool = True
-    export_timeout_s: float = 30.0
-    export_max_bytes: int = EXPORT_MAX_BYTES
-    retry_max_s: float = 10.0  # longest wait between attempts to reach the log at startup
-    tune_gc: bool = False  # process-wide GC settings for throughput (the CLI's processes, not tests)
-
-    @classmethod
-    def from_common(cls, common: CommonOptions, *, run_pollers: bool = True) -> IngestSettings:
-        return cls(topic_prefix=common.topic_prefix, run_pollers=run_pollers, tune_gc=True)
 
 
 def utc_now() -> datetime:
@@ -137,17 +121,17 @@ class Runtime:
         await asyncio.gather(*(poller.run_forever(t) for t in polled))
 
     async def _prepare(self) -> None:
-        delay = 0.5
+        backoff = Backoff(base_s=0.5, cap_s=self.settings.retry_max_s)
         while True:
             try:
                 report = await self.service.prepare()
             except Exception as exc:
+                delay = backoff.next_delay()
                 log.warning(
                     "cannot rebuild state yet; retrying",
-                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": round(delay, 2)},
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
                 continue
             log.info(
                 "state rebuilt",
@@ -179,6 +163,10 @@ def build_app(
         tenants=tenants,
         metrics=metrics,
         clock=clock,
+        limits=PushRateLimits(
+            {t: settings.push_rate_of(t) for t in tenants}, burst=settings.push_burst, clock=time.monotonic
+        ),
+        replays=ReplayCache(per_tenant=settings.replay_cache_per_tenant, window_s=settings.signature_window_s),
         max_body_bytes=settings.max_body_bytes,
         max_orders=settings.max_orders,
         signature_window_s=settings.signature_window_s,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
@@ -15,7 +16,8 @@ from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
-from mallbridge_ingest.bootstrap import ConfigError, IngestSettings, build_app
+from mallbridge_ingest.bootstrap import ConfigError, build_app
+from mallbridge_ingest.config import ENV_PREFIX, IngestSettings
 from mallbridge_ingest.imports.command import (
     EXIT_FATAL,
     MAX_AUTO_WORKERS,
@@ -45,28 +47,55 @@ def _tenants_path(common: CommonOptions) -> str:
 
 
 @click.group(name="ingest", invoke_without_command=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the push API listens on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port of the push API.")
-@click.option("--poll/--no-poll", default=True, show_default=True, help="Run the export-URL pollers.")
-@click.option("--log-level", default="INFO", envvar="MALLBRIDGE_LOG_LEVEL", show_default=True)
+@click.option("--host", default=None, help="Address the push API listens on [env MALLBRIDGE_INGEST_HOST; 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port of the push API [env MALLBRIDGE_INGEST_PORT; 8080].")
+@click.option(
+    "--poll/--no-poll",
+    "run_pollers",
+    default=None,
+    help="Run the export-URL pollers [env MALLBRIDGE_INGEST_RUN_POLLERS; on].",
+)
+@click.option("--log-level", default=None, envvar="MALLBRIDGE_LOG_LEVEL", help="[env MALLBRIDGE_LOG_LEVEL; INFO].")
 @common_options
 @click.pass_context
-def ingest(ctx: click.Context, common: CommonOptions, host: str, port: int, poll: bool, log_level: str) -> None:
-    """Serve the push API (POST /v1/tenants/{tenant}/orders) and poll export URLs: snapshots in, events out."""
+def ingest(
+    ctx: click.Context,
+    common: CommonOptions,
+    host: str | None,
+    port: int | None,
+    run_pollers: bool | None,
+    log_level: str | None,
+) -> None:
+    """Serve the push API (POST /v1/tenants/{tenant}/orders) and poll export URLs: snapshots in, events out.
+
+    Further settings come from the environment (MALLBRIDGE_INGEST_*, see the ingest README); an option
+    given here wins over its variable."""
     if ctx.invoked_subcommand is not None:
         return
-    configure_logging(log_level)
     try:
-        tenants = load_tenants(_tenants_path(common))
+        settings = IngestSettings.from_command_line(
+            common, host=host, port=port, run_pollers=run_pollers, log_level=log_level
+        )
+    except ValidationError as exc:
+        raise click.ClickException(f"ingest settings: {_problems(exc)}") from None
+    configure_logging(settings.log_level)
+    try:
         app = build_app(
-            settings=IngestSettings.from_common(common, run_pollers=poll),
+            settings=settings,
             log=open_event_log(common.log_url, partitions=common.partitions),
-            tenants=tenants,
+            tenants=load_tenants(_tenants_path(common)),
         )
     except (TenantsFileError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     exit_zero_on_sigterm()
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on")
+
+
+def _problems(exc: ValidationError) -> str:
+    """Which setting is wrong and why, named as its environment variable (values are not repeated)."""
+    return "; ".join(
+        f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors(include_input=False)
+    )
 
 
 @ingest.command(name="import")

@@ -23,10 +23,25 @@ class PushAccepted(BaseModel):
     accepted: int = Field(description="snapshots in the batch")
     events: int = Field(description="order events written and acknowledged by the log")
     unchanged: int = Field(description="snapshots that changed nothing")
+    stale: int = Field(
+        description="snapshots older than the newest changed_at already applied to their order: changed nothing"
+    )
+    replayed: bool | None = Field(
+        default=None,
+        description="true when this very signed push (same timestamp and signature) was accepted before: "
+        "nothing was written again, and the counts are the first answer's",
+    )
 
 
-class ErrorBody(BaseModel):
+class Problem(BaseModel):
+    """A refusal, as `application/problem+json` (RFC 9457)."""
+
+    type: str = Field(description="urn:mallbridge:problem:<reason>")
+    title: str
+    status: int
     detail: str
+    field: str | None = Field(description="the body field, header or parameter at fault")
+    allowed: str | None = Field(description="what is allowed there")
 
 
 class SnapshotError(BaseModel):
@@ -47,9 +62,8 @@ class SnapshotError(BaseModel):
         )
 
 
-class ValidationErrorBody(BaseModel):
-    detail: str
-    errors: list[SnapshotError]
+class ValidationProblem(Problem):
+    errors: list[SnapshotError] | None = Field(default=None, description="every problem found (up to 100)")
 
 
 def push_openapi_extra() -> dict[str, Any]:

@@ -17,8 +17,18 @@ SIGNATURE_WINDOW_S = 300
 _SCHEME = "sha256="
 
 
+TIMESTAMP_ALLOWED = f"unix seconds (digits), at most {SIGNATURE_WINDOW_S} s from the server's clock"
+SIGNATURE_ALLOWED = 'sha256=<hex HMAC-SHA256(ingest_secret, "{timestamp}.{raw body}")>'
+
+
 class SignatureError(ValueError):
-    """A push whose signature is missing, malformed, stale or wrong. Messages never contain secrets."""
+    """A push whose signature is missing, malformed, stale or wrong. Messages never contain secrets.
+    `field` names the header at fault and `allowed` what it must hold."""
+
+    def __init__(self, message: str, field: str = SIGNATURE_HEADER, allowed: str = SIGNATURE_ALLOWED) -> None:
+        super().__init__(message)
+        self.field = field
+        self.allowed = allowed
 
 
 def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
@@ -38,16 +48,22 @@ def verify(
     window_s: int = SIGNATURE_WINDOW_S,
 ) -> None:
     """Raise SignatureError unless `signature` signs `body` with `timestamp` inside the window around now."""
-    if not timestamp or not signature:
-        raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
+    if not timestamp:
+        raise SignatureError(f"missing {TIMESTAMP_HEADER} header", TIMESTAMP_HEADER, TIMESTAMP_ALLOWED)
+    if not signature:
+        raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     ts_text = timestamp.strip()
     if not ts_text.isascii() or not ts_text.isdigit() or len(ts_text) > 12:
-        raise SignatureError(f"{TIMESTAMP_HEADER} must be unix seconds (digits only)")
+        raise SignatureError(
+            f"{TIMESTAMP_HEADER} must be unix seconds (digits only)", TIMESTAMP_HEADER, TIMESTAMP_ALLOWED
+        )
     age = now_unix - int(ts_text)
     if age > window_s:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is older than {window_s} s")
+        raise SignatureError(f"{TIMESTAMP_HEADER} is older than {window_s} s", TIMESTAMP_HEADER, TIMESTAMP_ALLOWED)
     if age < -window_s:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is more than {window_s} s in the future")
+        raise SignatureError(
+            f"{TIMESTAMP_HEADER} is more than {window_s} s in the future", TIMESTAMP_HEADER, TIMESTAMP_ALLOWED
+        )
     given = signature.strip()
     if not given.lower().startswith(_SCHEME):
         raise SignatureError(f"{SIGNATURE_HEADER} must be '{_SCHEME}<hex digest>'")

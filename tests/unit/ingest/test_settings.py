@@ -1,0 +1,43 @@
+"""Ingest settings: MALLBRIDGE_INGEST_* from the environment, the command line's options over them."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mallbridge_core.settings import CommonOptions
+from mallbridge_ingest import cli
+from mallbridge_ingest.config import IngestSettings
+
+COMMON = CommonOptions(log_url="sqlite:///x.db", tenants_path=None, topic_prefix="p.", partitions=1)
+
+
+def test_defaults_and_the_common_topic_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = IngestSettings.from_command_line(COMMON)
+    assert (settings.host, settings.port, settings.run_pollers, settings.topic_prefix) == (
+        "127.0.0.1",
+        8080,
+        True,
+        "p.",
+    )
+    assert settings.push_rate_of("any") == 200.0
+
+
+def test_the_environment_sets_and_a_given_option_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLBRIDGE_INGEST_PORT", "9000")
+    monkeypatch.setenv("MALLBRIDGE_INGEST_HOST", "0.0.0.0")
+    monkeypatch.setenv("MALLBRIDGE_INGEST_RUN_POLLERS", "false")
+    monkeypatch.setenv("MALLBRIDGE_INGEST_PUSH_RATE_PER_S", "5")
+    monkeypatch.setenv("MALLBRIDGE_INGEST_PUSH_RATE_PER_TENANT", '{"big": 500}')
+    from_env = IngestSettings.from_command_line(COMMON, host=None, port=None, run_pollers=None)
+    assert (from_env.host, from_env.port, from_env.run_pollers) == ("0.0.0.0", 9000, False)
+    assert (from_env.push_rate_of("small"), from_env.push_rate_of("big")) == (5.0, 500.0)
+    given = IngestSettings.from_command_line(COMMON, port=8123, run_pollers=True)
+    assert (given.host, given.port, given.run_pollers) == ("0.0.0.0", 8123, True)
+
+
+def test_a_bad_variable_is_named_by_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLBRIDGE_INGEST_PUSH_BURST", "0")
+    result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
+    assert result.exit_code == 1
+    assert "MALLBRIDGE_INGEST_PUSH_BURST" in result.output
