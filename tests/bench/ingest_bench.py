@@ -35,7 +35,8 @@ from mallbridge_core.eventlog import OutgoingRecord, open_event_log
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.signature import sign
-from mallbridge_ingest.bootstrap import IngestSettings, build_service
+from mallbridge_ingest.bootstrap import build_service
+from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.domain import plan_batch
 from mallbridge_ingest.imports.command import resolve_workers, run_import
 from mallbridge_ingest.imports.summary import ImportSummary

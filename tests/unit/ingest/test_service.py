@@ -123,13 +123,13 @@ async def test_rebuild_skips_a_webhook_receipt_and_counts_a_mall_change_in_seq()
     await first.prepare()
     await first.ingest("acme", [(0, snap("A"))], source="push")
     receipt = MallWebhookReceived(
-        event_id=uuid.uuid4(), tenant_id="acme", occurred_at=NOW, recorded_at=NOW, order_ids=("1",)
+        event_id=uuid.uuid4(), tenant_id="acme", occurred_at=NOW, recorded_at=NOW, order_ids=("1000000001",)
     )
     changed = MallOrderChanged(
         event_id=uuid.uuid4(),
         tenant_id="acme",
         order_number="A",
-        mall_order_id="1",
+        mall_order_id="1000000001",  # the order's own: the receipt named it
         occurred_at=NOW,
         recorded_at=NOW,
         seq=2,

@@ -32,6 +32,8 @@ from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
 
+__all__ = ["ConfigError", "IngestSettings", "Runtime", "build_app", "build_service", "tune_gc", "utc_now"]
+
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
