@@ -102,7 +102,6 @@ def bootstrap(
     }
     options = EngineOptions(
         group=settings.group,
-        tenant_concurrency=settings.tenant_concurrency,
         backoff_base_s=settings.backoff_base_s,
         backoff_max_s=settings.backoff_max_s,
         revoke_grace_s=settings.shutdown_grace_s,

@@ -1,11 +1,18 @@
-"""`mallbridge publisher`: consumer, reconciler and MALL client; health and metrics on --http-port."""
+"""`mallbridge publisher`: consumer, reconciler and MALL client; health and metrics on --http-port.
+
+`PublisherSettings` (env `MALLBRIDGE_PUBLISHER_*`) is the one source of the settings: every option here
+defaults to None and overrides only when given.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Mapping
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
@@ -14,6 +21,29 @@ from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import HttpMallClient
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
+
+ENV_PREFIX = "MALLBRIDGE_PUBLISHER_"
+OPTIONS = ("http_host", "http_port", "lanes", "group", "log_level")
+
+
+def settings_from(options: Mapping[str, Any]) -> PublisherSettings:
+    """The environment's settings, with the options that were given (not None) on top."""
+    given = {name: value for name, value in options.items() if value is not None}
+    try:
+        return PublisherSettings(**given)
+    except ValidationError as exc:
+        raise click.UsageError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        where = f"env {ENV_PREFIX}{field.upper()}"
+        if field in OPTIONS:
+            where = f"--{field.replace('_', '-')} or {where}"
+        lines.append(f"publisher setting {field} ({where}): {error['msg']}")
+    return "; ".join(lines)
 
 
 def build_service(common: CommonOptions, settings: PublisherSettings) -> PublisherService:
@@ -42,18 +72,17 @@ async def serve(service: PublisherService) -> None:
 
 @click.command(name="publisher")
 @common_options
-@click.option("--http-host", default="127.0.0.1", show_default=True, help="Address for health and metrics.")
-@click.option("--http-port", default=8081, show_default=True, type=int, help="Port for /healthz, /readyz, /metrics.")
-@click.option("--lanes", default="default", show_default=True, help="Comma-separated lanes this instance serves.")
-@click.option("--group", default="mallbridge-publisher", show_default=True, help="Consumer group of all publishers.")
-@click.option("--log-level", default="INFO", show_default=True)
-def publisher(common: CommonOptions, http_host: str, http_port: int, lanes: str, group: str, log_level: str) -> None:
-    """Project order events into MALL statuses and call the MALL Partner API."""
-    configure_logging(log_level)
-    settings = PublisherSettings(
-        http_host=http_host,
-        http_port=http_port,
-        lanes=tuple(lane.strip() for lane in lanes.split(",") if lane.strip()),
-        group=group,
-    )
+@click.option("--http-host", default=None, help="Address for health and metrics [default: 127.0.0.1].")
+@click.option("--http-port", default=None, type=int, help="Port for /healthz, /readyz, /metrics [default: 8081].")
+@click.option("--lanes", default=None, help="Comma-separated lanes this instance serves [default: default].")
+@click.option("--group", default=None, help="Consumer group of all publishers [default: mallbridge-publisher].")
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR [default: INFO].")
+def publisher(common: CommonOptions, **options: Any) -> None:
+    """Project order events into MALL statuses and call the MALL Partner API.
+
+    Every option also comes from the environment: MALLBRIDGE_PUBLISHER_HTTP_HOST, _HTTP_PORT, _LANES,
+    _GROUP, _LOG_LEVEL (and the tuning settings without an option, e.g. _TENANT_CONCURRENCY).
+    """
+    settings = settings_from(options)
+    configure_logging(settings.log_level)
     asyncio.run(serve(build_service(common, settings)))

@@ -1,9 +1,17 @@
-"""Publisher settings, validated once at startup (env prefix MALLBRIDGE_PUBLISHER_)."""
+"""Publisher settings, validated once at startup: the one source of every publisher setting.
+
+Each field has an environment variable `MALLBRIDGE_PUBLISHER_<FIELD>` (e.g. `MALLBRIDGE_PUBLISHER_LANES=
+default,acme`); the options of `mallbridge publisher` override only what is given on the command line.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
 
 
 class PublisherSettings(BaseSettings):
@@ -11,8 +19,9 @@ class PublisherSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8081, ge=0, le=65535)
-    group: str = "mallbridge-publisher"
-    lanes: tuple[str, ...] = ("default",)
+    group: str = Field(default="mallbridge-publisher", min_length=1)
+    lanes: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_LANE,)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tenant_concurrency: int = Field(default=8, ge=1, le=256)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
@@ -20,3 +29,26 @@ class PublisherSettings(BaseSettings):
     backoff_max_s: float = Field(default=30.0, gt=0)
     pause_probe_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=15.0, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("lanes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """Lanes come as a comma list ("default,acme") from the environment and the command line."""
+        if isinstance(value, str):
+            return tuple(lane.strip() for lane in value.split(",") if lane.strip())
+        return value
+
+    @field_validator("lanes")
+    @classmethod
+    def _lane_names(cls, lanes: tuple[str, ...]) -> tuple[str, ...]:
+        if not lanes:
+            raise ValueError(f"name at least one lane (e.g. {DEFAULT_LANE!r})")
+        wrong = [lane for lane in lanes if not is_lane_name(lane)]
+        if wrong:
+            raise ValueError(f"{', '.join(map(repr, wrong))}: a lane name must match {LANE_PATTERN}")
+        return tuple(dict.fromkeys(lanes))

@@ -1,46 +1,48 @@
-"""Prometheus metrics of one publisher process (a private registry, so tests can run several)."""
+"""Prometheus metrics of one publisher process (a private registry, so tests can run several).
+
+Counters count what happened (most of them follow the sync events recorded: `count_recorded`); the
+gauges `open_attention` and `deferred_open` are state, recomputed from the projection (`gauges.py`).
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, MallUpdateRejected, StepDeferred, SyncEventBase
+
 
 class PublisherMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.updates_sent = Counter(
-            "mallbridge_publisher_updates_sent", "PUTs MALL accepted", ["tenant", "status"], registry=r
+        self.registry = r = CollectorRegistry()
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Counter:
+            return Counter(f"mallbridge_publisher_{name}", doc, labels, registry=r)
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Gauge:
+            return Gauge(f"mallbridge_publisher_{name}", doc, labels, registry=r)
+
+        self.updates_sent = counter("updates_sent", "PUTs MALL accepted", ("tenant", "status"))
+        self.rejected = counter("updates_rejected", "PUTs MALL refused (4xx)")
+        self.deferred = counter("steps_deferred", "Steps deferred (missing data)")
+        self.attention = counter("attention_raised", "Attention items raised", ("tenant", "code"))
+        self.retries = counter(
+            "retries",
+            "Retried MALL calls (reason: rate_limited, outcome_unknown, read_failed, invalid_answer)",
+            ("tenant", "reason"),
         )
-        self.rejected = Counter(
-            "mallbridge_publisher_updates_rejected", "PUTs MALL refused (4xx)", ["tenant"], registry=r
+        self.reads = counter("mall_reads", "GETs of MALL orders (after unknown outcomes)")
+        self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
+        self.tenant_paused = gauge("tenant_paused", "1 while a tenant is paused (401/403)")
+        self.open_attention = gauge(
+            "open_attention",
+            "Orders needing a person now, by the code of their open attention item",
+            ("tenant", "code"),
         )
-        self.deferred = Counter(
-            "mallbridge_publisher_steps_deferred", "Steps deferred (missing data)", ["tenant"], registry=r
+        self.deferred_open = gauge(
+            "deferred_open", "Orders whose next step waits for missing data (tracking, a delivery moment)"
         )
-        self.attention = Counter(
-            "mallbridge_publisher_attention_raised", "Attention items raised", ["tenant", "code"], registry=r
-        )
-        self.retries = Counter("mallbridge_publisher_retries", "Retried MALL calls", ["tenant", "reason"], registry=r)
-        self.reads = Counter(
-            "mallbridge_publisher_mall_reads", "GETs of MALL orders (after unknown outcomes)", ["tenant"], registry=r
-        )
-        self.dead_letters = Counter("mallbridge_publisher_dead_letters", "Undecodable messages moved aside", registry=r)
-        self.tenant_paused = Gauge(
-            "mallbridge_publisher_tenant_paused", "1 while a tenant is paused (401/403)", ["tenant"], registry=r
-        )
-        self.open_attention = Gauge(
-            "mallbridge_publisher_open_attention", "Orders needing a person now", ["tenant"], registry=r
-        )
-        self.budget_remaining = Gauge(
-            "mallbridge_publisher_request_budget_remaining", "MALL requests left today", ["tenant"], registry=r
-        )
-        self.lag = Gauge(
-            "mallbridge_publisher_lag",
-            "Order events not yet settled, per partition",
-            ["topic", "partition"],
-            registry=r,
-        )
+        self.budget_remaining = gauge("request_budget_remaining", "MALL requests left today")
+        self.lag = gauge("lag", "Order events not yet settled, per partition", ("topic", "partition"))
         self.put_latency = Histogram(
             "mallbridge_publisher_put_latency_seconds",
             "MALL PUT latency",
@@ -48,3 +50,17 @@ class PublisherMetrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+
+
+def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:
+    """Count a sync event just recorded in the counters that follow it."""
+    tenant = event.tenant_id
+    if isinstance(event, MallStatusUpdated):
+        metrics.updates_sent.labels(tenant, event.status.value).inc()
+        metrics.put_latency.labels(tenant).observe(event.latency_ms / 1000)
+    elif isinstance(event, MallUpdateRejected):
+        metrics.rejected.labels(tenant).inc()
+    elif isinstance(event, StepDeferred):
+        metrics.deferred.labels(tenant).inc()
+    elif isinstance(event, AttentionNeeded):
+        metrics.attention.labels(tenant, event.code).inc()

@@ -1,11 +1,13 @@
-"""The publisher's port to MALL, and the small exception tree its adapters translate failures into.
+"""The publisher's port to MALL: the values it returns, and the small exception tree its adapters raise.
 
 MallError
  ├── MallRejected        400/404/409/422: MALL refused the request; do not retry it
  ├── MallUnauthorized    401/403: the tenant's client_id is wrong or disabled; pause the tenant
  ├── MallRateLimited     429: wait `retry_after_s`, then retry the same request
- └── MallOutcomeUnknown  5xx, timeout, dropped connection: the request may or may not have landed;
-                         read the order before trying again
+ ├── MallOutcomeUnknown  5xx, timeout, dropped connection: the request may or may not have landed;
+ │                       read the order before trying again
+ └── MallAnswerInvalid   2xx, but the answer is not what MALL documents (e.g. an order without a known
+                         status): nothing is made up from it; the read is retried later
 No message in this tree ever contains the client_id.
 """
 
@@ -15,13 +17,29 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mallbridge_core.tenants import Tenant
+from mallbridge_schema.statuses import MallStatus
 
 
 @dataclass(frozen=True, slots=True)
 class MallAnswer:
+    """MALL's 2xx answer to a PUT."""
+
     http_status: int
     body: dict[str, Any] | str
     latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class MallOrder:
+    """MALL's side of one order, as `GET /orders/{id}` reports it (only the fields the publisher uses)."""
+
+    id: str
+    status: MallStatus
+    confirmed: bool = False
+    mdp: bool = False
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    delivered_at: str | None = None
 
 
 class MallError(Exception):
@@ -49,6 +67,14 @@ class MallOutcomeUnknown(MallError):
     pass
 
 
+class MallAnswerInvalid(MallError):
+    """A 2xx answer that does not say what MALL documents; `field` names the part that is wrong."""
+
+    def __init__(self, message: str, *, field: str, http_status: int = 200) -> None:
+        super().__init__(message, http_status=http_status)
+        self.field = field
+
+
 class MallClient(Protocol):
     """What the publisher needs from MALL."""
 
@@ -56,8 +82,8 @@ class MallClient(Protocol):
         """PUT /orders/{id}; returns on 2xx, raises a MallError otherwise."""
         ...
 
-    async def get_order(self, tenant: Tenant, mall_order_id: str) -> dict[str, Any]:
-        """GET /orders/{id} → the order detail (`data`); raises a MallError otherwise."""
+    async def get_order(self, tenant: Tenant, mall_order_id: str) -> MallOrder:
+        """GET /orders/{id} → MALL's side of the order; raises a MallError otherwise."""
         ...
 
     async def close(self) -> None: ...

@@ -1,7 +1,8 @@
 """MALL Partner API over httpx: one long-lived AsyncClient per tenant base URL, explicit timeouts.
 
 The client_id goes into the query string of each request here and nowhere else; errors are built
-from the status and body only, never from httpx's messages (which carry the URL).
+from the status and body only, never from httpx's messages (which carry the URL). MALL's JSON is
+parsed here into the port's typed values (`MallOrder`), so nothing past this module reads raw dicts.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import httpx
 
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.adapters.mall_order import parse_order
 from mallbridge_publisher.ports import (
     MallAnswer,
-    MallError,
+    MallAnswerInvalid,
+    MallOrder,
     MallOutcomeUnknown,
     MallRateLimited,
     MallRejected,
@@ -73,9 +76,18 @@ def raise_for_answer(response: httpx.Response, what: str) -> dict[str, Any] | st
 
 
 class HttpMallClient:
-    def __init__(self, *, connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, max_connections: int = 20):
+    def __init__(
+        self,
+        *,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        max_connections: int = 20,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`transport` replaces the network (tests pass an `httpx.MockTransport`)."""
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._transport = transport
         self._clients: dict[str, httpx.AsyncClient] = {}
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
@@ -85,6 +97,7 @@ class HttpMallClient:
                 base_url=base_url,
                 timeout=self._timeout,
                 limits=self._limits,
+                transport=self._transport,
                 headers={
                     "X-Application-Name": APPLICATION_NAME,
                     "X-Application-Version": APPLICATION_VERSION,
@@ -113,12 +126,15 @@ class HttpMallClient:
     async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
         return await self._send(tenant, "PUT", f"/orders/{mall_order_id}", f"PUT order {mall_order_id}", body)
 
-    async def get_order(self, tenant: Tenant, mall_order_id: str) -> dict[str, Any]:
-        answer = await self._send(tenant, "GET", f"/orders/{mall_order_id}", f"GET order {mall_order_id}")
+    async def get_order(self, tenant: Tenant, mall_order_id: str) -> MallOrder:
+        what = f"GET order {mall_order_id}"
+        answer = await self._send(tenant, "GET", f"/orders/{mall_order_id}", what)
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         if not isinstance(data, dict):
-            raise MallError(f"GET order {mall_order_id}: answer has no order data", http_status=answer.http_status)
-        return data
+            raise MallAnswerInvalid(
+                f"{what}: the answer has no order object under 'data'", field="data", http_status=answer.http_status
+            )
+        return parse_order(data, mall_order_id=mall_order_id, what=what, http_status=answer.http_status)
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -1,0 +1,241 @@
+"""What each outcome causes: the sync events to record, the tenant-gate change, and what the order does next.
+
+Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a `Stamp`; the shell
+(`mall_calls.py`) makes the MALL call, hands the answer or the `MallError` here, and applies the
+`Effects` that come back (gate change first, then the events, in order).
+
+| outcome              | of a PUT                                  | of a read (GET)                         |
+|----------------------|-------------------------------------------|-----------------------------------------|
+| answer               | MallStatusUpdated; backoff starts over    | MallStateObserved                       |
+| MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused   |
+| MallRateLimited      | gate waits retry_after; same PUT again    | gate waits retry_after; read again      |
+| MallUnauthorized     | tenant paused (attention once); PUT again | tenant paused (attention once)          |
+| MallOutcomeUnknown   | backoff; the request stays in doubt       | backoff, then read again                |
+| MallAnswerInvalid    | (PUT answers are not parsed)              | backoff, then read again; nothing made up |
+An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from mallbridge_core.domain.projection import OrderState, RequestInDoubt
+from mallbridge_core.domain.reconciler import Plan, PutStep
+from mallbridge_publisher.ports import (
+    MallAnswer,
+    MallAnswerInvalid,
+    MallError,
+    MallOrder,
+    MallRateLimited,
+    MallRejected,
+    MallUnauthorized,
+)
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    AttentionResolved,
+    MallStateObserved,
+    MallStatusUpdated,
+    MallUpdateRejected,
+    MallUpdateRequested,
+    StepDeferred,
+    SyncEventBase,
+)
+from mallbridge_schema.statuses import MallStatus
+
+UNAUTHORIZED = "mall_unauthorized"
+
+
+class GateAction(Enum):
+    PAUSE = "pause"  # 401/403: hold all of the tenant's requests; probe again after a while
+    RESUME = "resume"  # MALL answered while the tenant was paused
+    RATE_LIMIT = "rate_limit"  # 429: none of the tenant's requests before `retry_after_s`
+
+
+@dataclass(frozen=True, slots=True)
+class GateChange:
+    action: GateAction
+    retry_after_s: float = 0.0
+
+
+class Next(Enum):
+    RETRY = "retry"  # the same request again, as soon as the tenant gate lets it through
+    REPLAN = "replan"  # plan the order again from the state the recorded events leave
+    BACKOFF = "backoff"  # wait (the order's backoff grows), then plan again
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    events: tuple[SyncEventBase, ...] = ()
+    gate: GateChange | None = None
+    next: Next = Next.REPLAN
+    retry_reason: str | None = None  # counted in mallbridge_publisher_retries{reason}
+    accepted: bool = False  # MALL accepted a PUT: the order's backoff starts over
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When the events are recorded, and where their ids come from (the shell passes uuid4)."""
+
+    now: datetime
+    new_id: Callable[[], UUID]
+
+    def envelope(self, state: OrderState, *, based_on_seq: int | None = None) -> dict[str, Any]:
+        """The common fields of a sync event about `state`'s order; `based_on_seq` defaults to the order
+        event seq the state is at (give the seq a decision was made on when that was earlier)."""
+        return {
+            "event_id": self.new_id(),
+            "tenant_id": state.tenant_id,
+            "order_number": state.order_number,
+            "mall_order_id": state.mall_order_id,
+            "occurred_at": self.now,
+            "recorded_at": self.now,
+            "based_on_seq": state.fc.seq if based_on_seq is None else based_on_seq,
+        }
+
+    def tenant_envelope(self, state: OrderState) -> dict[str, Any]:
+        """The envelope of a tenant-scope event (no order), decided while working on `state`'s order."""
+        return {**self.envelope(state), "order_number": "", "mall_order_id": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class PutAttempt:
+    """One PUT of a step: the state it was planned from, its request number and how often it was sent."""
+
+    state: OrderState
+    step: PutStep
+    request_no: int
+    attempts: int = 1
+
+
+def request_of(state: OrderState, step: PutStep, stamp: Stamp) -> MallUpdateRequested:
+    """Recorded before the PUT goes out, so a crash before its outcome leaves the request in doubt."""
+    request_no = state.mall.last_request_no + 1
+    return MallUpdateRequested(**stamp.envelope(state), request_no=request_no, status=step.status, request=step.body)
+
+
+def after_put(put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused: bool, stamp: Stamp) -> Effects:
+    """What MALL's answer (or failure) to `put` causes."""
+    state = put.state
+    if isinstance(outcome, MallAnswer):
+        updated = MallStatusUpdated(
+            **stamp.envelope(state),
+            request_no=put.request_no,
+            status=put.step.status,
+            request=put.step.body,
+            http_status=outcome.http_status,
+            latency_ms=round(outcome.latency_ms, 3),
+            attempts=put.attempts,
+        )
+        return _answered(state, (updated,), tenant_paused=tenant_paused, stamp=stamp, accepted=True)
+    if isinstance(outcome, MallRateLimited):
+        return _rate_limited(outcome, then=Next.RETRY)
+    if isinstance(outcome, MallUnauthorized):
+        return _paused(state, outcome, tenant_paused=tenant_paused, stamp=stamp, then=Next.RETRY)
+    if isinstance(outcome, MallRejected):
+        return Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
+    # MallOutcomeUnknown (and anything else): the PUT may have landed. Its request stays in doubt, so the
+    # next plan reads the order first.
+    return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown")
+
+
+def after_read(state: OrderState, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp) -> Effects:
+    """What MALL's answer (or failure) to a read of `state`'s order causes."""
+    if isinstance(outcome, MallOrder):
+        observed = MallStateObserved(
+            **stamp.envelope(state),
+            request_no=state.mall.last_request_no,
+            status=outcome.status,
+            confirmed=outcome.confirmed,
+            tracking_number=outcome.tracking_number,
+            tracking_url=outcome.tracking_url,
+            delivered_at=outcome.delivered_at,
+        )
+        return _answered(state, (observed,), tenant_paused=tenant_paused, stamp=stamp)
+    if isinstance(outcome, MallRateLimited):
+        return _rate_limited(outcome, then=Next.REPLAN)
+    if isinstance(outcome, MallUnauthorized):
+        return _paused(state, outcome, tenant_paused=tenant_paused, stamp=stamp, then=Next.REPLAN)
+    if isinstance(outcome, MallRejected):
+        # MALL does not know the order (404): the PUT in doubt cannot have landed either, so it is recorded
+        # as refused, with what it asked for and the order-event seq it was decided on.
+        doubt = state.mall.in_doubt
+        if doubt is None:  # never after a fold from the log: every PUT is recorded as requested first
+            doubt = RequestInDoubt(MallStatus.OPEN, {}, state.fc.seq)
+        step = PutStep(doubt.status, doubt.body)
+        refusal = _refusal(state, state.mall.last_request_no, step, outcome, stamp=stamp, based_on=doubt.based_on_seq)
+        return Effects(events=(refusal,))
+    if isinstance(outcome, MallAnswerInvalid):
+        return Effects(next=Next.BACKOFF, retry_reason="invalid_answer")
+    return Effects(next=Next.BACKOFF, retry_reason="read_failed")
+
+
+def plan_notes(state: OrderState, current: Plan, stamp: Stamp) -> tuple[SyncEventBase, ...]:
+    """The deferral or attention item of a plan that sends nothing, when it is new; the resolution of
+    attention that no longer applies."""
+    deferral, attention = current.deferral, current.attention
+    notes: list[SyncEventBase] = []
+    if deferral is not None and deferral != state.mall.deferral:
+        notes.append(
+            StepDeferred(**stamp.envelope(state), status=deferral.status, reason=deferral.reason, until=deferral.until)
+        )
+    if attention is not None and attention.code != state.mall.attention_code:
+        notes.append(AttentionNeeded(**stamp.envelope(state), code=attention.code, reason=attention.reason))
+    elif attention is None and state.mall.attention_code is not None:
+        notes.append(AttentionResolved(**stamp.envelope(state), code=state.mall.attention_code))
+    return tuple(notes)
+
+
+def _answered(
+    state: OrderState,
+    events: tuple[SyncEventBase, ...],
+    *,
+    tenant_paused: bool,
+    stamp: Stamp,
+    accepted: bool = False,
+) -> Effects:
+    if not tenant_paused:
+        return Effects(events=events, accepted=accepted)
+    resolved = AttentionResolved(**stamp.tenant_envelope(state), code=UNAUTHORIZED, scope="tenant")
+    return Effects(events=(resolved, *events), gate=GateChange(GateAction.RESUME), accepted=accepted)
+
+
+def _rate_limited(outcome: MallRateLimited, *, then: Next) -> Effects:
+    gate = GateChange(GateAction.RATE_LIMIT, retry_after_s=outcome.retry_after_s)
+    return Effects(gate=gate, next=then, retry_reason="rate_limited")
+
+
+def _paused(state: OrderState, outcome: MallError, *, tenant_paused: bool, stamp: Stamp, then: Next) -> Effects:
+    """401/403: pause the tenant; the first order to see it raises the tenant's attention item."""
+    if tenant_paused:
+        return Effects(gate=GateChange(GateAction.PAUSE), next=then)
+    reason = (
+        f"MALL refused the tenant's client_id (HTTP {outcome.http_status}). All of this tenant's updates are "
+        "paused and retried every 30 s; check mall_client_id in the tenants file and the Partner account."
+    )
+    attention = AttentionNeeded(**stamp.tenant_envelope(state), code=UNAUTHORIZED, reason=reason, scope="tenant")
+    return Effects(events=(attention,), gate=GateChange(GateAction.PAUSE), next=then)
+
+
+def _refusal(
+    state: OrderState,
+    request_no: int,
+    step: PutStep,
+    outcome: MallError,
+    *,
+    stamp: Stamp,
+    based_on: int | None = None,
+) -> MallUpdateRejected:
+    return MallUpdateRejected(
+        **stamp.envelope(state, based_on_seq=based_on),
+        request_no=request_no,
+        status=step.status,
+        request=step.body,
+        http_status=outcome.http_status,
+        response=outcome.body,
+        message=str(outcome),
+    )

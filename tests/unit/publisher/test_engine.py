@@ -1,0 +1,153 @@
+"""The lane engine, composed by `bootstrap()` on fakes of our own ports: an in-memory event log and MALL.
+
+No broker and no HTTP: the whole path from an order event to the recorded outcome in well under a second.
+The real broker and the sandbox MALL are in tests/integration/publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from pydantic import SecretStr
+
+from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
+from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.config import PublisherSettings
+from mallbridge_publisher.ports import MallAnswerInvalid, MallOutcomeUnknown, MallUnauthorized
+from mallbridge_schema.events import AttentionNeeded, MallStateObserved, SyncEventBase
+from mallbridge_schema.serde import decode_sync_event, event_key
+from mallbridge_schema.statuses import MallStatus
+from tests.support.orders import OrderEventWriter
+from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+
+PREFIX = "unit."
+TOPICS = Topics(prefix=PREFIX)
+TENANTS = {"acme": Tenant(tenant_id="acme", mall_client_id=SecretStr("cid"), ingest_secret=None)}
+FAST = PublisherSettings(backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0)
+TRACK = ("ZX1", "https://t.example/ZX1")
+
+
+@asynccontextmanager
+async def running(log: FakeEventLog, mall: FakeMall) -> AsyncIterator[PublisherService]:
+    service = bootstrap(settings=FAST, event_log=log, tenants=TENANTS, topic_prefix=PREFIX, client=mall)
+    task = asyncio.create_task(service.run(serve_http=False))
+    try:
+        await eventually(lambda: all(engine.ready.is_set() for engine in service.engines))
+        yield service
+    finally:
+        service.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.005)
+
+
+def sync_events(log: FakeEventLog) -> list[SyncEventBase]:
+    return [decode_sync_event(r.value) for r in log.records(TOPICS.sync_events)]
+
+
+def sample(service: PublisherService, name: str, **labels: str) -> float | None:
+    return service.metrics.registry.get_sample_value(name, labels)
+
+
+async def test_an_order_event_becomes_one_put_and_its_recorded_outcome() -> None:
+    log, mall = FakeEventLog(), FakeMall()
+    w = OrderEventWriter(log, TOPICS.order_events)
+    async with running(log, mall) as service:
+        await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
+        await eventually(lambda: len(sync_events(log)) == 2)
+        assert sample(service, "mallbridge_publisher_updates_sent_total", tenant="acme", status="shipping") == 1
+    assert mall.puts() == [{"status": "shipping", "confirmed": True}]
+    assert [type(e).__name__ for e in sync_events(log)] == ["MallUpdateRequested", "MallStatusUpdated"]
+
+
+async def test_an_invalid_read_answer_is_retried_and_no_status_is_made_up(caplog: pytest.LogCaptureFixture) -> None:
+    """The PUT's outcome is unknown, so MALL is read; its first two answers have no valid status. Nothing
+    is observed from them; the third read is recorded as it is (MALL still open), then the PUT goes out again."""
+    log, mall = FakeEventLog(), FakeMall()
+    mall.fail("PUT", MallOutcomeUnknown("PUT order 101: no answer within the timeout"))
+    invalid = MallAnswerInvalid("GET order 101: 'status' must be one of ... (got 'packed')", field="status")
+    mall.fail("GET", invalid, invalid)
+    w = OrderEventWriter(log, TOPICS.order_events)
+    caplog.set_level(logging.WARNING, logger="mallbridge_publisher")
+    async with running(log, mall) as service:
+        await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
+        await eventually(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPING)
+        await eventually(lambda: "MallStatusUpdated" in [type(e).__name__ for e in sync_events(log)])
+        retries = sample(service, "mallbridge_publisher_retries_total", tenant="acme", reason="invalid_answer")
+    observed = [e for e in sync_events(log) if isinstance(e, MallStateObserved)]
+    assert [(e.status, e.request_no) for e in observed] == [(MallStatus.OPEN, 1)]
+    assert [m for m, _, _ in mall.calls] == ["PUT", "GET", "GET", "GET", "PUT"]
+    assert retries == 2
+    warnings = [r for r in caplog.records if "answer is invalid" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "'status' must be one of" in str(warnings[0].__dict__["error"])
+
+
+async def test_a_401_seen_by_many_orders_pauses_the_tenant_once_and_an_answer_resumes_it() -> None:
+    log, mall = FakeEventLog(), FakeMall()
+    refused = [MallUnauthorized("PUT: HTTP 401: bad client_id", http_status=401) for _ in range(3)]
+    mall.fail("PUT", *refused)
+    w = OrderEventWriter(log, TOPICS.order_events)
+    async with running(log, mall) as service:
+        await w.write(*[w.first_seen("acme", f"A-{i}", str(100 + i), "in_process") for i in range(3)])
+        await eventually(lambda: all(mall.orders.get(str(100 + i)) for i in range(3)))
+        await eventually(lambda: sample(service, "mallbridge_publisher_tenant_paused", tenant="acme") == 0)
+    tenant_items = [(type(e).__name__, e.code) for e in sync_events(log) if getattr(e, "scope", "") == "tenant"]
+    assert tenant_items == [("AttentionNeeded", "mall_unauthorized"), ("AttentionResolved", "mall_unauthorized")]
+    assert len(mall.puts()) == 6  # three refused, three accepted: one status per order
+
+
+async def _with_attention_and_deferral(log: FakeEventLog, w: OrderEventWriter) -> None:
+    """A-1 is shipped at MALL, then cancelled in FastCentrik (attention); B-1 waits for tracking (deferred)."""
+    mall = FakeMall()
+    async with running(log, mall) as service:
+        await w.write(
+            w.first_seen("acme", "A-1", "101", "settled", tracking_number=TRACK[0], tracking_url=TRACK[1]),
+            w.first_seen("acme", "B-1", "102", "settled"),
+        )
+        await eventually(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPED)
+        await w.write(w.status("acme", "A-1", "101", "cancelled"))
+        await eventually(lambda: _gauges(service) == (1, 1))
+
+
+def _gauges(service: PublisherService) -> tuple[float | None, float | None]:
+    return (
+        sample(service, "mallbridge_publisher_open_attention", tenant="acme", code="cancel_after_shipped"),
+        sample(service, "mallbridge_publisher_deferred_open", tenant="acme"),
+    )
+
+
+async def test_the_state_gauges_are_rebuilt_on_restart_from_the_log_alone() -> None:
+    log = FakeEventLog()
+    w = OrderEventWriter(log, TOPICS.order_events)
+    await _with_attention_and_deferral(log, w)
+    recorded = len(sync_events(log))
+    async with running(log, FakeMall()) as restarted:
+        assert _gauges(restarted) == (1, 1)  # ready: the rebuild has counted them
+        await w.write(w.tracking("acme", "B-1", "102", *TRACK))  # B-1 can go out now
+        await eventually(lambda: _gauges(restarted) == (1, 0))
+    attention = [e for e in sync_events(log)[recorded:] if isinstance(e, AttentionNeeded)]
+    assert attention == []  # counted from the projection, not raised again
+
+
+async def test_the_state_gauges_follow_the_partitions_this_member_owns() -> None:
+    log = FakeEventLog()
+    await _with_attention_and_deferral(log, OrderEventWriter(log, TOPICS.order_events))
+    a_partition = log.partition_of(event_key("acme", "A-1"))
+    b_partition = log.partition_of(event_key("acme", "B-1"))
+    everything = frozenset(range(log.partitions))
+    async with running(log, FakeMall()) as service:
+        member = log.subscriptions[-1]
+        await member.rebalance(everything - {a_partition})
+        assert _gauges(service) == (0, 0 if b_partition == a_partition else 1)
+        await member.rebalance(everything)
+        assert _gauges(service) == (1, 1)

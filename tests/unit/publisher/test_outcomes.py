@@ -1,0 +1,224 @@
+"""The pure outcome functions: each MALL outcome → the sync events, the gate change and what the order does next."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from mallbridge_core.domain.projection import (
+    Deferral,
+    FastCentrikSide,
+    MallSide,
+    OrderState,
+    RequestInDoubt,
+)
+from mallbridge_core.domain.reconciler import Attention, Plan, PutStep
+from mallbridge_publisher.outcomes import (
+    Effects,
+    GateAction,
+    Next,
+    PutAttempt,
+    Stamp,
+    after_put,
+    after_read,
+    plan_notes,
+    request_of,
+)
+from mallbridge_publisher.ports import (
+    MallAnswer,
+    MallAnswerInvalid,
+    MallError,
+    MallOrder,
+    MallOutcomeUnknown,
+    MallRateLimited,
+    MallRejected,
+    MallUnauthorized,
+)
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    AttentionResolved,
+    MallStateObserved,
+    MallStatusUpdated,
+    MallUpdateRejected,
+    StepDeferred,
+)
+from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+SHIPPING = PutStep(MallStatus.SHIPPING, {"status": "shipping", "confirmed": True})
+
+
+def stamp() -> Stamp:
+    ids = itertools.count(1)
+    return Stamp(now=T0, new_id=lambda: UUID(int=next(ids)))
+
+
+def state(*, seq: int = 3, mall: MallSide | None = None) -> OrderState:
+    fc = FastCentrikSide(seq=seq, status=FastCentrikStatus.IN_PROCESS, status_label="vyřizuje se")
+    return OrderState("acme", "A-1", "10085339301", fc, mall or MallSide(last_request_no=4))
+
+
+def put(attempts: int = 1) -> PutAttempt:
+    return PutAttempt(state(), SHIPPING, request_no=5, attempts=attempts)
+
+
+def kinds(effects: Effects) -> list[str]:
+    return [type(e).__name__ for e in effects.events]
+
+
+def test_the_request_is_the_next_request_number_with_the_step_body() -> None:
+    requested = request_of(state(), SHIPPING, stamp())
+    assert (requested.request_no, requested.status, requested.request) == (5, MallStatus.SHIPPING, SHIPPING.body)
+    assert (requested.based_on_seq, requested.recorded_at) == (3, T0)
+
+
+def test_an_accepted_put_records_the_update_and_starts_the_backoff_over() -> None:
+    effects = after_put(put(attempts=2), MallAnswer(200, {}, latency_ms=12.34567), tenant_paused=False, stamp=stamp())
+    assert (effects.next, effects.gate, effects.accepted, effects.retry_reason) == (Next.REPLAN, None, True, None)
+    [updated] = effects.events
+    assert isinstance(updated, MallStatusUpdated)
+    assert (updated.request_no, updated.status, updated.request) == (5, MallStatus.SHIPPING, SHIPPING.body)
+    assert (updated.http_status, updated.latency_ms, updated.attempts, updated.based_on_seq) == (200, 12.346, 2, 3)
+
+
+def test_an_answer_while_the_tenant_is_paused_resumes_it_before_recording_the_update() -> None:
+    effects = after_put(put(), MallAnswer(200, {}, latency_ms=1.0), tenant_paused=True, stamp=stamp())
+    assert kinds(effects) == ["AttentionResolved", "MallStatusUpdated"]
+    resolved = effects.events[0]
+    assert isinstance(resolved, AttentionResolved)
+    assert (resolved.scope, resolved.code, resolved.order_number, resolved.tenant_id) == (
+        "tenant",
+        "mall_unauthorized",
+        "",
+        "acme",
+    )
+    assert effects.gate is not None
+    assert effects.gate.action is GateAction.RESUME
+
+
+# (outcome, tenant already paused) → (events, gate action, next, retry reason)
+PUT_FAILURES: list[tuple[MallError, bool, list[str], GateAction | None, Next, str | None]] = [
+    (MallRateLimited("429", retry_after_s=2.5), False, [], GateAction.RATE_LIMIT, Next.RETRY, "rate_limited"),
+    (MallUnauthorized("401", http_status=401), False, ["AttentionNeeded"], GateAction.PAUSE, Next.RETRY, None),
+    (MallUnauthorized("401", http_status=401), True, [], GateAction.PAUSE, Next.RETRY, None),
+    (MallRejected("400", http_status=400), False, ["MallUpdateRejected"], None, Next.REPLAN, None),
+    (MallOutcomeUnknown("timeout"), False, [], None, Next.BACKOFF, "outcome_unknown"),
+    (MallOutcomeUnknown("500", http_status=500), True, [], None, Next.BACKOFF, "outcome_unknown"),
+]
+
+
+@pytest.mark.parametrize(("outcome", "paused", "events", "gate", "then", "reason"), PUT_FAILURES)
+def test_a_failed_put(
+    outcome: MallError, paused: bool, events: list[str], gate: GateAction | None, then: Next, reason: str | None
+) -> None:
+    effects = after_put(put(), outcome, tenant_paused=paused, stamp=stamp())
+    assert kinds(effects) == events
+    assert (effects.gate.action if effects.gate else None, effects.next, effects.retry_reason) == (gate, then, reason)
+    assert not effects.accepted
+
+
+def test_a_429_carries_mall_s_wait_to_the_gate() -> None:
+    effects = after_put(put(), MallRateLimited("429", retry_after_s=2.5), tenant_paused=False, stamp=stamp())
+    assert effects.gate is not None
+    assert effects.gate.retry_after_s == 2.5
+
+
+def test_the_first_401_raises_one_tenant_attention_item_with_a_reason_to_act_on() -> None:
+    effects = after_put(put(), MallUnauthorized("x", http_status=403), tenant_paused=False, stamp=stamp())
+    [attention] = effects.events
+    assert isinstance(attention, AttentionNeeded)
+    assert (attention.scope, attention.code, attention.order_number) == ("tenant", "mall_unauthorized", "")
+    assert "HTTP 403" in attention.reason
+    assert "mall_client_id" in attention.reason
+
+
+def test_a_refused_put_is_recorded_with_what_mall_said() -> None:
+    body = {"result": {"code": 400, "status": "ERROR", "message": "bad transition"}}
+    effects = after_put(
+        put(), MallRejected("PUT: HTTP 400: bad", http_status=400, body=body), tenant_paused=False, stamp=stamp()
+    )
+    [refusal] = effects.events
+    assert isinstance(refusal, MallUpdateRejected)
+    assert (refusal.request_no, refusal.status, refusal.request, refusal.based_on_seq) == (
+        5,
+        "shipping",
+        SHIPPING.body,
+        3,
+    )
+    assert (refusal.http_status, refusal.response, refusal.message) == (400, body, "PUT: HTTP 400: bad")
+
+
+def test_a_read_records_what_mall_says_and_settles_the_request_in_doubt() -> None:
+    order = MallOrder("10085339301", MallStatus.SHIPPED, confirmed=True, tracking_number="T-1", tracking_url="u")
+    effects = after_read(state(), order, tenant_paused=False, stamp=stamp())
+    [observed] = effects.events
+    assert isinstance(observed, MallStateObserved)
+    assert (observed.status, observed.confirmed, observed.request_no) == (MallStatus.SHIPPED, True, 4)
+    assert (observed.tracking_number, observed.tracking_url, observed.delivered_at) == ("T-1", "u", None)
+    assert effects.next is Next.REPLAN
+
+
+def test_a_404_on_the_read_records_the_request_in_doubt_as_refused() -> None:
+    doubt = RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped", "tracking_number": "T"}, based_on_seq=2)
+    in_doubt = state(mall=MallSide(last_request_no=4, settled_request_no=3, in_doubt=doubt))
+    effects = after_read(in_doubt, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
+    [refusal] = effects.events
+    assert isinstance(refusal, MallUpdateRejected)
+    assert (refusal.request_no, refusal.status, refusal.request) == (4, MallStatus.SHIPPED, doubt.body)
+    assert (refusal.based_on_seq, refusal.http_status) == (2, 404)
+
+
+READ_FAILURES: list[tuple[MallError, GateAction | None, Next, str]] = [
+    (MallRateLimited("429", retry_after_s=1.0), GateAction.RATE_LIMIT, Next.REPLAN, "rate_limited"),
+    (MallOutcomeUnknown("timeout"), None, Next.BACKOFF, "read_failed"),
+    (MallAnswerInvalid("no status", field="status"), None, Next.BACKOFF, "invalid_answer"),
+]
+
+
+@pytest.mark.parametrize(("outcome", "gate", "then", "reason"), READ_FAILURES)
+def test_a_failed_read_records_nothing_and_reads_again_later(
+    outcome: MallError, gate: GateAction | None, then: Next, reason: str
+) -> None:
+    effects = after_read(state(), outcome, tenant_paused=False, stamp=stamp())
+    assert effects.events == ()  # never a made-up MALL status
+    assert (effects.gate.action if effects.gate else None, effects.next, effects.retry_reason) == (gate, then, reason)
+
+
+def test_a_401_on_a_read_pauses_the_tenant() -> None:
+    effects = after_read(state(), MallUnauthorized("401", http_status=401), tenant_paused=False, stamp=stamp())
+    assert kinds(effects) == ["AttentionNeeded"]
+    assert effects.gate is not None
+    assert effects.gate.action is GateAction.PAUSE
+
+
+WAIT = Deferral(MallStatus.SHIPPED, "waiting for the tracking number")
+STUCK = Attention("backwards", "MALL statuses cannot go back")
+
+
+@pytest.mark.parametrize(
+    ("mall", "current", "expected"),
+    [
+        (MallSide(), Plan(deferral=WAIT), ["StepDeferred"]),
+        (MallSide(deferral=WAIT), Plan(deferral=WAIT), []),  # already recorded
+        (MallSide(), Plan(attention=STUCK), ["AttentionNeeded"]),
+        (MallSide(attention_code="backwards"), Plan(attention=STUCK), []),
+        (MallSide(attention_code="mall_final"), Plan(attention=STUCK), ["AttentionNeeded"]),
+        (MallSide(attention_code="backwards"), Plan(), ["AttentionResolved"]),
+        (MallSide(attention_code="backwards"), Plan(deferral=WAIT), ["StepDeferred", "AttentionResolved"]),
+        (MallSide(), Plan(), []),
+    ],
+)
+def test_plan_notes_record_only_what_is_new(mall: MallSide, current: Plan, expected: list[str]) -> None:
+    notes = plan_notes(state(mall=mall), current, stamp())
+    assert [type(n).__name__ for n in notes] == expected
+    assert len({n.event_id for n in notes}) == len(notes)  # each note is an event of its own
+
+
+def test_a_deferral_note_carries_its_reason_and_moment() -> None:
+    until = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    [note] = plan_notes(state(), Plan(deferral=Deferral(MallStatus.DELIVERED, "future", until)), stamp())
+    assert isinstance(note, StepDeferred)
+    assert (note.status, note.reason, note.until) == (MallStatus.DELIVERED, "future", until)
