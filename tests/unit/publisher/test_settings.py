@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from mallbridge_core.topics import DEFAULT_LANE
 from mallbridge_publisher import cli
 from mallbridge_publisher.config import PublisherSettings
 
@@ -50,7 +51,7 @@ def test_the_environment_alone_sets_every_setting(started: list[PublisherSetting
     assert result.exit_code == 0, result.output
     [settings] = started
     assert (settings.http_host, settings.http_port, settings.group) == ("0.0.0.0", 9181, "from-env")
-    assert settings.lanes == ("default", "acme")
+    assert settings.lanes == (DEFAULT_LANE, "acme")
     assert (settings.log_level, settings.tenant_concurrency) == ("WARNING", 3)
 
 
@@ -67,7 +68,7 @@ def test_without_options_or_environment_the_defaults_hold(started: list[Publishe
     assert result.exit_code == 0, result.output
     [settings] = started
     assert settings == PublisherSettings()
-    assert (settings.http_port, settings.lanes, settings.group) == (8081, ("default",), "mallbridge-publisher")
+    assert (settings.http_port, settings.lanes, settings.group) == (8081, (DEFAULT_LANE,), "mallbridge-publisher")
 
 
 @pytest.mark.parametrize(
