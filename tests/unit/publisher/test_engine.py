@@ -18,8 +18,8 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
-from mallbridge_publisher.ports import MallAnswerInvalid, MallOutcomeUnknown, MallUnauthorized
-from mallbridge_schema.events import AttentionNeeded, MallStateObserved, SyncEventBase
+from mallbridge_publisher.ports import MallAnswerInvalid, MallOutcomeUnknown, MallRejected, MallUnauthorized
+from mallbridge_schema.events import AttentionNeeded, AttentionResolved, MallStateObserved, SyncEventBase
 from mallbridge_schema.serde import decode_sync_event, event_key
 from mallbridge_schema.statuses import MallStatus
 from tests.support.orders import OrderEventWriter
@@ -92,6 +92,27 @@ async def test_an_invalid_read_answer_is_retried_and_no_status_is_made_up(caplog
     assert "'status' must be one of" in str(warnings[0].__dict__["error"])
 
 
+async def test_a_refused_put_is_followed_by_one_read_and_the_refusal_stands() -> None:
+    log, mall = FakeEventLog(), FakeMall()
+    mall.fail("PUT", MallRejected("PUT order 101: HTTP 400: bad transition", http_status=400))
+    w = OrderEventWriter(log, TOPICS.order_events)
+    async with running(log, mall) as service:
+        await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
+        await eventually(lambda: any(isinstance(e, AttentionNeeded) for e in sync_events(log)))
+        assert sample(service, "mallbridge_publisher_open_attention", tenant="acme", code="mall_rejected") == 1
+    events = sync_events(log)
+    assert [type(e).__name__ for e in events] == [
+        "MallUpdateRequested",
+        "MallUpdateRejected",
+        "MallStateObserved",
+        "AttentionNeeded",
+    ]
+    observed = events[2]
+    assert isinstance(observed, MallStateObserved)
+    assert (observed.source, observed.request_no) == ("refusal", 1)
+    assert [m for m, _, _ in mall.calls] == ["PUT", "GET"]
+
+
 async def test_a_401_seen_by_many_orders_pauses_the_tenant_once_and_an_answer_resumes_it() -> None:
     log, mall = FakeEventLog(), FakeMall()
     refused = [MallUnauthorized("PUT: HTTP 401: bad client_id", http_status=401) for _ in range(3)]
@@ -101,7 +122,11 @@ async def test_a_401_seen_by_many_orders_pauses_the_tenant_once_and_an_answer_re
         await w.write(*[w.first_seen("acme", f"A-{i}", str(100 + i), "in_process") for i in range(3)])
         await eventually(lambda: all(mall.orders.get(str(100 + i)) for i in range(3)))
         await eventually(lambda: sample(service, "mallbridge_publisher_tenant_paused", tenant="acme") == 0)
-    tenant_items = [(type(e).__name__, e.code) for e in sync_events(log) if getattr(e, "scope", "") == "tenant"]
+    tenant_items = [
+        (type(e).__name__, e.code)
+        for e in sync_events(log)
+        if isinstance(e, AttentionNeeded | AttentionResolved) and e.scope == "tenant"
+    ]
     assert tenant_items == [("AttentionNeeded", "mall_unauthorized"), ("AttentionResolved", "mall_unauthorized")]
     assert len(mall.puts()) == 6  # three refused, three accepted: one status per order
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from mallbridge_core.domain.operator_side import OperatorSide
 from mallbridge_core.domain.projection import Deferral, FastCentrikSide, MallSide, OrderState
 from mallbridge_publisher.gauges import StateGauges, marks_of
 from mallbridge_publisher.metrics import PublisherMetrics
@@ -33,6 +36,16 @@ def test_marks_follow_the_audit_s_reading_of_an_order() -> None:
     mdp_wait = MallSide(status=S.SHIPPED, deferral=Deferral(S.DELIVERED, "MALL sets it"))
     delivered = FastCentrikSide(seq=1, status=F.SETTLED, delivered_at="2026-03-01", mdp=True)
     assert marks_of(OrderState("acme", "A-1", "1", delivered, mdp_wait)) == (None, False)  # MALL's own job
+
+
+def test_an_acknowledged_attention_item_is_not_open_until_a_newer_one_is_raised() -> None:
+    raised = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    acked = OperatorSide(acks=(("backwards", raised + timedelta(minutes=5)),))
+    fc = FastCentrikSide(seq=1, status=F.SETTLED)
+    item = MallSide(attention_code="backwards", attention_at=raised)
+    assert marks_of(OrderState("acme", "A-1", "1", fc, item, acked)) == (None, False)
+    newer = MallSide(attention_code="backwards", attention_at=raised + timedelta(hours=1))
+    assert marks_of(OrderState("acme", "A-1", "1", fc, newer, acked)) == ("backwards", False)
 
 
 def test_the_gauges_count_changes_and_drop_an_order_that_leaves() -> None:

@@ -83,6 +83,12 @@ async def test_an_order_detail_becomes_a_typed_mall_order() -> None:
     assert seen[0].headers["X-Application-Name"] == "mallbridge"
 
 
+async def test_a_flag_mall_leaves_out_is_unknown_not_false() -> None:
+    data = {k: v for k, v in detail().items() if k not in ("confirmed", "mdp")}
+    order = await answering(200, ok(data)).get_order(TENANT, ORDER_ID)
+    assert (order.confirmed, order.mdp) == (None, None)
+
+
 async def test_blank_tracking_is_no_tracking_and_a_status_in_capitals_is_read() -> None:
     mall = answering(200, ok(detail(status="DELIVERED", tracking_number="", delivered_at="2026-03-02 12:00:00")))
     result = await mall.get_order(TENANT, ORDER_ID)

@@ -15,7 +15,7 @@ from mallbridge_core.domain.projection import (
     OrderState,
     RequestInDoubt,
 )
-from mallbridge_core.domain.reconciler import Attention, Plan, PutStep
+from mallbridge_core.domain.reconciler import Attention, PendingRead, Plan, PutStep
 from mallbridge_publisher.outcomes import (
     Effects,
     GateAction,
@@ -49,6 +49,7 @@ from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SHIPPING = PutStep(MallStatus.SHIPPING, {"status": "shipping", "confirmed": True})
+SETTLING = PendingRead("outcome_unknown", 4)  # the read that settles request 4, in doubt
 
 
 def stamp() -> Stamp:
@@ -153,18 +154,37 @@ def test_a_refused_put_is_recorded_with_what_mall_said() -> None:
 
 def test_a_read_records_what_mall_says_and_settles_the_request_in_doubt() -> None:
     order = MallOrder("10085339301", MallStatus.SHIPPED, confirmed=True, tracking_number="T-1", tracking_url="u")
-    effects = after_read(state(), order, tenant_paused=False, stamp=stamp())
+    effects = after_read(state(), SETTLING, order, tenant_paused=False, stamp=stamp())
     [observed] = effects.events
     assert isinstance(observed, MallStateObserved)
     assert (observed.status, observed.confirmed, observed.request_no) == (MallStatus.SHIPPED, True, 4)
     assert (observed.tracking_number, observed.tracking_url, observed.delivered_at) == ("T-1", "u", None)
+    assert (observed.source, observed.changed) == ("outcome_unknown", ("status", "confirmed", "tracking"))
     assert effects.next is Next.REPLAN
+
+
+def test_a_read_answers_the_read_the_plan_asked_for_and_names_only_what_changed() -> None:
+    known = MallSide(status=MallStatus.SHIPPED, confirmed=True, tracking_number="T-1", tracking_url="u")
+    order = MallOrder(
+        "10085339301", MallStatus.SHIPPED, confirmed=None, mdp=True, tracking_number="T-1", tracking_url="u"
+    )
+    effects = after_read(state(mall=known), PendingRead("resync", 0), order, tenant_paused=False, stamp=stamp())
+    [observed] = effects.events
+    assert isinstance(observed, MallStateObserved)
+    assert (observed.source, observed.request_no, observed.changed) == ("resync", 0, ())  # recorded all the same
+    assert (observed.confirmed, observed.mdp) == (None, True)  # MALL did not say confirmed: none made up
+
+
+def test_a_refused_read_that_settles_no_request_records_nothing_and_reads_again_later() -> None:
+    read = PendingRead("resync", 0)
+    effects = after_read(state(), read, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
+    assert (effects.events, effects.next, effects.retry_reason) == ((), Next.BACKOFF, "read_failed")
 
 
 def test_a_404_on_the_read_records_the_request_in_doubt_as_refused() -> None:
     doubt = RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped", "tracking_number": "T"}, based_on_seq=2)
     in_doubt = state(mall=MallSide(last_request_no=4, settled_request_no=3, in_doubt=doubt))
-    effects = after_read(in_doubt, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
+    effects = after_read(in_doubt, SETTLING, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
     [refusal] = effects.events
     assert isinstance(refusal, MallUpdateRejected)
     assert (refusal.request_no, refusal.status, refusal.request) == (4, MallStatus.SHIPPED, doubt.body)
@@ -182,13 +202,15 @@ READ_FAILURES: list[tuple[MallError, GateAction | None, Next, str]] = [
 def test_a_failed_read_records_nothing_and_reads_again_later(
     outcome: MallError, gate: GateAction | None, then: Next, reason: str
 ) -> None:
-    effects = after_read(state(), outcome, tenant_paused=False, stamp=stamp())
+    effects = after_read(state(), SETTLING, outcome, tenant_paused=False, stamp=stamp())
     assert effects.events == ()  # never a made-up MALL status
     assert (effects.gate.action if effects.gate else None, effects.next, effects.retry_reason) == (gate, then, reason)
 
 
 def test_a_401_on_a_read_pauses_the_tenant() -> None:
-    effects = after_read(state(), MallUnauthorized("401", http_status=401), tenant_paused=False, stamp=stamp())
+    effects = after_read(
+        state(), SETTLING, MallUnauthorized("401", http_status=401), tenant_paused=False, stamp=stamp()
+    )
     assert kinds(effects) == ["AttentionNeeded"]
     assert effects.gate is not None
     assert effects.gate.action is GateAction.PAUSE

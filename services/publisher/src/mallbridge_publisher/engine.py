@@ -241,8 +241,8 @@ class LaneEngine:
                 log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
                 return
             current = plan(state, now=self._clock())
-            if current.read_first:
-                effects = await self._mall.read(tenant, state)
+            if current.read is not None:
+                effects = await self._mall.read(tenant, state, current.read)
             elif current.steps:
                 effects = await self._mall.send(tenant, state, current.steps[0])
             else:

@@ -3,7 +3,7 @@
 They count the orders of the partitions this member owns, from the projection: recomputed for the
 orders of newly assigned partitions once they are rebuilt (`refresh`), kept current on every change of
 an order (`update`), and dropped with the partitions on a revoke (`update(key, None)`). So they are
-right after restarts and rebalances, and a resolved (or acknowledged) item leaves them at once.
+right after restarts and rebalances, and a resolved or acknowledged item leaves them at once.
 
 An order counts as deferred the way the audit counts it: a deferral recorded, no attention open, MALL
 not yet at the desired status, and not a MALL Delivery order waiting for MALL's own delivered/returned.
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 
-from mallbridge_core.domain.projection import OrderState
-from mallbridge_core.domain.reconciler import desired_status
+from mallbridge_core.domain.projection import OrderState, attention_item
+from mallbridge_core.domain.reconciler import desired_status, effective_mdp
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_schema.statuses import MallStatus
 
@@ -28,15 +28,15 @@ _MALL_SETS_ITSELF = (MallStatus.DELIVERED, MallStatus.RETURNED)
 
 
 def marks_of(state: OrderState) -> Marks:
-    code = state.mall.attention_code
-    if code is not None:
-        return code, False
+    item = attention_item(state)
+    if item is not None:
+        return (item.code if item.open else None), False  # an acknowledged item is handled, not open
     if state.mall.deferral is None:
         return UNMARKED
     desired = desired_status(state)
     if desired is None or desired == state.mall.status:
         return UNMARKED
-    if state.fc.mdp and desired in _MALL_SETS_ITSELF and state.mall.status is MallStatus.SHIPPED:
+    if effective_mdp(state) and desired in _MALL_SETS_ITSELF and state.mall.status is MallStatus.SHIPPED:
         return UNMARKED
     return None, True
 

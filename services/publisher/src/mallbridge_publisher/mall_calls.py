@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from mallbridge_core.domain.projection import OrderState
-from mallbridge_core.domain.reconciler import PutStep
+from mallbridge_core.domain.reconciler import PendingRead, PutStep
 from mallbridge_core.tenants import Tenant
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.outcomes import (
@@ -75,8 +75,9 @@ class MallCalls:
             if effects.next is not Next.RETRY:
                 return effects
 
-    async def read(self, tenant: Tenant, state: OrderState) -> Effects:
-        """GET the order and record what MALL says about it (or why it could not be read)."""
+    async def read(self, tenant: Tenant, state: OrderState, read: PendingRead) -> Effects:
+        """GET the order and record what MALL says about it as the answer to `read` (or why it could not
+        be read)."""
         gate = self._gates[tenant.tenant_id]
         self._metrics.reads.labels(tenant.tenant_id).inc()
         outcome: MallOrder | MallError
@@ -85,7 +86,7 @@ class MallCalls:
                 outcome = await self._client.get_order(tenant, state.mall_order_id)
         except MallError as exc:
             outcome = exc
-        effects = after_read(state, outcome, tenant_paused=gate.paused, stamp=self._stamp())
+        effects = after_read(state, read, outcome, tenant_paused=gate.paused, stamp=self._stamp())
         await self._apply(tenant, state, outcome, effects)
         return effects
 

@@ -56,7 +56,8 @@ def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:
     """Count a sync event just recorded in the counters that follow it."""
     tenant = event.tenant_id
     if isinstance(event, MallStatusUpdated):
-        metrics.updates_sent.labels(tenant, event.status.value).inc()
+        status = event.status.value if "status" in event.request else "confirm_only"
+        metrics.updates_sent.labels(tenant, status).inc()
         metrics.put_latency.labels(tenant).observe(event.latency_ms / 1000)
     elif isinstance(event, MallUpdateRejected):
         metrics.rejected.labels(tenant).inc()

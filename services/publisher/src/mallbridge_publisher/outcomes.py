@@ -6,8 +6,9 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 
 | outcome              | of a PUT                                  | of a read (GET)                         |
 |----------------------|-------------------------------------------|-----------------------------------------|
-| answer               | MallStatusUpdated; backoff starts over    | MallStateObserved                       |
+| answer               | MallStatusUpdated; backoff starts over    | MallStateObserved (source, changed)     |
 | MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused   |
+|                      |                                           | (a read settling none: backoff)         |
 | MallRateLimited      | gate waits retry_after; same PUT again    | gate waits retry_after; read again      |
 | MallUnauthorized     | tenant paused (attention once); PUT again | tenant paused (attention once)          |
 | MallOutcomeUnknown   | backoff; the request stays in doubt       | backoff, then read again                |
@@ -24,8 +25,9 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from mallbridge_core.domain.mall_side import observation_changes
 from mallbridge_core.domain.projection import OrderState, RequestInDoubt
-from mallbridge_core.domain.reconciler import Plan, PutStep
+from mallbridge_core.domain.reconciler import PendingRead, Plan, PutStep
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
@@ -143,35 +145,53 @@ def after_put(put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused
     return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown")
 
 
-def after_read(state: OrderState, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp) -> Effects:
-    """What MALL's answer (or failure) to a read of `state`'s order causes."""
+def after_read(
+    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp
+) -> Effects:
+    """What MALL's answer (or failure) to the read `read` of `state`'s order causes."""
     if isinstance(outcome, MallOrder):
-        observed = MallStateObserved(
-            **stamp.envelope(state),
-            request_no=state.mall.last_request_no,
-            status=outcome.status,
-            confirmed=outcome.confirmed,
-            tracking_number=outcome.tracking_number,
-            tracking_url=outcome.tracking_url,
-            delivered_at=outcome.delivered_at,
-        )
-        return _answered(state, (observed,), tenant_paused=tenant_paused, stamp=stamp)
+        return _answered(state, (_observation(state, read, outcome, stamp),), tenant_paused=tenant_paused, stamp=stamp)
     if isinstance(outcome, MallRateLimited):
         return _rate_limited(outcome, then=Next.REPLAN)
     if isinstance(outcome, MallUnauthorized):
         return _paused(state, outcome, tenant_paused=tenant_paused, stamp=stamp, then=Next.REPLAN)
-    if isinstance(outcome, MallRejected):
+    if isinstance(outcome, MallRejected) and read.source == "outcome_unknown":
         # MALL does not know the order (404): the PUT in doubt cannot have landed either, so it is recorded
         # as refused, with what it asked for and the order-event seq it was decided on.
         doubt = state.mall.in_doubt
         if doubt is None:  # never after a fold from the log: every PUT is recorded as requested first
             doubt = RequestInDoubt(MallStatus.OPEN, {}, state.fc.seq)
         step = PutStep(doubt.status, doubt.body)
-        refusal = _refusal(state, state.mall.last_request_no, step, outcome, stamp=stamp, based_on=doubt.based_on_seq)
+        refusal = _refusal(state, read.request_no, step, outcome, stamp=stamp, based_on=doubt.based_on_seq)
         return Effects(events=(refusal,))
     if isinstance(outcome, MallAnswerInvalid):
         return Effects(next=Next.BACKOFF, retry_reason="invalid_answer")
+    # 5xx, timeouts; and a refusal of a read that settles no request in doubt (nothing to record it as)
     return Effects(next=Next.BACKOFF, retry_reason="read_failed")
+
+
+def _observation(state: OrderState, read: PendingRead, order: MallOrder, stamp: Stamp) -> MallStateObserved:
+    """What MALL said, recorded even when it says nothing new: that is what settles the read."""
+    changed = observation_changes(
+        state.mall,
+        status=order.status,
+        confirmed=order.confirmed,
+        tracking_number=order.tracking_number,
+        tracking_url=order.tracking_url,
+        delivered_at=order.delivered_at,
+    )
+    return MallStateObserved(
+        **stamp.envelope(state),
+        request_no=read.request_no,
+        source=read.source,
+        changed=changed,
+        status=order.status,
+        confirmed=order.confirmed,
+        tracking_number=order.tracking_number,
+        tracking_url=order.tracking_url,
+        delivered_at=order.delivered_at,
+        mdp=order.mdp,
+    )
 
 
 def plan_notes(state: OrderState, current: Plan, stamp: Stamp) -> tuple[SyncEventBase, ...]:

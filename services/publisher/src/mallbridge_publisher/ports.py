@@ -31,12 +31,13 @@ class MallAnswer:
 
 @dataclass(frozen=True, slots=True)
 class MallOrder:
-    """MALL's side of one order, as `GET /orders/{id}` reports it (only the fields the publisher uses)."""
+    """MALL's side of one order, as `GET /orders/{id}` reports it (only the fields the publisher uses).
+    None: MALL's answer did not say."""
 
     id: str
     status: MallStatus
-    confirmed: bool = False
-    mdp: bool = False
+    confirmed: bool | None = None
+    mdp: bool | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None
     delivered_at: str | None = None

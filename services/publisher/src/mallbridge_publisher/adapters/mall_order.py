@@ -30,12 +30,7 @@ def _blank_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _null_is_false(value: Any) -> Any:
-    return False if value is None else value
-
-
 Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
-Flag = Annotated[bool, BeforeValidator(_null_is_false)]
 
 
 class _OrderData(BaseModel):
@@ -43,8 +38,8 @@ class _OrderData(BaseModel):
 
     id: Annotated[str | None, BeforeValidator(_id_text)] = None
     status: Annotated[MallStatus, BeforeValidator(_status_text)]
-    confirmed: Flag = False
-    mdp: Flag = False
+    confirmed: bool | None = None  # None (or left out): MALL did not say
+    mdp: bool | None = None
     tracking_number: Text = None
     tracking_url: Text = None
     delivered_at: Text = None
