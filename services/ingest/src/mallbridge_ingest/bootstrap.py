@@ -25,10 +25,12 @@ from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingE
 from mallbridge_ingest.adapters.export_poller import ExportPoller
 from mallbridge_ingest.adapters.http_app import create_app
 from mallbridge_ingest.adapters.http_push import PushHandler
+from mallbridge_ingest.adapters.http_webhook import WebhookHandler, WebhookMetrics, add_webhook_route
 from mallbridge_ingest.adapters.rate_limit import PushRateLimits
 from mallbridge_ingest.adapters.redaction import install_url_redaction
 from mallbridge_ingest.adapters.replay import ReplayCache
 from mallbridge_ingest.config import IngestSettings
+from mallbridge_ingest.mall_webhook import MallWebhookInbox
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
 
@@ -175,6 +177,10 @@ def build_app(
     )
     runtime = Runtime(settings, service, log, metrics, mappings)
     app = create_app(handler=handler, service=service, log=log, metrics=metrics, lifespan=runtime.lifespan)
+    webhook = WebhookHandler(
+        MallWebhookInbox(service), tenants, WebhookMetrics(metrics.registry), max_body_bytes=settings.max_body_bytes
+    )
+    add_webhook_route(app, webhook)
     app.state.service = service
     app.state.metrics = metrics
     return app

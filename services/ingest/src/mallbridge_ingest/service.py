@@ -13,10 +13,11 @@ are therefore consistent within one process; several processes writing the same 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,8 +27,10 @@ from mallbridge_core.topics import DEFAULT_LANE, Topics
 from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
 from mallbridge_ingest.domain.state import UNKNOWN
 from mallbridge_ingest.keyed_locks import KeyedLocks
+from mallbridge_ingest.mall_ids import MallIdBook
+from mallbridge_ingest.mall_webhook import late_mall_changes, with_pending_mall_changes
 from mallbridge_ingest.metrics import IngestMetrics
-from mallbridge_schema.events import OrderEventBase
+from mallbridge_schema.events import Event, OrderEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
 
@@ -85,6 +88,7 @@ class IngestService:
         self._known: dict[str, dict[str, OrderState]] = {}
         self._locks = KeyedLocks()
         self._ready = False
+        self.mall_ids = MallIdBook()  # MALL order id -> order, and the ids MALL's webhook named first (mall_ids.py)
 
     @property
     def ready(self) -> bool:
@@ -93,6 +97,14 @@ class IngestService:
     @property
     def tenants(self) -> Mapping[str, Tenant]:
         return self._tenants
+
+    def clock(self) -> datetime:
+        return self._clock()
+
+    def check_ready(self) -> None:
+        """Raise NotReadyError while the last known state is being rebuilt."""
+        if not self._ready:
+            raise NotReadyError("the last known order state is still being rebuilt")
 
     def topic_for(self, tenant_id: str) -> str:
         return self._topics.for_lane(self._tenants[tenant_id].lane).order_events
@@ -106,6 +118,16 @@ class IngestService:
 
     def known_state(self, tenant_id: str, order_number: str) -> OrderState:
         return self._known.get(tenant_id, {}).get(order_number, UNKNOWN)
+
+    def known_orders(self, tenant_id: str) -> dict[str, OrderState]:
+        """The tenant's last known states (live: change them only while holding the orders' locks)."""
+        return self._known.setdefault(tenant_id, {})
+
+    @contextlib.asynccontextmanager
+    async def holding(self, tenant_id: str, orders: Collection[str]) -> AsyncIterator[None]:
+        """Hold the per-order locks of the tenant's `orders` (what a write of their events needs)."""
+        async with self._locks.hold((tenant_id, order) for order in orders):
+            yield
 
     async def prepare(
         self, tenant_ids: Collection[str] | None = None, *, owns_order: OrderFilter | None = None
@@ -126,6 +148,7 @@ class IngestService:
         topics = self.topics_to_replay(wanted)
         prefixes = {t.encode() for t in wanted}
         known: dict[str, dict[str, OrderState]] = {t: {} for t in wanted}
+        mall_ids = MallIdBook()
         folded = undecodable = 0
         for topic in topics:
             async for batch in self._log.replay(topic):
@@ -133,7 +156,7 @@ class IngestService:
                     if record.key is None:
                         continue
                     tenant, _, order = record.key.partition(b":")
-                    if tenant not in prefixes or (owns_order is not None and not owns_order(order)):
+                    if tenant not in prefixes or (owns_order is not None and order and not owns_order(order)):
                         continue  # another tenant sharing the topic, or another worker's order: never decoded
                     try:
                         event = decode_order_event(record.value)
@@ -141,11 +164,16 @@ class IngestService:
                         undecodable += 1
                         continue
                     orders = known.get(event.tenant_id)
-                    if orders is None or not isinstance(event, OrderEventBase):
-                        continue  # another tenant, or a tenant-level receipt (MallWebhookReceived): no order
+                    if orders is None:
+                        continue  # another tenant
+                    mall_ids.fold(event)
+                    if not isinstance(event, OrderEventBase):
+                        continue  # a tenant-level receipt (MallWebhookReceived): no order
                     orders[event.order_number] = apply_event(orders.get(event.order_number, UNKNOWN), event)
                     folded += 1
+        mall_ids.finish_rebuild()
         self._known = known
+        self.mall_ids = mall_ids
         self._ready = True
         report = RebuildReport(
             tuple(topics), folded, sum(map(len, known.values())), undecodable, time.perf_counter() - started
@@ -171,31 +199,48 @@ class IngestService:
         `all_or_nothing` and a snapshot conflicts, and LogUnavailableError when the log did not
         acknowledge the write (no facts advance).
         """
-        if not self._ready:
-            raise NotReadyError("the last known order state is still being rebuilt")
+        self.check_ready()
         received = received_at or self._clock()
         async with self._locks.hold((tenant_id, s.order_number) for _, s in snapshots):
             known = self._known.setdefault(tenant_id, {})
-            plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=self._clock())
+            recorded = self._clock()
+            plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=recorded)
             if plan.rejections and all_or_nothing:
                 self._metrics.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
                 raise BatchRejectedError(plan.rejections)
-            await self._write(tenant_id, known, plan)
+            # An order the webhook named before any snapshot did gets its MallOrderChanged after its events.
+            written, claims = with_pending_mall_changes(self.mall_ids, tenant_id, plan, recorded_at=recorded)
+            try:
+                await self.write(tenant_id, written)
+            except BaseException:
+                self.mall_ids.restore(tenant_id, claims)
+                raise
+            self.count_events(tenant_id, written.events[len(plan.events) :])
+            await late_mall_changes(self, tenant_id, plan.states)
         return self._account(tenant_id, source, len(snapshots), plan)
 
-    async def _write(self, tenant_id: str, known: dict[str, OrderState], plan: BatchPlan) -> None:
-        if not plan.events:
+    async def write(self, tenant_id: str, plan: BatchPlan, *, lead: Sequence[Event] = ()) -> None:
+        """Append `lead` (tenant-level events) and the plan's events in one append, then advance the state.
+
+        The caller holds the locks of the plan's orders. A failed write keeps the facts and reserves the
+        seqs (`after_failed_write`) and raises.
+        """
+        if not plan.events and not lead:
             return
-        records = [OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in plan.events]
+        known = self.known_orders(tenant_id)
+        events = (*lead, *plan.events)
+        records = [OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in events]
         try:
             await self._log.append(self.topic_for(tenant_id), records)
         except BaseException:
             known.update(after_failed_write(known, plan))
             raise
-        new_orders = sum(1 for order in plan.states if not known.get(order, UNKNOWN).seen)
+        new_orders = [order for order in plan.states if not known.get(order, UNKNOWN).seen]
         known.update(plan.states)
+        for order in new_orders:
+            self.mall_ids.note_order(tenant_id, known[order].mall_order_id, order)
         if new_orders:
-            self._metrics.known_orders.inc(new_orders)
+            self._metrics.known_orders.inc(len(new_orders))
 
     def _account(self, tenant_id: str, source: str, count: int, plan: BatchPlan) -> IngestResult:
         m = self._metrics
@@ -207,6 +252,10 @@ class IngestService:
             m.stale.labels(tenant_id, source).inc(plan.stale)
         if plan.rejections:
             m.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
-        for kind, n in Counter(type(event).__name__ for event in plan.events).items():
-            m.events.labels(tenant_id, kind).inc(n)
+        self.count_events(tenant_id, plan.events)
         return IngestResult(accepted, len(plan.events), plan.changed, plan.unchanged, plan.stale, plan.rejections)
+
+    def count_events(self, tenant_id: str, events: Sequence[Event]) -> None:
+        """Count durably written events by type (`events_written`)."""
+        for kind, n in Counter(type(event).__name__ for event in events).items():
+            self._metrics.events.labels(tenant_id, kind).inc(n)

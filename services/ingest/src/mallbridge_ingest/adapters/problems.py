@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mallbridge_ingest.adapters.webhook_token import mask_token
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:mallbridge:problem:"
 
@@ -48,7 +50,9 @@ class ProblemError(Exception):
 def _http_problem(exc: StarletteHTTPException, request: Request) -> ProblemError:
     headers = dict(exc.headers or {})
     if exc.status_code == 404:
-        return ProblemError(404, "not_found", f"no such resource: {request.url.path[:200]}", "path", "see /docs")
+        return ProblemError(
+            404, "not_found", f"no such resource: {mask_token(request.url.path[:200])}", "path", "see /docs"
+        )
     if exc.status_code == 405:
         allowed = headers.get("allow", headers.get("Allow", ""))
         return ProblemError(405, "method", f"{request.method} is not allowed here", "method", allowed, headers=headers)

@@ -1,0 +1,159 @@
+"""MALL's webhook in ingest: a delivery of changed order ids in, a receipt and order events out (DESIGN §6).
+
+One delivery is written in one append: the tenant-level `MallWebhookReceived` receipt (every id, and the
+ids no snapshot has named yet) and one `MallOrderChanged` per known order, each with that order's next seq
+(ingest is every order's single writer). The answer waits until the append is durable; a failed append
+changes no state (the seqs it used are reserved, as for snapshots) and nothing is acknowledged.
+
+The ids the webhook named before any snapshot did stay pending (`MallIdBook`): the first write of such an
+order's events (`IngestService.ingest`) carries its `MallOrderChanged` after them. The index (MALL id →
+order) only learns a new order once its first events are durable, so a delivery can name an id while that
+order's first snapshot is being written; whichever of the two finishes second finds the other's result
+(`late_mall_changes`) and writes the order's `MallOrderChanged` in a second append.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mallbridge_core.eventlog.port import LogUnavailableError
+from mallbridge_ingest.domain import BatchPlan, OrderState
+from mallbridge_ingest.domain.mall_webhook import mall_order_changed
+from mallbridge_ingest.mall_ids import MallIdBook, PendingId
+from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
+
+if TYPE_CHECKING:
+    from mallbridge_ingest.service import IngestService
+
+log = logging.getLogger(__name__)
+IdFactory = Callable[[], uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceipt:
+    """What one delivery was: ids received (coalesced), how many name an order a snapshot named, the rest."""
+
+    received: int
+    known: int
+    unknown: int
+
+
+def with_pending_mall_changes(
+    book: MallIdBook, tenant_id: str, plan: BatchPlan, *, recorded_at: datetime
+) -> tuple[BatchPlan, dict[str, PendingId]]:
+    """`plan` with a `MallOrderChanged` after the events of each order whose MALL id is pending (claimed:
+    the caller restores the claims if the write fails). The plan itself when there is none."""
+    if not book.has_pending(tenant_id):
+        return plan, {}
+    claims: dict[str, PendingId] = {}
+    events = list(plan.events)
+    states = dict(plan.states)
+    for order_number, state in plan.states.items():
+        named = book.claim(tenant_id, state.mall_order_id)
+        if named is None:
+            continue
+        claims[state.mall_order_id] = named
+        event, states[order_number] = mall_order_changed(
+            state,
+            tenant_id=tenant_id,
+            order_number=order_number,
+            receipt_id=named.receipt_id,
+            occurred_at=named.received_at,
+            recorded_at=recorded_at,
+        )
+        events.append(event)
+    if not claims:
+        return plan, claims
+    return dataclasses.replace(plan, events=tuple(events), states=states), claims
+
+
+async def late_mall_changes(service: IngestService, tenant_id: str, orders: Mapping[str, OrderState]) -> int:
+    """After a durable write of `orders` (their locks held): the `MallOrderChanged` of those among them
+    whose MALL id a delivery named while the write was on its way. Returns how many were written.
+
+    A failure here loses nothing: the ids go back to pending, and the order's next write carries them.
+    """
+    if not service.mall_ids.has_pending(tenant_id):
+        return 0
+    known = service.known_orders(tenant_id)
+    current = BatchPlan(states={order: known[order] for order in orders if order in known})
+    plan, claims = with_pending_mall_changes(service.mall_ids, tenant_id, current, recorded_at=service.clock())
+    if not claims:
+        return 0
+    try:
+        await service.write(tenant_id, plan)
+    except LogUnavailableError:
+        service.mall_ids.restore(tenant_id, claims)
+        log.warning("a MALL change could not be written yet; it goes with the order's next write")
+        return 0
+    service.count_events(tenant_id, plan.events)
+    return len(plan.events)
+
+
+class MallWebhookInbox:
+    """Takes MALL's webhook deliveries for the service's tenants (the HTTP adapter authenticates them)."""
+
+    def __init__(self, service: IngestService, *, new_id: IdFactory = uuid.uuid4) -> None:
+        self._service = service
+        self._new_id = new_id
+
+    async def receive(self, tenant_id: str, ids: tuple[str, ...]) -> WebhookReceipt:
+        """Write the delivery of coalesced `ids`; returns once durable.
+
+        Raises NotReadyError before the state is rebuilt and LogUnavailableError when the log did not
+        acknowledge (nothing may be acknowledged to MALL then).
+        """
+        service = self._service
+        service.check_ready()
+        book = service.mall_ids
+        known_ids = {i: order for i in ids if (order := book.order_of(tenant_id, i)) is not None}
+        async with service.holding(tenant_id, known_ids.values()):
+            now = service.clock()
+            unknown = tuple(i for i in ids if i not in known_ids)
+            receipt = MallWebhookReceived(
+                event_id=self._new_id(),
+                tenant_id=tenant_id,
+                occurred_at=now,
+                recorded_at=now,
+                order_ids=ids,
+                unknown_ids=unknown,
+            )
+            plan = self._changes(tenant_id, receipt, known_ids.values())
+            await service.write(tenant_id, plan, lead=(receipt,))
+            book.add_pending(tenant_id, unknown, PendingId(receipt.event_id, now))
+        service.count_events(tenant_id, (receipt, *plan.events))
+        await self._now_known(tenant_id, unknown)
+        return WebhookReceipt(len(ids), len(known_ids), len(unknown))
+
+    def _changes(self, tenant_id: str, receipt: MallWebhookReceived, orders: Iterable[str]) -> BatchPlan:
+        known = self._service.known_orders(tenant_id)
+        events: list[MallOrderChanged] = []
+        states: dict[str, OrderState] = {}
+        for order_number in dict.fromkeys(orders):
+            event, states[order_number] = mall_order_changed(
+                known[order_number],
+                tenant_id=tenant_id,
+                order_number=order_number,
+                receipt_id=receipt.event_id,
+                occurred_at=receipt.occurred_at,
+                recorded_at=receipt.recorded_at,
+            )
+            events.append(event)
+        return BatchPlan(events=tuple(events), states=states)
+
+    async def _now_known(self, tenant_id: str, unknown: tuple[str, ...]) -> None:
+        """Ids that were unknown but whose order's first events became durable while this delivery was
+        written: their `MallOrderChanged` now (the write of those first events found nothing pending)."""
+        book = self._service.mall_ids
+        late = {order for i in unknown if (order := book.order_of(tenant_id, i)) is not None}
+        if not late:
+            return
+        async with self._service.holding(tenant_id, late):
+            known = self._service.known_orders(tenant_id)
+            await late_mall_changes(self._service, tenant_id, {order: known[order] for order in late})
