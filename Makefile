@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := shared services/core services/ingest services/publisher services/sandbox services/audit services/app
+PACKAGES := shared services/core services/ingest services/publisher services/sandbox services/audit services/app services/notify
 PYTEST_ARGS ?=
 
 .PHONY: install test test-unit lint fmt demo demo-kafka kafka-up kafka-down bench clean

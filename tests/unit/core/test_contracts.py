@@ -21,7 +21,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-PURE_PACKAGES = ("mallbridge_schema", "mallbridge_core.domain", "mallbridge_ingest.domain")
+PURE_PACKAGES = (
+    "mallbridge_schema",
+    "mallbridge_core.domain",
+    "mallbridge_ingest.domain",
+    "mallbridge_notify.domain",
+)
 
 CLOCK_CALLS = {"now", "utcnow", "today", "fromtimestamp", "utcfromtimestamp"}  # on datetime / date
 CLOCK_MODULES = {"time", "random", "secrets"}
@@ -77,6 +82,7 @@ BAD_MODULES = {
     "mallbridge_ingest/domain/_bad_env.py": "import os\n",
     "mallbridge_schema/_bad_clock.py": "import time\n",
     "mallbridge_audit/_bad_kafka.py": "import aiokafka\n",
+    "mallbridge_notify/domain/_bad_http.py": "import httpx\n",
 }
 
 
@@ -95,6 +101,7 @@ def test_each_kind_of_import_contract_can_fail(tmp_path: Path) -> None:
     assert "mallbridge_ingest.domain._bad_env -> os" in report
     assert "mallbridge_schema._bad_clock -> time" in report
     assert "mallbridge_audit._bad_kafka -> aiokafka" in report
+    assert "mallbridge_notify.domain._bad_http -> httpx" in report
 
 
 # --- the clock, read through calls ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from mallbridge_ingest.adapters.http_push import PushHandler
 from mallbridge_ingest.adapters.problems import PROBLEM_JSON, ProblemError, install_problem_handlers
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
+from mallbridge_schema.asyncapi import asyncapi_document
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
@@ -90,6 +91,10 @@ def _add_operations_routes(app: FastAPI, service: IngestService, log: EventLog, 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", summary="The AsyncAPI 3.0 document of every topic mallbridge writes")
+    async def asyncapi() -> dict[str, Any]:
+        return asyncapi_document()
 
 
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:

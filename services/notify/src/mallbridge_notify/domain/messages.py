@@ -1,0 +1,108 @@
+"""How an alert reads: a Slack-compatible webhook body and an e-mail (pure).
+
+The console link points at the publisher's console: `{console_base_url}/console/orders/{tenant}/{order}`
+for an order (both path segments percent-encoded: order numbers may hold `/`), and
+`{console_base_url}/console/attention?tenant={tenant}` for a tenant-level alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from mallbridge_notify.domain.alerts import Alert
+
+_HEADLINES = {
+    "attention": "Attention needed",
+    "resolved": "Resolved",
+    "tenant_paused": "Tenant paused",
+    "tenant_resumed": "Tenant resumed",
+}
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """One alert, rendered for every channel."""
+
+    headline: str
+    sentence: str
+    link: str
+    subject: str
+    body: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.headline}: {self.sentence}"
+
+
+def console_link(console_base_url: str, alert: Alert) -> str:
+    base = console_base_url.rstrip("/")
+    if alert.kind in ("tenant_paused", "tenant_resumed"):
+        return f"{base}/console/attention?{urlencode({'tenant': alert.tenant_id})}"
+    return f"{base}/console/orders/{quote(alert.tenant_id, safe='')}/{quote(alert.order_number, safe='')}"
+
+
+def _what(alert: Alert) -> str:
+    if alert.kind in ("tenant_paused", "tenant_resumed"):
+        return f"tenant {alert.tenant_id}"
+    return f"order {alert.order_number} (MALL {alert.mall_order_id or 'unknown'}) of tenant {alert.tenant_id}"
+
+
+def _sentence(alert: Alert) -> str:
+    match alert.kind:
+        case "attention":
+            return f"{_what(alert)} needs a person: {alert.reason} [{alert.code}]"
+        case "resolved":
+            return f"{_what(alert)} no longer needs attention [{alert.code}]"
+        case "tenant_paused":
+            return f"all updates of {_what(alert)} are paused: {alert.reason} [{alert.code}]"
+        case _:
+            return f"updates of {_what(alert)} go out again [{alert.code}]"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # no line break can reach a mail header
+
+
+def render(alert: Alert, *, console_base_url: str) -> AlertMessage:
+    headline = _HEADLINES[alert.kind]
+    sentence = _sentence(alert)
+    link = console_link(console_base_url, alert)
+    recorded = alert.recorded_at.isoformat(timespec="seconds")
+    body = f"{headline}: {sentence}\n\nOpen in the console: {link}\n\nRecorded at {recorded}; event {alert.event_id}.\n"
+    return AlertMessage(
+        headline=headline,
+        sentence=sentence,
+        link=link,
+        subject=_one_line(f"[mallbridge] {headline}: {_what(alert)} [{alert.code}]")[:200],
+        body=body,
+    )
+
+
+def _mrkdwn(text: str) -> str:
+    # Slack's escaping: &, < and > are control characters of its markup (a reason must not become a link)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(message: AlertMessage) -> dict[str, Any]:
+    """`{"text": ...}` (what any Slack-compatible receiver shows) plus blocks with the console link."""
+    return {
+        "text": f"{message.text} {message.link}",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*{message.headline}*: {_mrkdwn(message.sentence)}"},
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open in the console"},
+                        "url": message.link,
+                    }
+                ],
+            },
+        ],
+    }
