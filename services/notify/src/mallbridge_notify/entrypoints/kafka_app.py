@@ -76,7 +76,6 @@ def build_kafka_app(
     broker = KafkaBroker(
         bootstrap.split(","),
         client_id="mallbridge-notify",
-        allow_auto_create_topics=False,  # topics are created by mallbridge with the project's partition count
         logger=log,
         log_level=logging.DEBUG,  # faststream logs every message it consumes: not at INFO
     )
@@ -84,7 +83,9 @@ def build_kafka_app(
     for lane, topic in sync_topics.items():
         watches[lane] = watch = AssignmentWatch()
         subscriber = broker.subscriber(
-            topic,
+            # declare=False: FastStream would create a missing topic with 1 partition; mallbridge creates its
+            # topics with the configured count (the service ensures them before it starts the broker)
+            Topic(topic, declare=False),
             group_id=lane_group(group, lane),
             batch=True,
             max_records=BATCH_MAX_RECORDS,
