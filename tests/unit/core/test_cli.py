@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from mallbridge_core import cli as mallbridge_cli
 from mallbridge_core.cli import main
 
-EVERY_SUBCOMMAND = {"audit", "demo", "ingest", "log", "publisher", "run", "sandbox"}
+EVERY_SUBCOMMAND = {"asyncapi", "audit", "demo", "ingest", "log", "notify", "publisher", "run", "sandbox"}
 
 
 @pytest.mark.parametrize(
@@ -62,14 +62,14 @@ def test_help_lists_every_subcommand_with_its_summary_without_importing_any_serv
     assert set(rows) == EVERY_SUBCOMMAND
     assert "Ingest and publisher in one process." in rows["run"]
     assert "Project order events into MALL statuses" in rows["publisher"]
+    assert "Push attention items to each tenant's webhook and e-mail." in rows["notify"]
 
 
 def test_an_unknown_subcommand_names_the_installed_ones() -> None:
     result = CliRunner().invoke(main, ["pubilsher"])
     assert result.exit_code == 2
-    assert "no subcommand 'pubilsher' here (installed: audit, demo, ingest, log, publisher, run, sandbox)" in (
-        result.stderr
-    )
+    installed = ", ".join(sorted(EVERY_SUBCOMMAND))
+    assert f"no subcommand 'pubilsher' here (installed: {installed})" in result.stderr
 
 
 def test_a_registered_module_that_cannot_be_imported_is_an_error_not_a_traceback(
