@@ -36,9 +36,10 @@ import click
 
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
-from mallbridge_schema.serde import DEAD_LETTER_TOPIC, ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC
+from mallbridge_schema.serde import DEAD_LETTER_TOPIC, OPERATOR_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC
 
-BASE_TOPICS = (ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC, DEAD_LETTER_TOPIC)
+# every topic mallbridge writes: an export without one of them would lose that part of the audit trail
+BASE_TOPICS = (ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC, OPERATOR_EVENTS_TOPIC, DEAD_LETTER_TOPIC)
 _MALLBRIDGE_TOPIC = re.compile(r"(?:lane-[^.]+\.)?(?:" + "|".join(re.escape(t) for t in BASE_TOPICS) + r")")
 IMPORT_CHUNK = 1000
 
