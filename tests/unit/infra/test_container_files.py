@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from mallbridge_core import cli as mallbridge_cli
-from tests.unit.infra.checks.launch import SERVICE_TARGETS, Launch, check_launch, real_resolver
+from tests.unit.infra.checks.command import real_resolver
+from tests.unit.infra.checks.launch import SERVICE_TARGETS, Launch, check_launch
 from tests.unit.infra.checks.project import Project, check_project
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tests.unit.infra.checks.command import Resolver
 from tests.unit.infra.checks.dockerfile import Dockerfile
 from tests.unit.infra.checks.launch import (
     INTERPOLATION,
@@ -18,7 +19,6 @@ from tests.unit.infra.checks.launch import (
     Launch,
     MountedFile,
     Report,
-    Resolver,
     check_health_command,
     check_launch,
     probe_from_command,

@@ -11,12 +11,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mallbridge_core.cli import COMMANDS_GROUP
+from tests.unit.infra.checks.command import Resolver
 from tests.unit.infra.checks.launch import (
     PYTHON_BASE,
     SERVICE_TARGETS,
     Launch,
     Report,
-    Resolver,
     check_health_command,
     check_launch,
     probe_from_command,
@@ -192,7 +192,7 @@ class Dockerfile:
         return (self.root / source).exists()
 
     def _check_sources(self, target: str) -> list[str]:
-        """Each image carries mallbridge-schema, mallbridge-core and its own package only (DESIGN §5)."""
+        """Each image carries mallbridge-schema, mallbridge-core and its own package only (ARCHITECTURE.md §5)."""
         allowed = ("shared", "services/core", f"services/{target}")
         problems = []
         for stage in self.closure(target):

@@ -8,13 +8,13 @@ from typing import Any
 
 import yaml
 
+from tests.unit.infra.checks.command import Resolver
 from tests.unit.infra.checks.dockerfile import Dockerfile, image_target
 from tests.unit.infra.checks.launch import (
     Launch,
     MountedFile,
     Probe,
     Report,
-    Resolver,
     check_launch,
 )
 

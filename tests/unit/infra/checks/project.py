@@ -7,15 +7,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.unit.infra.checks.command import Resolver, real_resolver
 from tests.unit.infra.checks.compose import Compose
 from tests.unit.infra.checks.dockerfile import Dockerfile
 from tests.unit.infra.checks.kubernetes import Kubernetes
 from tests.unit.infra.checks.launch import (
     SECRET_REF,
     Report,
-    Resolver,
     check_tenants_text,
-    real_resolver,
     secret_refs,
 )
 
