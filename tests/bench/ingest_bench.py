@@ -1,4 +1,4 @@
-"""Ingest throughput and latency, each next to a baseline measured in the same run (DESIGN §4, issue 4).
+"""Ingest throughput and latency, each next to a baseline measured in the same run (ARCHITECTURE.md §4, issue 4).
 
 1. Import: `IMPORT_N` snapshots from a JSON Lines file through the same path as `mallbridge ingest
    import` (read, validate, detect, encode, append in chunks of 500, each chunk acknowledged with

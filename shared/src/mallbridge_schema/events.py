@@ -1,4 +1,4 @@
-"""The events of `order-events.v1`, `sync-events.v1` and `operator-events.v1` (DESIGN §3, §6, §7; contract).
+"""The events of `order-events.v1`, `sync-events.v1` and `operator-events.v1` (ARCHITECTURE.md §3, §6, §7; contract).
 
 Every event is a frozen pydantic model with a past-tense name, tagged by `type`, carrying the common
 envelope. One discriminated union per topic. Readers ignore unknown fields (tolerant reader); a breaking
@@ -193,7 +193,7 @@ ObservedField = Literal["status", "confirmed", "tracking", "delivered_at"]
 
 
 class MallStateObserved(SyncEventBase):
-    """What MALL said about the order when it was read (DESIGN §6).
+    """What MALL said about the order when it was read (ARCHITECTURE.md §6).
 
     `source` says why it was read: "outcome_unknown" (a PUT whose outcome is unknown; the default, so
     events written before the field existed read as they always did), "refusal" (the read after a
@@ -252,7 +252,7 @@ SyncEvent = Annotated[
 
 
 class OperatorEventBase(Event):
-    """A person's decision about one order (DESIGN §7): who made it and why."""
+    """A person's decision about one order (ARCHITECTURE.md §7): who made it and why."""
 
     by: str = Field(min_length=1, pattern=r"\S", description="who: --by, default the OS user")
     reason: str = Field(default="", description="why, or the note")

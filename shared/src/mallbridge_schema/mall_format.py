@@ -1,4 +1,4 @@
-"""MALL's wire formats (DESIGN §1, §2 contract): date-times, tracking numbers, the delivered_at rule.
+"""MALL's wire formats (ARCHITECTURE.md §1, §2 contract): date-times, tracking numbers, the delivered_at rule.
 
 Pure functions: "now" and the recording moment always come in as arguments.
 """
@@ -49,7 +49,7 @@ def parse_delivery_value(raw: str) -> date | datetime:
 
 
 def delivered_moment(raw: str, *, recorded_at: datetime) -> datetime:
-    """The delivery moment as an aware Europe/Prague date-time (DESIGN §2, contract).
+    """The delivery moment as an aware Europe/Prague date-time (ARCHITECTURE.md §2, contract).
 
     With an offset: converted to Prague time. Without: taken as Prague local time (a wall time that the
     spring DST gap skips is read with the offset before the change, so 02:30 becomes 03:30 CEST; in the

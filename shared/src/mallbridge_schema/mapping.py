@@ -1,4 +1,4 @@
-"""The status mapping (DESIGN §2, contract): the desired MALL status is a pure function of FastCentrik's side."""
+"""The status mapping (ARCHITECTURE.md §2, contract): the desired MALL status, a pure function of FastCentrik's side."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON (de)serialization, Kafka keys and topic names (DESIGN §3, contract).
+"""JSON (de)serialization, Kafka keys and topic names (ARCHITECTURE.md §3, contract).
 
 Values are UTF-8 JSON; keys are `{tenant_id}:{order_number}` (a tenant-level event such as
 `MallWebhookReceived` has order_number "": key `{tenant_id}:`). Reading is tolerant: unknown fields are

@@ -1,5 +1,5 @@
 """An order snapshot as FastCentrik shows it: the input of ingest's push API, file import and poller
-(DESIGN §4, contract). Validation errors name the field and what is allowed."""
+(ARCHITECTURE.md §4, contract). Validation errors name the field and what is allowed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two status vocabularies (DESIGN §1): FastCentrik's five fixed order statuses and MALL's eight.
+"""The two status vocabularies (ARCHITECTURE.md §1): FastCentrik's five fixed order statuses and MALL's eight.
 
 FastCentrik statuses are parsed from their canonical code or from the Czech (or Slovak) label users see,
 case-insensitively and with or without diacritics. Anything else is an error that lists what is allowed.

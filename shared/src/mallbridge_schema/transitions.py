@@ -1,4 +1,4 @@
-"""MALL's partner transition graph (DESIGN §1) and the shortest legal path between two statuses."""
+"""MALL's partner transition graph (ARCHITECTURE.md §1) and the shortest legal path between two statuses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`PUT /v1/orders/{id}`: MALL's rules, one test per rule (reference §2, §3, §5; DESIGN §1).
+"""`PUT /v1/orders/{id}`: MALL's rules, one test per rule (reference §2, §3, §5; ARCHITECTURE.md §1).
 
 Each illegal request must get the exact HTTP status, MALL's error shape and a meaningful errorCode, and must
 leave the order as it was.

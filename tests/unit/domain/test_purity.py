@@ -1,4 +1,4 @@
-"""The domain core and the schema are pure (DESIGN §5): no Kafka, HTTP, SQL, clock or environment.
+"""The domain core and the schema are pure (ARCHITECTURE.md §5): no Kafka, HTTP, SQL, clock or environment.
 
 Checked twice: statically by import-linter (the contracts in the root pyproject.toml), and dynamically by
 importing them in a clean interpreter and looking at what got loaded.

@@ -1,4 +1,4 @@
-"""The reconciler over EVERY combination (DESIGN §2, §6): MALL status (8) × who set it (MALL, us; and for `open`
+"""The reconciler over EVERY combination (ARCHITECTURE.md §2, §6): MALL status (8) × who set it (MALL, us; and for `open`
 also "assumed": nothing heard from MALL yet) × FastCentrik status (5, giving the desired status open/shipping/
 shipped/cancelled, and delivered with a delivery date) × delivery date × MDP × tracking present × MALL's
 `confirmed` (unknown, observed false, true), each with the exact expected plan.
@@ -48,7 +48,7 @@ STEP: dict[str, dict[str, Any]] = {
     "cancelled": {"status": "cancelled"},
 }
 
-# DESIGN §2, copied by hand: (FastCentrik status, has delivery date) → desired MALL status.
+# ARCHITECTURE.md §2, copied by hand: (FastCentrik status, has delivery date) → desired MALL status.
 DESIRED = {
     ("pending", False): "open",
     ("pending", True): "open",

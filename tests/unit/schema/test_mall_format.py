@@ -1,4 +1,4 @@
-"""MALL wire formats and the delivered_at rule (DESIGN §2, contract).
+"""MALL wire formats and the delivered_at rule (ARCHITECTURE.md §2, contract).
 
 Europe/Prague is CET (+01:00) in winter and CEST (+02:00) in summer. In 2026 summer time starts on
 Sunday 29 March at 01:00 UTC (02:00 → 03:00 local) and ends on Sunday 25 October at 01:00 UTC

@@ -1,4 +1,4 @@
-"""DESIGN §1 transition graph and §2 status mapping, each against a table written out by hand."""
+"""ARCHITECTURE.md §1 transition graph and §2 status mapping, each against a table written out by hand."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_mapping(fc: FastCentrikStatus, has_date: bool, expected: MallStatus) ->
 
 # ---- the partner's transition graph: every pair × MDP ----------------------------------------------------
 
-# DESIGN §1: open → shipping | shipped | cancelled, shipping → shipped | cancelled, shipped → delivered | returned.
+# ARCHITECTURE.md §1: open → shipping | shipped | cancelled, shipping → shipped | cancelled,
+# shipped → delivered | returned.
 ALLOWED: set[tuple[str, str]] = {
     ("open", "shipping"),
     ("open", "shipped"),
@@ -80,7 +81,7 @@ PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("open", "shipping"): ("shipping",),
     ("open", "shipped"): ("shipped",),
     ("open", "cancelled"): ("cancelled",),
-    ("open", "delivered"): ("shipped", "delivered"),  # DESIGN §2 example
+    ("open", "delivered"): ("shipped", "delivered"),  # ARCHITECTURE.md §2 example
     ("open", "returned"): ("shipped", "returned"),
     ("shipping", "shipped"): ("shipped",),
     ("shipping", "cancelled"): ("cancelled",),
@@ -91,7 +92,7 @@ PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 PATHS_MDP: dict[tuple[str, str], tuple[str, ...]] = {
     ("open", "shipping"): ("shipping",),
-    ("open", "shipped"): ("shipping", "shipped"),  # DESIGN §2 example
+    ("open", "shipped"): ("shipping", "shipped"),  # ARCHITECTURE.md §2 example
     ("open", "cancelled"): ("cancelled",),
     ("shipping", "shipped"): ("shipped",),
     ("shipping", "cancelled"): ("cancelled",),

@@ -1,4 +1,4 @@
-"""Events on the wire (DESIGN §3): round trips, tolerant reading, clear errors and the upcaster mechanism."""
+"""Events on the wire (ARCHITECTURE.md §3): round trips, tolerant reading, clear errors and the upcaster mechanism."""
 
 from __future__ import annotations
 

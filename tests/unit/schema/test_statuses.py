@@ -1,4 +1,4 @@
-"""FastCentrik status parsing (DESIGN §1): every code and label, any case, with or without diacritics."""
+"""FastCentrik status parsing (ARCHITECTURE.md §1): every code and label, any case, with or without diacritics."""
 
 from __future__ import annotations
 

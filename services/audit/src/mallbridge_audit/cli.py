@@ -1,4 +1,4 @@
-"""`mallbridge audit`: replay both topics from offset 0 and report per order and per tenant (DESIGN §4).
+"""`mallbridge audit`: replay both topics from offset 0 and report per order and per tenant (ARCHITECTURE.md §4).
 
 The composition root of the audit: it reads the options, opens the event log through the port, takes
 the end offsets, feeds the pure report core (and the verifier), and renders. It never writes to the log,

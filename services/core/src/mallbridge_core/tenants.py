@@ -1,4 +1,4 @@
-"""The tenants file (DESIGN §4, contract): one TOML table per merchant tenant.
+"""The tenants file (ARCHITECTURE.md §4, contract): one TOML table per merchant tenant.
 
 ```toml
 [tenants.acme]

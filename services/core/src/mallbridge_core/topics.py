@@ -1,4 +1,4 @@
-"""Topic names of one lane (DESIGN §3, contract), and the lane rules every service shares.
+"""Topic names of one lane (ARCHITECTURE.md §3, contract), and the lane rules every service shares.
 
 A tenant's events live in its lane's topics: the default lane uses `{prefix}order-events.v1` etc., lane
 `x` uses `{prefix}lane-x.order-events.v1`. A tenant moved to a lane keeps its earlier history in the

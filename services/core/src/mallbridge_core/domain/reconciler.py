@@ -1,6 +1,6 @@
 """The reconciler: from an order's state (and "now"), plan the PUTs that bring MALL to the desired status.
 
-Pure: `now` comes in as an argument, nothing is read from a clock. DESIGN §2, §6 and §7 are the
+Pure: `now` comes in as an argument, nothing is read from a clock. ARCHITECTURE.md §2, §6 and §7 are the
 contract. In order:
 
 1. No FastCentrik side yet → no plan at all (nothing is read, confirmed or sent for an order FastCentrik
@@ -17,7 +17,7 @@ contract. In order:
    contradicts FastCentrik → attention (`mall_final`).
 5. An operator return is pending and MALL has the order `shipped` (not MALL Delivery) → one
    `PUT {"status": "returned"}`.
-6. Otherwise the status path of DESIGN §2 (`steps.status_steps`). When that sends no status and MALL is
+6. Otherwise the status path of ARCHITECTURE.md §2 (`steps.status_steps`). When that sends no status and MALL is
    known (observed) to have the order unconfirmed → one confirm-only step `{"confirmed": true}`; an
    accepted PUT makes MALL's side confirmed, so it is never sent twice for the same MALL change.
 7. After a refusal that has been read: if the plan would send the refused request again (the same body,

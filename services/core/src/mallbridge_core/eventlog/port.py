@@ -1,4 +1,4 @@
-"""The event-log port owned by the core (DESIGN §4, §5): what every service needs from a log.
+"""The event-log port owned by the core (ARCHITECTURE.md §4, §5): what every service needs from a log.
 
 Two adapters implement it: Kafka (`kafka/`, aiokafka) and an embedded append-only log in one SQLite
 file (`sqlite/`). Services only ever see this module, so both engines serve them unchanged.

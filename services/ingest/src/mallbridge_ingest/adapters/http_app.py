@@ -52,7 +52,7 @@ def create_app(
     app = FastAPI(
         title="mallbridge ingest",
         version="1",
-        description="FastCentrik order snapshots in, immutable order events out (DESIGN §4).",
+        description="FastCentrik order snapshots in, immutable order events out (ARCHITECTURE.md §4).",
         lifespan=lifespan,
     )
 

@@ -1,4 +1,4 @@
-"""The push endpoint: `POST /v1/tenants/{tenant_id}/orders` (DESIGN §3, §4, contract).
+"""The push endpoint: `POST /v1/tenants/{tenant_id}/orders` (ARCHITECTURE.md §3, §4, contract).
 
 Checks run in this order, each answering on its own (every refusal a problem+json, `problems.py`):
 unknown tenant → 404 (a signature cannot be checked without the tenant's secret, and the tenant id is

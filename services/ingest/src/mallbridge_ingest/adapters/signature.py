@@ -1,4 +1,4 @@
-"""HMAC signatures of pushes (DESIGN §4, contract).
+"""HMAC signatures of pushes (ARCHITECTURE.md §4, contract).
 
 `X-Mallbridge-Timestamp: <unix seconds>` and
 `X-Mallbridge-Signature: sha256=<hex HMAC-SHA256(ingest_secret, "{timestamp}.{raw body}")>`.

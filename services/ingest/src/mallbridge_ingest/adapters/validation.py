@@ -1,5 +1,5 @@
 """Snapshot validation at the edge: raw JSON-like values → OrderSnapshot, or rejections that name the
-order, the field and what is allowed (DESIGN §4, contract)."""
+order, the field and what is allowed (ARCHITECTURE.md §4, contract)."""
 
 from __future__ import annotations
 
