@@ -41,8 +41,12 @@ class ServiceProcess:
     ) -> None:
         self.http_port = http_port
         self.log_file = log_file
-        stderr = log_file.open("ab") if log_file is not None else subprocess.DEVNULL
-        self.proc = subprocess.Popen([str(MALLBRIDGE), *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        argv = [str(MALLBRIDGE), *args]
+        if log_file is None:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return
+        with log_file.open("ab") as stderr:  # the child has its own copy of the descriptor; ours is closed here
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_file is None or not self.log_file.exists():

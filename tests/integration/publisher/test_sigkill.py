@@ -36,7 +36,7 @@ def _start(h: Harness, tenants_file: Path, env: dict[str, str]) -> subprocess.Po
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # a pipe nobody reads fills up and stays open (ResourceWarning)
     )
 
 

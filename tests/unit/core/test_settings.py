@@ -86,3 +86,18 @@ def test_settings_from_ignores_options_not_given(monkeypatch: pytest.MonkeyPatch
     settings = settings_from(CommonSettings, {"topic_prefix": None, "partitions": 2})
     assert (settings.topic_prefix, settings.partitions) == ("env.", 2)
     assert env_name(CommonSettings, "tenants_path") == "MALLBRIDGE_TENANTS"
+
+
+def test_a_bad_secret_is_named_but_its_value_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import Field, SecretStr
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class WithSecret(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_TEST_")
+        console_token: SecretStr = Field(default=SecretStr("x" * 32), min_length=32)
+
+    monkeypatch.setenv("MALLBRIDGE_TEST_CONSOLE_TOKEN", "short-but-secret")
+    with pytest.raises(click.UsageError) as failure:
+        settings_from(WithSecret, {"console_token": None})
+    assert "MALLBRIDGE_TEST_CONSOLE_TOKEN" in failure.value.message
+    assert "short-but-secret" not in failure.value.message

@@ -87,8 +87,20 @@ def settings_from(settings: type[S], given: Mapping[str, Any]) -> S:
             field = str(error["loc"][0]) if error["loc"] else ""
             where = env_name(settings, field) if field in settings.model_fields else field
             flag = f"{_flag(field)} / " if given.get(field) is not None else ""
-            problems.append(f"{flag}{where}: {error['msg']} (got {error.get('input')!r})")
+            problems.append(f"{flag}{where}: {error['msg']}{_got(settings, field, error.get('input'))}")
         raise click.UsageError("; ".join(problems)) from None
+
+
+_SECRET_WORDS = ("secret", "token", "password", "client_id", "key")
+
+
+def _got(settings: type[BaseSettings], field: str, value: Any) -> str:
+    """` (got …)` for an error message, or nothing for a secret (its value never reaches an error)."""
+    info = settings.model_fields.get(field)
+    secret_type = info is not None and "Secret" in repr(info.annotation)
+    if secret_type or any(word in field.lower() for word in _SECRET_WORDS):
+        return ""
+    return f" (got {value!r})"
 
 
 def _flag(param_name: str) -> str:
