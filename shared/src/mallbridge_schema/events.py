@@ -53,7 +53,7 @@ class OrderEventBase(Event):
         default=None,
         description="the `changed_at` of the snapshot this event came from, by FastCentrik's clock (None: "
         "the snapshot had none, and `occurred_at` is its receipt time); the newest one per order makes an "
-        "older snapshot stale (DESIGN §3)",
+        "older snapshot stale (ARCHITECTURE.md §3)",
     )
 
 

@@ -148,7 +148,7 @@ class Order:
         )
 
     def read_after_refusal(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
-        """The one GET after MALL refused request `no` (DESIGN §6): MALL has the order as we thought."""
+        """The one GET after MALL refused request `no` (ARCHITECTURE.md §6): MALL has the order as we thought."""
         self.sync_events.append(
             MallStateObserved(
                 **self._sync_env(at),

@@ -1,4 +1,4 @@
-"""The projection of MALL's side and of people's requests (DESIGN §6, §7): one test per new event and rule."""
+"""The projection of MALL's side and of people's requests (ARCHITECTURE.md §6, §7): one test per new event and rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Planning from MALL's side and from people's requests (DESIGN §6, §7), as stories over the log."""
+"""Planning from MALL's side and from people's requests (ARCHITECTURE.md §6, §7), as stories over the log."""
 
 from __future__ import annotations
 

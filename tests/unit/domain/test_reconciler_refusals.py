@@ -1,4 +1,4 @@
-"""A refused PUT (DESIGN §6): read MALL once, then the refusal stands as attention until FastCentrik or MALL
+"""A refused PUT (ARCHITECTURE.md §6): read MALL once, then the refusal stands as attention until FastCentrik or MALL
 changes; a refusal of an older FastCentrik state is history."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The reconciler over EVERY combination (ARCHITECTURE.md §2, §6): MALL status (8) × who set it (MALL, us; and for `open`
-also "assumed": nothing heard from MALL yet) × FastCentrik status (5, giving the desired status open/shipping/
-shipped/cancelled, and delivered with a delivery date) × delivery date × MDP × tracking present × MALL's
+"""The reconciler over EVERY combination (ARCHITECTURE.md §2, §6): MALL status (8) × who set it (MALL, us; and
+for `open` also "assumed": nothing heard from MALL yet) × FastCentrik status (5, giving the desired status
+open/shipping/shipped/cancelled, and delivered with a delivery date) × delivery date × MDP × tracking present × MALL's
 `confirmed` (unknown, observed false, true), each with the exact expected plan.
 
 The expectations are written out by hand in TABLE below; nothing is recomputed with the code under test.

@@ -1,4 +1,4 @@
-"""The push API under replayed, out-of-order and hostile input (DESIGN §3, §4), on a fake log (in-process)."""
+"""The push API under replayed, out-of-order and hostile input (ARCHITECTURE.md §3, §4), on a fake log (in-process)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Out-of-order input (DESIGN §3): a snapshot older than the newest changed_at applied changes nothing."""
+"""Out-of-order input (ARCHITECTURE.md §3): a snapshot older than the newest changed_at applied changes nothing."""
 
 from __future__ import annotations
 

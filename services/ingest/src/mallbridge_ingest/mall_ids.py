@@ -1,6 +1,6 @@
 """Which order each MALL order id is, and which ids MALL's webhook named before any snapshot did.
 
-Part of the state ingest rebuilds from its own topics (DESIGN §6):
+Part of the state ingest rebuilds from its own topics (ARCHITECTURE.md §6):
 - **the index**: per tenant, MALL order id → order number, for every order an event has named;
 - **the pending ids**: per tenant, the ids a `MallWebhookReceived` listed as `unknown_ids`, each with the
   receipt that named it last and that receipt's time. When a snapshot later names such an id, ingest

@@ -1,4 +1,4 @@
-"""MALL's webhook in ingest: a delivery of changed order ids in, a receipt and order events out (DESIGN §6).
+"""MALL's webhook in ingest: a delivery of changed order ids in, a receipt and order events out (ARCHITECTURE.md §6).
 
 One delivery is written in one append: the tenant-level `MallWebhookReceived` receipt (every id, and the
 ids no snapshot has named yet) and one `MallOrderChanged` per known order, each with that order's next seq

@@ -3,7 +3,7 @@
 Orders are worked on concurrently, so a partition's consumer position says nothing about what is
 done. The position committed is the lowest offset whose order has not settled yet (or the next offset
 to read when every order has): a restart re-reads at most unsettled work, and correctness never hangs
-on it anyway (every assignment rebuilds from offset 0). DESIGN §5, "Concurrency versus offsets".
+on it anyway (every assignment rebuilds from offset 0). ARCHITECTURE.md §5, "Concurrency versus offsets".
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def _from_table(name: str, raw: Any, *, where: str) -> Partner:
 
 
 def ingest_webhook_url(base: str, tenant: str, token: str) -> str:
-    """Where mallbridge's ingest takes MALL's webhook (DESIGN §6): BASE/v1/tenants/ID/mall-webhook/TOKEN."""
+    """Where mallbridge's ingest takes MALL's webhook (ARCHITECTURE.md §6): BASE/v1/tenants/ID/mall-webhook/TOKEN."""
     return f"{base.rstrip('/')}/v1/tenants/{quote(tenant, safe='')}/mall-webhook/{quote(token, safe='')}"
 
 

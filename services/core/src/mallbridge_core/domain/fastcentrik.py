@@ -1,4 +1,4 @@
-"""FastCentrik's side of one order: the one fold of the order events (DESIGN §3).
+"""FastCentrik's side of one order: the one fold of the order events (ARCHITECTURE.md §3).
 
 `apply_fact(side, event) -> side` is the only place that says what an order event means for the
 FastCentrik side. The projection (publisher, audit) folds it into its order state, and ingest rebuilds and

@@ -1,7 +1,7 @@
 """MALL's side of one order: the fold of sync-events.v1, and of `mallbridge balance`'s observations.
 
 Pure: `apply_sync(event, mall)` and `claim_balance(event, mall)` return new frozen values (or `mall`
-itself when nothing changes). The rules (DESIGN §3, §6):
+itself when nothing changes). The rules (ARCHITECTURE.md §3, §6):
 
 - **MALL's status moves forward** along MALL's graph: blocked → open → shipping → shipped → a final
   status (delivered, returned, cancelled, lost). Until MALL is heard from, the status is *assumed*

@@ -1,4 +1,4 @@
-"""What people asked for about one order: the fold of operator-events.v1 (DESIGN §7).
+"""What people asked for about one order: the fold of operator-events.v1 (ARCHITECTURE.md §7).
 
 Pure, and independent of how operator-events.v1 interleaves with the other two topics: each request is
 kept by its event_id (a set: redelivery changes nothing) and answered by what the sync events record,

@@ -1,4 +1,4 @@
-"""What the reconciler answers: a plan of PUTs, or why nothing goes out (DESIGN §2, §6, §7)."""
+"""What the reconciler answers: a plan of PUTs, or why nothing goes out (ARCHITECTURE.md §2, §6, §7)."""
 
 from __future__ import annotations
 

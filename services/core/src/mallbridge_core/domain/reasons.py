@@ -1,4 +1,4 @@
-"""The sentences a merchant reads: attention items and deferrals that MALL's side causes (DESIGN §2, §6).
+"""The sentences a merchant reads: attention items and deferrals that MALL's side causes (ARCHITECTURE.md §2, §6).
 
 Each says what happened and what a person does about it; none names a secret.
 """

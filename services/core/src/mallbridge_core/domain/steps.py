@@ -1,4 +1,4 @@
-"""The status PUTs from MALL's current status to the desired one, with their exact bodies (DESIGN §2).
+"""The status PUTs from MALL's current status to the desired one, with their exact bodies (ARCHITECTURE.md §2).
 
 - the shortest legal path of PUTs, each with its exact JSON body; the first carries `"confirmed": true`
   unless MALL's side is known to be confirmed;

@@ -1,4 +1,4 @@
-"""MALL's webhook: `POST /v1/tenants/{tenant_id}/mall-webhook/{token}` (DESIGN §6, contract).
+"""MALL's webhook: `POST /v1/tenants/{tenant_id}/mall-webhook/{token}` (ARCHITECTURE.md §6, contract).
 
 Checks, in this order, each answering on its own (every refusal a problem+json):
 - **404**, one and the same answer, for an unknown tenant, a tenant without a `mall_webhook_token` and a

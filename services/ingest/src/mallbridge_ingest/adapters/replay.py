@@ -1,4 +1,4 @@
-"""Replayed pushes (DESIGN §3): the same signed request (same timestamp and signature) again within the
+"""Replayed pushes (ARCHITECTURE.md §3): the same signed request (same timestamp and signature) again within the
 signature window writes nothing and is answered as the first one was, with `"replayed": true`.
 
 Per tenant, the answers of the last accepted pushes are kept by (timestamp, signature) until the window

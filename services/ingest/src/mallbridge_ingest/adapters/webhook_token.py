@@ -1,6 +1,6 @@
 """Keep MALL webhook tokens out of log records and error texts: `…/mall-webhook/<token>` → `…/mall-webhook/***`.
 
-The token is the path's last segment (DESIGN §6), a secret like the tenant's other secrets.
+The token is the path's last segment (ARCHITECTURE.md §6), a secret like the tenant's other secrets.
 """
 
 from __future__ import annotations

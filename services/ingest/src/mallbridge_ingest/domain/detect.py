@@ -114,7 +114,7 @@ def check_same_mall_order(state: OrderState, snapshot: OrderSnapshot) -> None:
 
 
 def is_stale(state: OrderState, snapshot: OrderSnapshot) -> bool:
-    """Older than the newest `changed_at` already applied to the order (DESIGN §3, "Out-of-order input").
+    """Older than the newest `changed_at` already applied to the order (ARCHITECTURE.md §3, "Out-of-order input").
 
     A snapshot without `changed_at` is never stale (it is ordered by arrival). An equal `changed_at` is
     not stale either: FastCentrik's clock cannot order two snapshots of the same moment (its exports

@@ -1,4 +1,4 @@
-"""MALL's webhook, the pure part: the body's ids, and the `MallOrderChanged` of one order (DESIGN §6).
+"""MALL's webhook, the pure part: the body's ids, and the `MallOrderChanged` of one order (ARCHITECTURE.md §6).
 
 MALL POSTs a JSON array of changed order ids. Each item is a JSON number or a string of digits; an id is
 kept as its decimal digits (a number as `str(n)`, a string as given), the way snapshots carry

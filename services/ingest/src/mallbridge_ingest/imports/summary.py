@@ -13,7 +13,7 @@ class ImportSummary:
     read: int = 0
     changed: int = 0
     unchanged: int = 0
-    stale: int = 0  # older than what was already applied to their order (DESIGN §3): changed nothing
+    stale: int = 0  # older than what was already applied to their order (ARCHITECTURE.md §3): changed nothing
     events: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     aborted: str | None = None
