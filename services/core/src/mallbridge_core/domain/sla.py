@@ -1,0 +1,177 @@
+"""MALL's SLA figures of one tenant: the pure rules, one source for the audit and the publisher's console.
+
+The definitions (services/audit/README.md, "Figures"), over the orders in scope:
+- **cancel rate**: partner cancellations ÷ orders. A partner cancellation is a `cancelled` that mallbridge
+  sent for the merchant and MALL accepted; a cancel MALL made itself does not count. MALL's limit: 1.5 %.
+- **tracking rate**: orders MALL has as shipped, delivered or returned that carry a tracking number and URL
+  ÷ all such orders. MALL Delivery orders count as tracked (MALL's own carrier supplies it). The `own`
+  figure leaves MALL Delivery orders out: what the merchant itself sent. MALL publishes no target.
+- **on-time delivery**: accepted `delivered` updates whose acceptance came ≤ 24 h after the delivery moment
+  they sent ÷ accepted `delivered` updates, while MALL still has the order delivered. Target: ≥ 90 %.
+
+A day's figures (the console's 30-day charts) are the same ratios over the orders that reached `open`
+that day (Prague date of the order's first order event), the cohort `mallbridge audit --since/--until`
+uses. Pure: no clock, no I/O; "today" comes in as an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from mallbridge_core.domain.projection import OrderState
+from mallbridge_core.domain.reconciler import effective_mdp
+from mallbridge_schema.mall_format import PRAGUE, delivered_moment
+from mallbridge_schema.statuses import MallStatus
+
+CANCEL_RATE_LIMIT = 0.015
+"""MALL's limit on partner cancellations: above it the tenant is in breach."""
+ON_TIME_TARGET = 0.90
+"""MALL's On-Time Delivery SLA: below it the tenant is flagged."""
+ON_TIME_LIMIT_S = 24 * 3600.0
+"""A `delivered` update is on time when MALL accepted it at most this long after the delivery moment."""
+TRACKING_STATUSES = frozenset({MallStatus.SHIPPED, MallStatus.DELIVERED, MallStatus.RETURNED})
+"""The statuses whose orders are in the tracking figure."""
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part ÷ whole; None when there is nothing to divide by (no figure, not 0 %)."""
+    return part / whole if whole else None
+
+
+def carries_tracking(number: str | None, url: str | None) -> bool:
+    """A tracking number and a tracking URL, both."""
+    return bool(number) and bool(url)
+
+
+def delivered_lag_s(sent_delivered_at: str | None, *, accepted_at: datetime) -> float | None:
+    """How long after the delivery moment it sent MALL accepted a `delivered` (None: no readable moment)."""
+    if not sent_delivered_at:
+        return None
+    try:
+        moment = delivered_moment(sent_delivered_at, recorded_at=accepted_at)
+    except ValueError:
+        return None
+    return (accepted_at - moment).total_seconds()
+
+
+def is_on_time(lag_s: float | None) -> bool:
+    return lag_s is not None and lag_s <= ON_TIME_LIMIT_S
+
+
+def cancel_breach(cancel_rate: float | None) -> bool:
+    return cancel_rate is not None and cancel_rate > CANCEL_RATE_LIMIT
+
+
+def on_time_breach(on_time_rate: float | None) -> bool:
+    return on_time_rate is not None and on_time_rate < ON_TIME_TARGET
+
+
+def prague_date(moment: datetime) -> date:
+    """The Prague calendar day of an aware moment (MALL counts its periods in Prague time)."""
+    return moment.astimezone(PRAGUE).date()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSla:
+    """What one order adds to its tenant's figures."""
+
+    partner_cancelled: bool = False
+    tracked: bool | None = None  # None: MALL does not have it shipped (not in the tracking figure)
+    mdp: bool = False
+    on_time: bool | None = None  # None: no `delivered` of ours accepted (not in the on-time figure)
+
+
+def order_sla(state: OrderState, *, delivered_lag: float | None, delivered_sent: bool) -> OrderSla:
+    """The order's part in the figures, from its projected state.
+
+    `delivered_sent`: MALL accepted a `delivered` update of ours; `delivered_lag`: that update's lag
+    (`delivered_lag_s`). Both come from the sync events, which the state does not keep.
+    """
+    mall = state.mall
+    mdp = effective_mdp(state)
+    tracked: bool | None = None
+    if mall.status in TRACKING_STATUSES:
+        tracked = mdp or carries_tracking(mall.tracking_number, mall.tracking_url)
+    on_time = is_on_time(delivered_lag) if delivered_sent and mall.status is MallStatus.DELIVERED else None
+    partner_cancelled = mall.status is MallStatus.CANCELLED and mall.status_by == "us"
+    return OrderSla(partner_cancelled, tracked, mdp, on_time)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFigures:
+    orders: int
+    partner_cancellations: int
+    cancel_rate: float | None
+    cancel_breach: bool
+    tracking_orders: int
+    tracking_with: int
+    tracking_rate: float | None
+    tracking_rate_own: float | None
+    delivered_orders: int
+    delivered_on_time: int
+    on_time_rate: float | None
+    on_time_breach: bool
+
+
+@dataclass(slots=True)
+class SlaTally:
+    """Running totals over orders (mergeable: parts of a tenant's orders can be tallied apart)."""
+
+    orders: int = 0
+    cancelled: int = 0
+    shipped: int = 0
+    tracked: int = 0
+    shipped_mdp: int = 0
+    own_tracked: int = 0
+    delivered: int = 0
+    on_time: int = 0
+
+    def add(self, order: OrderSla) -> None:
+        self.orders += 1
+        self.cancelled += order.partner_cancelled
+        if order.tracked is not None:
+            self.shipped += 1
+            self.tracked += order.tracked
+            if order.mdp:
+                self.shipped_mdp += 1
+            else:
+                self.own_tracked += order.tracked
+        if order.on_time is not None:
+            self.delivered += 1
+            self.on_time += order.on_time
+
+    def figures(self) -> SlaFigures:
+        cancel_rate = rate(self.cancelled, self.orders)
+        on_time_rate = rate(self.on_time, self.delivered)
+        return SlaFigures(
+            orders=self.orders,
+            partner_cancellations=self.cancelled,
+            cancel_rate=cancel_rate,
+            cancel_breach=cancel_breach(cancel_rate),
+            tracking_orders=self.shipped,
+            tracking_with=self.tracked,
+            tracking_rate=rate(self.tracked, self.shipped),
+            tracking_rate_own=rate(self.own_tracked, self.shipped - self.shipped_mdp),
+            delivered_orders=self.delivered,
+            delivered_on_time=self.on_time,
+            on_time_rate=on_time_rate,
+            on_time_breach=on_time_breach(on_time_rate),
+        )
+
+
+def last_days(today: date, days: int) -> tuple[date, ...]:
+    """The `days` calendar days ending with `today`, oldest first."""
+    return tuple(today - timedelta(days=back) for back in range(days - 1, -1, -1))
+
+
+def daily_figures(orders: Iterable[tuple[date | None, OrderSla]], days: tuple[date, ...]) -> tuple[SlaFigures, ...]:
+    """Per day of `days`, the figures over the orders that reached open that day (orders of other days,
+    or of no known day, are left out)."""
+    tallies = {day: SlaTally() for day in days}
+    for opened, order in orders:
+        tally = tallies.get(opened) if opened is not None else None
+        if tally is not None:
+            tally.add(order)
+    return tuple(tallies[day].figures() for day in days)

@@ -1,0 +1,107 @@
+"""The SLA rules shared by the audit and the console (mallbridge_core.domain.sla)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from mallbridge_core.domain.projection import fold
+from mallbridge_core.domain.sla import (
+    OrderSla,
+    SlaTally,
+    daily_figures,
+    delivered_lag_s,
+    is_on_time,
+    last_days,
+    order_sla,
+    prague_date,
+)
+from tests.unit.domain.builders import ORDER, TENANT, first_seen, observed, updated
+
+TRACK = ("ZX1-CZ", "https://t.example/ZX1-CZ")
+
+
+def _state(*events):
+    return fold(list(events))[(TENANT, ORDER)]
+
+
+def test_our_accepted_cancel_is_a_partner_cancellation_and_malls_own_is_not() -> None:
+    ours = _state(first_seen("cancelled"), updated(1, "cancelled", {"status": "cancelled", "confirmed": True}))
+    malls = _state(first_seen("in_process"), observed("cancelled", confirmed=False, source="refusal"))
+    assert order_sla(ours, delivered_lag=None, delivered_sent=False).partner_cancelled
+    assert not order_sla(malls, delivered_lag=None, delivered_sent=False).partner_cancelled
+
+
+@pytest.mark.parametrize(
+    ("body", "mdp", "tracked"),
+    [
+        ({"status": "shipped", "tracking_number": TRACK[0], "tracking_url": TRACK[1]}, False, True),
+        ({"status": "shipped", "tracking_number": TRACK[0]}, False, False),
+        ({"status": "shipped"}, True, True),  # MALL Delivery: MALL's carrier supplies the tracking
+    ],
+)
+def test_tracking_counts_shipped_orders_with_number_and_url_and_every_mdp_order(
+    body: dict[str, str], mdp: bool, tracked: bool
+) -> None:
+    state = _state(first_seen("settled", mdp=mdp), updated(1, "shipped", body))
+    assert order_sla(state, delivered_lag=None, delivered_sent=False).tracked is tracked
+
+
+def test_an_order_not_shipped_is_not_in_the_tracking_figure() -> None:
+    state = _state(first_seen("in_process"), updated(1, "shipping", {"status": "shipping"}))
+    assert order_sla(state, delivered_lag=None, delivered_sent=False).tracked is None
+
+
+def test_on_time_is_within_24_hours_of_the_delivery_moment() -> None:
+    accepted = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # 12:00 Prague
+    assert delivered_lag_s("2026-03-01 12:00:00", accepted_at=accepted) == 24 * 3600
+    assert is_on_time(24 * 3600.0)
+    assert not is_on_time(24 * 3600.0 + 1)
+    assert not is_on_time(None)
+    assert delivered_lag_s("not a date", accepted_at=accepted) is None
+
+
+def test_on_time_counts_only_while_mall_has_our_delivered() -> None:
+    state = _state(first_seen("settled", tracking=TRACK), updated(1, "delivered", {"status": "delivered"}))
+    assert order_sla(state, delivered_lag=10.0, delivered_sent=True).on_time is True
+    assert order_sla(state, delivered_lag=10.0, delivered_sent=False).on_time is None
+
+
+def test_tally_figures_and_breaches() -> None:
+    tally = SlaTally()
+    for order in [OrderSla(partner_cancelled=True)] + [OrderSla()] * 9:
+        tally.add(order)
+    tally.add(OrderSla(tracked=True, mdp=True, on_time=False))
+    tally.add(OrderSla(tracked=False, on_time=True))
+    figures = tally.figures()
+    assert figures.orders == 12
+    assert figures.cancel_rate == pytest.approx(1 / 12)
+    assert figures.cancel_breach
+    assert figures.tracking_rate == 0.5
+    assert figures.tracking_rate_own == 0.0
+    assert figures.on_time_rate == 0.5
+    assert figures.on_time_breach
+    empty = SlaTally().figures()
+    assert empty.cancel_rate is None
+    assert not empty.cancel_breach
+    assert not empty.on_time_breach
+
+
+def test_daily_figures_are_over_the_orders_that_reached_open_that_day() -> None:
+    days = last_days(date(2026, 3, 3), 3)
+    assert days == (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3))
+    orders = [
+        (date(2026, 3, 1), OrderSla(partner_cancelled=True)),
+        (date(2026, 3, 1), OrderSla()),
+        (date(2026, 3, 3), OrderSla()),
+        (date(2026, 2, 1), OrderSla(partner_cancelled=True)),  # outside the window
+        (None, OrderSla(partner_cancelled=True)),  # no known day
+    ]
+    series = daily_figures(orders, days)
+    assert [f.orders for f in series] == [2, 0, 1]
+    assert [f.cancel_rate for f in series] == [0.5, None, 0.0]
+
+
+def test_the_day_is_pragues() -> None:
+    assert prague_date(datetime(2026, 3, 1, 23, 30, tzinfo=UTC)) == date(2026, 3, 2)
