@@ -93,7 +93,7 @@ class IngestServer:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         raw = body if body is not None else json.dumps({"orders": orders or []}).encode()
-        ts = str(timestamp if timestamp is not None else self._next_timestamp())
+        ts = str(timestamp if timestamp is not None else self.next_timestamp())
         sent = {
             "X-Mallbridge-Timestamp": ts,
             "X-Mallbridge-Signature": sign(secret, ts, raw),
@@ -103,7 +103,7 @@ class IngestServer:
             sent = headers
         return await self.client.post(f"/v1/tenants/{tenant_id}/orders", content=raw, headers=sent)
 
-    def _next_timestamp(self) -> int:
+    def next_timestamp(self) -> int:
         """Now, but never the same second twice: each push is signed anew, as a client's retry would be,
         and a byte-identical signed request in the same second would be a replay (answered from memory)."""
         self._last_ts = max(int(time.time()), self._last_ts + 1)

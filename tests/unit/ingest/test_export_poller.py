@@ -129,3 +129,23 @@ async def test_log_down_is_reported_and_the_next_poll_writes(poller: ExportPolle
     log.down = False
     assert (await poller.poll_once(ACME)).outcome == "ok"  # not skipped as "unchanged": it was never written
     assert written(log) == 5
+
+
+async def test_a_stale_export_changes_nothing_and_is_counted(
+    poller: ExportPoller, export: Export, log: FakeEventLog
+) -> None:
+    # Today's export, then yesterday's (a cached or slow mirror): the older rows change nothing.
+    today = SAMPLE.replace(
+        "vyřizuje se;;;;ano;20.11.2026 09:02:11".encode(), "vyřízená;;;;ano;20.11.2026 11:30".encode()
+    )
+    export.body = today
+    assert (await poller.poll_once(ACME)).outcome == "ok"
+    export.body = SAMPLE
+    result = await poller.poll_once(ACME)
+    assert result.outcome == "ok"
+    assert result.result is not None
+    assert (result.result.stale, result.result.events) == (1, 0)
+    assert written(log) == 5
+    assert (
+        'mallbridge_ingest_snapshots_stale_total{source="poll",tenant="acme"} 1.0' in poller.metrics.render().decode()
+    )

@@ -1,16 +1,17 @@
 """Read one export document with a CsvExportMapping: bytes → validated snapshots with their line numbers.
 
-Structural problems (undecodable bytes, no header, required columns missing) raise MalformedExportError;
-problems in single rows come back as rejections (the poller treats either as a malformed export).
+Structural problems (no header, required columns missing) raise MalformedExportError; problems of
+single rows (bytes the encoding cannot read, a broken CSV line, a wrong field count, an invalid value)
+come back as rejections with their line numbers (the poller treats either as a malformed export).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 
 from mallbridge_ingest.adapters.export_mapping import REQUIRED_FIELDS, CsvExportMapping
+from mallbridge_ingest.adapters.text_lines import CsvLine, csv_lines
 from mallbridge_ingest.adapters.validation import Indexed, validate_snapshot
 from mallbridge_ingest.domain import Rejection
 
@@ -26,13 +27,26 @@ class ParsedExport:
     ignored: int = 0  # rows without the `skip_rows_without` value (not MALL orders)
 
 
-def decode(mapping: CsvExportMapping, data: bytes) -> str:
+def decode(mapping: CsvExportMapping, data: bytes) -> tuple[str, str]:
+    """The document's text and the encoding it was read with: the first of the mapping's encodings that
+    reads all of it; if none does, the one that leaves the fewest bytes unread, with those bytes kept
+    for the lines that hold them to be reported (`text_lines.undecodable`)."""
     for encoding in mapping.encodings:
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError):
             continue
-    raise MalformedExportError(f"not decodable as any of {', '.join(mapping.encodings)}")
+    readings: list[tuple[int, str, str]] = []
+    for encoding in mapping.encodings:
+        try:
+            text = data.decode(encoding, errors="surrogateescape")
+        except LookupError:
+            continue
+        readings.append((sum(1 for c in text if "\udc80" <= c <= "\udcff"), text, encoding))
+    if not readings:
+        raise MalformedExportError(f"unknown encoding(s) {', '.join(mapping.encodings)} in the mapping")
+    _, text, encoding = min(readings, key=lambda reading: reading[0])
+    return text, encoding
 
 
 def _header_positions(mapping: CsvExportMapping, header: list[str]) -> dict[str, int]:
@@ -48,42 +62,48 @@ def _header_positions(mapping: CsvExportMapping, header: list[str]) -> dict[str,
     return positions
 
 
+def _row_problem(mapping: CsvExportMapping, record: CsvLine, width: int) -> Rejection | None:
+    if record.error is not None:
+        return Rejection(record.line, None, "(row)", record.error, f"one {mapping.encodings[0]} CSV record per line")
+    assert record.cells is not None
+    if len(record.cells) != width:
+        return Rejection(
+            record.line,
+            None,
+            "(row)",
+            f"{len(record.cells)} fields where the header has {width}",
+            f"one value per column, separated by {mapping.delimiter!r}",
+        )
+    return None
+
+
 def parse_export(mapping: CsvExportMapping, data: bytes) -> ParsedExport:
-    reader = csv.reader(io.StringIO(decode(mapping, data), newline=""), delimiter=mapping.delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise MalformedExportError("empty export: no header line") from None
-    except csv.Error as exc:
-        raise MalformedExportError(f"line 1: {exc}") from None
-    positions = _header_positions(mapping, header)
+    """Every row as a snapshot or as rejections, each with its line number (one bad line costs only itself)."""
+    text, encoding = decode(mapping, data)
+    lines = csv_lines(io.StringIO(text, newline=""), mapping.delimiter, encoding=encoding)
+    header = next((r for r in lines if r.cells is not None or r.error is not None), None)
+    if header is None:
+        raise MalformedExportError("empty export: no header line")
+    if header.cells is None:
+        raise MalformedExportError(f"line {header.line}: {header.error}")
+    positions = _header_positions(mapping, header.cells)
     result = ParsedExport()
     ignored = 0
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                result.rejections.append(
-                    Rejection(
-                        line,
-                        None,
-                        "(row)",
-                        f"{len(row)} fields where the header has {len(header)}",
-                        f"one value per column, separated by {mapping.delimiter!r}",
-                    )
-                )
-                continue
-            cells = {f: row[i] for f, i in positions.items()}
-            if mapping.skip_rows_without and not cells.get(mapping.skip_rows_without, "").strip():
-                ignored += 1
-                continue
-            checked = validate_snapshot(line, mapping.convert(cells))
-            if isinstance(checked, list):
-                result.rejections.extend(checked)
-            else:
-                result.snapshots.append((line, checked))
-    except csv.Error as exc:
-        raise MalformedExportError(f"line {reader.line_num}: {exc}") from None
+    for record in lines:
+        if (record.cells is None and record.error is None) or not any(c.strip() for c in record.cells or ("x",)):
+            continue
+        problem = _row_problem(mapping, record, len(header.cells))
+        if problem is not None:
+            result.rejections.append(problem)
+            continue
+        assert record.cells is not None
+        cells = {f: record.cells[i] for f, i in positions.items()}
+        if mapping.skip_rows_without and not cells.get(mapping.skip_rows_without, "").strip():
+            ignored += 1
+            continue
+        checked = validate_snapshot(record.line, mapping.convert(cells))
+        if isinstance(checked, list):
+            result.rejections.extend(checked)
+        else:
+            result.snapshots.append((record.line, checked))
     return ParsedExport(result.snapshots, result.rejections, ignored)

@@ -71,6 +71,7 @@ class ExportPoller:
                     "accepted": r.accepted,
                     "events": r.events,
                     "unchanged": r.unchanged,
+                    "stale": r.stale,
                 },
             )
         return outcome

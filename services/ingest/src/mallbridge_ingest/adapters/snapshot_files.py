@@ -1,9 +1,12 @@
 """Snapshot files for `mallbridge ingest import`: JSON Lines (one snapshot object per line) and CSV
-(a header row of snapshot field names, comma-separated, UTF-8; empty cells mean "not given")."""
+(a header row of snapshot field names, comma-separated, UTF-8; empty cells mean "not given").
+
+Open them with `open_snapshot_file`: bytes that are not UTF-8 then make their line a rejected line (with
+its number and the column), not the end of the import; so do unreadable JSON and CSV lines.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any, NamedTuple, TextIO
 from pydantic_core import from_json
 
 from mallbridge_ingest.adapters.export_mapping import REQUIRED_FIELDS
+from mallbridge_ingest.adapters.text_lines import csv_lines, undecodable, without_line_end
 
 FORMATS = ("jsonl", "csv")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -49,8 +53,13 @@ def count_lines(path: Path) -> int:
 
 
 def read_jsonl(stream: TextIO) -> Iterator[RawLine]:
-    for number, text in enumerate(stream, start=1):
+    for number, raw in enumerate(stream, start=1):
+        text = without_line_end(raw)
         if not text.strip():
+            continue
+        problem = undecodable(text)
+        if problem is not None:
+            yield RawLine(number, error=problem)
             continue
         try:
             yield RawLine(number, from_json(text))  # pydantic-core's parser: a third of json.loads' time
@@ -68,24 +77,33 @@ def _json_problem(text: str) -> str:
 
 
 def read_csv(stream: TextIO) -> Iterator[RawLine]:
-    reader = csv.DictReader(stream)
-    header = [name.strip() for name in reader.fieldnames or ()]
-    missing = [f for f in REQUIRED_FIELDS if f not in header]
-    if missing:
+    lines = csv_lines(stream, ",")
+    header: list[str] | None = None
+    for record in lines:
+        if record.error is not None:
+            raise SnapshotFileError(f"line {record.line}: the CSV header is unreadable: {record.error}")
+        if record.cells is not None:
+            header = [name.strip() for name in record.cells]
+            break
+    missing = [f for f in REQUIRED_FIELDS if f not in (header or ())]
+    if header is None or missing:
         raise SnapshotFileError(
             f"CSV header lacks column(s) {', '.join(missing)}; the header must name snapshot fields"
         )
-    reader.fieldnames = header
-    try:
-        for row in reader:
-            if None in row:
-                yield RawLine(reader.line_num, error=f"more fields than the {len(header)} columns of the header")
-                continue
-            values = {k: v for k, v in row.items() if v is not None and v.strip() != ""}
-            if values:
-                yield RawLine(reader.line_num, values)
-    except csv.Error as exc:
-        yield RawLine(reader.line_num, error=f"unreadable CSV ({exc})")
+    for record in lines:
+        if record.error is not None:
+            yield RawLine(record.line, error=record.error)
+        elif record.cells is None:
+            continue
+        elif len(record.cells) > len(header):
+            yield RawLine(record.line, error=f"more fields than the {len(header)} columns of the header")
+        elif values := {k: v for k, v in zip(header, record.cells, strict=False) if v.strip() != ""}:
+            yield RawLine(record.line, values)
+
+
+def open_snapshot_file(path: Path) -> TextIO:
+    """UTF-8 (a BOM at the start is allowed); undecodable bytes are kept for `undecodable` to report."""
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def read_snapshot_file(stream: TextIO, fmt: str) -> Iterator[RawLine]:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
-from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
+from mallbridge_ingest.adapters.snapshot_files import open_snapshot_file, read_snapshot_file
 from mallbridge_ingest.imports.processes import run_workers
 from mallbridge_ingest.imports.summary import ImportSummary
 from mallbridge_ingest.imports.worker import ImportJob, import_shard
@@ -31,7 +31,7 @@ MAX_AUTO_WORKERS = 4
 def check_readable(file: Path, file_format: str) -> None:
     """Fail before any work when the file cannot be imported at all (e.g. a CSV header without the
     required columns): SnapshotFileError."""
-    with file.open(encoding="utf-8-sig", newline="") as stream:
+    with open_snapshot_file(file) as stream:
         next(read_snapshot_file(stream, file_format), None)
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_core.tenants import Tenant
-from mallbridge_ingest.adapters.snapshot_files import read_snapshot_file
+from mallbridge_ingest.adapters.snapshot_files import open_snapshot_file, read_snapshot_file
 from mallbridge_ingest.bootstrap import build_service, tune_gc, utc_now
 from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.imports.shards import order_shard, shard_of
@@ -65,7 +65,7 @@ async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> Import
         hooks.ready()
         await hooks.wait_for_go()
         started, cpu = time.perf_counter(), time.process_time()
-        with job.file.open(encoding="utf-8-sig", newline="") as stream:
+        with open_snapshot_file(job.file) as stream:
             lines = read_snapshot_file(stream, job.file_format)
             if job.shards > 1:
                 lines = (r for r in lines if order_shard(r, job.shards) == shard)
