@@ -19,11 +19,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from mallbridge_audit.assembly import assemble
 from mallbridge_audit.model import Report
 from mallbridge_audit.parallel import co_partitioned, default_workers, read_parallel
-from mallbridge_audit.reader import read_log, take_end_offsets
+from mallbridge_audit.reader import Plan, read_log, take_end_offsets
 from mallbridge_audit.render import CSV_TABLES, write_csv, write_json, write_table
-from mallbridge_audit.report import ReportBuilder, assemble
+from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.verify import Verifier
 from mallbridge_core.eventlog import open_event_log
@@ -44,18 +45,24 @@ def tenant_lanes(path: str) -> dict[str, str]:
 
 
 def lanes_to_read(common: CommonOptions, tenants: tuple[str, ...], lanes: str | None) -> list[Topics]:
-    """The default lane, the lanes of the tenants file's tenants (only those in --tenant when given), --lanes."""
+    """The history of every lane to read (`Topics.history()`: the default lane first, where a tenant moved
+    to a lane wrote before): the default lane, the lanes of the tenants file's tenants (only those in
+    --tenant when given), and --lanes."""
     names = [DEFAULT_LANE]
     if common.tenants_path:
-        for tenant, lane in tenant_lanes(common.tenants_path).items():
-            if not tenants or tenant in tenants:
-                names.append(lane)
-    for lane in (lanes or "").split(","):
-        if lane.strip():
-            if not is_lane_name(lane.strip()):
-                raise click.BadParameter(f"lane {lane.strip()!r} must match {LANE_PATTERN}", param_hint="--lanes")
-            names.append(lane.strip())
-    return [common.topics(lane) for lane in dict.fromkeys(names)]
+        names += [
+            lane for tenant, lane in tenant_lanes(common.tenants_path).items() if not tenants or tenant in tenants
+        ]
+    names += _extra_lanes(lanes)
+    return list(dict.fromkeys(topics for lane in names for topics in common.topics(lane).history()))
+
+
+def _extra_lanes(lanes: str | None) -> list[str]:
+    names = [lane.strip() for lane in (lanes or "").split(",") if lane.strip()]
+    for lane in names:
+        if not is_lane_name(lane):
+            raise click.BadParameter(f"lane {lane!r} must match {LANE_PATTERN}", param_hint="--lanes")
+    return names
 
 
 def _moment(value: str | None, *, name: str, end_of_day: bool = False) -> datetime | None:
@@ -85,6 +92,28 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] |
         yield lambda n: progress.advance(task, n)
 
 
+def _workers(plan: Plan, *, one_process: bool, asked: int | None) -> int:
+    """How many processes read: one when verifying or keeping timelines (the verifier walks each order's
+    whole history in order), else `asked` (when the topics are co-partitioned) or automatic."""
+    if one_process:
+        return 1
+    if asked is None:
+        return default_workers(plan, cpus=os.cpu_count())
+    return asked if asked <= 1 or co_partitioned(plan) else 1
+
+
+def _meta(url: str, lanes: list[Topics], plan: Plan, workers: int) -> dict[str, Any]:
+    """What was read, for the report's header and `--format json`."""
+    topics = (*plan.order_topics, *plan.sync_topics)
+    return {
+        "log": url,
+        "lanes": [t.lane for t in lanes],
+        "topics": [t for t, _ in topics],
+        "end_offsets": {t: {str(p): o for p, o in ends.items()} for t, ends in topics},
+        "workers": workers,
+    }
+
+
 async def run_audit(
     common: CommonOptions,
     lanes: list[Topics],
@@ -99,43 +128,29 @@ async def run_audit(
 ) -> tuple[Report, dict[str, Any]]:
     """Read the log and build the report (used by the command, the tests and the bench).
 
-    `workers`: processes that share the partitions (None: automatic, see parallel.py). Verifying and
-    timelines always run in one process (the verifier walks each order's whole history in order).
+    `workers`: processes that share the partitions (None: automatic, see parallel.py).
     """
     log = open_event_log(common.log_url, partitions=common.partitions)
     await log.start()
     try:
         plan = await take_end_offsets(log, lanes)
         started = datetime.now(UTC)
+        workers = _workers(plan, one_process=verify or bool(scope.orders), asked=workers)
         builder = ReportBuilder(scope)
         verifier = Verifier(scope) if verify else None
         enabled = sys.stderr.isatty() and plan.total >= PROGRESS_MIN_RECORDS if show_progress is None else show_progress
-        if verify or scope.orders:
-            workers = 1
-        elif workers is None:
-            workers = default_workers(plan, cpus=os.cpu_count())
-        elif workers > 1 and not co_partitioned(plan):
-            workers = 1
         parts = None
         with _progress_bar(enabled, plan.total) as progress:
             if workers > 1:
                 parts = await read_parallel(
                     common.log_url, common.partitions, plan, scope, workers=workers, orders=orders, progress=progress
                 )
-            if parts is None:
+            if parts is None:  # one process asked for, or the workers found an order split between them
                 await read_log(log, plan, builder, verifier=verifier, progress=progress)
                 workers = 1
         moment = as_of or started
         result = verifier.finish(as_of=moment, grace_s=grace_s) if verifier is not None else None
-        meta: dict[str, Any] = {
-            "log": log.url,
-            "lanes": [t.lane for t in lanes],
-            "topics": [t for t, _ in (*plan.order_topics, *plan.sync_topics)],
-            "end_offsets": {
-                t: {str(p): o for p, o in ends.items()} for t, ends in (*plan.order_topics, *plan.sync_topics)
-            },
-        }
-        meta["workers"] = workers
+        meta = _meta(log.url, lanes, plan, workers)
         if parts is not None:
             return assemble(parts, scope=scope, as_of=moment, verify=result), meta
         return builder.finish(as_of=moment, verify=result, orders=orders), meta
@@ -223,6 +238,12 @@ def audit(
             workers=workers,
         )
     )
+    _write(report, meta, fmt=fmt, csv_table=csv_table, all_orders=all_orders)
+    if report.verify is not None and not report.verify.clean:
+        sys.exit(1)
+
+
+def _write(report: Report, meta: dict[str, Any], *, fmt: str, csv_table: str, all_orders: bool) -> None:
     out = sys.stdout
     if fmt == "json":
         write_json(report, out, meta=meta)
@@ -232,5 +253,3 @@ def audit(
         # Piped or captured output gets a wide page rather than rich's 80 columns, so rows stay one line.
         width = None if out.isatty() else 180
         write_table(report, Console(file=out, width=width), meta=meta, all_orders=all_orders)
-    if report.verify is not None and not report.verify.clean:
-        sys.exit(1)

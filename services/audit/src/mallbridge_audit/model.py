@@ -11,6 +11,8 @@ CANCEL_RATE_LIMIT = 0.015
 ON_TIME_TARGET = 0.90
 """MALL's On-Time Delivery target: `delivered` within 24 h of the carrier's delivery (mall-api.md §5)."""
 ON_TIME_LIMIT_S = 24 * 3600.0
+QUIET_STATES = ("in_sync", "mdp_by_mall")
+"""Order states that need no look: the table lists only the other orders (and orphans) by default."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from mallbridge_audit.assembly import Partial
 from mallbridge_audit.reader import Plan, read_log
-from mallbridge_audit.report import Partial, ReportBuilder
+from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
 from mallbridge_core.eventlog import open_event_log
 

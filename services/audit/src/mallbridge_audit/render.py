@@ -17,15 +17,16 @@ from rich.text import Text
 from mallbridge_audit.model import (
     CANCEL_RATE_LIMIT,
     ON_TIME_TARGET,
+    QUIET_STATES,
     Finding,
     OrderSummary,
     Report,
     TenantFigures,
     TimelineEntry,
+    VerifyResult,
 )
 
 CSV_TABLES = ("orders", "tenants", "timeline", "findings")
-_QUIET_STATES = ("in_sync", "mdp_by_mall")
 
 
 # ---- JSON --------------------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def _orders_table(orders: Sequence[OrderSummary], title: str) -> Table:
             (o.fc_status or "—") + (" (MDP)" if o.mdp else ""),
             o.desired or "—",
             o.mall_status,
-            Text(o.state, style="" if o.state in _QUIET_STATES else "bold yellow"),
+            Text(o.state, style="" if o.state in QUIET_STATES else "bold yellow"),
             duration(o.max_lag_s),
             _order_detail(o),
         )
@@ -275,6 +276,19 @@ def _findings_table(title: str, findings: Sequence[Finding], style: str) -> Tabl
 def write_table(
     report: Report, console: Console, *, meta: dict[str, Any], all_orders: bool = False, limit: int = 30
 ) -> None:
+    _print_header(report, console, meta)
+    console.print(_tenant_table(report.tenants))
+    for t in report.tenants:
+        for code, reason in t.tenant_attention:
+            console.print(Text(f"tenant {t.tenant_id} attention [{code}]: {reason}", style="bold yellow"))
+    _print_orders(report, console, all_orders=all_orders, limit=limit)
+    for key, entries in report.timelines.items():
+        console.print(_timeline_table(key, entries))
+    if report.verify is not None:
+        _print_verify(report.verify, console)
+
+
+def _print_header(report: Report, console: Console, meta: dict[str, Any]) -> None:
     window = ""
     if report.since or report.until:
         window = f" · orders that reached open from {_plain(report.since) or '…'} until {_plain(report.until) or '…'}"
@@ -290,38 +304,33 @@ def write_table(
     )
     for u in report.undecodable_samples:
         console.print(Text(f"  undecodable {u.topic}[{u.partition}]@{u.offset}: {u.error}"))
-    console.print(_tenant_table(report.tenants))
-    for t in report.tenants:
-        for code, reason in t.tenant_attention:
-            console.print(Text(f"tenant {t.tenant_id} attention [{code}]: {reason}", style="bold yellow"))
+
+
+def _print_orders(report: Report, console: Console, *, all_orders: bool, limit: int) -> None:
     if all_orders or report.timelines:
         console.print(_orders_table(report.orders, "Orders"))
+        return
+    flagged = [o for o in report.orders if o.state not in QUIET_STATES or o.orphan]  # "flagged" lists only these
+    if not flagged:
+        console.print("Every order is in sync (or waits on MALL Delivery).")
+        return
+    more = (
+        f" (first {limit} of {len(flagged)}; --all-orders or --format json/csv for all)" if len(flagged) > limit else ""
+    )
+    console.print(_orders_table(flagged[:limit], f"Orders that need a look{more}"))
+
+
+def _print_verify(verify: VerifyResult, console: Console) -> None:
+    if verify.clean:
+        console.print(
+            f"[bold green]verify: clean[/] — {verify.puts_checked} PUTs checked over {verify.orders_checked} "
+            "orders; every PUT is the one the reconciler plans, and nothing due is missing"
+        )
     else:
-        flagged = [o for o in report.orders if o.state not in _QUIET_STATES or o.orphan]  # "flagged" lists only these
-        if flagged:
-            shown = flagged[:limit]
-            more = (
-                f" (first {limit} of {len(flagged)}; --all-orders or --format json/csv for all)"
-                if len(flagged) > limit
-                else ""
-            )
-            console.print(_orders_table(shown, f"Orders that need a look{more}"))
-        else:
-            console.print("Every order is in sync (or waits on MALL Delivery).")
-    for key, entries in report.timelines.items():
-        console.print(_timeline_table(key, entries))
-    verify = report.verify
-    if verify is not None:
-        if verify.clean:
-            console.print(
-                f"[bold green]verify: clean[/] — {verify.puts_checked} PUTs checked over {verify.orders_checked} "
-                "orders; every PUT is the one the reconciler plans, and nothing due is missing"
-            )
-        else:
-            console.print(
-                f"[bold red]verify: {len(verify.differences)} difference(s)[/] ({verify.puts_checked} PUTs over "
-                f"{verify.orders_checked} orders checked)"
-            )
-            console.print(_findings_table("Differences", verify.differences, "bold red"))
-        if verify.warnings:
-            console.print(_findings_table("Warnings", verify.warnings, "yellow"))
+        console.print(
+            f"[bold red]verify: {len(verify.differences)} difference(s)[/] ({verify.puts_checked} PUTs over "
+            f"{verify.orders_checked} orders checked)"
+        )
+        console.print(_findings_table("Differences", verify.differences, "bold red"))
+    if verify.warnings:
+        console.print(_findings_table("Warnings", verify.warnings, "yellow"))

@@ -1,0 +1,112 @@
+"""MALL's SLA figures of one tenant, over the orders in scope (definitions in the README).
+
+- orders: every order mallbridge saw (each reached `open`: FastCentrik only gets MALL orders then);
+- partner cancellation: an accepted MallStatusUpdated with status `cancelled`;
+- tracking: orders MALL has as shipped/delivered/returned (an accepted update or an observed state);
+  tracked when the accepted `shipped` PUT carried tracking number AND URL (or MALL showed both), and
+  MALL Delivery orders always (MALL's carrier supplies the tracking; MALL counts them as carrying it);
+  `tracking_rate_own` leaves MDP orders out;
+- on time: an accepted `delivered` whose recorded_at − the delivered_at it sent is ≤ 24 h;
+- lag: MallStatusUpdated.recorded_at − occurred_at of the order event of seq `based_on_seq`.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+from mallbridge_audit.model import CANCEL_RATE_LIMIT, ON_TIME_TARGET, QUIET_STATES, TenantFigures
+from mallbridge_audit.order_fold import CANCELLED, MDP, SHIPPED, TRACKED, OrderAcc
+from mallbridge_audit.order_summary import on_time
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of sorted values."""
+    if not values:
+        return None
+    rank = max(1, math.ceil(q * len(values)))
+    return values[rank - 1]
+
+
+class TenantTally:
+    """One tenant's running totals over the orders in scope (mergeable: workers tally disjoint orders)."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.orders = self.cancelled = self.shipped = self.tracked = self.mdp = self.own_tracked = 0
+        self.delivered = self.on_time = self.attention = self.deferred = self.in_sync = 0
+        self.requests = self.updates = self.rejections = self.deferrals = self.observations = self.raised = 0
+        self.lags: array[float] = array("d")
+
+    def add(self, acc: OrderAcc, state: str) -> None:
+        self.orders += 1
+        flags = acc.flags
+        self.cancelled += bool(flags & CANCELLED)
+        if flags & SHIPPED:
+            self.shipped += 1
+            if flags & MDP:
+                self.mdp += 1
+                self.tracked += 1
+            elif flags & TRACKED:
+                self.tracked += 1
+                self.own_tracked += 1
+        delivered_on_time = on_time(acc)
+        if delivered_on_time is not None:
+            self.delivered += 1
+            self.on_time += delivered_on_time
+        self.attention += acc.attention is not None
+        self.deferred += state == "deferred"
+        self.in_sync += state in QUIET_STATES
+        self.requests += acc.n_req
+        self.updates += acc.n_upd
+        self.rejections += acc.n_rej
+        self.deferrals += acc.n_def
+        self.observations += acc.n_obs
+        self.raised += acc.n_att
+        if acc.n_occ < len(acc.vals):
+            self.lags.extend(acc.lags())
+
+    def merge(self, other: TenantTally) -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+        self.lags.extend(other.lags)
+
+    def figures(self, tenant_items: dict[str, str]) -> TenantFigures:
+        lags = sorted(self.lags)
+        cancel_rate = _rate(self.cancelled, self.orders)
+        on_time_rate = _rate(self.on_time, self.delivered)
+        return TenantFigures(
+            tenant_id=self.tenant,
+            orders=self.orders,
+            partner_cancellations=self.cancelled,
+            cancel_rate=cancel_rate,
+            cancel_breach=cancel_rate is not None and cancel_rate > CANCEL_RATE_LIMIT,
+            tracking_orders=self.shipped,
+            tracking_with=self.tracked,
+            tracking_rate=_rate(self.tracked, self.shipped),
+            tracking_mdp=self.mdp,
+            tracking_rate_own=_rate(self.own_tracked, self.shipped - self.mdp),
+            delivered_orders=self.delivered,
+            delivered_on_time=self.on_time,
+            on_time_rate=on_time_rate,
+            on_time_breach=on_time_rate is not None and on_time_rate < ON_TIME_TARGET,
+            lag_count=len(lags),
+            lag_p50_s=_percentile(lags, 0.50),
+            lag_p95_s=_percentile(lags, 0.95),
+            lag_max_s=lags[-1] if lags else None,
+            open_attention=self.attention,
+            tenant_attention=tuple(sorted(tenant_items.items())),
+            orders_deferred=self.deferred,
+            orders_in_sync=self.in_sync,
+            requests=self.requests,
+            updates=self.updates,
+            rejections=self.rejections,
+            deferrals=self.deferrals,
+            observations=self.observations,
+            attention_raised=self.raised,
+        )
