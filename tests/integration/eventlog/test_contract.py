@@ -23,6 +23,7 @@ import pytest
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, open_event_log
 from mallbridge_core.eventlog.kafka import KafkaEventLog
 from tests.conftest import ROOT, free_port
+from tests.support.eventually import eventually
 
 
 async def _replay_all(log: EventLog, topic: str, **kwargs: Any) -> list[LogRecord]:
@@ -139,10 +140,12 @@ async def test_replay_from_zero_yields_every_event_once_in_order_whatever_a_grou
     sub = await event_log.subscribe(topic, group=f"{topic_prefix}g", on_assigned=on_assigned, on_revoked=on_revoked)
     try:
         seen: list[LogRecord] = []
-        deadline = time.monotonic() + 30
-        while len(seen) < 50:
-            assert time.monotonic() < deadline, "the subscription delivered nothing"
+
+        async def fifty_seen() -> bool:
             seen.extend(await sub.poll(timeout_s=0.5, max_records=50))
+            return len(seen) >= 50
+
+        await eventually(fifty_seen, what="50 records from the subscription")
         positions: dict[int, int] = {}
         for r in seen:
             positions[r.partition] = r.offset + 1
@@ -177,10 +180,12 @@ async def test_subscription_starts_where_on_assigned_says(event_log: EventLog, t
     try:
         got: list[LogRecord] = []
         expected = sum(e - start_at[p] for p, e in ends.items())
-        deadline = time.monotonic() + 30
-        while len(got) < expected:
-            assert time.monotonic() < deadline, f"got {len(got)} of {expected}"
+
+        async def all_got() -> None:
             got.extend(await sub.poll(timeout_s=0.5))
+            assert len(got) >= expected, f"got {len(got)} of {expected}"
+
+        await eventually(all_got)
         assert await sub.poll(timeout_s=0.3) == []
         assert set().union(*assigned) == set(ends) == set(sub.assignment())
         first: dict[int, int] = {}
@@ -217,11 +222,13 @@ async def test_reader_killed_with_sigkill_resumes_exactly_after_its_last_commit(
     first_out = tmp_path / "first.jsonl"
     first = _spawn(child, event_log_url, topic, group, str(first_out), "crash", "25")
     try:
-        deadline = time.monotonic() + 60
-        while not any(line["event"] == "ready" for line in _read_lines(first_out)):
-            assert first.poll() is None, "the first reader exited on its own"
-            assert time.monotonic() < deadline, "the first reader never got to 25 records"
-            await asyncio.sleep(0.1)
+
+        def ready() -> bool:
+            if first.poll() is not None:
+                raise RuntimeError("the first reader exited on its own")
+            return any(line["event"] == "ready" for line in _read_lines(first_out))
+
+        await eventually(ready, timeout=60, what="the first reader at 25 records")
         os.kill(first.pid, signal.SIGKILL)
     finally:
         first.kill()
@@ -279,11 +286,13 @@ async def test_concurrent_appends_from_two_processes_lose_nothing(
         for name in ("alpha", "beta")
     ]
     try:
-        deadline = time.monotonic() + 60
-        while not all((barrier / f"ready-{name}").exists() for name in ("alpha", "beta")):
-            assert all(w.poll() is None for w in writers), "a writer exited before it was ready"
-            assert time.monotonic() < deadline, "the writers did not get ready"
-            await asyncio.sleep(0.02)
+
+        def both_ready() -> bool:
+            if any(w.poll() is not None for w in writers):
+                raise RuntimeError("a writer exited before it was ready")
+            return all((barrier / f"ready-{name}").exists() for name in ("alpha", "beta"))
+
+        await eventually(both_ready, timeout=60, interval=0.02, what="both writers connected")
         (barrier / "go").touch()  # both connected: they start appending together
         returncodes = [await asyncio.to_thread(w.wait, 120) for w in writers]
     finally:
@@ -342,7 +351,9 @@ async def test_looking_at_an_unknown_topic_never_creates_it_and_replay_never_wai
     topic = f"{topic_prefix}sync-events.v1"
     assert await event_log.end_offsets(topic) == {}
     assert await _replay_all(event_log, topic) == []
-    await asyncio.sleep(1.0)  # a broker's auto-creation would have happened by now
+    # Barrier: a topic created after those looks exists, so a creation they had set off would be done
+    # too (a broker's controller creates topics in the order it is asked).
+    await event_log.ensure_topics([f"{topic_prefix}marker"])
     assert await event_log.end_offsets(topic) == {}
 
     # Created only by ensure_topics, with the engine's partition count (not a broker default).

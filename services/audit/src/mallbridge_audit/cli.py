@@ -104,12 +104,11 @@ def _workers(plan: Plan, *, one_process: bool, asked: int | None) -> int:
 
 def _meta(url: str, lanes: list[Topics], plan: Plan, workers: int) -> dict[str, Any]:
     """What was read, for the report's header and `--format json`."""
-    topics = (*plan.order_topics, *plan.sync_topics)
     return {
         "log": url,
         "lanes": [t.lane for t in lanes],
-        "topics": [t for t, _ in topics],
-        "end_offsets": {t: {str(p): o for p, o in ends.items()} for t, ends in topics},
+        "topics": [t for t, _ in plan.topics],
+        "end_offsets": {t: {str(p): o for p, o in ends.items()} for t, ends in plan.topics},
         "workers": workers,
     }
 

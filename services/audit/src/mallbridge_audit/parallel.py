@@ -48,13 +48,9 @@ def _count(n: int) -> None:
         _progress.value += n
 
 
-def _share(plan: Plan, worker: int, workers: int) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
-    """Start offsets that leave this worker its partitions (0) and the others nothing (their end)."""
-
-    def starts(ends: dict[int, int]) -> dict[int, int]:
-        return {p: (0 if p % workers == worker else end) for p, end in ends.items()}
-
-    return [starts(ends) for _, ends in plan.order_topics], [starts(ends) for _, ends in plan.sync_topics]
+def _share(plan: Plan, worker: int, workers: int) -> dict[str, dict[int, int]]:
+    """Per topic, start offsets that leave this worker its partitions (0) and the others nothing (their end)."""
+    return {topic: {p: (0 if p % workers == worker else end) for p, end in ends.items()} for topic, ends in plan.topics}
 
 
 def work(url: str, partitions: int, plan: Plan, worker: int, workers: int, scope: Scope, orders: str) -> Partial:
@@ -67,14 +63,8 @@ async def _work(url: str, partitions: int, plan: Plan, worker: int, workers: int
     await log.start()
     try:
         builder = ReportBuilder(scope)
-        order_starts, sync_starts = _share(plan, worker, workers)
-        await read_log(
-            log,
-            plan,
-            builder,
-            progress=_count if _progress is not None else None,
-            starts=(order_starts, sync_starts),
-        )
+        progress = _count if _progress is not None else None
+        await read_log(log, plan, builder, progress=progress, starts=_share(plan, worker, workers))
         return builder.partial(orders=orders)
     finally:
         await log.close()

@@ -12,7 +12,7 @@ verifying, are decoded in full by the schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,13 @@ class Plan:
     sync_topics: tuple[tuple[str, dict[int, int]], ...]
 
     @property
+    def topics(self) -> tuple[tuple[str, dict[int, int]], ...]:
+        """Every topic with its end offsets, in the order they are read."""
+        return (*self.order_topics, *self.sync_topics)
+
+    @property
     def total(self) -> int:
-        return sum(sum(ends.values()) for _, ends in (*self.order_topics, *self.sync_topics))
+        return sum(sum(ends.values()) for _, ends in self.topics)
 
 
 async def take_end_offsets(log: EventLog, lanes: Sequence[Topics]) -> Plan:
@@ -59,25 +64,20 @@ async def read_log(
     *,
     verifier: Verifier | None = None,
     progress: Progress | None = None,
-    starts: tuple[list[dict[int, int]], list[dict[int, int]]] | None = None,
+    starts: Mapping[str, Mapping[int, int]] | None = None,
 ) -> None:
-    """Feed every record of the plan into the builder (and the verifier).
+    """Feed every record of the plan into the builder (and the verifier), one kind of topic after another.
 
-    `starts`: per order topic and per sync topic (in plan order), the offset to start each partition at
-    (default 0); a partition starting at its end is not read (how parallel workers share the log).
+    `starts`: per topic, the offset to start each partition at (default 0); a partition starting at its
+    end is not read (how parallel workers share the log).
     """
-    for index, (topic, ends) in enumerate(plan.order_topics):
-        start = starts[0][index] if starts else {}
-        if any(end > start.get(p, 0) for p, end in ends.items()):
+    for topics, read_batch in ((plan.order_topics, _order_batch), (plan.sync_topics, _sync_batch)):
+        for topic, ends in topics:
+            start = (starts or {}).get(topic, {})
+            if not any(end > start.get(p, 0) for p, end in ends.items()):
+                continue
             async for batch in log.replay(topic, start=start, stop=ends):
-                _order_batch(batch, builder, verifier)
-                if progress is not None:
-                    progress(len(batch))
-    for index, (topic, ends) in enumerate(plan.sync_topics):
-        start = starts[1][index] if starts else {}
-        if any(end > start.get(p, 0) for p, end in ends.items()):
-            async for batch in log.replay(topic, start=start, stop=ends):
-                _sync_batch(batch, builder, verifier)
+                read_batch(batch, builder, verifier)
                 if progress is not None:
                     progress(len(batch))
 

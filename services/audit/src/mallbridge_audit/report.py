@@ -44,7 +44,7 @@ class ReportBuilder:
 
     # ---- input ---------------------------------------------------------------------------------------
 
-    def wants_timeline(self, tenant_id: str, order_number: str) -> bool:
+    def _wants_timeline(self, tenant_id: str, order_number: str) -> bool:
         """Timelines are kept only for the orders named with `--order`."""
         return bool(self.scope.orders) and self.scope.wants(tenant_id, order_number)
 
@@ -95,7 +95,7 @@ class ReportBuilder:
         self._keep(event)
 
     def _keep(self, event: OrderEventBase | SyncEventBase) -> None:
-        if self.wants_timeline(event.tenant_id, event.order_number):
+        if self._wants_timeline(event.tenant_id, event.order_number):
             self._timelines.setdefault((event.tenant_id, event.order_number), []).append(timeline_entry(event))
 
     def skip_unknown(self) -> None:

@@ -66,11 +66,6 @@ class OrderFact(msgspec.Struct, frozen=True, gc=False):
     tracking_url: str | None = None
     mdp: bool | None = None  # OrderFirstSeen, MdpFlagSet
 
-    @property
-    def fc_status(self) -> FastCentrikStatus | None:
-        """The FastCentrik status this event sets, if it sets one."""
-        return self.status if self.type == "OrderFirstSeen" else self.to_status
-
 
 class RequestBody(msgspec.Struct, frozen=True, gc=False):
     """The fields of a PUT body the SLA figures read."""
