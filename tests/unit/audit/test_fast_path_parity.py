@@ -15,9 +15,10 @@ events at all), is read three ways:
    `desired_status`.
 
 1 and 2 must give the same report, every figure and every order summary. 1 and the projection must
-agree, per order, on everything both compute: FastCentrik's status, delivery date and MDP flag, the
-desired MALL status, MALL's status, the MALL order id, the open attention code, the open deferral and
-the last rejection, and so the audit's state of the order.
+agree, per order, on everything both compute: FastCentrik's status and delivery date, whether the order
+is MALL Delivery, the desired MALL status, MALL's status, the MALL order id, the open attention code and
+the open deferral, and so the audit's state of the order. (The audit's "last rejection" is history; the
+projection's refusal is the one that still stands, for planning: not the same thing, not compared.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from mallbridge_audit.reader import read_log, take_end_offsets
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
 from mallbridge_core.domain.projection import OrderState, apply
-from mallbridge_core.domain.reconciler import desired_status
+from mallbridge_core.domain.reconciler import desired_status, effective_mdp
 from mallbridge_core.eventlog.port import LogRecord
 from mallbridge_core.topics import Topics
 from mallbridge_schema.events import (
@@ -162,6 +163,8 @@ def order_events(draw: st.DrawFn) -> Event | dict[str, Any]:
 
 
 def _body(draw: st.DrawFn, status: MallStatus) -> dict[str, Any]:
+    if draw(st.integers(0, 5)) == 0:
+        return {"confirmed": True}  # a confirm-only PUT: the status field of its event is the one it had
     body: dict[str, Any] = {"status": status.value}
     if draw(st.booleans()):
         body["confirmed"] = True
@@ -206,8 +209,11 @@ def sync_events(draw: st.DrawFn) -> Event | dict[str, Any]:
         number, url = draw(st.sampled_from(TRACKING))
         return MallStateObserved(
             request_no=draw(st.integers(0, 4)),
+            source=draw(st.sampled_from(["outcome_unknown", "refusal", "webhook", "poll", "resync"])),
+            changed=tuple(draw(st.sets(st.sampled_from(["status", "confirmed", "tracking", "delivered_at"])))),
             status=status,
             confirmed=draw(st.sampled_from([None, True, False])),
+            mdp=draw(st.sampled_from([None, True, False])),
             tracking_number=number,
             tracking_url=url,
             **env,
@@ -304,14 +310,15 @@ def _projection(
 def _from_projection(state: OrderState) -> dict[str, Any]:
     desired = desired_status(state)
     mall = state.mall
-    rejection, deferral = mall.rejection, mall.deferral
+    mdp = effective_mdp(state)
+    deferral = mall.deferral
     classified = order_state(
-        desired, mall.status, attention=mall.attention_code is not None, deferred=deferral is not None, mdp=state.fc.mdp
+        desired, mall.status, attention=mall.attention_code is not None, deferred=deferral is not None, mdp=mdp
     )
     return {
         "fc_status": state.fc.status.value if state.fc.status is not None else None,
         "fc_delivery_date": state.fc.delivered_at is not None,
-        "mdp": state.fc.mdp,
+        "mdp": mdp,
         "desired": desired.value if desired is not None else None,
         "mall_status": mall.status.value,
         "mall_order_id": state.mall_order_id,
@@ -320,7 +327,6 @@ def _from_projection(state: OrderState) -> dict[str, Any]:
         "deferral": (deferral.status.value, deferral.reason)
         if deferral is not None and classified == "deferred"
         else None,
-        "rejection": None if rejection is None else (rejection.status.value, rejection.http_status, rejection.message),
         "state": classified,
     }
 
@@ -335,7 +341,6 @@ def _from_audit(order: OrderSummary) -> dict[str, Any]:
         "mall_order_id": order.mall_order_id,
         "attention": order.attention[0] if order.attention is not None else None,
         "deferral": order.deferral,
-        "rejection": order.rejection,
         "state": order.state,
     }
 

@@ -3,15 +3,22 @@
 Why not the projection's `OrderState`: a replay folds every event of the log, and the report needs a
 few hundred bytes per order and a couple of microseconds per event. So the audit keeps its own fold,
 with what only the audit needs on top (counters, lags, tracking, partner cancellations, the delivered
-lag). Where both fold the same thing they follow the same rules, those of
-`mallbridge_core.domain.projection`: an order event counts only when its seq is newer than the last
-applied; MALL's status only moves forward (`mall_rank`); an accepted update ends a deferral; the last
-rejection and the last order-scope attention item (until resolved by its code) are the open ones.
+lag). Where both fold the same thing they follow the same rules, those of `mallbridge_core.domain`
+(`fastcentrik.py`, `mall_side.py`):
+- an order event counts only when its seq is newer than the last applied FastCentrik fact;
+  `MallOrderChanged` (MALL's fact on the same topic) changes nothing of FastCentrik's side, not even the
+  seq; the MALL order id is taken from every order event that carries one;
+- MALL's status is a claim taken when it is later along MALL's graph, or over the assumed `open`
+  before MALL was heard from; an observed final status replaces another final; a confirm-only update
+  (no status in its body) leaves the status; MALL's word on MDP (an observation's `mdp`) wins over
+  FastCentrik's;
+- an accepted update ends a deferral; the last order-scope attention item (until resolved by its code)
+  is the open one.
 tests/unit/audit/test_fast_path_parity.py checks on random logs that both agree, per order.
 
 Memory: `vals` holds, first, the occurred_at of each order-event seq (`n_occ` of them, NaN where a seq
 was not seen: the lag of an update is measured from the event it was based on), then the order's lags;
-one flags word instead of six booleans; the MALL id as an int.
+one flags word instead of booleans; the MALL id as an int.
 """
 
 from __future__ import annotations
@@ -23,14 +30,17 @@ from datetime import datetime
 from mallbridge_audit.views import OrderFact, SyncFact
 from mallbridge_core.domain.projection import mall_rank
 from mallbridge_schema.mall_format import delivered_moment
-from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
+from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
 
 _S = MallStatus
 _SHIPPED_LIKE = frozenset({_S.SHIPPED, _S.DELIVERED, _S.RETURNED})
 _NAN = math.nan
 
-# OrderAcc.flags bits (one int instead of six slots: the state of 100,000s of orders adds up)
+# OrderAcc.flags bits (one int instead of nine slots: the state of 100,000s of orders adds up). Ints up to
+# 256 are shared by the interpreter, so the bits most orders have come first.
 DELIVERY, MDP, TRACKED, SHIPPED, CANCELLED, DELIVERED_SENT = 1, 2, 4, 8, 16, 32
+HEARD = 64  # MALL's status was claimed by an update or an observation (before: the assumed `open`)
+MALL_SAID_MDP, MALL_MDP = 128, 256  # an observation gave MALL's word on MDP, and what it was
 
 
 def _compact_id(mall_order_id: str) -> str | int:
@@ -99,6 +109,12 @@ class OrderAcc:
     def set_flag(self, bit: int, on: bool) -> None:
         self.flags = self.flags | bit if on else self.flags & ~bit
 
+    @property
+    def mdp(self) -> bool:
+        """Whether the order ships with MALL Delivery: MALL's word when it gave one, else FastCentrik's."""
+        flags = self.flags
+        return bool(flags & MALL_MDP) if flags & MALL_SAID_MDP else bool(flags & MDP)
+
 
 # ---- FastCentrik's side --------------------------------------------------------------------------------
 
@@ -110,10 +126,12 @@ def fold_order_fact(acc: OrderAcc, fact: OrderFact) -> None:
     _note_occurred(acc, seq, at)
     if acc.pending:
         _resolve_pending(acc, seq, at)
-    if seq <= acc.seq:
-        return  # redelivered, or older than what was applied (the projection's rule)
-    acc.seq = seq
+    if fact.mall_order_id and fact.mall_order_id != str(acc.mall_id):
+        acc.mall_id = _compact_id(fact.mall_order_id)
     kind = fact.type
+    if seq <= acc.seq or kind == "MallOrderChanged":
+        return  # redelivered or older than what was applied, or MALL's fact: FastCentrik's side stays
+    acc.seq = seq
     if kind == "OrderStatusChanged":
         acc.fc_status = fact.to_status
     elif kind == "OrderFirstSeen":
@@ -124,8 +142,6 @@ def fold_order_fact(acc: OrderAcc, fact: OrderFact) -> None:
         acc.set_flag(DELIVERY, fact.delivered_at is not None)
     elif kind == "MdpFlagSet":
         acc.set_flag(MDP, bool(fact.mdp))
-    if fact.mall_order_id and fact.mall_order_id != str(acc.mall_id):
-        acc.mall_id = _compact_id(fact.mall_order_id)
 
 
 def _note_occurred(acc: OrderAcc, seq: int, at: float) -> None:
@@ -159,12 +175,14 @@ def _resolve_pending(acc: OrderAcc, seq: int, at: float) -> None:
 
 def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> None:
     """One order-scope sync event. A copy of a request or an outcome (its request_no already counted) is
-    counted once, and changes the order as the projection says (forward only, so a copy changes nothing)."""
+    counted once, and changes the order as the projection says (a claim, so a copy changes nothing)."""
     kind = fact.type
     status = fact.status
     if kind == "MallStatusUpdated":
         assert status is not None
-        _forward(acc, status)
+        body = fact.request
+        if body is not None and body.status is not None:  # a confirm-only PUT leaves the status
+            _claim(acc, status)
         acc.deferral = None  # as in the projection: an accepted update ends the deferral
         if fact.request_no > acc.settled_no:
             acc.settled_no = fact.request_no
@@ -180,10 +198,7 @@ def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> None:
             acc.n_rej += 1
     elif kind == "MallStateObserved":
         assert status is not None
-        acc.n_obs += 1
-        _forward(acc, status)
-        if status in _SHIPPED_LIKE and fact.tracking_number and fact.tracking_url:
-            acc.flags |= TRACKED
+        _observed(acc, fact, status)
     elif kind == "StepDeferred":
         acc.n_def += 1
         acc.deferral = (str(status), fact.reason or "")
@@ -194,11 +209,27 @@ def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> None:
         acc.attention = None
 
 
-def _forward(acc: OrderAcc, status: MallStatus) -> None:
+def _claim(acc: OrderAcc, status: MallStatus) -> None:
+    """MALL has `status`: taken when later along MALL's graph, or over the assumed `open`."""
     if status in _SHIPPED_LIKE:
         acc.flags |= SHIPPED
-    if mall_rank(status) > mall_rank(acc.mall):
+    if not acc.flags & HEARD or mall_rank(status) > mall_rank(acc.mall):
         acc.mall = status
+    acc.flags |= HEARD
+
+
+def _observed(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
+    acc.n_obs += 1
+    if status in FINAL_MALL_STATUSES and acc.mall in FINAL_MALL_STATUSES:
+        acc.mall = status  # MALL's word: the final status it reports replaces the one we had
+        acc.flags |= HEARD
+    else:
+        _claim(acc, status)
+    if status in _SHIPPED_LIKE and fact.tracking_number and fact.tracking_url:
+        acc.flags |= TRACKED
+    if fact.mdp is not None:
+        acc.flags |= MALL_SAID_MDP
+        acc.set_flag(MALL_MDP, fact.mdp)
 
 
 def _count_accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
@@ -212,14 +243,15 @@ def _count_accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
     elif based_on > 0:
         acc.pending = [*(acc.pending or ()), (based_on, recorded)]
     body = fact.request
-    if status is _S.SHIPPED and body is not None and body.tracking_number and body.tracking_url:
+    if body is None or body.status is None:
+        return  # a confirm-only PUT: it sent no status, so no tracking, cancellation or delivery
+    if status is _S.SHIPPED and body.tracking_number and body.tracking_url:
         acc.flags |= TRACKED
     elif status is _S.CANCELLED:
         acc.flags |= CANCELLED
     elif status is _S.DELIVERED:
         acc.flags |= DELIVERED_SENT
-        raw = body.delivered_at if body is not None else None
-        acc.dlv_lag = _delivered_lag(raw, fact.recorded_at)
+        acc.dlv_lag = _delivered_lag(body.delivered_at, fact.recorded_at)
 
 
 def _delivered_lag(raw: str | None, recorded_at: datetime) -> float | None:

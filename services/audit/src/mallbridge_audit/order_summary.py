@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 
 from mallbridge_audit.model import ON_TIME_LIMIT_S, QUIET_STATES, OrderSummary
-from mallbridge_audit.order_fold import CANCELLED, DELIVERED_SENT, DELIVERY, MDP, SHIPPED, TRACKED, OrderAcc
+from mallbridge_audit.order_fold import CANCELLED, DELIVERED_SENT, DELIVERY, SHIPPED, TRACKED, OrderAcc
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import MallStatus
 
@@ -41,14 +41,14 @@ def state_of(acc: OrderAcc, desired: MallStatus | None) -> str:
         acc.mall,
         attention=acc.attention is not None,
         deferred=acc.deferral is not None,
-        mdp=bool(acc.flags & MDP),
+        mdp=acc.mdp,
     )
 
 
 def is_listed(acc: OrderAcc, state: str, orders: str) -> bool:
     """Whether a report listing `orders` ("all", "flagged" or "none") shows this order; flagged: not in
     sync, with an open item, or orphaned (what the table shows)."""
-    return orders == "all" or (orders == "flagged" and (state not in QUIET_STATES or acc.seq == 0))
+    return orders == "all" or (orders == "flagged" and (state not in QUIET_STATES or acc.n_occ == 0))
 
 
 def on_time(acc: OrderAcc) -> bool | None:
@@ -66,7 +66,7 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float)
         first_seen=datetime.fromtimestamp(first, UTC) if math.isfinite(first) else None,
         fc_status=acc.fc_status.value if acc.fc_status is not None else None,
         fc_delivery_date=bool(acc.flags & DELIVERY),
-        mdp=bool(acc.flags & MDP),
+        mdp=acc.mdp,
         desired=desired.value if desired is not None else None,
         mall_status=acc.mall.value,
         state=state,
@@ -78,11 +78,11 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float)
         attention_raised=acc.n_att,
         partner_cancelled=bool(acc.flags & CANCELLED),
         lags_s=tuple(acc.lags()),
-        tracking=bool(acc.flags & (TRACKED | MDP)) if acc.flags & SHIPPED else None,
+        tracking=(bool(acc.flags & TRACKED) or acc.mdp) if acc.flags & SHIPPED else None,
         delivered_lag_s=acc.dlv_lag,
         on_time=on_time(acc),
         deferral=acc.deferral if state == "deferred" else None,
         attention=acc.attention,
         rejection=acc.rejection,
-        orphan=acc.seq == 0,
+        orphan=acc.n_occ == 0,
     )

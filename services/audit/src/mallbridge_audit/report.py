@@ -73,7 +73,7 @@ class ReportBuilder:
             self._tenant_item(fact)
             return
         acc = self._order(fact)
-        if acc.seq == 0:  # no order event (yet): remember when the order was first heard of
+        if acc.n_occ == 0:  # no order event (yet): remember when the order was first heard of
             key = (acc.tenant, acc.number)
             self._sync_first[key] = min(self._sync_first.get(key, math.inf), fact.occurred_at.timestamp())
         fold_sync_fact(acc, fact)
@@ -122,8 +122,8 @@ class ReportBuilder:
         until = self.scope.until.timestamp() if self.scope.until is not None else math.inf
         sync_only = 0
         for acc in (acc for accs in self._orders.values() for acc in accs.values()):
-            sync_only += acc.seq == 0
-            first = acc.first_seen() if acc.seq else self._sync_first.get((acc.tenant, acc.number), math.inf)
+            sync_only += acc.n_occ == 0
+            first = acc.first_seen() if acc.n_occ else self._sync_first.get((acc.tenant, acc.number), math.inf)
             if not since <= first < until:
                 continue
             desired = desired_of(acc)

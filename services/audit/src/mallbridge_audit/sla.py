@@ -5,7 +5,7 @@
 - tracking: orders MALL has as shipped/delivered/returned (an accepted update or an observed state);
   tracked when the accepted `shipped` PUT carried tracking number AND URL (or MALL showed both), and
   MALL Delivery orders always (MALL's carrier supplies the tracking; MALL counts them as carrying it);
-  `tracking_rate_own` leaves MDP orders out;
+  `tracking_rate_own` leaves MDP orders out (MALL's word on MDP when an observation gave it);
 - on time: an accepted `delivered` whose recorded_at − the delivered_at it sent is ≤ 24 h;
 - lag: MallStatusUpdated.recorded_at − occurred_at of the order event of seq `based_on_seq`.
 """
@@ -16,7 +16,7 @@ import math
 from array import array
 
 from mallbridge_audit.model import CANCEL_RATE_LIMIT, ON_TIME_TARGET, QUIET_STATES, TenantFigures
-from mallbridge_audit.order_fold import CANCELLED, MDP, SHIPPED, TRACKED, OrderAcc
+from mallbridge_audit.order_fold import CANCELLED, SHIPPED, TRACKED, OrderAcc
 from mallbridge_audit.order_summary import on_time
 
 
@@ -48,7 +48,7 @@ class TenantTally:
         self.cancelled += bool(flags & CANCELLED)
         if flags & SHIPPED:
             self.shipped += 1
-            if flags & MDP:
+            if acc.mdp:
                 self.mdp += 1
                 self.tracked += 1
             elif flags & TRACKED:

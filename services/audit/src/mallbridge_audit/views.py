@@ -97,6 +97,7 @@ class SyncFact(msgspec.Struct, frozen=True, gc=False):
     scope: Literal["order", "tenant"] = "order"  # AttentionNeeded, AttentionResolved
     tracking_number: str | None = None  # MallStateObserved
     tracking_url: str | None = None
+    mdp: bool | None = None  # MallStateObserved: MALL's word on MALL Delivery (None: it did not say)
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFact)
