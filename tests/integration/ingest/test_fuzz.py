@@ -3,10 +3,11 @@
 Cases come from the server's `/openapi.json`: schema-conforming ones (signed with the tenant's secret, so
 they reach validation and the log), schema-violating ones (signed too: the body is what is wrong), the
 generated headers as they come (unsigned) to the tenant, and schema-violating ones to any tenant id.
-For every answer: no 5xx, status code, content type, headers and body as documented; and the log's records counted: on the embedded log around each request (a refused request,
-anything but 202, wrote nothing; an accepted one exactly the events it reports), on Kafka before and after
-the run (the records written are exactly the events the accepted answers report: reading Kafka's end
-offsets from the test's loop between requests costs more than a case).
+For every answer: no 5xx, status code, content type, headers and body as documented. And the log's
+records are counted: on the embedded log around each request (a refused request, anything but 202,
+wrote nothing; an accepted one exactly the events it reports), on Kafka before and after the run (the
+records written are exactly the events the accepted answers report: reading Kafka's end offsets from
+the test's loop between requests costs more than a case).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -29,7 +30,7 @@ OLDER = {
 TENANTS = '[tenants.acme]\ningest_secret = "env:MALLBRIDGE_TEST_UNSET_SECRET_1"\n'
 
 
-def import_file(tmp_path: Path, url: str, prefix: str, lines: list[dict[str, object]]) -> dict[str, object]:
+def import_file(tmp_path: Path, url: str, prefix: str, lines: Sequence[Mapping[str, object]]) -> dict[str, object]:
     file = tmp_path / "yesterday.jsonl"
     file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
     tenants = tmp_path / "tenants.toml"
