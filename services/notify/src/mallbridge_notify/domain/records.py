@@ -1,4 +1,4 @@
-"""Reading sync-events tolerantly (DESIGN §3): every record is a known event or an `UnreadableRecord`.
+"""Reading sync-events tolerantly (ARCHITECTURE.md §3): every record is a known event or an `UnreadableRecord`.
 
 The notifier reads a topic another service writes, so a type it does not know (a newer publisher) or a
 record it cannot decode must neither crash it nor hold back the records behind it: such a record reads
