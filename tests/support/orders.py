@@ -10,6 +10,7 @@ from typing import Any
 from mallbridge_core.eventlog import EventLog, OutgoingRecord
 from mallbridge_schema.events import (
     DeliveryDateSet,
+    MallOrderChanged,
     MdpFlagSet,
     OrderEventBase,
     OrderFirstSeen,
@@ -68,6 +69,12 @@ class OrderEventWriter:
 
     def mdp(self, tenant: str, order: str, mall_id: str, value: bool) -> OrderEventBase:
         return MdpFlagSet(**self._envelope(tenant, order, mall_id), mdp=value)
+
+    def mall_changed(
+        self, tenant: str, order: str, mall_id: str, receipt_id: uuid.UUID | None = None
+    ) -> OrderEventBase:
+        """MALL's webhook named the order (ingest writes it with the order's next seq)."""
+        return MallOrderChanged(**self._envelope(tenant, order, mall_id), receipt_id=receipt_id or uuid.uuid4())
 
     async def write(self, *events: OrderEventBase) -> None:
         await self._log.append(

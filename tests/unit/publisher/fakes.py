@@ -12,7 +12,7 @@ from typing import Any
 
 from mallbridge_core.eventlog.port import LogRecord, OnAssigned, OnRevoked, OutgoingRecord
 from mallbridge_core.tenants import Tenant
-from mallbridge_publisher.ports import MallAnswer, MallError, MallOrder
+from mallbridge_publisher.ports import MallAnswer, MallBasicOrder, MallError, MallOrder, MallOrderPage
 from mallbridge_schema.statuses import MallStatus
 
 
@@ -136,6 +136,8 @@ class FakeSubscription:
 class FakeMallOrder:
     status: MallStatus = MallStatus.OPEN
     confirmed: bool = False
+    mdp: bool = False
+    opened_at: str | None = None
 
 
 @dataclass
@@ -155,7 +157,8 @@ class FakeMall:
         if self.failures["PUT"]:
             raise self.failures["PUT"].pop(0)
         order = self.orders.setdefault(mall_order_id, FakeMallOrder())
-        order.status = MallStatus(body["status"])
+        if "status" in body:  # a confirm-only PUT leaves the status
+            order.status = MallStatus(body["status"])
         order.confirmed = order.confirmed or bool(body.get("confirmed"))
         return MallAnswer(200, {"result": {"code": 200, "status": "OK"}}, latency_ms=1.0)
 
@@ -165,10 +168,45 @@ class FakeMall:
         if self.failures["GET"]:
             raise self.failures["GET"].pop(0)
         order = self.orders.setdefault(mall_order_id, FakeMallOrder())
-        return MallOrder(id=mall_order_id, status=order.status, confirmed=order.confirmed)
+        return MallOrder(
+            id=mall_order_id, status=order.status, confirmed=order.confirmed, mdp=order.mdp, opened_at=order.opened_at
+        )
+
+    async def list_orders(
+        self,
+        tenant: Tenant,
+        *,
+        unconfirmed: bool = False,
+        statuses: tuple[MallStatus, ...] = (),
+        page: int = 1,
+        page_size: int = 100,
+    ) -> MallOrderPage:
+        """Sorted by id; blocked only when `statuses` names it (as MALL's lists)."""
+        await asyncio.sleep(0)
+        self.calls.append(("LIST", "unconfirmed" if unconfirmed else ",".join(statuses), {"page": page}))
+        if self.failures["LIST"]:
+            raise self.failures["LIST"].pop(0)
+        shown = [
+            (mall_id, order)
+            for mall_id, order in sorted(self.orders.items())
+            if (order.status in statuses if statuses else order.status is not MallStatus.BLOCKED)
+            and (not unconfirmed or not order.confirmed)
+        ]
+        chosen = shown[(page - 1) * page_size : page * page_size]
+        basic = tuple(MallBasicOrder(i, o.status, o.confirmed, o.mdp) for i, o in chosen)
+        return MallOrderPage(basic, page, -(-len(shown) // page_size), len(shown))
+
+    def mall_changes(self, mall_order_id: str, status: MallStatus | None = None) -> None:
+        """A change MALL makes: the status (if given), and the order unconfirmed again."""
+        order = self.orders.setdefault(mall_order_id, FakeMallOrder())
+        order.status = status or order.status
+        order.confirmed = False
 
     async def close(self) -> None:
         return None
 
     def puts(self, mall_order_id: str | None = None) -> list[dict[str, Any]]:
         return [body or {} for m, oid, body in self.calls if m == "PUT" and mall_order_id in (None, oid)]
+
+    def gets(self, mall_order_id: str | None = None) -> int:
+        return sum(1 for m, oid, _ in self.calls if m == "GET" and mall_order_id in (None, oid))

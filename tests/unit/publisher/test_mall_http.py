@@ -168,3 +168,55 @@ async def test_a_put_sends_the_exact_body_and_returns_the_answer() -> None:
     answer = await client(handler).put_order(TENANT, ORDER_ID, {"status": "shipping", "confirmed": True})
     assert bodies == [{"status": "shipping", "confirmed": True}]
     assert answer.http_status == 200
+
+
+async def test_a_list_page_asks_for_basic_objects_with_the_status_filter_and_parses_paging() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        data = [
+            {"id": 10085339301, "status": "open", "confirmed": False, "mdp": False, "customer": "x"},
+            {"id": 10085339302, "status": "packed", "confirmed": True},  # not one of MALL's: status unknown
+        ]
+        return httpx.Response(
+            200, json={"result": {"code": 200}, "paging": {"total": 2, "pages": 1, "page": 1}, "data": data}
+        )
+
+    page = await client(handler).list_orders(
+        TENANT, statuses=(MallStatus.OPEN, MallStatus.SHIPPING), page=1, page_size=500
+    )
+    (request,) = seen
+    assert request.url.path == "/v1/orders"
+    params = dict(request.url.params)
+    assert params == {
+        "filter": "basic",
+        "page": "1",
+        "page_size": "500",
+        "status": "in:open,shipping",
+        "client_id": CLIENT_ID,
+    }
+    assert (page.page, page.pages, page.total) == (1, 1, 2)
+    assert [(o.id, o.status, o.confirmed) for o in page.orders] == [
+        ("10085339301", MallStatus.OPEN, False),
+        ("10085339302", None, True),
+    ]
+
+
+async def test_the_unconfirmed_list_and_an_invalid_list_answer() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"result": {"code": 200}, "data": {"not": "a list"}})
+
+    with pytest.raises(MallAnswerInvalid) as caught:
+        await client(handler).list_orders(TENANT, unconfirmed=True)
+    assert paths == ["/v1/orders/unconfirmed"]
+    assert caught.value.field == "data"
+    assert CLIENT_ID not in str(caught.value)
+
+
+async def test_the_detail_carries_the_moment_mall_opened_the_order() -> None:
+    order = await answering(200, ok(detail(open="2026-03-01 09:00:00"))).get_order(TENANT, ORDER_ID)
+    assert order.opened_at == "2026-03-01 09:00:00"

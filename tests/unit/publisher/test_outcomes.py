@@ -244,3 +244,34 @@ def test_a_deferral_note_carries_its_reason_and_moment() -> None:
     [note] = plan_notes(state(), Plan(deferral=Deferral(MallStatus.DELIVERED, "future", until)), stamp())
     assert isinstance(note, StepDeferred)
     assert (note.status, note.reason, note.until) == (MallStatus.DELIVERED, "future", until)
+
+
+@pytest.mark.parametrize("source", ["webhook", "poll"])
+def test_a_read_on_a_notice_records_only_what_is_new(source: str) -> None:
+    known = MallSide(status=MallStatus.SHIPPED, confirmed=True)
+    read = PendingRead(source, 0)  # type: ignore[arg-type]
+    same = MallOrder("10085339301", MallStatus.SHIPPED, confirmed=True)
+    assert after_read(state(mall=known), read, same, tenant_paused=False, stamp=stamp()).events == ()
+    cancelled = MallOrder("10085339301", MallStatus.CANCELLED, confirmed=False)
+    [observed] = after_read(state(mall=known), read, cancelled, tenant_paused=False, stamp=stamp()).events
+    assert isinstance(observed, MallStateObserved)
+    assert (observed.source, observed.changed) == (source, ("status", "confirmed"))
+
+
+@pytest.mark.parametrize(
+    ("error", "owed"),
+    [
+        (MallOutcomeUnknown("timeout"), True),
+        (MallRateLimited("429", retry_after_s=1.0), True),
+        (MallUnauthorized("401", http_status=401), True),
+        (MallAnswerInvalid("no status", field="status"), True),
+        (MallRejected("404", http_status=404), False),  # MALL does not know the order: nothing to learn
+    ],
+)
+def test_a_failed_read_on_a_notice_is_still_owed_unless_mall_does_not_know_the_order(
+    error: MallError, owed: bool
+) -> None:
+    effects = after_read(state(), PendingRead("webhook", 0), error, tenant_paused=False, stamp=stamp())
+    assert effects.read_again is owed
+    settling = after_read(state(), SETTLING, error, tenant_paused=False, stamp=stamp())
+    assert settling.read_again is False  # the plan asks for a settling read again by itself

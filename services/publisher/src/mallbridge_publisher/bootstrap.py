@@ -105,6 +105,8 @@ def bootstrap(
         backoff_base_s=settings.backoff_base_s,
         backoff_max_s=settings.backoff_max_s,
         revoke_grace_s=settings.shutdown_grace_s,
+        operator_tail_interval_s=settings.operator_tail_interval_s,
+        mall_page_size=settings.mall_page_size,
     )
     engines = [
         LaneEngine(

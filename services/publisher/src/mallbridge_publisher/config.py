@@ -29,6 +29,8 @@ class PublisherSettings(BaseSettings):
     backoff_max_s: float = Field(default=30.0, gt=0)
     pause_probe_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=15.0, ge=0)
+    operator_tail_interval_s: float = Field(default=1.0, gt=0)  # how often operator-events is checked for news
+    mall_page_size: int = Field(default=1000, ge=100, le=1000)  # page size of MALL's order lists (poll, balance)
 
     @field_validator("log_level", mode="before")
     @classmethod

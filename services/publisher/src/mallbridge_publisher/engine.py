@@ -6,8 +6,15 @@ every partition this member receives (`rebuild.py`). Offsets are committed only 
 event whose order has not settled yet (`offsets.py`).
 
 The parts: `OrderBook` (the projection, and the state gauges that follow it), `OffsetBook`,
-`OrderScheduler` (one task per order), `MallCalls` (the MALL calls, around the pure `outcomes`).
+`OrderScheduler` (one task per order), `MallCalls` (the MALL calls, around the pure `outcomes`),
+`OperatorTail` (operator-events, followed live), `UnconfirmedPoll` (MALL's unconfirmed queue).
 This module composes them: the consumer loop, the rebalance callbacks and one reconciliation pass.
+
+MALL's notices (DESIGN §6): a `MallOrderChanged` (MALL's webhook named the order) or the poll asks for a
+read of the order (`request_read`). Several notices before the read are one read; any read of the order
+answers the notices that came before it started. A read on a notice records what MALL says only when it
+differs from what the log last said. The notice's offset stays unsettled until the read is done, so a
+restart before it reads again (at-least-once).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mallbridge_core.backoff import Backoff
+from mallbridge_core.domain.plans import PendingRead, ReadSource
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import Plan, plan
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, Subscription
@@ -29,6 +37,7 @@ from mallbridge_publisher.gauges import StateGauges
 from mallbridge_publisher.mall_calls import MallCalls
 from mallbridge_publisher.metrics import PublisherMetrics, count_recorded
 from mallbridge_publisher.offsets import OffsetBook
+from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.orders import Key, OrderBook
 from mallbridge_publisher.outcomes import Next, plan_notes
 from mallbridge_publisher.ports import MallClient
@@ -36,7 +45,8 @@ from mallbridge_publisher.rebuild import fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
 from mallbridge_publisher.scheduler import OrderScheduler
 from mallbridge_publisher.tenant_gate import TenantGate
-from mallbridge_schema.events import SyncEventBase
+from mallbridge_publisher.unconfirmed_poll import UnconfirmedPoll
+from mallbridge_schema.events import Event, MallOrderChanged, SyncEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event
 
 log = logging.getLogger(__name__)
@@ -52,6 +62,8 @@ class EngineOptions:
     backoff_max_s: float = 30.0
     revoke_grace_s: float = 15.0
     commit_interval_s: float = 1.0
+    operator_tail_interval_s: float = 1.0
+    mall_page_size: int = 1000
 
 
 class LaneEngine:
@@ -86,6 +98,16 @@ class LaneEngine:
         self._mall = MallCalls(
             client=client, gates=gates, metrics=metrics, stamp=self._recorder.stamp, record=self._record
         )
+        self._tail = OperatorTail(log_, topics.operator_events, fold=self._fold_operator_event)
+        self._reads_wanted: dict[Key, ReadSource] = {}
+        self._poll = UnconfirmedPoll(
+            client=client,
+            gates=gates,
+            states=lambda: self.orders.states,
+            request_read=lambda key: self.request_read(key, "poll"),
+            metrics=metrics,
+            page_size=options.mall_page_size,
+        )
         self._subscription: Subscription | None = None
         # Held while partitions are rebuilt: records the consumer hands out meanwhile must wait, or an
         # order would be planned before its sync events are folded (and a status sent twice).
@@ -95,11 +117,17 @@ class LaneEngine:
     # ---- lifecycle -------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._log.ensure_topics([self._topics.order_events, self._topics.sync_events, self._topics.dead_letter])
+        topics = self._topics
+        await self._log.ensure_topics(
+            [topics.order_events, topics.sync_events, topics.dead_letter, topics.operator_events]
+        )
         await self._subscribe()
+        poll = asyncio.create_task(self._poll.run(self._tenants, ready=self.ready, stop=stop), name="unconfirmed-poll")
         try:
             await self._consume_until(stop)
         finally:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
             await self._scheduler.stop_all()
             with contextlib.suppress(Exception):
                 await self._commit()
@@ -108,7 +136,7 @@ class LaneEngine:
 
     async def _consume_until(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        last_commit = loop.time()
+        last_commit = last_tail = loop.time()
         while not stop.is_set():
             subscription = self._subscription
             assert subscription is not None
@@ -116,6 +144,9 @@ class LaneEngine:
                 for record in await subscription.poll(timeout_s=0.2):
                     await self._consume(record)
                 self.ready.set()
+                if loop.time() - last_tail >= self._opt.operator_tail_interval_s:
+                    last_tail = loop.time()
+                    await self._follow_operator_events()
                 if loop.time() - last_commit >= self._opt.commit_interval_s:
                     last_commit = loop.time()
                     await self._commit()
@@ -165,13 +196,14 @@ class LaneEngine:
             backoff = Backoff(base_s=0.5, cap_s=10.0)
             while True:
                 try:
-                    await fold_partitions(
+                    read_up_to = await fold_partitions(
                         self._log, self._topics, partitions, tenants=self._tenants, fold=self.orders.fold
                     )
                     break
                 except LogUnavailableError as exc:  # folding is idempotent: a retry starts over safely
                     log.warning("rebuild failed; retrying", extra={"error": str(exc)})
                     await backoff.sleep()
+            self._tail.assign(partitions, read_up_to.get(self._topics.operator_events, {}))
         keys = self.orders.keys_in(partitions)
         self.orders.counted(keys)
         for key in keys:
@@ -187,6 +219,9 @@ class LaneEngine:
             self._log_trouble()  # correctness never depends on this commit; the next owner rebuilds
         self.orders.drop(keys)
         self._offsets.revoke(partitions, keys)
+        self._tail.revoke(partitions)
+        for key in keys:
+            self._reads_wanted.pop(key, None)
         for partition in partitions:
             self._metrics.lag.remove(self._topics.order_events, str(partition))
 
@@ -206,7 +241,29 @@ class LaneEngine:
                 return
             key = self.orders.fold_live(event, record.partition)
             self._offsets.consumed(record.partition, record.offset, key)
+            if isinstance(event, MallOrderChanged):
+                self._reads_wanted.setdefault(key, "webhook")
             self._scheduler.schedule(key)
+
+    def request_read(self, key: Key, source: ReadSource) -> None:
+        """Read `key`'s order at MALL on a notice (`source` "webhook" or "poll"): once, however many come."""
+        if key in self.orders.states:
+            self._reads_wanted.setdefault(key, source)
+            self._scheduler.schedule(key)
+
+    async def _follow_operator_events(self) -> None:
+        news = await self._tail.read_news()
+        if not news.events and not news.ranges:
+            return
+        async with self._rebuilding:
+            keys = self._tail.apply(news)
+        for key in keys:
+            self._scheduler.schedule(key)
+
+    def _fold_operator_event(self, event: Event, partition: int) -> Key | None:
+        if event.tenant_id not in self._tenants:
+            return None  # another lane's tenant (a tenant moved lanes): its own lane's publishers act on it
+        return self.orders.fold_live(event, partition)
 
     async def _dead_letter(self, record: LogRecord, error: str) -> None:
         await self._recorder.append_until_written(
@@ -241,8 +298,12 @@ class LaneEngine:
                 log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
                 return
             current = plan(state, now=self._clock())
-            if current.read is not None:
-                effects = await self._mall.read(tenant, state, current.read)
+            notice = self._reads_wanted.pop(key, None) if state.fc.status is not None else None
+            read = current.read or (PendingRead(notice, 0) if notice is not None else None)
+            if read is not None:  # any read now answers the notices that came before it
+                effects = await self._mall.read(tenant, state, read)
+                if effects.read_again and notice is not None:
+                    self._reads_wanted.setdefault(key, notice)
             elif current.steps:
                 effects = await self._mall.send(tenant, state, current.steps[0])
             else:

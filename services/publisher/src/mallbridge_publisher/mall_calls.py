@@ -80,6 +80,7 @@ class MallCalls:
         be read)."""
         gate = self._gates[tenant.tenant_id]
         self._metrics.reads.labels(tenant.tenant_id).inc()
+        self._metrics.reads_by_source.labels(tenant.tenant_id, read.source).inc()
         outcome: MallOrder | MallError
         try:
             async with gate.slot():

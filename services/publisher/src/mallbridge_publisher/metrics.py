@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, MallUpdateRejected, StepDeferred, SyncEventBase
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    MallStateObserved,
+    MallStatusUpdated,
+    MallUpdateRejected,
+    StepDeferred,
+    SyncEventBase,
+)
 
 
 class PublisherMetrics:
@@ -30,7 +37,24 @@ class PublisherMetrics:
             "Retried MALL calls (reason: rate_limited, outcome_unknown, read_failed, invalid_answer)",
             ("tenant", "reason"),
         )
-        self.reads = counter("mall_reads", "GETs of MALL orders (after unknown outcomes)")
+        self.reads = counter("mall_reads", "GETs of MALL orders")
+        self.reads_by_source = counter(
+            "mall_reads_by_source",
+            "GETs of MALL orders by why (outcome_unknown, refusal, resync, webhook, poll)",
+            ("tenant", "source"),
+        )
+        self.observations = counter(
+            "observations_recorded",
+            "What MALL said, recorded as MallStateObserved, by source (a read on a notice only when new)",
+            ("tenant", "source"),
+        )
+        self.polls = counter(
+            "unconfirmed_polls",
+            "Rounds of the unconfirmed-queue poll by outcome "
+            "(ok, rate_limited, unauthorized, unavailable, invalid_answer, refused)",
+            ("tenant", "outcome"),
+        )
+        self.poll_pages = counter("unconfirmed_poll_pages", "Pages of GET /orders/unconfirmed read by the poll")
         self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
         self.tenant_paused = gauge("tenant_paused", "1 while a tenant is paused (401/403)")
         self.open_attention = gauge(
@@ -65,3 +89,5 @@ def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:
         metrics.deferred.labels(tenant).inc()
     elif isinstance(event, AttentionNeeded):
         metrics.attention.labels(tenant, event.code).inc()
+    elif isinstance(event, MallStateObserved):
+        metrics.observations.labels(tenant, event.source).inc()

@@ -6,20 +6,23 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 
 | outcome              | of a PUT                                  | of a read (GET)                         |
 |----------------------|-------------------------------------------|-----------------------------------------|
-| answer               | MallStatusUpdated; backoff starts over    | MallStateObserved (source, changed)     |
+| answer               | MallStatusUpdated; backoff starts over    | MallStateObserved (source, changed);    |
+|                      |                                           | on a notice (webhook, poll) only when   |
+|                      |                                           | something changed                       |
 | MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused   |
 |                      |                                           | (a read settling none: backoff)         |
 | MallRateLimited      | gate waits retry_after; same PUT again    | gate waits retry_after; read again      |
 | MallUnauthorized     | tenant paused (attention once); PUT again | tenant paused (attention once)          |
 | MallOutcomeUnknown   | backoff; the request stays in doubt       | backoff, then read again                |
 | MallAnswerInvalid    | (PUT answers are not parsed)              | backoff, then read again; nothing made up |
+A read on a notice that fails is still owed (`read_again`), except a 404: MALL does not know the order.
 An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -77,6 +80,7 @@ class Effects:
     next: Next = Next.REPLAN
     retry_reason: str | None = None  # counted in mallbridge_publisher_retries{reason}
     accepted: bool = False  # MALL accepted a PUT: the order's backoff starts over
+    read_again: bool = False  # a read on a notice (webhook, poll) failed for now: it is still owed
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +153,22 @@ def after_read(
     state: OrderState, read: PendingRead, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp
 ) -> Effects:
     """What MALL's answer (or failure) to the read `read` of `state`'s order causes."""
+    effects = _after_read(state, read, outcome, tenant_paused=tenant_paused, stamp=stamp)
+    if read.settles or isinstance(outcome, MallOrder):
+        return effects
+    if isinstance(outcome, MallRejected):
+        return Effects()  # MALL does not know the order (404): nothing to learn from this notice
+    return replace(effects, read_again=True)  # 429, 401, 5xx, a timeout, an invalid answer: read it later
+
+
+def _after_read(
+    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp
+) -> Effects:
     if isinstance(outcome, MallOrder):
-        return _answered(state, (_observation(state, read, outcome, stamp),), tenant_paused=tenant_paused, stamp=stamp)
+        observed = _observation(state, read, outcome, stamp)
+        # a read on MALL's notice (webhook, poll) that finds nothing new records nothing
+        recorded = (observed,) if read.settles or observed.changed else ()
+        return _answered(state, recorded, tenant_paused=tenant_paused, stamp=stamp)
     if isinstance(outcome, MallRateLimited):
         return _rate_limited(outcome, then=Next.REPLAN)
     if isinstance(outcome, MallUnauthorized):

@@ -41,6 +41,28 @@ class MallOrder:
     tracking_number: str | None = None
     tracking_url: str | None = None
     delivered_at: str | None = None
+    opened_at: str | None = None  # MALL's `open` timestamp (when the order became open), as MALL wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class MallBasicOrder:
+    """One order of a list (`filter=basic`): MALL's BasicOrder carries no per-status timestamps.
+    `status` None: the object had none MALL documents (read the order to know)."""
+
+    id: str
+    status: MallStatus | None
+    confirmed: bool | None = None
+    mdp: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MallOrderPage:
+    """One page of a list: its orders and MALL's `paging` (pages counted from 1)."""
+
+    orders: tuple[MallBasicOrder, ...]
+    page: int
+    pages: int
+    total: int
 
 
 class MallError(Exception):
@@ -85,6 +107,19 @@ class MallClient(Protocol):
 
     async def get_order(self, tenant: Tenant, mall_order_id: str) -> MallOrder:
         """GET /orders/{id} → MALL's side of the order; raises a MallError otherwise."""
+        ...
+
+    async def list_orders(
+        self,
+        tenant: Tenant,
+        *,
+        unconfirmed: bool = False,
+        statuses: tuple[MallStatus, ...] = (),
+        page: int = 1,
+        page_size: int = 100,
+    ) -> MallOrderPage:
+        """One page of `GET /orders?filter=basic` (`/orders/unconfirmed` when `unconfirmed`), limited to
+        `statuses` when given (`status=in:...`); raises a MallError otherwise."""
         ...
 
     async def close(self) -> None: ...

@@ -1,4 +1,5 @@
-"""The rebuild of newly assigned partitions: both topics folded from offset 0.
+"""The rebuild of newly assigned partitions: the lane's three topics folded from offset 0 (sync events,
+order events, operator events).
 
 A lane also folds its tenants' history from the default lane's topics first (`Topics.history()`): a
 tenant moved to a lane keeps what MALL already has (the same partition count on both, so the same
@@ -13,7 +14,7 @@ from typing import Any
 from mallbridge_core.eventlog import EventLog
 from mallbridge_core.topics import Topics
 from mallbridge_schema.events import Event
-from mallbridge_schema.serde import EventDecodeError, decode_order_event, decode_sync_event
+from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
 
 
 async def fold_partitions(
@@ -23,25 +24,30 @@ async def fold_partitions(
     *,
     tenants: Collection[str],
     fold: Callable[[Event, int], object],
-) -> None:
-    """Fold every event of `partitions` (sync events first, then order events, per lane in history order).
+) -> dict[str, dict[int, int]]:
+    """Fold every event of `partitions` (sync, then order, then operator events, per lane in history order).
 
     In the default lane's topics read for another lane, only the events of that lane's `tenants` count.
+    Returns, per topic, the end offsets it was read up to (where a live tail of the topic goes on).
     """
     sources: list[tuple[str, Callable[[bytes], Any], bool]] = []
     for lane in topics.history():
         history_only = lane != topics
         sources.append((lane.sync_events, decode_sync_event, history_only))
         sources.append((lane.order_events, decode_order_event, history_only))
+        sources.append((lane.operator_events, decode_operator_event, history_only))
+    read_up_to: dict[str, dict[int, int]] = {}
     for topic, decode, only_these_tenants in sources:
         ends = await log.end_offsets(topic)
+        read_up_to[topic] = ends
         skip = {p: end for p, end in ends.items() if p not in partitions}
-        async for batch in log.replay(topic, start=skip):
+        async for batch in log.replay(topic, start=skip, stop=ends):
             for record in batch:
                 try:
                     event: Event = decode(record.value)
                 except EventDecodeError:
-                    continue  # dead-lettered when the subscription reaches it
+                    continue  # order events: dead-lettered when the subscription reaches them
                 if not event.order_number or (only_these_tenants and event.tenant_id not in tenants):
                     continue
                 fold(event, record.partition)
+    return read_up_to

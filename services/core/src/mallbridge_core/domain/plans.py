@@ -8,7 +8,11 @@ from typing import Any, Literal
 from mallbridge_core.domain.mall_side import Deferral
 from mallbridge_schema.statuses import MallStatus
 
-ReadSource = Literal["outcome_unknown", "refusal", "resync"]
+# The reconciler asks for the first three (`Plan.read`): reads that settle something. "webhook" and "poll"
+# are the reads the publisher makes on MALL's notice that an order changed (a `MallOrderChanged`, the
+# unconfirmed queue): they settle nothing, so what they find is recorded only when it is new.
+ReadSource = Literal["outcome_unknown", "refusal", "resync", "webhook", "poll"]
+NOTICE_SOURCES: frozenset[str] = frozenset({"webhook", "poll"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +42,20 @@ class Attention:
 
 @dataclass(frozen=True, slots=True)
 class PendingRead:
-    """MALL must be read before anything is planned: the observation to record answers this read.
+    """A read of MALL: the observation to record answers it.
 
-    Record a `MallStateObserved` with this `source` and `request_no` (0: it settles no request), even
-    when MALL says nothing new: that is what settles the read.
+    For a read the reconciler asks for (`settles`), record a `MallStateObserved` with this `source` and
+    `request_no` (0: it settles no request) even when MALL says nothing new: that is what settles the read.
     """
 
     source: ReadSource
     request_no: int
+
+    @property
+    def settles(self) -> bool:
+        """The read settles something (a request in doubt, a refusal, a resync): its observation is recorded
+        even when MALL says nothing new. A read on a notice ("webhook", "poll") is recorded only when it does."""
+        return self.source not in NOTICE_SOURCES
 
 
 @dataclass(frozen=True, slots=True)

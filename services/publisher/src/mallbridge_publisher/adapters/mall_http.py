@@ -14,16 +14,18 @@ from typing import Any
 import httpx
 
 from mallbridge_core.tenants import Tenant
-from mallbridge_publisher.adapters.mall_order import parse_order
+from mallbridge_publisher.adapters.mall_order import parse_order, parse_page
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
     MallOrder,
+    MallOrderPage,
     MallOutcomeUnknown,
     MallRateLimited,
     MallRejected,
     MallUnauthorized,
 )
+from mallbridge_schema.statuses import MallStatus
 
 APPLICATION_NAME = "mallbridge"
 APPLICATION_VERSION = "0.1.0"
@@ -107,12 +109,20 @@ class HttpMallClient:
             self._clients[base_url] = client
         return client
 
-    async def _send(self, tenant: Tenant, method: str, path: str, what: str, body: Any = None) -> MallAnswer:
+    async def _send(
+        self,
+        tenant: Tenant,
+        method: str,
+        path: str,
+        what: str,
+        body: Any = None,
+        query: dict[str, str | int] | None = None,
+    ) -> MallAnswer:
         if tenant.mall_client_id is None:
             raise MallUnauthorized(
                 f"{what}: tenant {tenant.tenant_id} has no mall_client_id configured", http_status=401
             )
-        params = {"client_id": tenant.mall_client_id.get_secret_value()}
+        params: dict[str, str | int] = {**(query or {}), "client_id": tenant.mall_client_id.get_secret_value()}
         started = time.perf_counter()
         try:
             response = await self._client(tenant.mall_base_url).request(method, path, params=params, json=body)
@@ -135,6 +145,23 @@ class HttpMallClient:
                 f"{what}: the answer has no order object under 'data'", field="data", http_status=answer.http_status
             )
         return parse_order(data, mall_order_id=mall_order_id, what=what, http_status=answer.http_status)
+
+    async def list_orders(
+        self,
+        tenant: Tenant,
+        *,
+        unconfirmed: bool = False,
+        statuses: tuple[MallStatus, ...] = (),
+        page: int = 1,
+        page_size: int = 100,
+    ) -> MallOrderPage:
+        path = "/orders/unconfirmed" if unconfirmed else "/orders"
+        what = f"GET {path} page {page}"
+        query: dict[str, str | int] = {"filter": "basic", "page": page, "page_size": page_size}
+        if statuses:
+            query["status"] = "in:" + ",".join(status.value for status in statuses)
+        answer = await self._send(tenant, "GET", path, what, query=query)
+        return parse_page(answer.body, what=what, http_status=answer.http_status)
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from mallbridge_publisher.ports import MallAnswerInvalid, MallOrder
+from mallbridge_publisher.ports import MallAnswerInvalid, MallBasicOrder, MallOrder, MallOrderPage
 from mallbridge_schema.statuses import MallStatus
 
 ALLOWED_STATUSES = ", ".join(s.value for s in MallStatus)
@@ -43,6 +43,7 @@ class _OrderData(BaseModel):
     tracking_number: Text = None
     tracking_url: Text = None
     delivered_at: Text = None
+    open: Text = None  # when the order became open (MALL's format); a per-status timestamp of the detail
 
 
 def parse_order(data: dict[str, Any], *, mall_order_id: str, what: str, http_status: int = 200) -> MallOrder:
@@ -63,6 +64,7 @@ def parse_order(data: dict[str, Any], *, mall_order_id: str, what: str, http_sta
         tracking_number=parsed.tracking_number,
         tracking_url=parsed.tracking_url,
         delivered_at=parsed.delivered_at,
+        opened_at=parsed.open,
     )
 
 
@@ -75,3 +77,53 @@ def _invalid(exc: ValidationError, *, what: str, http_status: int) -> MallAnswer
     else:
         message = f"{what}: {field!r} is invalid: {error['msg']}"
     return MallAnswerInvalid(message, field=field, http_status=http_status)
+
+
+class _BasicData(BaseModel):
+    """A basic object of a list: only what the publisher compares, and tolerant of the rest."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Annotated[str, BeforeValidator(_id_text)]
+    status: str | None = None
+    confirmed: bool | None = None
+    mdp: bool | None = None
+
+
+class _Paging(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    page: int = 1
+    pages: int = 0
+    total: int = 0
+
+
+_STATUSES = {status.value: status for status in MallStatus}
+
+
+def parse_page(body: dict[str, Any] | str, *, what: str, http_status: int = 200) -> MallOrderPage:
+    """A list answer (`data` of basic objects, `paging`) → MallOrderPage, or MallAnswerInvalid.
+
+    A basic object whose status is not one of MALL's eight keeps `status=None` (read the order to know);
+    an item without an id, or an answer without a `data` list, is invalid.
+    """
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise MallAnswerInvalid(f"{what}: the answer has no list under 'data'", field="data", http_status=http_status)
+    try:
+        items = [_BasicData.model_validate(item) for item in data]
+        paging = _Paging.model_validate((body.get("paging") if isinstance(body, dict) else None) or {})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "data"
+        raise MallAnswerInvalid(f"{what}: {field!r} is invalid: {error['msg']}", field=field) from None
+    orders = tuple(
+        MallBasicOrder(
+            id=item.id,
+            status=_STATUSES.get(_status_text(item.status)) if item.status is not None else None,
+            confirmed=item.confirmed,
+            mdp=item.mdp,
+        )
+        for item in items
+    )
+    return MallOrderPage(orders=orders, page=paging.page, pages=paging.pages, total=paging.total)
