@@ -6,11 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-CANCEL_RATE_LIMIT = 0.015
-"""MALL's limit on partner cancellations ÷ orders that reached open, per period (mall-api.md §5)."""
-ON_TIME_TARGET = 0.90
-"""MALL's On-Time Delivery target: `delivered` within 24 h of the carrier's delivery (mall-api.md §5)."""
-ON_TIME_LIMIT_S = 24 * 3600.0
 QUIET_STATES = ("in_sync", "mdp_by_mall")
 """Order states that need no look: the table lists only the other orders (and orphans) by default."""
 

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import math
 from array import array
-from datetime import datetime
 
 from mallbridge_audit.views import OrderFact, SyncFact
 from mallbridge_core.domain.projection import mall_rank
-from mallbridge_schema.mall_format import delivered_moment
+from mallbridge_core.domain.sla import TRACKING_STATUSES, carries_tracking, delivered_lag_s
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
 
 _S = MallStatus
-_SHIPPED_LIKE = frozenset({_S.SHIPPED, _S.DELIVERED, _S.RETURNED})
+_SHIPPED_LIKE = TRACKING_STATUSES  # the statuses whose orders are in the tracking figure
 _NAN = math.nan
 
 # OrderAcc.flags bits (one int instead of nine slots: the state of 100,000s of orders adds up). Ints up to
@@ -225,7 +224,7 @@ def _observed(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
         acc.flags |= HEARD
     else:
         _claim(acc, status)
-    if status in _SHIPPED_LIKE and fact.tracking_number and fact.tracking_url:
+    if status in _SHIPPED_LIKE and carries_tracking(fact.tracking_number, fact.tracking_url):
         acc.flags |= TRACKED
     if fact.mdp is not None:
         acc.flags |= MALL_SAID_MDP
@@ -245,20 +244,10 @@ def _count_accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
     body = fact.request
     if body is None or body.status is None:
         return  # a confirm-only PUT: it sent no status, so no tracking, cancellation or delivery
-    if status is _S.SHIPPED and body.tracking_number and body.tracking_url:
+    if status is _S.SHIPPED and carries_tracking(body.tracking_number, body.tracking_url):
         acc.flags |= TRACKED
     elif status is _S.CANCELLED:
         acc.flags |= CANCELLED
     elif status is _S.DELIVERED:
         acc.flags |= DELIVERED_SENT
-        acc.dlv_lag = _delivered_lag(body.delivered_at, fact.recorded_at)
-
-
-def _delivered_lag(raw: str | None, recorded_at: datetime) -> float | None:
-    if not raw:
-        return None
-    try:
-        moment = delivered_moment(raw, recorded_at=recorded_at)
-    except ValueError:
-        return None
-    return (recorded_at - moment).total_seconds()
+        acc.dlv_lag = delivered_lag_s(body.delivered_at, accepted_at=fact.recorded_at)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from mallbridge_audit.model import ON_TIME_LIMIT_S, QUIET_STATES, OrderSummary
+from mallbridge_audit.model import QUIET_STATES, OrderSummary
 from mallbridge_audit.order_fold import CANCELLED, DELIVERED_SENT, DELIVERY, SHIPPED, TRACKED, OrderAcc
+from mallbridge_core.domain.sla import is_on_time
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import MallStatus
 
@@ -55,7 +56,7 @@ def on_time(acc: OrderAcc) -> bool | None:
     """None when no `delivered` of ours was accepted; else whether it reached MALL within 24 h."""
     if acc.mall is not _S.DELIVERED or not acc.flags & DELIVERED_SENT:
         return None
-    return acc.dlv_lag is not None and acc.dlv_lag <= ON_TIME_LIMIT_S
+    return is_on_time(acc.dlv_lag)
 
 
 def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float) -> OrderSummary:

@@ -15,8 +15,6 @@ from rich.table import Table
 from rich.text import Text
 
 from mallbridge_audit.model import (
-    CANCEL_RATE_LIMIT,
-    ON_TIME_TARGET,
     QUIET_STATES,
     Finding,
     OrderSummary,
@@ -25,6 +23,7 @@ from mallbridge_audit.model import (
     TimelineEntry,
     VerifyResult,
 )
+from mallbridge_core.domain.sla import CANCEL_RATE_LIMIT, ON_TIME_TARGET
 
 CSV_TABLES = ("orders", "tenants", "timeline", "findings")
 

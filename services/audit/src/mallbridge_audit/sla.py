@@ -1,13 +1,8 @@
-"""MALL's SLA figures of one tenant, over the orders in scope (definitions in the README).
+"""One tenant's running totals over the orders in scope, and its SLA figures (definitions in the README).
 
-- orders: every order mallbridge saw (each reached `open`: FastCentrik only gets MALL orders then);
-- partner cancellation: an accepted MallStatusUpdated with status `cancelled`;
-- tracking: orders MALL has as shipped/delivered/returned (an accepted update or an observed state);
-  tracked when the accepted `shipped` PUT carried tracking number AND URL (or MALL showed both), and
-  MALL Delivery orders always (MALL's carrier supplies the tracking; MALL counts them as carrying it);
-  `tracking_rate_own` leaves MDP orders out (MALL's word on MDP when an observation gave it);
-- on time: an accepted `delivered` whose recorded_at − the delivered_at it sent is ≤ 24 h;
-- lag: MallStatusUpdated.recorded_at − occurred_at of the order event of seq `based_on_seq`.
+The rules themselves (limits, targets, ratios, breaches, on time) are the domain's
+(`mallbridge_core.domain.sla`), shared with the publisher's console; this tally adds what only the audit
+reports (request counts, lags, open items) and what an order contributes from its history in the log.
 """
 
 from __future__ import annotations
@@ -15,13 +10,10 @@ from __future__ import annotations
 import math
 from array import array
 
-from mallbridge_audit.model import CANCEL_RATE_LIMIT, ON_TIME_TARGET, QUIET_STATES, TenantFigures
+from mallbridge_audit.model import QUIET_STATES, TenantFigures
 from mallbridge_audit.order_fold import CANCELLED, SHIPPED, TRACKED, OrderAcc
 from mallbridge_audit.order_summary import on_time
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+from mallbridge_core.domain.sla import cancel_breach, on_time_breach, rate
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -78,23 +70,23 @@ class TenantTally:
 
     def figures(self, tenant_items: dict[str, str]) -> TenantFigures:
         lags = sorted(self.lags)
-        cancel_rate = _rate(self.cancelled, self.orders)
-        on_time_rate = _rate(self.on_time, self.delivered)
+        cancel_rate = rate(self.cancelled, self.orders)
+        on_time_rate = rate(self.on_time, self.delivered)
         return TenantFigures(
             tenant_id=self.tenant,
             orders=self.orders,
             partner_cancellations=self.cancelled,
             cancel_rate=cancel_rate,
-            cancel_breach=cancel_rate is not None and cancel_rate > CANCEL_RATE_LIMIT,
+            cancel_breach=cancel_breach(cancel_rate),
             tracking_orders=self.shipped,
             tracking_with=self.tracked,
-            tracking_rate=_rate(self.tracked, self.shipped),
+            tracking_rate=rate(self.tracked, self.shipped),
             tracking_mdp=self.mdp,
-            tracking_rate_own=_rate(self.own_tracked, self.shipped - self.mdp),
+            tracking_rate_own=rate(self.own_tracked, self.shipped - self.mdp),
             delivered_orders=self.delivered,
             delivered_on_time=self.on_time,
             on_time_rate=on_time_rate,
-            on_time_breach=on_time_rate is not None and on_time_rate < ON_TIME_TARGET,
+            on_time_breach=on_time_breach(on_time_rate),
             lag_count=len(lags),
             lag_p50_s=_percentile(lags, 0.50),
             lag_p95_s=_percentile(lags, 0.95),
