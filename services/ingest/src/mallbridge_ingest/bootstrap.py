@@ -18,7 +18,7 @@ import httpx
 from fastapi import FastAPI
 
 from mallbridge_core.backoff import Backoff
-from mallbridge_core.eventlog.port import EventLog
+from mallbridge_core.eventlog.port import EventLog, LogUnavailableError
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingError, load_mapping
@@ -97,7 +97,12 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        await self.log.start()
+        try:
+            await self.log.start()
+        except LogUnavailableError as exc:
+            # Served all the same (health, 503s): the rebuild below retries until the log can be opened,
+            # on the embedded engine as on Kafka (whose start connects lazily anyway).
+            log.warning("the event log cannot be opened yet; retrying", extra={"error": str(exc)})
         install_url_redaction()
         client = httpx.AsyncClient(
             timeout=self.settings.export_timeout_s,
