@@ -27,5 +27,7 @@ async def write(log: FakeEventLog, topics: Topics, *events: Event) -> None:
         await log.append(topic_for(topics, event), [record])
 
 
-def operator_events(log: FakeEventLog, topics: Topics) -> list[Event]:
-    return [decode_operator_event(r.value) for r in log.records(topics.operator_events)]
+def operator_events(log: FakeEventLog, topics: Topics) -> list[OperatorEventBase]:
+    """The people's decisions recorded (balance observations are not written by these tests)."""
+    events = [decode_operator_event(r.value) for r in log.records(topics.operator_events)]
+    return [e for e in events if isinstance(e, OperatorEventBase)]

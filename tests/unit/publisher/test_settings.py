@@ -89,3 +89,22 @@ def test_a_bad_setting_is_a_usage_error_naming_it_and_what_is_allowed(
     for name in names:
         assert name in result.output
     assert started == []
+
+
+def test_a_short_console_token_is_refused_naming_its_variable_without_echoing_it(
+    started: list[PublisherSettings],
+) -> None:
+    result = invoke([], {"MALLBRIDGE_CONSOLE_TOKEN": "short-secret"})
+    assert result.exit_code == 2
+    assert "MALLBRIDGE_CONSOLE_TOKEN" in result.output
+    assert "at least 16 characters" in result.output
+    assert "short-secret" not in result.output
+    assert started == []
+
+
+def test_the_console_token_comes_from_its_own_variable(started: list[PublisherSettings]) -> None:
+    result = invoke([], {"MALLBRIDGE_CONSOLE_TOKEN": "a-long-enough-console-token"})
+    assert result.exit_code == 0, result.output
+    token = started[0].console_token
+    assert token is not None
+    assert token.get_secret_value() == "a-long-enough-console-token"

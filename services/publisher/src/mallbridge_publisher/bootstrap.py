@@ -10,14 +10,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from mallbridge_core.eventlog import EventLog
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.adapters.http_api import create_http_app
 from mallbridge_publisher.config import PublisherSettings
+from mallbridge_publisher.console.app import ConsoleDeps, console_mount
+from mallbridge_publisher.console.session import SessionKeys
 from mallbridge_publisher.engine import EngineOptions, LaneEngine
 from mallbridge_publisher.metrics import PublisherMetrics
+from mallbridge_publisher.operator_actions import OperatorActions
 from mallbridge_publisher.ports import MallClient
 from mallbridge_publisher.tenant_gate import TenantGate
 
@@ -35,6 +39,7 @@ class PublisherService:
     client: MallClient
     metrics: PublisherMetrics
     settings: PublisherSettings
+    console: ConsoleDeps | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def readiness(self) -> dict[str, bool]:
@@ -49,7 +54,7 @@ class PublisherService:
         server: uvicorn.Server | None = None
         tasks = [asyncio.create_task(engine.run(self.stop_event)) for engine in self.engines]
         if serve_http:
-            app = create_http_app(metrics=self.metrics, readiness=self.readiness)
+            app = create_http_app(metrics=self.metrics, readiness=self.readiness, extra_routes=self.console_routes())
             config = uvicorn.Config(
                 app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning", lifespan="off"
             )
@@ -78,6 +83,36 @@ class PublisherService:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def console_routes(self) -> list[BaseRoute]:
+        where = f"http://{self.settings.http_host}:{self.settings.http_port}/console"
+        if self.console is None:
+            log.info("console off: MALLBRIDGE_CONSOLE_TOKEN is not set, so nothing is served under /console")
+            return []
+        log.info("console on at %s (log in with the operator token)", where)
+        return [console_mount(self.console)]
+
+
+def _console(
+    settings: PublisherSettings,
+    *,
+    event_log: EventLog,
+    tenants: Mapping[str, Tenant],
+    topic_prefix: str,
+    engines: list[LaneEngine],
+    clock: Callable[[], datetime],
+) -> ConsoleDeps | None:
+    """The console's parts, when a token is configured (the same OperatorActions the commands use)."""
+    if settings.console_token is None:
+        return None
+    served = sorted({t for engine in engines for t in engine.tenant_ids})
+    return ConsoleDeps(
+        keys=SessionKeys(settings.console_token.get_secret_value()),
+        books=lambda: [engine.orders for engine in engines],
+        tenants=served,
+        actions=OperatorActions(log=event_log, tenants=tenants, topic_prefix=topic_prefix, clock=clock),
+        clock=clock,
+    )
 
 
 def bootstrap(
@@ -121,4 +156,9 @@ def bootstrap(
         )
         for lane in settings.lanes
     ]
-    return PublisherService(event_log=event_log, engines=engines, client=client, metrics=metrics, settings=settings)
+    console = _console(
+        settings, event_log=event_log, tenants=tenants, topic_prefix=topic_prefix, engines=engines, clock=clock
+    )
+    return PublisherService(
+        event_log=event_log, engines=engines, client=client, metrics=metrics, settings=settings, console=console
+    )

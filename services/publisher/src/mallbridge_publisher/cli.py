@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.settings import CommonOptions, common_options, env_name
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import HttpMallClient
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
@@ -39,7 +39,7 @@ def _explain(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "settings"
-        where = f"env {ENV_PREFIX}{field.upper()}"
+        where = f"env {env_name(PublisherSettings, field) if field in PublisherSettings.model_fields else field}"
         if field in OPTIONS:
             where = f"--{field.replace('_', '-')} or {where}"
         lines.append(f"publisher setting {field} ({where}): {error['msg']}")

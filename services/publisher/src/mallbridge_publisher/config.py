@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
+from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
 
 class PublisherSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_PUBLISHER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_PUBLISHER_", extra="ignore", populate_by_name=True)
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8081, ge=0, le=65535)
@@ -31,11 +32,22 @@ class PublisherSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=15.0, ge=0)
     operator_tail_interval_s: float = Field(default=1.0, gt=0)  # how often operator-events is checked for news
     mall_page_size: int = Field(default=1000, ge=100, le=1000)  # page size of MALL's order lists (poll, balance)
+    # The operator token of the web console (MALLBRIDGE_CONSOLE_TOKEN): unset, the console is off.
+    console_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_CONSOLE_TOKEN"))
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("console_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"the console token needs at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)"
+            )
+        return token
 
     @field_validator("lanes", mode="before")
     @classmethod

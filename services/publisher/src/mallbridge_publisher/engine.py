@@ -114,6 +114,11 @@ class LaneEngine:
         self._rebuilding = asyncio.Lock()
         self.ready = asyncio.Event()
 
+    @property
+    def tenant_ids(self) -> list[str]:
+        """The tenants this lane serves."""
+        return list(self._tenants)
+
     # ---- lifecycle -------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:

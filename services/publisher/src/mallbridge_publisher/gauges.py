@@ -69,6 +69,11 @@ class StateGauges:
         self._count(key[0], old, -1)
         self._count(key[0], new, +1)
 
+    def marked(self) -> list[Key]:
+        """The orders counted now (an open attention item, or deferred): the console's queue reads these
+        instead of every order."""
+        return list(self._marks)
+
     def refresh(self, states: Iterable[tuple[Key, OrderState]]) -> None:
         for key, state in states:
             self.update(key, state)

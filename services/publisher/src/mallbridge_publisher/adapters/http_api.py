@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from mallbridge_publisher.metrics import PublisherMetrics
 
 
-def create_http_app(*, metrics: PublisherMetrics, readiness: Callable[[], Awaitable[dict[str, bool]]]) -> Starlette:
+def create_http_app(
+    *,
+    metrics: PublisherMetrics,
+    readiness: Callable[[], Awaitable[dict[str, bool]]],
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Health, readiness and metrics, and `extra_routes` (the console, when it is on)."""
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -30,5 +37,6 @@ def create_http_app(*, metrics: PublisherMetrics, readiness: Callable[[], Awaita
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *extra_routes,
         ]
     )
