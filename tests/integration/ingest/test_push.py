@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -189,3 +190,27 @@ async def test_health_readiness_metrics_and_docs(server: IngestServer) -> None:
     assert "swagger" in docs.text.lower()
     spec = (await server.client.get("/openapi.json")).json()
     assert "/v1/tenants/{tenant_id}/orders" in spec["paths"]
+
+
+async def test_an_endless_body_is_refused_while_it_streams(
+    server: IngestServer, event_log_url: str, topic_prefix: str
+) -> None:
+    """A chunked body that never ends: the 413 comes once the limit is passed, not after reading it whole
+    (which would never happen: the client sends 1.1 MiB and then waits, connection open)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(
+            b"POST /v1/tenants/acme/orders HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b" " * 65536
+        for _ in range(18):  # 1.125 MiB, then nothing: no last chunk, the request never ends
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=30)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
+    assert b"application/problem+json" in head
+    assert await count(event_log_url, topic_prefix) == 0
