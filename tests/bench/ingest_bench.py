@@ -9,6 +9,8 @@
    posting signed batches of `BATCH` new orders, `PUSH_ORDERS` orders in all. Reported: orders/s,
    pushes/s, p50/p99 latency of a push (the 202 comes after the log acknowledged).
 3. Restart: the time to rebuild the last known state from `REBUILD_N` order events (replay + fold).
+4. Fairness: a tenant flooding pushes next to a normal one under the per-tenant rate limit; the normal
+   tenant's p99 with the flood against its p99 alone.
 The load generator shares the machine's 2 cores with the broker and the server: figures are for this
 machine and this load, compare ratios rather than absolutes. Bounded well under 60 s.
 """
@@ -182,14 +184,18 @@ async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
     }
 
 
-def _start_server(bootstrap: str, tmp: Path, port: int, prefix: str) -> subprocess.Popen[bytes]:
+def _start_server(
+    bootstrap: str, tmp: Path, port: int, prefix: str, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     tenants = tmp / "tenants.toml"
-    tenants.write_text('[tenants.acme]\ningest_secret = "env:BENCH_INGEST_SECRET"\n')
-    env = {**os.environ, "BENCH_INGEST_SECRET": "bench-secret", "MALLBRIDGE_LOG_LEVEL": "WARNING"}
+    tenants.write_text(
+        "".join(f'[tenants.{t}]\ningest_secret = "env:BENCH_INGEST_SECRET"\n' for t in ("acme", "normal", "flood"))
+    )
+    # The throughput figures are for the server, not its rate limit (which bench_fairness measures).
+    settings = env or {"MALLBRIDGE_INGEST_PUSH_RATE_PER_S": "0"}
+    env = {**os.environ, "BENCH_INGEST_SECRET": "bench-secret", "MALLBRIDGE_LOG_LEVEL": "WARNING", **settings}
     cmd = [
-        sys.executable,
-        "-c",
-        "from mallbridge_core.cli import main; main()",
+        str(Path(sys.executable).parent / "mallbridge"),
         "ingest",
         "--no-poll",
         "--port",
@@ -219,7 +225,7 @@ async def _wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) 
     raise TimeoutError("ingest server not ready in 30 s")
 
 
-async def _push(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> int:
+async def _push(client: httpx.AsyncClient, orders: list[dict[str, Any]], tenant: str = "acme") -> int:
     body = json.dumps({"orders": orders}).encode()
     ts = str(int(time.time()))
     headers = {
@@ -227,7 +233,7 @@ async def _push(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> int:
         "X-Mallbridge-Signature": sign("bench-secret", ts, body),
         "Content-Type": "application/json",
     }
-    return (await client.post("/v1/tenants/acme/orders", content=body, headers=headers)).status_code
+    return (await client.post(f"/v1/tenants/{tenant}/orders", content=body, headers=headers)).status_code
 
 
 async def _load(client: httpx.AsyncClient, clients: int, orders: int, prefix: str) -> dict[str, Any]:
@@ -348,12 +354,101 @@ async def bench_rebuild(bootstrap: str) -> dict[str, Any]:
     }
 
 
+FAIR_RATE = 10  # pushes/s per tenant, the limit under test (low: it must bite before the 2 cores do)
+NORMAL_RATE = 5  # the normal tenant's pace, well inside its limit
+NORMAL_PUSHES = 120
+FLOOD_CLIENTS = 16
+
+
+async def _paced(client: httpx.AsyncClient, prefix: str) -> tuple[list[float], dict[int, int]]:
+    """The normal tenant: NORMAL_PUSHES pushes of BATCH new orders at NORMAL_RATE a second."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    started = time.perf_counter()
+    for n in range(NORMAL_PUSHES):
+        await asyncio.sleep(max(0.0, started + n / NORMAL_RATE - time.perf_counter()))
+        t0 = time.perf_counter()
+        code = await _push(client, [snapshot(i, prefix) for i in range(n * BATCH, n * BATCH + BATCH)], "normal")
+        latencies.append(time.perf_counter() - t0)
+        codes[code] = codes.get(code, 0) + 1
+    return latencies, codes
+
+
+def _flood_process(base_url: str, seconds: float, result: Any) -> None:
+    """The flooding tenant, in a process of its own (its load must not slow the normal client's loop):
+    FLOOD_CLIENTS clients pushing as fast as answers come, ignoring Retry-After."""
+
+    async def flood() -> dict[int, int]:
+        codes: dict[int, int] = {}
+        deadline = time.monotonic() + seconds
+        limits = httpx.Limits(max_connections=FLOOD_CLIENTS)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+
+            async def one(k: int) -> None:
+                n = 0
+                while time.monotonic() < deadline:
+                    n += 1
+                    code = await _push(client, [snapshot(n * 100 + k, "F")], "flood")
+                    codes[code] = codes.get(code, 0) + 1
+
+            await asyncio.gather(*(one(k) for k in range(FLOOD_CLIENTS)))
+        return codes
+
+    result.update(asyncio.run(flood()))
+
+
+async def bench_fairness(bootstrap: str, tmp: Path) -> dict[str, Any]:
+    """A flooding tenant next to a normal one, both limited to FAIR_RATE pushes/s: the normal tenant's
+    p99 push latency with the flood, against its p99 alone (goal: within 2x)."""
+    import multiprocessing
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    limit = {"MALLBRIDGE_INGEST_PUSH_RATE_PER_S": str(FAIR_RATE), "MALLBRIDGE_INGEST_PUSH_BURST": str(FAIR_RATE)}
+    proc = _start_server(bootstrap, tmp, port, f"bench-{uuid.uuid4().hex[:8]}.", env=limit)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            await _wait_ready(client, proc)
+            await _push(client, [snapshot(0, "W")], "normal")  # connects the server's producer
+            alone, alone_codes = await _paced(client, "N1")
+            context = multiprocessing.get_context("spawn")
+            flood_codes = context.Manager().dict()
+            flooder = context.Process(
+                target=_flood_process, args=(base_url, NORMAL_PUSHES / NORMAL_RATE + 8, flood_codes)
+            )
+            flooder.start()
+            await asyncio.sleep(3)  # the flood under way
+            flooded, flooded_codes = await _paced(client, "N2")
+            await asyncio.to_thread(flooder.join, 120)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+    def p99(values: list[float]) -> float:
+        return round(statistics.quantiles(values, n=100)[98] * 1000, 1)
+
+    return {
+        "setup": f"limit {FAIR_RATE} pushes/s per tenant; normal tenant {NORMAL_RATE} pushes/s of {BATCH} orders; "
+        f"flooding tenant {FLOOD_CLIENTS} clients as fast as answered, ignoring Retry-After, in its own process",
+        "normal_alone_p50_ms": round(statistics.median(alone) * 1000, 1),
+        "normal_alone_p99_ms": p99(alone),
+        "normal_with_flood_p50_ms": round(statistics.median(flooded) * 1000, 1),
+        "normal_with_flood_p99_ms": p99(flooded),
+        "p99_ratio": round(p99(flooded) / p99(alone), 2),
+        "normal_codes": {"alone": alone_codes, "with_flood": flooded_codes},
+        "flood_codes": dict(flood_codes),
+    }
+
+
 async def run(bootstrap: str, tmpdir: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as own:
         tmp = Path(tmpdir or own)
         return {
             "import": await bench_import(bootstrap, tmp),
             "push": await bench_push(bootstrap, tmp),
+            "fairness": await bench_fairness(bootstrap, tmp),
             "restart": await bench_rebuild(bootstrap),
         }
 

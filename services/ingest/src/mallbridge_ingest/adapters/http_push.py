@@ -114,7 +114,9 @@ class PushHandler:
         except ProblemError as exc:
             self.metrics.requests_rejected.labels(label, "push", exc.reason).inc()
             response = exc.response()
-            log.warning(
+            # A flood of 429s is counted, not logged line by line (writing each would cost more than it).
+            log.log(
+                logging.DEBUG if exc.status == 429 else logging.WARNING,
                 "push refused",
                 extra={"tenant": label, "status": exc.status, "reason": exc.reason, "detail": exc.detail},
             )
