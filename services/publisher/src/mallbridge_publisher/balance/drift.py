@@ -1,0 +1,122 @@
+"""What counts as drift, and the observation that records it. Pure: no I/O, no clock (`now` comes in).
+
+- **status**: MALL has the order in another status than the log says MALL has (`OrderState.mall.status`:
+  what the publisher's PUTs, reads and earlier balance claims folded to). *Recorded drift is no longer
+  drift*: when the log's last `mallbridge balance` observation of the order already says this very status,
+  the difference is known and handed to the publisher (it reads the order and records what MALL says); it
+  is not listed again. A status the log cannot take (MALL's order went backwards, which only MALL
+  Operations can do) is therefore listed once, not on every run.
+- **unknown_to_fastcentrik**: a MALL order no FastCentrik snapshot has named (no order in the log carries
+  its id with a FastCentrik status), open for over an hour: an order that never reached the shop, a cancel
+  waiting to happen. MALL's basic objects carry no per-status timestamps, so the order's detail is read
+  (its `open` timestamp) for each unknown order that is not blocked; one with no `open` timestamp counts
+  too (it is past `blocked`, so MALL opened it, at a moment it does not say). Such an order has no order
+  number, so nothing can be recorded for it: it is listed on every run until a snapshot names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+from mallbridge_core.domain.projection import OrderState
+from mallbridge_publisher.ports import MallBasicOrder
+from mallbridge_schema.events import MallStateObserved
+from mallbridge_schema.mall_format import PRAGUE
+from mallbridge_schema.statuses import MallStatus
+
+DriftKind = Literal["status", "unknown_to_fastcentrik"]
+UNKNOWN_AFTER = timedelta(hours=1)
+NON_FINAL = (MallStatus.BLOCKED, MallStatus.OPEN, MallStatus.SHIPPING, MallStatus.SHIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    tenant_id: str
+    kind: DriftKind
+    mall_order_id: str
+    mall_status: MallStatus
+    order_number: str = ""  # "" for an order FastCentrik has not named
+    log_status: MallStatus | None = None  # what the log says MALL has (None: the log does not know the order)
+    opened_at: str | None = None  # MALL's `open` timestamp of an unknown order, as MALL wrote it
+
+    @property
+    def recordable(self) -> bool:
+        return self.kind == "status"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantLog:
+    """The log of one tenant as the balance needs it: the orders FastCentrik named, by MALL id, and per
+    order the status the log's last balance observation recorded."""
+
+    by_mall_id: Mapping[str, OrderState]
+    balance_recorded: Mapping[str, MallStatus]  # order number -> status
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    drifts: tuple[Drift, ...]
+    unknown: tuple[MallBasicOrder, ...]  # not named by FastCentrik and not blocked: their detail decides
+
+
+def compare(tenant_id: str, listed: list[MallBasicOrder], log: TenantLog) -> Comparison:
+    """Status drifts of the listed orders, and the orders FastCentrik has not named (to read)."""
+    drifts: list[Drift] = []
+    unknown: list[MallBasicOrder] = []
+    for order in listed:
+        if order.status is None:
+            continue  # not one of MALL's statuses: nothing to compare (the publisher's reads refuse it too)
+        state = log.by_mall_id.get(order.id)
+        if state is None:
+            if order.status is not MallStatus.BLOCKED:
+                unknown.append(order)
+            continue
+        if order.status is state.mall.status or log.balance_recorded.get(state.order_number) is order.status:
+            continue
+        drifts.append(
+            Drift(tenant_id, "status", order.id, order.status, state.order_number, log_status=state.mall.status)
+        )
+    return Comparison(tuple(drifts), tuple(unknown))
+
+
+def parse_mall_moment(text: str) -> datetime | None:
+    """MALL's `YYYY-MM-DD HH:MM:SS` (Prague time) as an aware moment; None when it is not that."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=PRAGUE)
+    except ValueError:
+        return None
+
+
+def unknown_drift(tenant_id: str, order: MallBasicOrder, opened_at: str | None, *, now: datetime) -> Drift | None:
+    """The `unknown_to_fastcentrik` drift of an order FastCentrik has not named, when it is open for over an
+    hour (None: younger, or its `open` timestamp is not MALL's format)."""
+    assert order.status is not None
+    if opened_at is not None:
+        moment = parse_mall_moment(opened_at)
+        if moment is None or now - moment <= UNKNOWN_AFTER:
+            return None
+    return Drift(tenant_id, "unknown_to_fastcentrik", order.id, order.status, opened_at=opened_at)
+
+
+def observation(
+    drift: Drift, state: OrderState, order: MallBasicOrder, *, now: datetime, new_id: Callable[[], UUID]
+) -> MallStateObserved:
+    """The `MallStateObserved(source="balance")` that records a status drift (operator-events.v1)."""
+    return MallStateObserved(
+        event_id=new_id(),
+        tenant_id=state.tenant_id,
+        order_number=state.order_number,
+        mall_order_id=state.mall_order_id,
+        occurred_at=now,
+        recorded_at=now,
+        based_on_seq=state.fc.seq,
+        source="balance",
+        changed=("status",),
+        status=drift.mall_status,
+        confirmed=order.confirmed,
+        mdp=order.mdp,
+    )

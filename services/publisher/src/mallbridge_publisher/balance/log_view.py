@@ -1,0 +1,96 @@
+"""The log as `mallbridge balance` compares it: per tenant, every order's projected state, folded from its
+lane history (the default lane first), each lane's order-, sync- and operator-events, from offset 0 up to
+the end offsets taken at the start (no group, no commits). Records of other tenants are skipped by key
+before anything is decoded; undecodable records are counted and skipped (the publisher dead-letters them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from mallbridge_core.domain.projection import OrderState, apply
+from mallbridge_core.eventlog import EventLog
+from mallbridge_core.tenants import Tenant
+from mallbridge_core.topics import Topics
+from mallbridge_publisher.balance.drift import TenantLog
+from mallbridge_schema.events import Event, MallStateObserved
+from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
+from mallbridge_schema.statuses import MallStatus
+
+Key = tuple[str, str]
+
+
+@dataclass
+class _Fold:
+    states: dict[Key, OrderState]
+    balance_recorded: dict[Key, MallStatus]
+    undecodable: int = 0
+
+    def take(self, event: Event) -> None:
+        key = (event.tenant_id, event.order_number)
+        self.states[key] = apply(self.states.get(key), event)
+        if type(event) is MallStateObserved and event.source == "balance":
+            self.balance_recorded[key] = event.status
+
+
+def _sources(topics: Topics) -> list[tuple[str, Callable[[bytes], Any]]]:
+    out: list[tuple[str, Callable[[bytes], Any]]] = []
+    for lane in topics.history():
+        out += [
+            (lane.order_events, decode_order_event),
+            (lane.sync_events, decode_sync_event),
+            (lane.operator_events, decode_operator_event),
+        ]
+    return out
+
+
+async def read_tenant_logs(
+    log: EventLog, tenants: Collection[Tenant], *, topic_prefix: str
+) -> tuple[dict[str, TenantLog], int]:
+    """Per tenant id, its `TenantLog`; and how many records could not be decoded.
+
+    Each topic is read once, for every tenant whose lane history holds it (the default lane's topics hold
+    the early history of tenants moved to a lane), in history order.
+    """
+    fold = _Fold({}, {})
+    wanted: dict[str, tuple[Callable[[bytes], Any], set[bytes]]] = {}
+    for tenant in tenants:
+        for topic, decode in _sources(Topics(prefix=topic_prefix, lane=tenant.lane)):
+            wanted.setdefault(topic, (decode, set()))[1].add(f"{tenant.tenant_id}:".encode())
+    for topic, (decode, prefixes) in wanted.items():  # insertion order: a default-lane topic comes first
+        await _fold_topic(log, topic, decode, prefixes, fold)
+    return _per_tenant(fold, [t.tenant_id for t in tenants]), fold.undecodable
+
+
+async def _fold_topic(
+    log: EventLog, topic: str, decode: Callable[[bytes], Any], prefixes: set[bytes], fold: _Fold
+) -> None:
+    ends = await log.end_offsets(topic)
+    if not any(ends.values()):
+        return
+    async for batch in log.replay(topic, stop=ends):
+        for record in batch:
+            key = record.key or b""
+            if key[: key.find(b":") + 1] not in prefixes:
+                continue
+            try:
+                event: Event = decode(record.value)
+            except EventDecodeError:
+                fold.undecodable += 1
+                continue
+            if event.order_number:
+                fold.take(event)
+
+
+def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
+    by_mall_id: dict[str, dict[str, OrderState]] = {t: {} for t in tenant_ids}
+    recorded: dict[str, dict[str, MallStatus]] = {t: {} for t in tenant_ids}
+    for (tenant_id, _), state in fold.states.items():
+        if state.fc.status is not None and state.mall_order_id and tenant_id in by_mall_id:
+            by_mall_id[tenant_id].setdefault(state.mall_order_id, state)
+    for (tenant_id, order_number), status in fold.balance_recorded.items():
+        if tenant_id in recorded:
+            recorded[tenant_id][order_number] = status
+    return {t: TenantLog(by_mall_id[t], recorded[t]) for t in tenant_ids}
