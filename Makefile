@@ -19,6 +19,8 @@ install: $(VENV)/.installed
 ## test: everything, a real Kafka broker included (started and stopped by the test session)
 test: install
 	infra/kafka/kafka.sh fetch
+	@# the console's browser tests drive Debian's Chromium (never a downloaded browser)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 ## test-unit: the fast pure-core tests only
