@@ -1,5 +1,7 @@
 """`mallbridge demo`: sandbox MALL, ingest and publisher in one process, scripted orders, a live table,
-and a summary of expected against actual outcomes. Exit code 1 when any outcome differs.
+and a summary of expected against actual outcomes; then the web console stays up on the demo's data (its
+URL and token are printed) until Ctrl-C. `--once` ends after the summary (CI and tests). Exit code 1 when
+any outcome differs.
 
 Everything started here is stopped on exit, on failure and on Ctrl-C (see services.py).
 """
@@ -10,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -26,7 +29,7 @@ from rich.table import Table
 from mallbridge_app.demo.scenario import MARKER, STORIES, Step, Story
 from mallbridge_app.demo.services import TENANT, DemoServices
 from mallbridge_core.settings import setting_option, settings_from
-from mallbridge_schema.events import AttentionNeeded
+from mallbridge_schema.events import AttentionNeeded, StepDeferred
 from mallbridge_schema.serde import decode_sync_event
 
 
@@ -37,6 +40,7 @@ class DemoSettings(BaseSettings):
 
     log: str | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_LOG"))
     timeout_s: float = Field(default=30.0, gt=0)
+    console_port: int = Field(default=0, ge=0, le=65535)
 
 
 @dataclass
@@ -58,15 +62,22 @@ class Progress:
 
 
 class Demo:
-    def __init__(self, log_url: str, *, timeout_s: float) -> None:
-        self.services = DemoServices(log_url)
+    def __init__(self, log_url: str, *, timeout_s: float, console_port: int = 0) -> None:
+        self.services = DemoServices(log_url, console_port=console_port)
         self.timeout_s = timeout_s
         self.progress = Progress()
 
     async def start(self) -> None:
         await self.services.start()
         for story in (*STORIES, MARKER):
-            await self.services.create_mall_order(story.mall_order_id, mdp=story.mdp)
+            if story.mall_status == "open":
+                await self.services.create_mall_order(story.mall_order_id, mdp=story.mdp)
+        # From here on MALL's changes reach ingest through MALL's webhook (new orders included, as at MALL)
+        await self.services.point_webhook_at_ingest()
+        for story in STORIES:
+            if story.mall_status != "open":
+                await self.services.create_mall_order(story.mall_order_id, mdp=story.mdp, status=story.mall_status)
+        await self.services.deliver_webhook()
 
     async def push(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """Push one snapshot, signed as FastCentrik's side would; retried while ingest answers 503."""
@@ -106,6 +117,25 @@ class Demo:
                 self.progress.last_event[event.order_number] = f"{type(event).__name__} {detail}".strip()
 
     async def run_step(self, story: Story, step: Step, live: Live) -> None:
+        if step.snapshot is None:
+            assert step.mall_action is not None
+            await self.services.mall_action(story.mall_order_id, step.mall_action)
+        else:
+            await self.push_step(story, step)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            await self.refresh()
+            live.update(self.progress.table())
+            if step.reached(
+                story.order_number, self.progress.mall_status.get(story.order_number), self.progress.last_event
+            ):
+                return
+            if time.monotonic() > deadline:
+                return  # judged in the summary: the outcome will differ from the expected one
+            await asyncio.sleep(0.2)
+
+    async def push_step(self, story: Story, step: Step) -> None:
+        assert step.snapshot is not None
         await self.push(step.snapshot)
         if step.push_twice:
             again = await self.push(step.snapshot)
@@ -114,20 +144,13 @@ class Demo:
             if not again.get("replayed") and (again["events"] != 0 or again["unchanged"] != 1):
                 raise RuntimeError(f"duplicate push wrote events: {again}")
         self.progress.fc_status[story.order_number] = str(step.snapshot["status"])
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            await self.refresh()
-            live.update(self.progress.table())
-            if step.reached(self.progress.mall_status.get(story.order_number), self.progress.last_event):
-                return
-            if time.monotonic() > deadline:
-                return  # judged in the summary: the outcome will differ from the expected one
-            await asyncio.sleep(0.2)
 
     async def barrier(self) -> None:
         """Push the marker order and wait for its PUT: the publisher has then consumed every story's events,
         so a late, unexpected PUT of a story would have been sent before the summary is judged."""
-        await self.push(MARKER.steps[0].snapshot)
+        marker = MARKER.steps[0].snapshot
+        assert marker is not None
+        await self.push(marker)
         deadline = time.monotonic() + self.timeout_s
         while (await self.services.mall_statuses()).get(MARKER.mall_order_id) != MARKER.final_mall:
             if time.monotonic() > deadline:
@@ -135,7 +158,12 @@ class Demo:
             await asyncio.sleep(0.2)
 
     async def outcomes(self) -> list[tuple[Story, str, str, bool]]:
-        attention = {e.order_number: e.code for e in await self.sync_events() if isinstance(e, AttentionNeeded)}
+        events = await self.sync_events()
+        attention = {e.order_number: e.code for e in events if isinstance(e, AttentionNeeded)}
+        deferred: dict[str, list[str]] = {}
+        for e in events:
+            if isinstance(e, StepDeferred):
+                deferred.setdefault(e.order_number, []).append(e.reason)
         sandbox_url = self.services.sandbox.url
         r = await self.services.http.get(f"{sandbox_url}/sandbox/requests", params={"method": "PUT"})
         puts: dict[str, list[str]] = {}
@@ -146,26 +174,38 @@ class Demo:
             else:
                 refused[entry["order_id"]] = refused.get(entry["order_id"], 0) + 1
         return [
-            judge(story, self.progress.mall_status.get(story.order_number), puts, refused, attention)
+            judge(story, self.progress.mall_status.get(story.order_number), puts, refused, attention, deferred)
             for story in STORIES
         ]
 
 
 def judge(
-    story: Story, mall: str | None, puts: dict[str, list[str]], refused: dict[str, int], attention: dict[str, str]
+    story: Story,
+    mall: str | None,
+    puts: dict[str, list[str]],
+    refused: dict[str, int],
+    attention: dict[str, str],
+    deferred: dict[str, list[str]],
 ) -> tuple[Story, str, str, bool]:
     """One summary row: (story, what was expected, what happened, whether they agree)."""
-    expected = f"MALL {story.final_mall}; PUTs {', '.join(story.expect_puts)}"
+    expected = f"MALL {story.final_mall}; PUTs {', '.join(story.expect_puts) or '—'}"
     if story.expect_attention:
         expected += f"; attention {story.expect_attention}"
+    deferral_seen = True
+    if story.expect_deferral:
+        expected += f'; deferred "{story.expect_deferral}"'
+        deferral_seen = any(story.expect_deferral in reason for reason in deferred.get(story.order_number, []))
     got_puts = tuple(puts.get(story.mall_order_id, []))
     actual = f"MALL {mall}; PUTs {', '.join(got_puts) or '—'}"
     if attention.get(story.order_number):
         actual += f"; attention {attention[story.order_number]}"
     if refused.get(story.mall_order_id):
         actual += f"; {refused[story.mall_order_id]} refused by MALL"
+    if story.expect_deferral:
+        actual += f'; deferred "{story.expect_deferral}"' if deferral_seen else "; no such deferral"
     ok = (
-        mall == story.final_mall
+        deferral_seen
+        and mall == story.final_mall
         and got_puts == story.expect_puts
         and attention.get(story.order_number) == story.expect_attention
         and not refused.get(story.mall_order_id)
@@ -183,8 +223,34 @@ def summary_table(rows: list[tuple[Story, str, str, bool]]) -> Table:
     return summary
 
 
-async def run_demo(log_url: str, *, timeout_s: float, console: Console) -> int:
-    demo = Demo(log_url, timeout_s=timeout_s)
+CONSOLE_HINT = (
+    "Try it: the Queue shows D-1003 (cancelled after shipped) and D-1007 (cancelled at MALL); acknowledge one. "
+    "D-1004 is shipped: open it (Open order: demo-shop / D-1004) and mark it returned."
+)
+
+
+async def serve_console(demo: Demo, console: Console) -> None:
+    """Keep everything running for the web console until Ctrl-C (or SIGTERM)."""
+    services = demo.services
+    console.print(f"\n[bold]Console:[/bold] {services.console_url}")
+    console.print(f"[bold]Token:[/bold]   {services.console_token}   (log in with your name and this token)")
+    console.print(CONSOLE_HINT)
+    console.print("Ctrl-C stops the demo.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def run_demo(
+    log_url: str, *, timeout_s: float, console: Console, once: bool = True, console_port: int = 0
+) -> int:
+    demo = Demo(log_url, timeout_s=timeout_s, console_port=console_port)
     started = time.monotonic()
     async with demo.services.stack:
         console.print(f"[bold]mallbridge demo[/bold] on {log_url}: sandbox MALL, ingest, publisher …")
@@ -197,23 +263,39 @@ async def run_demo(log_url: str, *, timeout_s: float, console: Console) -> int:
             await demo.refresh()
             live.update(demo.progress.table())
         rows = await demo.outcomes()
-    console.print(summary_table(rows))
-    passed = sum(1 for *_, ok in rows if ok)
-    console.print(f"{passed} of {len(rows)} outcomes as expected in {time.monotonic() - started:.1f} s")
+        console.print(summary_table(rows))
+        passed = sum(1 for *_, ok in rows if ok)
+        console.print(f"{passed} of {len(rows)} outcomes as expected in {time.monotonic() - started:.1f} s")
+        if not once:
+            await serve_console(demo, console)
+    if not once:
+        console.print("stopped; everything started was stopped")
     return 0 if passed == len(rows) else 1
 
 
 @click.command(name="demo")
 @setting_option(DemoSettings, "log", "--log", help="Event log (default: a fresh embedded SQLite log in a temp dir).")
 @setting_option(DemoSettings, "timeout_s", "--timeout", type=float, help="Seconds to wait for each step.")
-def demo(**given: Any) -> None:
-    """The main job on one machine: sandbox MALL, ingest, publisher, scripted orders, a summary."""
+@setting_option(
+    DemoSettings,
+    "console_port",
+    "--console-port",
+    type=int,
+    help="The publisher's HTTP port, console included (0: any free).",
+)
+@click.option("--once", is_flag=True, default=False, help="End after the summary (no console): for CI and tests.")
+def demo(once: bool, **given: Any) -> None:
+    """The main job on one machine: sandbox MALL, ingest, publisher, scripted orders, a summary, the console."""
     settings = settings_from(DemoSettings, given)
     console = Console(stderr=False)
     with tempfile.TemporaryDirectory(prefix="mallbridge-demo-") as workdir:
         url = settings.log or f"sqlite:///{workdir}/events.db"
         try:
-            code = asyncio.run(run_demo(url, timeout_s=settings.timeout_s, console=console))
+            code = asyncio.run(
+                run_demo(
+                    url, timeout_s=settings.timeout_s, console=console, once=once, console_port=settings.console_port
+                )
+            )
         except KeyboardInterrupt:
             console.print("interrupted; everything started was stopped")
             code = 130

@@ -10,16 +10,17 @@ TRACKING = {"tracking_number": "DR1234567-CZ", "tracking_url": "https://tracking
 
 @dataclass(frozen=True)
 class Step:
-    """One push of a snapshot, then what MALL's status must become (None: unchanged, wait for a note)."""
+    """One push of a snapshot, or one change MALL makes (`mall_action`, a sandbox action that MALL's webhook
+    then tells ingest about); then what MALL's status must become (None: unchanged, wait for a note)."""
 
-    snapshot: dict[str, Any]
+    snapshot: dict[str, Any] | None = None
     expect_mall: str | None = None
     expect_note: str | None = None  # a sync event type to wait for (StepDeferred, AttentionNeeded)
     push_twice: bool = False
+    mall_action: str | None = None
 
-    def reached(self, mall_status: str | None, last_event: dict[str, str]) -> bool:
+    def reached(self, order: str, mall_status: str | None, last_event: dict[str, str]) -> bool:
         """Whether what this step waits for has happened (a step that expects nothing is done at once)."""
-        order = str(self.snapshot["order_number"])
         if self.expect_mall:
             return mall_status == self.expect_mall
         if self.expect_note:
@@ -37,6 +38,8 @@ class Story:
     expect_puts: tuple[str, ...]
     expect_attention: str | None = None
     mdp: bool = False
+    mall_status: str = "open"  # the order's status when MALL creates it
+    expect_deferral: str | None = None  # words of a deferral the story must have recorded
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,6 +115,32 @@ STORIES: tuple[Story, ...] = (
         (Step(_snap("D-1006", "10085339307", "in_process"), expect_mall="shipping", push_twice=True),),
         final_mall="shipping",
         expect_puts=("shipping",),
+    ),
+    Story(
+        "D-1007",
+        "10085339308",
+        "customer cancels at MALL: nothing sent, do not ship",
+        (
+            Step(_snap("D-1007", "10085339308", "nevyřízená")),
+            Step(mall_action="customer-cancel", expect_note="AttentionNeeded"),
+            Step(_snap("D-1007", "10085339308", "vyřizuje se")),
+        ),
+        final_mall="cancelled",
+        expect_puts=(),
+        expect_attention="cancelled_at_mall",
+    ),
+    Story(
+        "D-1008",
+        "10085339309",
+        "blocked at MALL until paid: deferred, sent once MALL opens it",
+        (
+            Step(_snap("D-1008", "10085339309", "vyřizuje se"), expect_note="StepDeferred"),
+            Step(mall_action="open", expect_mall="shipping"),
+        ),
+        final_mall="shipping",
+        expect_puts=("shipping",),
+        mall_status="blocked",
+        expect_deferral="waiting for MALL to open the order",
     ),
 )
 

@@ -41,10 +41,13 @@ def free_port() -> int:
 class DemoServices:
     """Starts the parts one by one (`start`), each stopped by `stack`; `http` talks to all of them."""
 
-    def __init__(self, log_url: str) -> None:
+    def __init__(self, log_url: str, *, console_port: int = 0) -> None:
+        self.console_port = console_port or free_port()
         self.log_url = log_url
         self.client_id = secrets.token_hex(12)
         self.ingest_secret = secrets.token_hex(16)
+        self.webhook_token = secrets.token_urlsafe(18)
+        self.console_token = secrets.token_urlsafe(18)
         # A fresh prefix per run: a broker that outlives one run (or is shared) still holds the last run's events,
         # which would tell ingest and the publisher that this run's orders were seen and sent already.
         self.prefix = f"{PREFIX}{secrets.token_hex(4)}."
@@ -73,6 +76,7 @@ class DemoServices:
             mall_client_id=SecretStr(self.client_id),
             ingest_secret=SecretStr(self.ingest_secret),
             mall_base_url=self.sandbox.base_url,
+            mall_webhook_token=SecretStr(self.webhook_token),
         )
 
     async def _open_reader(self) -> EventLog:
@@ -101,7 +105,13 @@ class DemoServices:
 
     def _start_publisher(self, tenant: Tenant) -> PublisherService:
         publisher = bootstrap(
-            settings=PublisherSettings(http_port=free_port(), backoff_base_s=0.1, backoff_max_s=2.0),
+            settings=PublisherSettings(
+                http_port=self.console_port,
+                backoff_base_s=0.1,
+                backoff_max_s=2.0,
+                operator_tail_interval_s=0.2,
+                console_token=self.console_token,
+            ),
             event_log=open_event_log(self.log_url),
             tenants={TENANT: tenant},
             topic_prefix=self.prefix,
@@ -127,11 +137,36 @@ class DemoServices:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"ingest or publisher did not become ready within {READY_TIMEOUT_S:g} s")
 
-    async def create_mall_order(self, mall_order_id: str, *, mdp: bool) -> None:
-        r = await self.http.post(
-            f"{self.sandbox.url}/sandbox/orders", json={"partner": TENANT, "id": mall_order_id, "mdp": mdp}
-        )
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}/console"
+
+    async def create_mall_order(self, mall_order_id: str, *, mdp: bool, status: str = "open") -> None:
+        body = {"partner": TENANT, "id": mall_order_id, "mdp": mdp, "status": status}
+        r = await self.http.post(f"{self.sandbox.url}/sandbox/orders", json=body)
         r.raise_for_status()
+
+    async def point_webhook_at_ingest(self) -> None:
+        """MALL's webhook for the demo's account goes to ingest (deliveries are asked for: `deliver_webhook`)."""
+        url = f"{self.ingest_url}/v1/tenants/{TENANT}/mall-webhook/{self.webhook_token}"
+        r = await self.http.put(f"{self.sandbox.url}/sandbox/partners/{TENANT}/webhook", json={"url": url})
+        r.raise_for_status()
+        (await self.http.post(f"{self.sandbox.url}/sandbox/partners/{TENANT}/webhook/pause")).raise_for_status()
+
+    async def deliver_webhook(self) -> None:
+        """MALL posts the ids it changed now (instead of within its minute), and ingest has them durably."""
+        r = await self.http.post(f"{self.sandbox.url}/sandbox/partners/{TENANT}/webhook/deliver")
+        r.raise_for_status()
+        delivery = r.json()["delivery"]
+        if delivery is not None and not delivery["ok"]:
+            raise RuntimeError(f"MALL's webhook was refused by ingest: {delivery['status'] or delivery['error']}")
+
+    async def mall_action(self, mall_order_id: str, action: str) -> None:
+        """A change MALL makes to the order (a customer cancel, opening a blocked order), then its webhook."""
+        r = await self.http.post(f"{self.sandbox.url}/sandbox/orders/{mall_order_id}/actions/{action}")
+        if r.status_code != 200:
+            raise RuntimeError(f"MALL-side action {action} on {mall_order_id} refused: HTTP {r.status_code} {r.text}")
+        await self.deliver_webhook()
 
     async def mall_statuses(self) -> dict[str, str]:
         r = await self.http.get(f"{self.sandbox.url}/sandbox/orders", params={"partner": TENANT})

@@ -39,4 +39,4 @@ def fastcentrik_label(status: FastCentrikStatus | None) -> str:
 
 
 def mall_label(status: MallStatus | None) -> str:
-    return "—" if status is None else f"{status.value} ({MALL_MEANINGS[status]})"
+    return "—" if status is None else f"{status.value} · {MALL_MEANINGS[status]}"

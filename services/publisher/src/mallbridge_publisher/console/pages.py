@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from mallbridge_core.domain.mall_side import Deferral
 from mallbridge_core.domain.projection import AttentionItem, OrderState, attention_item
-from mallbridge_core.domain.reconciler import desired_status, plan
+from mallbridge_core.domain.reconciler import plan
 from mallbridge_core.domain.sla import (
     CANCEL_RATE_LIMIT,
     ON_TIME_TARGET,
@@ -238,7 +238,7 @@ def order_page(history: OrderHistory, *, now: datetime) -> OrderPage:
         fc=fastcentrik_label(state.fc.status) if state is not None else "—",
         mall=mall_label(state.mall.status) if known and state is not None else "—",
         mall_by=STATUS_BY[state.mall.status_by] if state is not None else "",
-        desired=str(desired_status(state) or "—") if state is not None else "—",
+        desired=str(plan(state, now=now).desired or "—") if state is not None else "—",
         attention=attention_item(state) if state is not None else None,
         deferral=state.mall.deferral if state is not None else None,
         next_step=next_step(state, now=now) if known and state is not None else "nothing: mallbridge does not know it",
