@@ -66,12 +66,13 @@ async def test_one_alert_per_attention_item_by_webhook_and_email(
             await eventually(lambda: any("MARKER" in t for t in receiver.hook("acme").texts()))
     acme = receiver.hook("acme").texts()
     assert len(acme) == 4
-    assert acme[0].startswith("Attention needed: order A-1 (MALL 10085339302)")
-    assert f"{CONSOLE}/console/orders/acme/A-1" in acme[0]
-    assert acme[1].startswith("Resolved: order A-1")
-    assert acme[2].startswith("Tenant paused:")
-    assert "HTTP 401" in acme[2]
-    assert f"{CONSOLE}/console/attention?tenant=acme" in acme[2]
+    a1 = [t for t in acme if "order A-1 " in t]  # one order's alerts arrive in order; orders side by side
+    assert [t.split(":")[0] for t in a1] == ["Attention needed", "Resolved"]
+    assert a1[0].startswith("Attention needed: order A-1 (MALL 10085339302)")
+    assert f"{CONSOLE}/console/orders/acme/A-1" in a1[0]
+    paused = next(t for t in acme if t.startswith("Tenant paused:"))
+    assert "HTTP 401" in paused
+    assert f"{CONSOLE}/console/attention?tenant=acme" in paused
     globex = receiver.hook("globex").texts()
     assert len(globex) == 1
     assert "G/7" in globex[0]
@@ -111,7 +112,7 @@ async def test_one_tenants_dead_webhook_does_not_delay_another_tenants_alerts(
     async with running_notifier(f"kafka://{kafka_bootstrap}", topic_prefix, tenants(receiver, "dead", "healthy")):
         writer = SyncWriter(log, topic_prefix)
         await writer.write(needed("dead", "D-1"), needed("dead", "D-2"))
-        await eventually(lambda: len(dead.requests) == 1, what="the dead tenant's first delivery, hanging")
+        await eventually(lambda: len(dead.requests) >= 1, what="the dead tenant's first delivery, hanging")
         alert = needed("healthy", "H-1")
         await writer.write(alert)
         await eventually(lambda: len(healthy.accepted) == 1, what="the healthy tenant's alert")

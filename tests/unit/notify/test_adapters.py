@@ -92,3 +92,12 @@ def test_smtp_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert (settings.host, settings.from_address) == ("smtp.example", "alerts@acme.example")
     assert "pa55word" not in repr(settings)
     assert "pa55word" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(("header", "expected"), [("2", 2.0), ("0.5", 0.5), ("99999", 300.0), ("soon", None)])
+async def test_a_rate_limited_webhook_says_how_long_to_wait(header: str, expected: float | None) -> None:
+    webhook = sender(httpx.MockTransport(lambda r: httpx.Response(429, headers={"Retry-After": header})))
+    with pytest.raises(DeliveryError, match="HTTP 429") as caught:
+        await webhook.send(ACME, MESSAGE)
+    await webhook.close()
+    assert caught.value.retry_after_s == expected

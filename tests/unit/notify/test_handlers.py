@@ -174,12 +174,39 @@ async def test_a_failing_webhook_is_retried_until_it_accepts(h: Harness) -> None
 
 async def test_one_tenants_stuck_webhook_holds_back_no_other_tenant(h: Harness) -> None:
     h.webhook.blocked.add("acme")
-    await h.publish(needed("acme", "A-1"), needed("acme", "A-2"), needed("globex", "G-1"))
+    await h.publish(needed("acme", "A-1"), needed("globex", "G-1"))
     await eventually(lambda: [t for t, _ in h.webhook.sent] == ["globex"], what="globex's alert while acme's hangs")
     assert h.webhook.attempts[0] == "acme"  # acme's delivery was under way first, and still is
     h.webhook.release.set()
-    await eventually(lambda: [t for t, _ in h.webhook.sent] == ["globex", "acme", "acme"])
-    assert ["A-1" in m.text for t, m in h.webhook.sent if t == "acme"] == [True, False]  # in order
+    await eventually(lambda: [t for t, _ in h.webhook.sent] == ["globex", "acme"])
+
+
+async def test_one_orders_alerts_go_out_in_order_and_other_orders_beside_them(h: Harness) -> None:
+    h.webhook.blocked.add("acme")
+    await h.publish(needed("acme", "A-1"), resolved("acme", "A-1"), needed("acme", "A-2"))
+    # A-2 is tried while A-1's first alert hangs; A-1's resolution waits for it
+    await eventually(lambda: len(h.webhook.attempts) == 2)
+    await h.publish(needed("globex", "MARKER"))
+    await eventually(lambda: len(h.webhook.sent) == 1)
+    assert len(h.webhook.attempts) == 3  # acme's A-1 resolution was not tried before its attention went out
+    h.webhook.release.set()
+    await eventually(lambda: len(h.webhook.sent) == 4)
+    acme = [m for t, m in h.webhook.sent if t == "acme"]
+    a1 = [m.headline for m in acme if "A-1" in m.text]
+    assert a1 == ["Attention needed", "Resolved"]
+
+
+async def test_a_tenant_gets_at_most_its_concurrency_of_deliveries_at_once() -> None:
+    harness, _ = build(TENANTS)
+    harness.webhook.blocked.add("acme")
+    async with TestKafkaBroker(harness.broker):
+        await harness.publish(*[needed("acme", f"A-{i}") for i in range(SETTINGS.tenant_concurrency + 3)])
+        await harness.publish(needed("globex", "MARKER"))
+        await eventually(lambda: len(harness.webhook.sent) == 1)
+        assert harness.webhook.attempts.count("acme") == SETTINGS.tenant_concurrency
+        harness.webhook.release.set()
+        await eventually(lambda: len(harness.webhook.sent) == SETTINGS.tenant_concurrency + 4)
+    await harness.notifier.deliveries.close(grace_s=0)
 
 
 async def test_owed_alerts_of_a_rebuilt_ledger_go_out_without_a_new_event() -> None:

@@ -80,6 +80,7 @@ def wire(
         console_base_url=settings.console_base_url,
         backoff=lambda: Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_max_s),
         clock=clock,
+        concurrency=settings.tenant_concurrency,
     )
     for queued in state.pending.values():
         deliveries.submit(queued)
@@ -204,6 +205,7 @@ class NotifyService:
             self.stop_event.set()
             await stop_consumers()
             await deliveries.close(grace_s=self.settings.shutdown_grace_s)
+            await notifier.ledger.close()
             if server is not None:
                 server.should_exit = True
             for task in watched:

@@ -28,6 +28,7 @@ class NotifySettings(BaseSettings):
     )
     max_age_s: float = Field(default=86_400.0, gt=0, description="attention older than this is not sent")
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    tenant_concurrency: int = Field(default=4, ge=1, le=64, description="deliveries at once per tenant and channel")
     backoff_base_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = Field(default=5.0, ge=0)

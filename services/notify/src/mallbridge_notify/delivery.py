@@ -1,11 +1,14 @@
-"""Delivering owed alerts: one queue and one worker per (tenant, channel), each retrying with backoff.
+"""Delivering owed alerts: in order per order, a few at a time per (tenant, channel), retried with backoff.
 
-A worker sends its queue's alerts one at a time, in the order they were queued, and retries a failed
-one (`DeliveryError`) with `mallbridge_core.backoff.Backoff` until the receiver accepts it; only then
-does it take the next. So one tenant's dead webhook holds back that tenant's later webhook alerts (in
-order: a "resolved" never overtakes its "attention needed") and nothing else: other tenants, and the
-same tenant's e-mail, have their own workers, and the consumer never waits for any of them.
-Accepted alerts are recorded as `AlertDelivered` in the ledger.
+Each order's alerts on a channel go out one at a time, in the order they were queued (a "resolved" never
+overtakes its "attention needed"; a tenant's own alerts, order number "", form one such line too).
+Different orders of a tenant go out side by side, at most `concurrency` at once per (tenant, channel).
+A failed delivery (`DeliveryError`) is retried with `mallbridge_core.backoff.Backoff` (or after the
+receiver's Retry-After, when longer) until the receiver accepts it, and only then is `AlertDelivered`
+written to the ledger and the order's next alert taken.
+
+So a dead webhook holds back that tenant's webhook alerts and nothing else: other tenants and the same
+tenant's e-mail have their own slots, and the consumer never waits for a delivery.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -26,7 +30,8 @@ from mallbridge_notify.metrics import NotifyMetrics
 from mallbridge_notify.ports import DeliveryError, Sender
 
 log = logging.getLogger(__name__)
-WorkerKey = tuple[str, Channel]
+SlotKey = tuple[str, Channel]  # (tenant, channel): shares `concurrency` deliveries
+LineKey = tuple[str, Channel, str]  # (tenant, channel, order number): one delivery at a time, in order
 
 
 class Deliveries:
@@ -41,6 +46,7 @@ class Deliveries:
         console_base_url: str,
         backoff: Callable[[], Backoff],
         clock: Callable[[], datetime],
+        concurrency: int = 4,
     ) -> None:
         self._senders = senders
         self._tenants = tenants
@@ -50,36 +56,44 @@ class Deliveries:
         self._console_base_url = console_base_url
         self._backoff = backoff
         self._clock = clock
-        self._queues: dict[WorkerKey, asyncio.Queue[AlertQueued]] = {}
-        self._workers: dict[WorkerKey, asyncio.Task[None]] = {}
-        self._busy: set[WorkerKey] = set()
+        self._concurrency = concurrency
+        self._slots: dict[SlotKey, asyncio.Semaphore] = {}
+        self._lines: dict[LineKey, deque[AlertQueued]] = {}
+        self._workers: dict[LineKey, asyncio.Task[None]] = {}
+        self._busy: set[LineKey] = set()
         self._closing = False
         self.crashed = asyncio.Event()
         self.crash: BaseException | None = None
 
     def submit(self, queued: AlertQueued) -> None:
-        """Owe `queued` (already in the ledger) to its tenant's worker on its channel."""
-        key: WorkerKey = (queued.tenant_id, queued.channel)
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = asyncio.Queue()
-            self._workers[key] = asyncio.create_task(self._work(key, queue), name=f"notify-{key[0]}-{key[1]}")
-        queue.put_nowait(queued)
-        self._metrics.pending.labels(*key).inc()
+        """Owe `queued` (already in the ledger): it goes out after the earlier alerts of its order."""
+        line: LineKey = (queued.tenant_id, queued.channel, queued.alert.order_number)
+        self._lines.setdefault(line, deque()).append(queued)
+        self._metrics.pending.labels(queued.tenant_id, queued.channel).inc()
+        if line not in self._workers:
+            self._workers[line] = asyncio.create_task(self._work(line), name=f"notify-{line}")
 
-    async def _work(self, key: WorkerKey, queue: asyncio.Queue[AlertQueued]) -> None:
-        while not self._closing:
-            queued = await queue.get()
-            self._busy.add(key)
-            try:
-                await self._deliver(queued)
-            except Exception as exc:  # crash-only: a dead worker must not look healthy (the alert stays owed)
-                self.crash = exc
-                self.crashed.set()
-                raise
-            finally:
-                self._busy.discard(key)
-                self._metrics.pending.labels(*key).dec()
+    async def _work(self, line: LineKey) -> None:
+        queue = self._lines[line]
+        slot = self._slots.setdefault((line[0], line[1]), asyncio.Semaphore(self._concurrency))
+        try:
+            while queue and not self._closing:
+                async with slot:
+                    self._busy.add(line)
+                    try:
+                        await self._deliver(queue[0])
+                    finally:
+                        self._busy.discard(line)
+                queue.popleft()
+                self._metrics.pending.labels(line[0], line[1]).dec()
+        except Exception as exc:  # crash-only: a dead worker must not look healthy (the alert stays owed)
+            self.crash = exc
+            self.crashed.set()
+            raise
+        finally:
+            if not queue:
+                self._lines.pop(line, None)
+            self._workers.pop(line, None)
 
     async def _deliver(self, queued: AlertQueued) -> None:
         tenant = self._tenants.get(queued.tenant_id)
@@ -87,9 +101,7 @@ class Deliveries:
         if tenant is None or sender is None or not sender.configured_for(tenant):
             # the tenants file changed since it was queued: nowhere to send it any more
             self._metrics.skipped.labels("unknown_tenant" if tenant is None else "no_target").inc()
-            log.warning(
-                "owed alert has no receiver any more", extra={"tenant": queued.tenant_id, "alert": queued.alert_id}
-            )
+            log.warning("owed alert has no receiver any more", extra={"tenant": queued.tenant_id})
             return
         message = render(queued.alert, console_base_url=self._console_base_url)
         backoff, attempts = self._backoff(), 0
@@ -100,7 +112,7 @@ class Deliveries:
                 break
             except DeliveryError as exc:
                 self._metrics.failures.labels(queued.tenant_id, queued.channel).inc()
-                delay = backoff.next_delay()
+                delay = max(backoff.next_delay(), exc.retry_after_s or 0.0)
                 log.warning(
                     "alert not delivered; retrying",
                     extra={"tenant": queued.tenant_id, "channel": queued.channel, "error": str(exc), "retry_s": delay},
@@ -122,7 +134,6 @@ class Deliveries:
         self.state.apply(delivered)
         self._metrics.delivered.labels(queued.tenant_id, queued.channel).inc()
         self._metrics.latency.labels(queued.channel).observe(max(0.0, (now - queued.alert.recorded_at).total_seconds()))
-        log.info("alert delivered", extra={"tenant": queued.tenant_id, "channel": queued.channel, "attempts": attempts})
 
     async def close(self, *, grace_s: float) -> None:
         """Stop taking new work; let deliveries under way finish for up to `grace_s`, then cancel.
@@ -130,15 +141,16 @@ class Deliveries:
         An alert cut off here stays owed in the ledger and goes out after the next start.
         """
         self._closing = True
-        busy = [task for key, task in self._workers.items() if key in self._busy]
-        for key, task in self._workers.items():
-            if key not in self._busy:
+        workers = dict(self._workers)
+        for line, task in workers.items():
+            if line not in self._busy:
                 task.cancel()
+        busy = [task for line, task in workers.items() if line in self._busy]
         if busy and grace_s > 0:
             await asyncio.wait(busy, timeout=grace_s)
-        for task in self._workers.values():
+        for task in workers.values():
             task.cancel()
-        for task in self._workers.values():
+        for task in workers.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for sender in self._senders.values():

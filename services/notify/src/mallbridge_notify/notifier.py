@@ -40,7 +40,7 @@ class Notifier:
     ) -> None:
         self._tenants = tenants
         self._channels = channels
-        self._ledger = ledger
+        self.ledger = ledger
         self._state = state
         self.deliveries = deliveries
         self._metrics = metrics
@@ -62,7 +62,7 @@ class Notifier:
                 owed.extend(self._owed(alert, now=now, already=owed))
         if not owed:
             return
-        await self._ledger.append(owed)
+        await self.ledger.append(owed)
         for queued in owed:
             self._state.apply(queued)
             self._metrics.queued.labels(queued.tenant_id, queued.channel, queued.alert.kind).inc()

@@ -14,7 +14,14 @@ from mallbridge_notify.domain.messages import AlertMessage
 
 
 class DeliveryError(RuntimeError):
-    """The receiver did not accept the alert (retried with backoff). The message is safe to log."""
+    """The receiver did not accept the alert (retried with backoff). The message is safe to log.
+
+    `retry_after_s`: the receiver asked to wait this long first (HTTP 429/503 Retry-After), if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Sender(Protocol):

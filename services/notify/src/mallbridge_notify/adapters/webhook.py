@@ -15,6 +15,17 @@ from mallbridge_notify.domain.alerts import Channel
 from mallbridge_notify.domain.messages import AlertMessage, slack_payload
 from mallbridge_notify.ports import DeliveryError
 
+MAX_RETRY_AFTER_S = 300.0
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # absent, or an HTTP date (then the backoff decides)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
 
 class WebhookSender:
     channel: Channel = "webhook"
@@ -45,7 +56,8 @@ class WebhookSender:
             # the class only: httpx's messages can carry the URL
             raise DeliveryError(f"webhook unreachable ({type(exc).__name__})") from None
         if not response.is_success:
-            raise DeliveryError(f"webhook answered HTTP {response.status_code}")
+            # Slack answers 429 with Retry-After when a webhook posts faster than about one message a second
+            raise DeliveryError(f"webhook answered HTTP {response.status_code}", retry_after_s=_retry_after(response))
 
     async def close(self) -> None:
         await self._client.aclose()
