@@ -14,7 +14,19 @@ from click.testing import CliRunner
 from mallbridge_core import cli as mallbridge_cli
 from mallbridge_core.cli import main
 
-EVERY_SUBCOMMAND = {"asyncapi", "audit", "demo", "ingest", "log", "notify", "order", "publisher", "run", "sandbox"}
+EVERY_SUBCOMMAND = {
+    "asyncapi",
+    "audit",
+    "balance",
+    "demo",
+    "ingest",
+    "log",
+    "notify",
+    "order",
+    "publisher",
+    "run",
+    "sandbox",
+}
 
 
 @pytest.mark.parametrize(
