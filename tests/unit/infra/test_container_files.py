@@ -45,13 +45,20 @@ def test_dockerfile_targets_run_real_commands(project: Project) -> None:
         "publisher": 8081,
         "sandbox": 8090,
         "audit": None,
+        "notify": 8082,
     }
     assert sorted(launch.argv[0] for launch in project.dockerfile.launches) == sorted(SERVICE_TARGETS)
 
 
 def test_compose_services_match_their_commands(project: Project) -> None:
     assert project.compose.problems == [], _show(project.compose.problems)
-    assert _by_command(project.compose.launches) == {"sandbox": 8090, "ingest": 8080, "publisher": 8081, "audit": None}
+    assert _by_command(project.compose.launches) == {
+        "sandbox": 8090,
+        "ingest": 8080,
+        "publisher": 8081,
+        "notify": 8082,
+        "audit": None,
+    }
     servers = [launch for launch in project.compose.launches if launch.listen_port is not None]
     # not vacuous: every server had its health check and its tenants file looked at
     assert all(launch.probes for launch in servers)
@@ -60,7 +67,7 @@ def test_compose_services_match_their_commands(project: Project) -> None:
 
 def test_kubernetes_manifests_match_their_commands(project: Project) -> None:
     assert project.kubernetes.problems == [], _show(project.kubernetes.problems)
-    assert _by_command(project.kubernetes.launches) == {"ingest": 8080, "publisher": 8081}
+    assert _by_command(project.kubernetes.launches) == {"ingest": 8080, "publisher": 8081, "notify": 8082}
     for launch in project.kubernetes.launches:
         assert {probe.path for probe in launch.probes} == {"/healthz", "/readyz"}
         assert launch.tenants_text is not None

@@ -31,7 +31,7 @@ LISTEN_HOST_PARAMS = ("host", "http_host")
 ANY_ADDRESS = frozenset({"0.0.0.0", "::"})  # a container must listen on every interface
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The Dockerfile targets the brief asks for: each is a `mallbridge` subcommand of the same name.
-SERVICE_TARGETS = ("ingest", "publisher", "sandbox", "audit")
+SERVICE_TARGETS = ("ingest", "publisher", "sandbox", "audit", "notify")
 PYTHON_BASE = "python:3.11-slim"
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 PLACEHOLDER = "change-me"
