@@ -4,7 +4,9 @@ MALL over real HTTP, on both engines."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,22 @@ async def order_cmd(h: Harness, tenants: Path, *args: str) -> subprocess.Complet
     command = [str(MALLBRIDGE), "order", *args, "--log", h.log_url, "--tenants", str(tenants)]
     command += ["--topic-prefix", h.prefix, "--by", "jana"]
     return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def audit(h: Harness, tenants: Path, *orders: str) -> dict[str, Any]:
+    """`mallbridge audit --verify --format json` of the orders (exit 0: every PUT is the one the rules call for)."""
+    command = [str(MALLBRIDGE), "audit", "--log", h.log_url, "--tenants", str(tenants), "--topic-prefix", h.prefix]
+    command += ["--format", "json", "--verify", "--grace", "0", *(arg for o in orders for arg in ("--order", o))]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def people(report: dict[str, Any], order: str) -> list[tuple[str, str, str]]:
+    """(type, by, reason) of each operator action in the order's audit timeline."""
+    [timeline] = [t for t in report["timelines"] if t["order_number"] == order]
+    return [(e["type"], e["event"]["by"], e["event"]["reason"]) for e in timeline["entries"] if e["side"] == "operator"]
 
 
 def _open_attention(publisher: RunningPublisher, code: str) -> float | None:
@@ -74,6 +92,12 @@ async def test_return_is_refused_unless_shipped_and_not_mdp_then_goes_out_once(
     assert returned == [{"status": "returned"}]
     assert [r["body"]["status"] for r in h.puts(pending)] == []
     assert "returned" not in [r["body"].get("status") for r in h.puts(mdp)]
+    report = await audit(h, tenants_file, "R-1", "R-2")
+    assert people(report, "R-1") == [("OrderReturnRequested", "jana", "came back")]
+    assert people(report, "R-2") == []  # refused: nothing recorded
+    [tenant] = report["tenants"]
+    assert (tenant["returns_requested"], tenant["resyncs_requested"], tenant["acknowledgements"]) == (1, 0, 0)
+    assert report["verify"]["differences"] == []  # the returned PUT is the one the rules call for
 
 
 async def test_resync_after_a_mall_side_cancel_plans_from_it_and_ack_leaves_the_gauge_at_0(
@@ -115,6 +139,20 @@ async def test_resync_after_a_mall_side_cancel_plans_from_it_and_ack_leaves_the_
     observed = [e for e in await h.sync_events() if isinstance(e, MallStateObserved) and e.order_number == "S-1"]
     assert [(e.source, e.status.value) for e in observed] == [("resync", "cancelled")]
     assert [r["body"]["status"] for r in h.puts(mid)] == ["shipping"]  # nothing sent after MALL's cancel
+    report = await audit(h, tenants_file, "S-1")
+    assert people(report, "S-1") == [
+        ("OrderResyncRequested", "jana", "customer called"),
+        ("AttentionAcknowledged", "jana", "cancelled in the shop"),
+    ]
+    [order] = report["orders"]
+    assert (order["attention"][0], order["attention_acknowledged"], order["state"]) == (
+        "cancelled_at_mall",
+        True,
+        "acknowledged",
+    )
+    [tenant] = report["tenants"]
+    assert (tenant["open_attention"], tenant["resyncs_requested"], tenant["acknowledgements"]) == (0, 1, 1)
+    assert report["verify"]["differences"] == []
 
 
 async def _until(check, timeout: float = 30.0) -> None:

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 QUIET_STATES = ("in_sync", "mdp_by_mall")
-"""Order states that need no look: the table lists only the other orders (and orphans) by default."""
+"""Order states that are in step with MALL: the table lists only the other orders (and orphans) by default,
+and those a person has acknowledged (state `acknowledged`) are left out too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,10 @@ class TenantFigures:
     deferrals: int
     observations: int
     attention_raised: int
+    # what people decided (operator-events.v1, `mallbridge order ...`): each request counted once
+    returns_requested: int = 0
+    resyncs_requested: int = 0
+    acknowledgements: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,7 @@ class OrderSummary:
     mdp: bool
     desired: str | None
     mall_status: str
-    state: str  # in_sync | attention | deferred | mdp_by_mall | behind | unknown
+    state: str  # in_sync | attention | acknowledged | deferred | mdp_by_mall | behind | unknown
     requests: int
     updates: int
     rejections: int
@@ -76,6 +81,8 @@ class OrderSummary:
     attention: tuple[str, str] | None  # (code, reason) still open
     rejection: tuple[str, int, str] | None  # last rejection: (status, http status, message)
     orphan: bool  # sync events but no order event in the log
+    attention_acknowledged: bool = False  # a person acknowledged `attention` (it is not open)
+    operator_actions: int = 0  # returns, resyncs and acknowledgements people recorded
 
     @property
     def max_lag_s(self) -> float | None:
@@ -85,7 +92,7 @@ class OrderSummary:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     at: datetime  # occurred_at for FastCentrik facts, recorded_at for MALL requests and answers
-    side: str  # "fastcentrik" | "mall"
+    side: str  # "fastcentrik" | "mall" | "operator"
     type: str
     event_id: str
     seq: int  # the order event's seq, or the sync event's based_on_seq

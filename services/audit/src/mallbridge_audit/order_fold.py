@@ -29,6 +29,7 @@ from array import array
 from mallbridge_audit.views import OrderFact, SyncFact
 from mallbridge_core.domain.projection import mall_rank
 from mallbridge_core.domain.sla import TRACKING_STATUSES, carries_tracking, delivered_lag_s
+from mallbridge_schema.events import AttentionAcknowledged, OperatorEventBase
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
 
 _S = MallStatus
@@ -54,6 +55,7 @@ class OrderAcc:
 
     __slots__ = (
         "attention",
+        "attention_at",
         "deferral",
         "dlv_lag",
         "fc_status",
@@ -69,6 +71,7 @@ class OrderAcc:
         "n_upd",
         "number",
         "pending",
+        "people",
         "rejection",
         "req_no",
         "seq",
@@ -91,7 +94,9 @@ class OrderAcc:
         self.dlv_lag: float | None = None
         self.deferral: tuple[str, str] | None = None
         self.attention: tuple[str, str] | None = None
+        self.attention_at = 0.0  # when the last order-scope attention item was raised (occurred_at)
         self.rejection: tuple[str, int, str] | None = None
+        self.people: PeopleActions | None = None  # what people decided (most orders: nothing)
 
     def first_seen(self) -> float:
         """The earliest occurred_at of its order events (when it reached open); inf without any."""
@@ -109,10 +114,50 @@ class OrderAcc:
         self.flags = self.flags | bit if on else self.flags & ~bit
 
     @property
+    def attention_acknowledged(self) -> bool:
+        """A person acknowledged the attention item (`mallbridge order ack`) at or after it was raised."""
+        if self.attention is None or self.people is None:
+            return False
+        acked = self.people.acks.get(self.attention[0])
+        return acked is not None and acked >= self.attention_at
+
+    @property
+    def attention_open(self) -> bool:
+        """In the open-attention list: an item recorded and not acknowledged (resolved ones are gone)."""
+        return self.attention is not None and not self.attention_acknowledged
+
+    @property
     def mdp(self) -> bool:
         """Whether the order ships with MALL Delivery: MALL's word when it gave one, else FastCentrik's."""
         flags = self.flags
         return bool(flags & MALL_MDP) if flags & MALL_SAID_MDP else bool(flags & MDP)
+
+
+class PeopleActions:
+    """What people decided about one order (operator-events.v1): each request once, by event id, and per
+    attention code the latest moment it was acknowledged."""
+
+    __slots__ = ("acks", "ids")
+
+    def __init__(self) -> None:
+        self.ids: dict[str, set[str]] = {}  # action (event type) → event ids
+        self.acks: dict[str, float] = {}
+
+    def count(self, action: str) -> int:
+        return len(self.ids.get(action, ()))
+
+
+def fold_operator_event(acc: OrderAcc, event: OperatorEventBase) -> None:
+    """A person's return, resync or acknowledgement of the order (redelivered: counted once)."""
+    people = acc.people
+    if people is None:
+        people = acc.people = PeopleActions()
+    kind = type(event).__name__
+    people.ids.setdefault(kind, set()).add(str(event.event_id))
+    if isinstance(event, AttentionAcknowledged):
+        at = event.occurred_at.timestamp()
+        if at > people.acks.get(event.code, -math.inf):
+            people.acks[event.code] = at
 
 
 # ---- FastCentrik's side --------------------------------------------------------------------------------
@@ -204,6 +249,7 @@ def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> None:
     elif kind == "AttentionNeeded":
         acc.n_att += 1
         acc.attention = (fact.code or "", fact.reason or "")
+        acc.attention_at = fact.occurred_at.timestamp()
     elif kind == "AttentionResolved" and acc.attention is not None and acc.attention[0] == fact.code:
         acc.attention = None
 

@@ -21,14 +21,25 @@ def desired_of(acc: OrderAcc) -> MallStatus | None:
     return desired_mall_status(acc.fc_status, has_delivery_date=bool(acc.flags & DELIVERY))
 
 
-def order_state(desired: MallStatus | None, mall: MallStatus, *, attention: bool, deferred: bool, mdp: bool) -> str:
-    """in_sync | attention | deferred | mdp_by_mall | behind | unknown (the README defines each)."""
+def order_state(
+    desired: MallStatus | None,
+    mall: MallStatus,
+    *,
+    attention: bool,
+    deferred: bool,
+    mdp: bool,
+    acknowledged: bool = False,
+) -> str:
+    """in_sync | attention | acknowledged | deferred | mdp_by_mall | behind | unknown (the README defines
+    each). `attention`: an open item; `acknowledged`: an item a person has handled."""
     if attention:
         return "attention"
     if desired is None:
         return "unknown"
     if desired == mall:
         return "in_sync"
+    if acknowledged:
+        return "acknowledged"
     if mdp and desired in (_S.DELIVERED, _S.RETURNED) and mall is _S.SHIPPED:
         return "mdp_by_mall"  # MALL sets delivered/returned itself on MALL Delivery orders
     if deferred:
@@ -40,16 +51,18 @@ def state_of(acc: OrderAcc, desired: MallStatus | None) -> str:
     return order_state(
         desired,
         acc.mall,
-        attention=acc.attention is not None,
+        attention=acc.attention_open,
         deferred=acc.deferral is not None,
         mdp=acc.mdp,
+        acknowledged=acc.attention_acknowledged,
     )
 
 
 def is_listed(acc: OrderAcc, state: str, orders: str) -> bool:
     """Whether a report listing `orders` ("all", "flagged" or "none") shows this order; flagged: not in
-    sync, with an open item, or orphaned (what the table shows)."""
-    return orders == "all" or (orders == "flagged" and (state not in QUIET_STATES or acc.n_occ == 0))
+    sync, with an open item, or orphaned (what the table shows). An item a person acknowledged is handled."""
+    quiet = state in QUIET_STATES or state == "acknowledged"
+    return orders == "all" or (orders == "flagged" and (not quiet or acc.n_occ == 0))
 
 
 def on_time(acc: OrderAcc) -> bool | None:
@@ -86,4 +99,6 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float)
         attention=acc.attention,
         rejection=acc.rejection,
         orphan=acc.n_occ == 0,
+        attention_acknowledged=acc.attention_acknowledged,
+        operator_actions=sum(len(ids) for ids in acc.people.ids.values()) if acc.people is not None else 0,
     )

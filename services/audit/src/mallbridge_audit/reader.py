@@ -1,9 +1,10 @@
-"""Reading the log for the audit: both topics of every lane, from offset 0 to the end offsets taken at start.
+"""Reading the log for the audit: the three topics of every lane, from offset 0 to the end offsets taken at start.
 
 Only the EventLog port is used (Kafka or the embedded engine alike): `end_offsets` once per topic before
 anything is read, then `replay(topic, stop=those)`, which uses no consumer group and commits nothing,
-so the audit never waits for new data and leaves no trace. All order-events topics are read before any
-sync-events topic (the verifier needs each order's facts before the publisher's decisions).
+so the audit never waits for new data and leaves no trace. All order-events topics are read first, then
+operator-events (what people decided), then sync-events (the verifier needs each order's facts and
+people's requests before the publisher's decisions). Operator events are few and always decoded whole.
 
 Records whose key names an order outside the scope are skipped without decoding. Values are decoded
 with the fast views (`views.py`); records of the orders whose timeline is kept, and every record when
@@ -20,6 +21,7 @@ from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.verify import Verifier
 from mallbridge_audit.views import (
     UnknownEventType,
+    decode_operator_event_full,
     decode_order_event_full,
     decode_order_fact,
     decode_sync_event_full,
@@ -39,11 +41,12 @@ class Plan:
 
     order_topics: tuple[tuple[str, dict[int, int]], ...]
     sync_topics: tuple[tuple[str, dict[int, int]], ...]
+    operator_topics: tuple[tuple[str, dict[int, int]], ...] = ()
 
     @property
     def topics(self) -> tuple[tuple[str, dict[int, int]], ...]:
         """Every topic with its end offsets, in the order they are read."""
-        return (*self.order_topics, *self.sync_topics)
+        return (*self.order_topics, *self.operator_topics, *self.sync_topics)
 
     @property
     def total(self) -> int:
@@ -54,7 +57,8 @@ async def take_end_offsets(log: EventLog, lanes: Sequence[Topics]) -> Plan:
     """The end of every topic now; a topic that does not exist has no partitions and is read as empty."""
     orders = tuple([(t.order_events, await log.end_offsets(t.order_events)) for t in lanes])
     syncs = tuple([(t.sync_events, await log.end_offsets(t.sync_events)) for t in lanes])
-    return Plan(orders, syncs)
+    operators = tuple([(t.operator_events, await log.end_offsets(t.operator_events)) for t in lanes])
+    return Plan(orders, syncs, operators)
 
 
 async def read_log(
@@ -71,7 +75,12 @@ async def read_log(
     `starts`: per topic, the offset to start each partition at (default 0); a partition starting at its
     end is not read (how parallel workers share the log).
     """
-    for topics, read_batch in ((plan.order_topics, _order_batch), (plan.sync_topics, _sync_batch)):
+    kinds = (
+        (plan.order_topics, _order_batch),
+        (plan.operator_topics, _operator_batch),
+        (plan.sync_topics, _sync_batch),
+    )
+    for topics, read_batch in kinds:
         for topic, ends in topics:
             start = (starts or {}).get(topic, {})
             if not any(end > start.get(p, 0) for p, end in ends.items()):
@@ -92,6 +101,24 @@ def _order_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verif
         decode_order_fact,
         builder.add_order_fact,
     )
+
+
+def _operator_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
+    scope = builder.scope
+    for record in batch:
+        if scope.filters_keys and scope.wants_key(record.key) is False:
+            continue
+        try:
+            event = decode_operator_event_full(record.value)
+        except UnknownEventType:
+            builder.skip_unknown()
+            continue
+        except EventDecodeError as exc:
+            builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
+            continue
+        builder.add_operator_event(event)
+        if verifier is not None:
+            verifier.add_operator_event(event)
 
 
 def _sync_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:

@@ -189,6 +189,7 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
         ("Open attention", "right"),
         ("Deferred", "right"),
         ("Requests / updates / rejections / deferrals", "right"),
+        ("People: returns / resyncs / acks", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in tenants:
@@ -206,6 +207,7 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
             Text(attention, style="bold yellow" if t.open_attention or t.tenant_attention else ""),
             str(t.orders_deferred),
             f"{t.requests} / {t.updates} / {t.rejections} / {t.deferrals}",
+            f"{t.returns_requested} / {t.resyncs_requested} / {t.acknowledgements}",
         )
     return table
 
@@ -254,7 +256,7 @@ def _timeline_table(key: tuple[str, str], entries: Sequence[TimelineEntry]) -> T
         _row(
             table,
             e.at.isoformat(sep=" ", timespec="seconds"),
-            "FastCentrik" if e.side == "fastcentrik" else "MALL",
+            {"fastcentrik": "FastCentrik", "operator": "operator"}.get(e.side, "MALL"),
             str(e.seq),
             e.summary,
             duration(e.lag_s) if e.lag_s is not None else "",

@@ -14,13 +14,13 @@ from datetime import datetime
 
 from mallbridge_audit.assembly import MAX_UNDECODABLE_SAMPLES, Partial, TenantItems, assemble, merge_tenant_item
 from mallbridge_audit.model import OrderSummary, Report, TimelineEntry, Undecodable, VerifyResult
-from mallbridge_audit.order_fold import OrderAcc, fold_order_fact, fold_sync_fact
+from mallbridge_audit.order_fold import OrderAcc, fold_operator_event, fold_order_fact, fold_sync_fact
 from mallbridge_audit.order_summary import desired_of, is_listed, state_of, summary
 from mallbridge_audit.scope import Scope
 from mallbridge_audit.sla import TenantTally
 from mallbridge_audit.timeline import timeline_entry, with_lags
 from mallbridge_audit.views import OrderFact, SyncFact, order_fact_from_event, sync_fact_from_event
-from mallbridge_schema.events import OrderEventBase, SyncEventBase
+from mallbridge_schema.events import Event, OperatorEventBase, OrderEventBase, SyncEventBase
 
 _ATTENTION_TYPES = ("AttentionNeeded", "AttentionResolved")  # the sync events that have a scope
 
@@ -38,6 +38,7 @@ class ReportBuilder:
         self._timelines: dict[tuple[str, str], list[TimelineEntry]] = {}
         self.order_events = 0
         self.sync_events = 0
+        self.operator_events = 0
         self.skipped_unknown = 0
         self.undecodable = 0
         self._undecodable_samples: list[Undecodable] = []
@@ -48,7 +49,7 @@ class ReportBuilder:
         """Timelines are kept only for the orders named with `--order`."""
         return bool(self.scope.orders) and self.scope.wants(tenant_id, order_number)
 
-    def _order(self, fact: OrderFact | SyncFact) -> OrderAcc:
+    def _order(self, fact: OrderFact | SyncFact | OperatorEventBase) -> OrderAcc:
         accs = self._orders.get(fact.tenant_id)
         acc = accs.get(fact.order_number) if accs is not None else None
         if acc is None:
@@ -94,7 +95,18 @@ class ReportBuilder:
         self.add_sync_fact(sync_fact_from_event(event))
         self._keep(event)
 
-    def _keep(self, event: OrderEventBase | SyncEventBase) -> None:
+    def add_operator_event(self, event: Event) -> None:
+        """An event of operator-events.v1: a person's decision is folded (counts, acknowledgements); a
+        `mallbridge balance` observation only shows in the timeline (the publisher's read of the order,
+        in sync-events, is what the audit folds)."""
+        if not event.order_number or (self._filtering and not self.scope.wants(event.tenant_id, event.order_number)):
+            return
+        self.operator_events += 1
+        if isinstance(event, OperatorEventBase):
+            fold_operator_event(self._order(event), event)
+        self._keep(event)
+
+    def _keep(self, event: Event) -> None:
         if self._wants_timeline(event.tenant_id, event.order_number):
             self._timelines.setdefault((event.tenant_id, event.order_number), []).append(timeline_entry(event))
 

@@ -32,6 +32,7 @@ class TenantTally:
         self.orders = self.cancelled = self.shipped = self.tracked = self.mdp = self.own_tracked = 0
         self.delivered = self.on_time = self.attention = self.deferred = self.in_sync = 0
         self.requests = self.updates = self.rejections = self.deferrals = self.observations = self.raised = 0
+        self.returns = self.resyncs = self.acks = 0
         self.lags: array[float] = array("d")
 
     def add(self, acc: OrderAcc, state: str) -> None:
@@ -50,7 +51,11 @@ class TenantTally:
         if delivered_on_time is not None:
             self.delivered += 1
             self.on_time += delivered_on_time
-        self.attention += acc.attention is not None
+        self.attention += acc.attention_open
+        if acc.people is not None:
+            self.returns += acc.people.count("OrderReturnRequested")
+            self.resyncs += acc.people.count("OrderResyncRequested")
+            self.acks += acc.people.count("AttentionAcknowledged")
         self.deferred += state == "deferred"
         self.in_sync += state in QUIET_STATES
         self.requests += acc.n_req
@@ -101,4 +106,7 @@ class TenantTally:
             deferrals=self.deferrals,
             observations=self.observations,
             attention_raised=self.raised,
+            returns_requested=self.returns,
+            resyncs_requested=self.resyncs,
+            acknowledgements=self.acks,
         )

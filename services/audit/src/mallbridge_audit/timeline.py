@@ -1,8 +1,8 @@
-"""One order's timeline: FastCentrik facts and MALL requests and answers, merged in time order.
+"""One order's timeline: FastCentrik facts, MALL requests and answers, and people's actions, in time order.
 
-FastCentrik facts sit at their `occurred_at` (when FastCentrik changed), MALL requests and answers at
-their `recorded_at` (when mallbridge sent or heard them). Ties keep a fact before the sync events,
-then each topic's own order.
+FastCentrik facts sit at their `occurred_at` (when FastCentrik changed), MALL requests and answers and
+operator actions (who and why) at their `recorded_at` (when mallbridge sent, heard or recorded them).
+Ties keep a fact before the others, then each topic's own order.
 """
 
 from __future__ import annotations
@@ -13,25 +13,39 @@ from functools import singledispatch
 
 from mallbridge_audit.model import TimelineEntry
 from mallbridge_schema.events import (
+    AttentionAcknowledged,
     AttentionNeeded,
     AttentionResolved,
     DeliveryDateSet,
+    Event,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
     MdpFlagSet,
+    OperatorEventBase,
     OrderEventBase,
     OrderFirstSeen,
+    OrderResyncRequested,
+    OrderReturnRequested,
     OrderStatusChanged,
     StepDeferred,
-    SyncEventBase,
     TrackingAssigned,
 )
 
 
-def timeline_entry(event: OrderEventBase | SyncEventBase) -> TimelineEntry:
+def timeline_entry(event: Event) -> TimelineEntry:
     data = event.model_dump(mode="json")
+    if isinstance(event, OperatorEventBase):
+        return TimelineEntry(
+            at=event.recorded_at,
+            side="operator",
+            type=data["type"],
+            event_id=str(event.event_id),
+            seq=0,
+            summary=_summary(event),
+            event=data,
+        )
     if isinstance(event, OrderEventBase):
         return TimelineEntry(
             at=event.occurred_at,
@@ -47,7 +61,7 @@ def timeline_entry(event: OrderEventBase | SyncEventBase) -> TimelineEntry:
         side="mall",
         type=data["type"],
         event_id=str(event.event_id),
-        seq=event.based_on_seq,
+        seq=getattr(event, "based_on_seq", 0),
         summary=_summary(event),
         event=data,
     )
@@ -70,7 +84,7 @@ def _body(body: dict[str, object]) -> str:
 
 
 @singledispatch
-def _summary(event: OrderEventBase | SyncEventBase) -> str:
+def _summary(event: Event) -> str:
     return type(event).__name__
 
 
@@ -138,6 +152,26 @@ def _(event: StepDeferred) -> str:
 @_summary.register
 def _(event: AttentionNeeded) -> str:
     return f"attention [{event.code}] ({event.scope}): {event.reason}"
+
+
+def _by(event: OperatorEventBase) -> str:
+    why = f": “{event.reason}”" if event.reason else ""
+    return f" by {event.by}{why}"
+
+
+@_summary.register
+def _(event: OrderReturnRequested) -> str:
+    return "return requested (PUT returned once)" + _by(event)
+
+
+@_summary.register
+def _(event: OrderResyncRequested) -> str:
+    return "resync requested (read MALL and plan again)" + _by(event)
+
+
+@_summary.register
+def _(event: AttentionAcknowledged) -> str:
+    return f"attention [{event.code}] acknowledged" + _by(event)
 
 
 @_summary.register

@@ -1,7 +1,8 @@
 """`--verify`: replay the pure reconciler over the order events and compare it with what the publisher did.
 
-Pure. Feed every order event first (`add_order_event`), then the sync events in their log order
-(`add_sync_event`), then `finish(as_of=…, grace_s=…)`.
+Pure. Feed every order event first (`add_order_event`) and what people decided (`add_operator_event`),
+then the sync events in their log order (`add_sync_event`), then `finish(as_of=…, grace_s=…)`. A
+person's request (a return, a resync, an acknowledgement) counts for the decisions recorded after it.
 
 What is checked, per order (the README repeats this):
 
@@ -37,12 +38,14 @@ from uuid import UUID
 
 from mallbridge_audit.model import Finding, VerifyResult
 from mallbridge_audit.scope import Scope
+from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
 from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OrderState, apply
 from mallbridge_core.domain.reconciler import Plan, plan
 from mallbridge_schema.events import (
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
+    OperatorEventBase,
     OrderEventBase,
     SyncEventBase,
 )
@@ -81,9 +84,15 @@ class _Order:
     seen: set[UUID] = field(default_factory=set)
     last_sync_id: str = ""
     first_seen: datetime | None = None
+    people: list[OperatorEventBase] = field(default_factory=list)
 
-    def state(self, fc: FastCentrikSide) -> OrderState:
-        return OrderState(self.tenant_id, self.order_number, self.mall_order_id, fc=fc, mall=self.mall)
+    def state(self, fc: FastCentrikSide, *, at: datetime | None = None) -> OrderState:
+        """The order as the publisher saw it: people's requests recorded up to `at` (None: all of them)."""
+        ops = OperatorSide()
+        for event in self.people:
+            if at is None or event.recorded_at <= at:
+                ops = apply_operator(event, ops)
+        return OrderState(self.tenant_id, self.order_number, self.mall_order_id, fc=fc, mall=self.mall, ops=ops)
 
 
 class Verifier:
@@ -96,7 +105,7 @@ class Verifier:
         self._differences: list[Finding] = []
         self._warnings: list[Finding] = []
 
-    def _order(self, event: OrderEventBase | SyncEventBase) -> _Order:
+    def _order(self, event: OrderEventBase | SyncEventBase | OperatorEventBase) -> _Order:
         key = (event.tenant_id, event.order_number)
         order = self._orders.get(key)
         if order is None:
@@ -120,6 +129,14 @@ class Verifier:
         if before is None or after.fc.seq != before.fc.seq:
             order.mall_order_id = after.mall_order_id
             order.facts.append(_Fact(after.fc.seq, str(event.event_id), event.recorded_at, after.fc))
+
+    def add_operator_event(self, event: object) -> None:
+        """A person's decision (balance observations in the same topic are not decisions: skipped)."""
+        if self._sync_started:
+            raise RuntimeError("Verifier needs people's decisions before the first sync event")
+        if not isinstance(event, OperatorEventBase) or not self.scope.wants(event.tenant_id, event.order_number):
+            return
+        self._order(event).people.append(event)
 
     # ---- sync events: walk the publisher's decisions --------------------------------------------------
 
@@ -147,7 +164,7 @@ class Verifier:
             )
         elif isinstance(event, _OUTCOMES):
             self._check_outcome(order, fact, event)
-        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide()), event).mall
+        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide(), at=event.recorded_at), event).mall
         order.last_sync_id = str(event.event_id)
 
     def _fact_for(self, order: _Order, event: SyncEventBase) -> _Fact | None:
@@ -171,7 +188,7 @@ class Verifier:
 
     def _check_put(self, order: _Order, fact: _Fact, event: _Put) -> None:
         self.puts_checked += 1
-        planned = plan(order.state(fact.fc), now=event.recorded_at)
+        planned = plan(order.state(fact.fc, at=event.recorded_at), now=event.recorded_at)
         recorded = f"{event.status} {_body(event.request)}"
         ids = (str(event.event_id), fact.event_id)
         if not planned.steps:

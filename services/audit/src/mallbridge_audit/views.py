@@ -23,20 +23,24 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from mallbridge_schema.events import (
+    OPERATOR_EVENT_TYPES,
     ORDER_EVENT_TYPES,
     SCHEMA_VERSION,
     SYNC_EVENT_TYPES,
     MallWebhookReceived,
+    OperatorEvent,
     OrderEvent,
     OrderEventBase,
     SyncEvent,
     SyncEventBase,
 )
 from mallbridge_schema.serde import (
+    OPERATOR_EVENT_ADAPTER,
     ORDER_EVENT_ADAPTER,
     SYNC_EVENT_ADAPTER,
     UPCASTERS,
     EventDecodeError,
+    decode_operator_event,
     decode_order_event,
     decode_sync_event,
 )
@@ -46,6 +50,7 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 ORDER_TYPES: frozenset[str] = frozenset(t.model_fields["type"].default for t in ORDER_EVENT_TYPES)
 SYNC_TYPES: frozenset[str] = frozenset(t.model_fields["type"].default for t in SYNC_EVENT_TYPES)
+OPERATOR_TYPES: frozenset[str] = frozenset(t.model_fields["type"].default for t in OPERATOR_EVENT_TYPES)
 _PUT_TYPES = frozenset({"MallUpdateRequested", "MallStatusUpdated", "MallUpdateRejected"})
 
 
@@ -183,6 +188,12 @@ def decode_order_event_full(raw: bytes) -> OrderEvent:
 
 def decode_sync_event_full(raw: bytes) -> SyncEvent:
     result: SyncEvent = _decode_full(raw, SYNC_EVENT_ADAPTER, decode_sync_event, SYNC_TYPES)
+    return result
+
+
+def decode_operator_event_full(raw: bytes) -> OperatorEvent:
+    """operator-events.v1 is always decoded whole: people's decisions are few, and the timeline shows them."""
+    result: OperatorEvent = _decode_full(raw, OPERATOR_EVENT_ADAPTER, decode_operator_event, OPERATOR_TYPES)
     return result
 
 
