@@ -31,7 +31,7 @@ def _at(event: Event, moment) -> Event:  # type: ignore[no-untyped-def]
 
 
 def _report(events: list[Event], *, orders: tuple[str, ...] = (ORDER,)):  # type: ignore[no-untyped-def]
-    builder = ReportBuilder(Scope(orders=orders))
+    builder = ReportBuilder(Scope(orders=frozenset(orders)))
     for event in events:
         if isinstance(event, OrderEventBase):
             builder.add_order_event(event)
