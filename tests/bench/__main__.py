@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.conftest import LocalBroker
 
-BENCHES = ["eventlog_bench", "ingest_bench", "publisher_bench", "audit_bench", "notify_bench"]
+BENCHES = ["eventlog_bench", "ingest_bench", "publisher_bench", "mall_side_bench", "audit_bench", "notify_bench"]
 
 
 async def _run_one(name: str, bootstrap: str, tmpdir: str) -> dict[str, Any]:

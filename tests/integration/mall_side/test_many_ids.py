@@ -11,7 +11,7 @@ from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_schema.events import MallStateObserved, MallStatusUpdated
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.statuses import MallStatus
-from tests.integration.mall_side.conftest import TOKEN, Chain, eventually
+from tests.support.mall_chain import TOKEN, Chain, eventually
 
 COUNT, CHANGED = 1000, 10
 FIRST = 10085800000

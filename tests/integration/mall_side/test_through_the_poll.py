@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mallbridge_schema.events import AttentionNeeded, MallStateObserved
 from mallbridge_schema.statuses import MallStatus
-from tests.integration.mall_side.conftest import Chain, eventually
+from tests.support.mall_chain import Chain, eventually
 
 
 async def test_without_the_webhook_the_poll_sees_a_new_order_an_opened_one_and_a_cancel(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from mallbridge_schema.events import AttentionNeeded, MallStateObserved, StepDeferred
 from mallbridge_schema.statuses import MallStatus
-from tests.integration.mall_side.conftest import TRACK, Chain, eventually
+from tests.support.mall_chain import TRACK, Chain, eventually
 
 
 def observed(events: Sequence[object]) -> list[MallStateObserved]:
