@@ -143,7 +143,10 @@ async def test_the_push_api_holds_its_schema_and_writes_nothing_it_refuses(
             fuzzer = Fuzzer(srv, records, per_case=not kafka)
             before = await count()
             started = time.perf_counter()
-            await asyncio.to_thread(fuzzer.run, spec, KAFKA_SHARE if kafka else 1)
+            try:
+                await asyncio.to_thread(fuzzer.run, spec, KAFKA_SHARE if kafka else 1)
+            finally:
+                fuzzer.http.close()
             elapsed = time.perf_counter() - started
             assert await count() - before == fuzzer.accepted_events
         finally:

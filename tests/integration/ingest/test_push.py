@@ -211,6 +211,7 @@ async def test_an_endless_body_is_refused_while_it_streams(
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
     finally:
         writer.close()
+        await writer.wait_closed()
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
     assert b"application/problem+json" in head
     assert await count(event_log_url, topic_prefix) == 0

@@ -11,7 +11,11 @@ UNKNOWN_TENANT = "_unknown"  # label for requests naming no configured tenant (k
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        self._snapshot_counters(self.registry)
+        self._request_metrics(self.registry)
+        self._state_gauges(self.registry)
+
+    def _snapshot_counters(self, r: CollectorRegistry) -> None:
         self.accepted = Counter(
             "mallbridge_ingest_snapshots_accepted",
             "Snapshots accepted (written or unchanged)",
@@ -42,6 +46,8 @@ class IngestMetrics:
         self.events = Counter(
             "mallbridge_ingest_events_written", "Order events acknowledged by the log", ["tenant", "type"], registry=r
         )
+
+    def _request_metrics(self, r: CollectorRegistry) -> None:
         self.requests_rejected = Counter(
             "mallbridge_ingest_requests_rejected",
             "Pushes and polls refused, by reason (signature, size, validation, log_unavailable, not_ready, ...)",
@@ -62,6 +68,8 @@ class IngestMetrics:
             registry=r,
         )
         self.polls = Counter("mallbridge_ingest_polls", "Export polls by outcome", ["tenant", "outcome"], registry=r)
+
+    def _state_gauges(self, r: CollectorRegistry) -> None:
         self.known_orders = Gauge("mallbridge_ingest_known_orders", "Orders with a last known state", registry=r)
         self.rebuild_seconds = Gauge(
             "mallbridge_ingest_rebuild_seconds", "Time the last state rebuild took", registry=r
