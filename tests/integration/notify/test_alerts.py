@@ -72,7 +72,7 @@ async def test_one_alert_per_attention_item_by_webhook_and_email(
     assert f"{CONSOLE}/console/orders/acme/A-1" in a1[0]
     paused = next(t for t in acme if t.startswith("Tenant paused:"))
     assert "HTTP 401" in paused
-    assert f"{CONSOLE}/console/attention?tenant=acme" in paused
+    assert f"{CONSOLE}/console/queue?tenant=acme" in paused
     globex = receiver.hook("globex").texts()
     assert len(globex) == 1
     assert "G/7" in globex[0]

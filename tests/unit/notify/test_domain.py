@@ -130,7 +130,7 @@ def test_a_tenant_pause_links_the_tenants_attention_list() -> None:
     alert = alert_for(needed("acme co", "", code="mall_unauthorized"))
     assert alert is not None
     message = render(alert, console_base_url=BASE + "/")
-    assert message.link == f"{BASE}/console/attention?tenant=acme+co"
+    assert message.link == f"{BASE}/console/queue?tenant=acme+co"
     assert message.headline == "Tenant paused"
     assert console_link(BASE, alert) == message.link
 

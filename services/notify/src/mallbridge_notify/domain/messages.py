@@ -2,7 +2,7 @@
 
 The console link points at the publisher's console: `{console_base_url}/console/orders/{tenant}/{order}`
 for an order (both path segments percent-encoded: order numbers may hold `/`), and
-`{console_base_url}/console/attention?tenant={tenant}` for a tenant-level alert.
+`{console_base_url}/console/queue?tenant={tenant}` for a tenant-level alert.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class AlertMessage:
 def console_link(console_base_url: str, alert: Alert) -> str:
     base = console_base_url.rstrip("/")
     if alert.kind in ("tenant_paused", "tenant_resumed"):
-        return f"{base}/console/attention?{urlencode({'tenant': alert.tenant_id})}"
+        return f"{base}/console/queue?{urlencode({'tenant': alert.tenant_id})}"
     return f"{base}/console/orders/{quote(alert.tenant_id, safe='')}/{quote(alert.order_number, safe='')}"
 
 
