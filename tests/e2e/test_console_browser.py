@@ -124,7 +124,7 @@ async def _reload_until(page: Page, locator: Locator, text: str, timeout: float 
 
 async def _log_in(page: Page, s: Stack) -> None:
     await page.goto(f"{s.console}/")
-    await expect(page).to_have_url(f"{s.console}/login")
+    await expect(page).to_have_url(f"{s.console}/login?next=%2Fconsole%2F")
     await page.get_by_label("Your name").fill("Jana Nováková")
     await page.get_by_label("Operator token").fill(TOKEN)
     await page.get_by_role("button", name="Log in").click()

@@ -88,8 +88,19 @@ async def world() -> AsyncIterator[World]:
         yield w
 
 
+async def test_a_link_followed_before_login_leads_back_to_its_page_and_never_outside(world: World) -> None:
+    away = await world.client.get(f"/console/orders/{TENANT}/{ORDER}")
+    assert away.headers["location"] == f"/console/login?next=%2Fconsole%2Forders%2F{TENANT}%2F{ORDER}"
+    form = await world.client.get(away.headers["location"])
+    data = {"csrf": _csrf(form.text), "name": "jana", "token": TOKEN, "next": f"/console/orders/{TENANT}/{ORDER}"}
+    assert (await world.client.post("/console/login", data=data)).headers["location"] == data["next"]
+    form = await world.client.get("/console/login")
+    data = {"csrf": _csrf(form.text), "name": "jana", "token": TOKEN, "next": "https://evil.example/console/"}
+    assert (await world.client.post("/console/login", data=data)).headers["location"] == "/console/"
+
+
 async def test_pages_need_a_session_and_the_login_sets_a_strict_httponly_signed_cookie(world: World) -> None:
-    assert (await world.client.get("/console/")).headers["location"] == "/console/login"
+    assert (await world.client.get("/console/")).headers["location"] == "/console/login?next=%2Fconsole%2F"
     form = await world.client.get("/console/login")
     assert "default-src 'none'" in form.headers["content-security-policy"]
     answer = await world.client.post("/console/login", data={"csrf": _csrf(form.text), "name": "jana", "token": TOKEN})

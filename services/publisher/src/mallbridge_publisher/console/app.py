@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -87,7 +88,8 @@ class Console:
         async def guarded(request: Request) -> Response:
             session = self.session_of(request)
             if session is None:
-                return secured(RedirectResponse(f"{BASE}/login", status_code=303))
+                wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return secured(RedirectResponse(f"{BASE}/login?{urlencode({'next': wanted})}", status_code=303))
             return await handler(request, session)
 
         return guarded
@@ -114,10 +116,14 @@ class Console:
 
     # ---- login ------------------------------------------------------------------------------------------
 
-    def login_form(self, request: Request, message: str = "", status_code: int = 200, name: str = "") -> Response:
+    def login_form(
+        self, request: Request, message: str = "", status_code: int = 200, name: str = "", after: str = ""
+    ) -> Response:
         nonce = secrets.token_urlsafe(18)
+        csrf = self.deps.keys.login_csrf(nonce)
+        after = _inside(after or request.query_params.get("next", ""))
         response = self.pages.render(
-            "login.html", status_code, session=None, csrf=self.deps.keys.login_csrf(nonce), message=message, name=name
+            "login.html", status_code, session=None, csrf=csrf, message=message, name=name, after=after
         )
         set_cookie(response, request, LOGIN_COOKIE, nonce, max_age=LOGIN_TTL_S, path=f"{BASE}/login")
         return response
@@ -139,11 +145,12 @@ class Console:
                 "console login refused: wrong token", extra={"client": request.client.host if request.client else ""}
             )
             await asyncio.sleep(FAILED_LOGIN_DELAY_S)
-            return self.login_form(request, "Wrong token.", 401, name=name)
+            return self.login_form(request, "Wrong token.", 401, name=name, after=fields.get("next", ""))
         if not 0 < len(name) <= 100:
-            return self.login_form(request, "Your name: 1 to 100 characters (it is recorded with what you do).", 400)
+            message = "Your name: 1 to 100 characters (it is recorded with what you do)."
+            return self.login_form(request, message, 400, after=fields.get("next", ""))
         now = self.deps.clock().timestamp()
-        response = secured(RedirectResponse(f"{BASE}/", status_code=303))
+        response = secured(RedirectResponse(_inside(fields.get("next", "")) or f"{BASE}/", status_code=303))
         cookie = self.deps.keys.issue(name, sid=secrets.token_urlsafe(18), now=now)
         set_cookie(response, request, SESSION_COOKIE, cookie, max_age=SESSION_TTL_S, path=BASE)
         response.delete_cookie(LOGIN_COOKIE, path=f"{BASE}/login")
@@ -227,6 +234,13 @@ class Console:
             Route("/logout", self.form(self.logout), methods=["POST"]),
             Route("/static/console.css", self.css),
         ]
+
+
+def _inside(path: str) -> str:
+    """A page of the console to go back to after login ("" for anything else: no open redirect)."""
+    if path.startswith(f"{BASE}/") and not path.startswith("//") and "\\" not in path and "://" not in path:
+        return path
+    return ""
 
 
 def console_mount(deps: ConsoleDeps) -> Mount:
