@@ -195,8 +195,9 @@ class NotifyService:
         deliveries = notifier.deliveries
         server = self._http_server() if serve_http else None
         tasks, stop_consumers = await self._consumers(notifier)
-        if server is not None:
-            tasks.append(asyncio.create_task(server.serve()))
+        serving = asyncio.create_task(server.serve()) if server is not None else None
+        if serving is not None:
+            tasks.append(serving)
         watched = [asyncio.create_task(self.stop_event.wait()), asyncio.create_task(deliveries.crashed.wait()), *tasks]
         try:
             await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -206,8 +207,10 @@ class NotifyService:
             await stop_consumers()
             await deliveries.close(grace_s=self.settings.shutdown_grace_s)
             await notifier.ledger.close()
-            if server is not None:
+            if server is not None and serving is not None:
                 server.should_exit = True
+                # let uvicorn close its listening socket: a cancelled serve() leaves the port open
+                await asyncio.wait([serving], timeout=self.settings.shutdown_grace_s + 5)
             for task in watched:
                 task.cancel()
             await asyncio.gather(*watched, return_exceptions=True)
