@@ -17,22 +17,39 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_ingest.domain import BatchPlan, OrderState
 from mallbridge_ingest.domain.mall_webhook import mall_order_changed
 from mallbridge_ingest.mall_ids import MallIdBook, PendingId
-from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
-
-if TYPE_CHECKING:
-    from mallbridge_ingest.service import IngestService
+from mallbridge_schema.events import Event, MallOrderChanged, MallWebhookReceived
 
 log = logging.getLogger(__name__)
 IdFactory = Callable[[], uuid.UUID]
+
+
+class OrderWriter(Protocol):
+    """What the webhook needs of the ingest service (`IngestService`): its orders, their locks, one write."""
+
+    @property
+    def mall_ids(self) -> MallIdBook: ...
+
+    def clock(self) -> datetime: ...
+
+    def check_ready(self) -> None: ...
+
+    def known_orders(self, tenant_id: str) -> dict[str, OrderState]: ...
+
+    def holding(self, tenant_id: str, orders: Collection[str]) -> AbstractAsyncContextManager[None]: ...
+
+    async def write(self, tenant_id: str, plan: BatchPlan, *, lead: Sequence[Event] = ()) -> None: ...
+
+    def count_events(self, tenant_id: str, events: Sequence[Event]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +90,7 @@ def with_pending_mall_changes(
     return dataclasses.replace(plan, events=tuple(events), states=states), claims
 
 
-async def late_mall_changes(service: IngestService, tenant_id: str, orders: Mapping[str, OrderState]) -> int:
+async def late_mall_changes(service: OrderWriter, tenant_id: str, orders: Mapping[str, OrderState]) -> int:
     """After a durable write of `orders` (their locks held): the `MallOrderChanged` of those among them
     whose MALL id a delivery named while the write was on its way. Returns how many were written.
 
@@ -99,7 +116,7 @@ async def late_mall_changes(service: IngestService, tenant_id: str, orders: Mapp
 class MallWebhookInbox:
     """Takes MALL's webhook deliveries for the service's tenants (the HTTP adapter authenticates them)."""
 
-    def __init__(self, service: IngestService, *, new_id: IdFactory = uuid.uuid4) -> None:
+    def __init__(self, service: OrderWriter, *, new_id: IdFactory = uuid.uuid4) -> None:
         self._service = service
         self._new_id = new_id
 

@@ -14,17 +14,38 @@ import contextlib
 import logging
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from mallbridge_core.eventlog.port import LogRecord, LogUnavailableError, OnAssigned, OnRevoked
 from mallbridge_core.eventlog.sqlite import records
+from mallbridge_core.eventlog.sqlite.connection import Connection
 from mallbridge_core.eventlog.sqlite.lease import Lease
 from mallbridge_core.eventlog.sqlite.schema import PARTITION
 
-if TYPE_CHECKING:
-    from mallbridge_core.eventlog.sqlite.log import SqliteEventLog
+T = TypeVar("T")
+
+
+class LogFile(Protocol):
+    """What a subscription needs of its `SqliteEventLog`: connections, serialized writes, append wake-ups."""
+
+    poll_interval_s: float
+    session_timeout_s: float
+
+    @property
+    def url(self) -> str: ...
+
+    def new_connection(self, name: str) -> Connection: ...
+
+    async def write(self, work: Callable[[sqlite3.Connection], T], *, what: str) -> T: ...
+
+    async def query(self, work: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    async def topic_id(self, topic: str, *, create: bool = False) -> int | None: ...
+
+    async def wait_for_append(self, timeout_s: float) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +57,7 @@ class SqliteSubscription:
 
     def __init__(
         self,
-        log: SqliteEventLog,
+        log: LogFile,
         topic: str,
         *,
         group: str,
