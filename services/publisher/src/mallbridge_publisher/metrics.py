@@ -20,14 +20,27 @@ from mallbridge_schema.events import (
 
 class PublisherMetrics:
     def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
+        self.registry = CollectorRegistry()
+        self._outcome_counters()
+        self._mall_side_counters()
+        self._state_gauges()
+        self.put_latency = Histogram(
+            "mallbridge_publisher_put_latency_seconds",
+            "MALL PUT latency",
+            ["tenant"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
 
-        def counter(name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Counter:
-            return Counter(f"mallbridge_publisher_{name}", doc, labels, registry=r)
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Counter:
+        return Counter(f"mallbridge_publisher_{name}", doc, labels, registry=self.registry)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Gauge:
-            return Gauge(f"mallbridge_publisher_{name}", doc, labels, registry=r)
+    def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ("tenant",)) -> Gauge:
+        return Gauge(f"mallbridge_publisher_{name}", doc, labels, registry=self.registry)
 
+    def _outcome_counters(self) -> None:
+        """What became of the publisher's own steps."""
+        counter = self._counter
         self.updates_sent = counter("updates_sent", "PUTs MALL accepted", ("tenant", "status"))
         self.rejected = counter("updates_rejected", "PUTs MALL refused (4xx)")
         self.deferred = counter("steps_deferred", "Steps deferred (missing data)")
@@ -37,6 +50,11 @@ class PublisherMetrics:
             "Retried MALL calls (reason: rate_limited, outcome_unknown, read_failed, invalid_answer)",
             ("tenant", "reason"),
         )
+        self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
+
+    def _mall_side_counters(self) -> None:
+        """Reading MALL's side: the GETs, what they recorded, the unconfirmed poll."""
+        counter = self._counter
         self.reads = counter("mall_reads", "GETs of MALL orders")
         self.reads_by_source = counter(
             "mall_reads_by_source",
@@ -55,7 +73,10 @@ class PublisherMetrics:
             ("tenant", "outcome"),
         )
         self.poll_pages = counter("unconfirmed_poll_pages", "Pages of GET /orders/unconfirmed read by the poll")
-        self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
+
+    def _state_gauges(self) -> None:
+        """State, not history: recomputed from the projection and the tenant gate."""
+        gauge = self._gauge
         self.tenant_paused = gauge("tenant_paused", "1 while a tenant is paused (401/403)")
         self.open_attention = gauge(
             "open_attention",
@@ -67,13 +88,6 @@ class PublisherMetrics:
         )
         self.budget_remaining = gauge("request_budget_remaining", "MALL requests left today")
         self.lag = gauge("lag", "Order events not yet settled, per partition", ("topic", "partition"))
-        self.put_latency = Histogram(
-            "mallbridge_publisher_put_latency_seconds",
-            "MALL PUT latency",
-            ["tenant"],
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
 
 
 def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:
