@@ -1,7 +1,16 @@
-"""`make bench`: every benchmark in one run, on a private broker, each figure next to its raw baseline.
+"""`make bench`: every benchmark stage in one run, on a private broker, each figure next to its raw baseline.
 
-Results go to stdout and to bench-results/latest.json. Nothing here asserts a time: the figures are
-reported as ratios against a baseline measured in the same run, on the same machine.
+    python -m tests.bench                 # every stage
+    python -m tests.bench ingest e2e      # some stages (`ingest` or `ingest_bench`)
+
+A stage is a module `tests/bench/<name>_bench.py` with `async def run(bootstrap[, tmpdir])` returning a
+JSON-able dict; its goals, if any, under `"goals"` (see goals.py). The known stages run first in a fixed
+order, any other `*_bench.py` after them. A stage that fails prints its traceback and the run goes on.
+Results go to stdout and to bench-results/latest.json; the run ends with one verdict line per goal.
+Nothing here asserts a time: the figures are reported as ratios against a baseline measured in the same
+run, on the same machine. Settings: BENCH_SOAK_S (the soak's length, default 600 s), BENCH_E2E_S (each
+steady load of the e2e stage, default 15 s), MALLBRIDGE_KAFKA=host:port (use that broker instead of a
+private one, e.g. while working on one stage).
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ import asyncio
 import importlib
 import inspect
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -18,13 +28,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from tests.bench.goals import verdict_line
 from tests.conftest import LocalBroker
 
-BENCHES = ["eventlog_bench", "ingest_bench", "publisher_bench", "mall_side_bench", "audit_bench", "notify_bench"]
+KNOWN = ["eventlog", "ingest", "audit", "publisher", "mall_side", "notify", "e2e", "burst", "soak"]
+
+
+def stages() -> list[str]:
+    found = sorted(p.stem.removesuffix("_bench") for p in Path(__file__).parent.glob("*_bench.py"))
+    return [s for s in KNOWN if s in found] + [s for s in found if s not in KNOWN]
 
 
 async def _run_one(name: str, bootstrap: str, tmpdir: str) -> dict[str, Any]:
-    module = importlib.import_module(f"tests.bench.{name}")
+    module = importlib.import_module(f"tests.bench.{name}_bench")
     run = module.run
     params = inspect.signature(run).parameters
     kwargs: dict[str, Any] = {"bootstrap": bootstrap}
@@ -36,33 +52,58 @@ async def _run_one(name: str, bootstrap: str, tmpdir: str) -> dict[str, Any]:
     return result
 
 
+def _selected(argv: list[str]) -> list[str]:
+    available = stages()
+    chosen = [a.removesuffix("_bench") for a in argv] or available
+    unknown = [c for c in chosen if c not in available]
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {', '.join(unknown)}; the stages are: {', '.join(available)}")
+    return chosen
+
+
 def main(argv: list[str]) -> int:
-    selected = argv or BENCHES
-    broker = LocalBroker()
-    broker.start()
-    report: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}}
+    selected = _selected(argv)
+    given = os.environ.get("MALLBRIDGE_KAFKA")
+    broker = None if given else LocalBroker()
+    if broker is not None:
+        broker.start()
+    bootstrap = given or broker.bootstrap  # type: ignore[union-attr]
+    report: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        "soak_s": os.environ.get("BENCH_SOAK_S", "600"),
+    }
     failed = False
     try:
         for name in selected:
             print(f"== {name}", flush=True)
             with tempfile.TemporaryDirectory(prefix=f"mallbridge-{name}-") as tmpdir:
                 try:
-                    report[name] = asyncio.run(_run_one(name, broker.bootstrap, tmpdir))
-                except ModuleNotFoundError as exc:
-                    report[name] = {"error": f"not available: {exc}"}
-                    failed = True
+                    report[name] = asyncio.run(_run_one(name, bootstrap, tmpdir))
                 except Exception as exc:
                     traceback.print_exc()  # where it failed, for the one reading the run's output
                     report[name] = {"error": repr(exc)}
                     failed = True
             print(json.dumps(report[name], indent=2), flush=True)
     finally:
-        broker.stop()
+        if broker is not None:
+            broker.stop()
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=2))
+    print_verdicts(report, selected)
     print(f"written {out / 'latest.json'}")
     return 1 if failed else 0
+
+
+def print_verdicts(report: dict[str, Any], selected: list[str]) -> None:
+    print("== verdicts (ratios against baselines of this run)", flush=True)
+    for name in selected:
+        result = report.get(name, {})
+        if "error" in result:
+            print(f"{'FAILED':<12} {name:<10} {result['error']}")
+            continue
+        for g in result.get("goals", []):
+            print(verdict_line(name, g))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from mallbridge_ingest.imports.worker import ImportJob
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
+from tests.bench.goals import goal
 
 IMPORT_N = 40_000
 ROUNDS = 3
@@ -165,7 +166,18 @@ async def bench_import(bootstrap: str, tmp: Path) -> dict[str, Any]:
     def mean(key: str) -> float:
         return statistics.mean(r[key] for r in rounds)
 
+    goals = [
+        goal(
+            f"import, default workers ({parallel}) vs a raw producer",
+            mean("several"),
+            mean("raw"),
+            at_least=0.8,
+            unit="records/s",
+        ),
+        goal("import, one worker vs a raw producer", mean("one"), mean("raw"), at_least=0.6, unit="records/s"),
+    ]
     return {
+        "goals": goals,
         "snapshots_per_round": IMPORT_N,
         "rounds": ROUNDS,
         "chunk": CHUNK,
@@ -445,8 +457,10 @@ async def bench_fairness(bootstrap: str, tmp: Path) -> dict[str, Any]:
 async def run(bootstrap: str, tmpdir: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as own:
         tmp = Path(tmpdir or own)
+        imported = await bench_import(bootstrap, tmp)
         return {
-            "import": await bench_import(bootstrap, tmp),
+            "goals": imported.pop("goals"),
+            "import": imported,
             "push": await bench_push(bootstrap, tmp),
             "fairness": await bench_fairness(bootstrap, tmp),
             "restart": await bench_rebuild(bootstrap),
