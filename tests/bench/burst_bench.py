@@ -75,6 +75,7 @@ async def _record_shipping(bootstrap: str, topics: Topics) -> int:
     log = open_event_log(f"kafka://{bootstrap}", partitions=PARTITIONS)
     await log.start()
     try:
+        await log.ensure_topics([topics.sync_events, topics.dead_letter])
         records: list[OutgoingRecord] = []
         async for batch in log.replay(topics.order_events):
             for record in batch:
