@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from mallbridge_ingest.domain import UNKNOWN, OrderState, after_failed_write, plan_batch
+from mallbridge_ingest.domain import UNKNOWN, BatchPlan, OrderState, after_failed_write, plan_batch
 from mallbridge_ingest.domain.state import with_seq_reserved
+from mallbridge_schema.snapshot import OrderSnapshot
 from mallbridge_schema.statuses import FastCentrikStatus as S
 from tests.unit.ingest.support import T0, T1, snap, state_of
 
 
-def plan(known: dict[str, OrderState], *snapshots: object) -> object:
-    return plan_batch(known, list(enumerate(snapshots)), tenant_id="acme", received_at=T0, recorded_at=T1)  # type: ignore[arg-type]
+def plan(known: dict[str, OrderState], *snapshots: OrderSnapshot) -> BatchPlan:
+    return plan_batch(known, list(enumerate(snapshots)), tenant_id="acme", received_at=T0, recorded_at=T1)
 
 
 def test_several_snapshots_of_one_order_apply_in_order() -> None:

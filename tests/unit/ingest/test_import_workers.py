@@ -3,6 +3,7 @@ merged summary and the number of workers."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -87,7 +88,11 @@ async def test_a_worker_rebuilds_only_its_own_orders() -> None:
         worker = IngestService(
             log=log, tenants={"acme": ACME}, topics=Topics(prefix="t."), metrics=IngestMetrics(), clock=lambda: NOW
         )
-        report = await worker.prepare(owns_order=lambda order, shard=shard: shard_of(order, 2) == shard)
+
+        def owned(order: bytes, shard: int = shard) -> bool:
+            return shard_of(order, 2) == shard
+
+        report = await worker.prepare(owns_order=owned)
         mine = {o for o in orders if shard_of(o.encode(), 2) == shard}
         assert report.orders == len(mine) > 0
         assert {o for o in orders if worker.known_state("acme", o).seen} == mine
@@ -105,14 +110,14 @@ def test_merged_summary_adds_up_and_keeps_the_first_abort() -> None:
 
 
 def test_workers_as_asked_or_by_file_size_on_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(command.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     kafka, sqlite = "kafka://127.0.0.1:9092", "sqlite:///tmp/x.db"
     assert resolve_workers(3, lines=10, log_url=kafka) == 3
     assert resolve_workers(None, lines=PARALLEL_FROM_LINES - 1, log_url=kafka) == 1
     assert resolve_workers(None, lines=PARALLEL_FROM_LINES, log_url=kafka) == command.MAX_AUTO_WORKERS
     assert resolve_workers(None, lines=10**7, log_url=sqlite) == 1
     assert resolve_workers(1, lines=10**7, log_url=sqlite) == 1
-    monkeypatch.setattr(command.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert resolve_workers(None, lines=10**6, log_url=kafka) == 2
     with pytest.raises(ValueError, match="needs a Kafka log"):
         resolve_workers(2, lines=10, log_url=sqlite)
