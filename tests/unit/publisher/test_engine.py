@@ -128,6 +128,8 @@ async def test_a_401_seen_by_many_orders_pauses_the_tenant_once_and_an_answer_re
         if isinstance(e, AttentionNeeded | AttentionResolved) and e.scope == "tenant"
     ]
     assert tenant_items == [("AttentionNeeded", "mall_unauthorized"), ("AttentionResolved", "mall_unauthorized")]
+    [raised] = [e for e in sync_events(log) if isinstance(e, AttentionNeeded) and e.scope == "tenant"]
+    assert f"retried every {FAST.pause_probe_s:g} s" in raised.reason  # the interval the gate probes at
     assert len(mall.puts()) == 6  # three refused, three accepted: one status per order
 
 

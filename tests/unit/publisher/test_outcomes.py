@@ -50,6 +50,7 @@ from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SHIPPING = PutStep(MallStatus.SHIPPING, {"status": "shipping", "confirmed": True})
 SETTLING = PendingRead("outcome_unknown", 4)  # the read that settles request 4, in doubt
+PROBE_S = 45.0  # how often a paused tenant is probed again (the publisher's pause_probe_s)
 
 
 def stamp() -> Stamp:
@@ -77,7 +78,13 @@ def test_the_request_is_the_next_request_number_with_the_step_body() -> None:
 
 
 def test_an_accepted_put_records_the_update_and_starts_the_backoff_over() -> None:
-    effects = after_put(put(attempts=2), MallAnswer(200, {}, latency_ms=12.34567), tenant_paused=False, stamp=stamp())
+    effects = after_put(
+        put(attempts=2),
+        MallAnswer(200, {}, latency_ms=12.34567),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
+    )
     assert (effects.next, effects.gate, effects.accepted, effects.retry_reason) == (Next.REPLAN, None, True, None)
     [updated] = effects.events
     assert isinstance(updated, MallStatusUpdated)
@@ -86,7 +93,9 @@ def test_an_accepted_put_records_the_update_and_starts_the_backoff_over() -> Non
 
 
 def test_an_answer_while_the_tenant_is_paused_resumes_it_before_recording_the_update() -> None:
-    effects = after_put(put(), MallAnswer(200, {}, latency_ms=1.0), tenant_paused=True, stamp=stamp())
+    effects = after_put(
+        put(), MallAnswer(200, {}, latency_ms=1.0), tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     assert kinds(effects) == ["AttentionResolved", "MallStatusUpdated"]
     resolved = effects.events[0]
     assert isinstance(resolved, AttentionResolved)
@@ -115,31 +124,40 @@ PUT_FAILURES: list[tuple[MallError, bool, list[str], GateAction | None, Next, st
 def test_a_failed_put(
     outcome: MallError, paused: bool, events: list[str], gate: GateAction | None, then: Next, reason: str | None
 ) -> None:
-    effects = after_put(put(), outcome, tenant_paused=paused, stamp=stamp())
+    effects = after_put(put(), outcome, tenant_paused=paused, pause_probe_s=PROBE_S, stamp=stamp())
     assert kinds(effects) == events
     assert (effects.gate.action if effects.gate else None, effects.next, effects.retry_reason) == (gate, then, reason)
     assert not effects.accepted
 
 
 def test_a_429_carries_mall_s_wait_to_the_gate() -> None:
-    effects = after_put(put(), MallRateLimited("429", retry_after_s=2.5), tenant_paused=False, stamp=stamp())
+    effects = after_put(
+        put(), MallRateLimited("429", retry_after_s=2.5), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     assert effects.gate is not None
     assert effects.gate.retry_after_s == 2.5
 
 
 def test_the_first_401_raises_one_tenant_attention_item_with_a_reason_to_act_on() -> None:
-    effects = after_put(put(), MallUnauthorized("x", http_status=403), tenant_paused=False, stamp=stamp())
+    effects = after_put(
+        put(), MallUnauthorized("x", http_status=403), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     [attention] = effects.events
     assert isinstance(attention, AttentionNeeded)
     assert (attention.scope, attention.code, attention.order_number) == ("tenant", "mall_unauthorized", "")
     assert "HTTP 403" in attention.reason
     assert "mall_client_id" in attention.reason
+    assert "retried every 45 s" in attention.reason  # the interval the gate really probes at
 
 
 def test_a_refused_put_is_recorded_with_what_mall_said() -> None:
     body = {"result": {"code": 400, "status": "ERROR", "message": "bad transition"}}
     effects = after_put(
-        put(), MallRejected("PUT: HTTP 400: bad", http_status=400, body=body), tenant_paused=False, stamp=stamp()
+        put(),
+        MallRejected("PUT: HTTP 400: bad", http_status=400, body=body),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
     )
     [refusal] = effects.events
     assert isinstance(refusal, MallUpdateRejected)
@@ -154,7 +172,7 @@ def test_a_refused_put_is_recorded_with_what_mall_said() -> None:
 
 def test_a_read_records_what_mall_says_and_settles_the_request_in_doubt() -> None:
     order = MallOrder("10085339301", MallStatus.SHIPPED, confirmed=True, tracking_number="T-1", tracking_url="u")
-    effects = after_read(state(), SETTLING, order, tenant_paused=False, stamp=stamp())
+    effects = after_read(state(), SETTLING, order, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp())
     [observed] = effects.events
     assert isinstance(observed, MallStateObserved)
     assert (observed.status, observed.confirmed, observed.request_no) == (MallStatus.SHIPPED, True, 4)
@@ -168,7 +186,9 @@ def test_a_read_answers_the_read_the_plan_asked_for_and_names_only_what_changed(
     order = MallOrder(
         "10085339301", MallStatus.SHIPPED, confirmed=None, mdp=True, tracking_number="T-1", tracking_url="u"
     )
-    effects = after_read(state(mall=known), PendingRead("resync", 0), order, tenant_paused=False, stamp=stamp())
+    effects = after_read(
+        state(mall=known), PendingRead("resync", 0), order, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     [observed] = effects.events
     assert isinstance(observed, MallStateObserved)
     assert (observed.source, observed.request_no, observed.changed) == ("resync", 0, ())  # recorded all the same
@@ -177,14 +197,23 @@ def test_a_read_answers_the_read_the_plan_asked_for_and_names_only_what_changed(
 
 def test_a_refused_read_that_settles_no_request_records_nothing_and_reads_again_later() -> None:
     read = PendingRead("resync", 0)
-    effects = after_read(state(), read, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
+    effects = after_read(
+        state(), read, MallRejected("404", http_status=404), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     assert (effects.events, effects.next, effects.retry_reason) == ((), Next.BACKOFF, "read_failed")
 
 
 def test_a_404_on_the_read_records_the_request_in_doubt_as_refused() -> None:
     doubt = RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped", "tracking_number": "T"}, based_on_seq=2)
     in_doubt = state(mall=MallSide(last_request_no=4, settled_request_no=3, in_doubt=doubt))
-    effects = after_read(in_doubt, SETTLING, MallRejected("404", http_status=404), tenant_paused=False, stamp=stamp())
+    effects = after_read(
+        in_doubt,
+        SETTLING,
+        MallRejected("404", http_status=404),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
+    )
     [refusal] = effects.events
     assert isinstance(refusal, MallUpdateRejected)
     assert (refusal.request_no, refusal.status, refusal.request) == (4, MallStatus.SHIPPED, doubt.body)
@@ -202,14 +231,19 @@ READ_FAILURES: list[tuple[MallError, GateAction | None, Next, str]] = [
 def test_a_failed_read_records_nothing_and_reads_again_later(
     outcome: MallError, gate: GateAction | None, then: Next, reason: str
 ) -> None:
-    effects = after_read(state(), SETTLING, outcome, tenant_paused=False, stamp=stamp())
+    effects = after_read(state(), SETTLING, outcome, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp())
     assert effects.events == ()  # never a made-up MALL status
     assert (effects.gate.action if effects.gate else None, effects.next, effects.retry_reason) == (gate, then, reason)
 
 
 def test_a_401_on_a_read_pauses_the_tenant() -> None:
     effects = after_read(
-        state(), SETTLING, MallUnauthorized("401", http_status=401), tenant_paused=False, stamp=stamp()
+        state(),
+        SETTLING,
+        MallUnauthorized("401", http_status=401),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
     )
     assert kinds(effects) == ["AttentionNeeded"]
     assert effects.gate is not None
@@ -251,9 +285,14 @@ def test_a_read_on_a_notice_records_only_what_is_new(source: str) -> None:
     known = MallSide(status=MallStatus.SHIPPED, confirmed=True)
     read = PendingRead(source, 0)  # type: ignore[arg-type]
     same = MallOrder("10085339301", MallStatus.SHIPPED, confirmed=True)
-    assert after_read(state(mall=known), read, same, tenant_paused=False, stamp=stamp()).events == ()
+    assert (
+        after_read(state(mall=known), read, same, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()).events
+        == ()
+    )
     cancelled = MallOrder("10085339301", MallStatus.CANCELLED, confirmed=False)
-    [observed] = after_read(state(mall=known), read, cancelled, tenant_paused=False, stamp=stamp()).events
+    [observed] = after_read(
+        state(mall=known), read, cancelled, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    ).events
     assert isinstance(observed, MallStateObserved)
     assert (observed.source, observed.changed) == (source, ("status", "confirmed"))
 
@@ -271,7 +310,9 @@ def test_a_read_on_a_notice_records_only_what_is_new(source: str) -> None:
 def test_a_failed_read_on_a_notice_is_still_owed_unless_mall_does_not_know_the_order(
     error: MallError, owed: bool
 ) -> None:
-    effects = after_read(state(), PendingRead("webhook", 0), error, tenant_paused=False, stamp=stamp())
+    effects = after_read(
+        state(), PendingRead("webhook", 0), error, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
     assert effects.read_again is owed
-    settling = after_read(state(), SETTLING, error, tenant_paused=False, stamp=stamp())
+    settling = after_read(state(), SETTLING, error, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp())
     assert settling.read_again is False  # the plan asks for a settling read again by itself

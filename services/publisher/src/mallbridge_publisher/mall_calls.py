@@ -70,7 +70,9 @@ class MallCalls:
             except MallError as exc:
                 outcome = exc
             put = PutAttempt(state, step, requested.request_no, attempts)
-            effects = after_put(put, outcome, tenant_paused=gate.paused, stamp=self._stamp())
+            effects = after_put(
+                put, outcome, tenant_paused=gate.paused, pause_probe_s=gate.pause_probe_s, stamp=self._stamp()
+            )
             await self._apply(tenant, state, outcome, effects)
             if effects.next is not Next.RETRY:
                 return effects
@@ -87,7 +89,9 @@ class MallCalls:
                 outcome = await self._client.get_order(tenant, state.mall_order_id)
         except MallError as exc:
             outcome = exc
-        effects = after_read(state, read, outcome, tenant_paused=gate.paused, stamp=self._stamp())
+        effects = after_read(
+            state, read, outcome, tenant_paused=gate.paused, pause_probe_s=gate.pause_probe_s, stamp=self._stamp()
+        )
         await self._apply(tenant, state, outcome, effects)
         return effects
 

@@ -124,8 +124,11 @@ def request_of(state: OrderState, step: PutStep, stamp: Stamp) -> MallUpdateRequ
     return MallUpdateRequested(**stamp.envelope(state), request_no=request_no, status=step.status, request=step.body)
 
 
-def after_put(put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused: bool, stamp: Stamp) -> Effects:
-    """What MALL's answer (or failure) to `put` causes."""
+def after_put(
+    put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused: bool, pause_probe_s: float, stamp: Stamp
+) -> Effects:
+    """What MALL's answer (or failure) to `put` causes. `pause_probe_s` is how often a paused tenant is
+    probed again (the setting the tenant gate runs on; an attention item tells the operator)."""
     state = put.state
     if isinstance(outcome, MallAnswer):
         updated = MallStatusUpdated(
@@ -141,7 +144,8 @@ def after_put(put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused
     if isinstance(outcome, MallRateLimited):
         return _rate_limited(outcome, then=Next.RETRY)
     if isinstance(outcome, MallUnauthorized):
-        return _paused(state, outcome, tenant_paused=tenant_paused, stamp=stamp, then=Next.RETRY)
+        pause = _Pause(tenant_paused, pause_probe_s)
+        return _paused(state, outcome, pause, stamp=stamp, then=Next.RETRY)
     if isinstance(outcome, MallRejected):
         return Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
     # MallOutcomeUnknown (and anything else): the PUT may have landed. Its request stays in doubt, so the
@@ -150,10 +154,17 @@ def after_put(put: PutAttempt, outcome: MallAnswer | MallError, *, tenant_paused
 
 
 def after_read(
-    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp
+    state: OrderState,
+    read: PendingRead,
+    outcome: MallOrder | MallError,
+    *,
+    tenant_paused: bool,
+    pause_probe_s: float,
+    stamp: Stamp,
 ) -> Effects:
-    """What MALL's answer (or failure) to the read `read` of `state`'s order causes."""
-    effects = _after_read(state, read, outcome, tenant_paused=tenant_paused, stamp=stamp)
+    """What MALL's answer (or failure) to the read `read` of `state`'s order causes (`pause_probe_s` as
+    in `after_put`)."""
+    effects = _after_read(state, read, outcome, _Pause(tenant_paused, pause_probe_s), stamp=stamp)
     if read.settles or isinstance(outcome, MallOrder):
         return effects
     if isinstance(outcome, MallRejected):
@@ -162,17 +173,17 @@ def after_read(
 
 
 def _after_read(
-    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, *, tenant_paused: bool, stamp: Stamp
+    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, pause: _Pause, *, stamp: Stamp
 ) -> Effects:
     if isinstance(outcome, MallOrder):
         observed = _observation(state, read, outcome, stamp)
         # a read on MALL's notice (webhook, poll) that finds nothing new records nothing
         recorded = (observed,) if read.settles or observed.changed else ()
-        return _answered(state, recorded, tenant_paused=tenant_paused, stamp=stamp)
+        return _answered(state, recorded, tenant_paused=pause.paused, stamp=stamp)
     if isinstance(outcome, MallRateLimited):
         return _rate_limited(outcome, then=Next.REPLAN)
     if isinstance(outcome, MallUnauthorized):
-        return _paused(state, outcome, tenant_paused=tenant_paused, stamp=stamp, then=Next.REPLAN)
+        return _paused(state, outcome, pause, stamp=stamp, then=Next.REPLAN)
     if isinstance(outcome, MallRejected) and read.source == "outcome_unknown":
         # MALL does not know the order (404): the PUT in doubt cannot have landed either, so it is recorded
         # as refused, with what it asked for and the order-event seq it was decided on.
@@ -247,13 +258,22 @@ def _rate_limited(outcome: MallRateLimited, *, then: Next) -> Effects:
     return Effects(gate=gate, next=then, retry_reason="rate_limited")
 
 
-def _paused(state: OrderState, outcome: MallError, *, tenant_paused: bool, stamp: Stamp, then: Next) -> Effects:
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    """Whether the tenant is paused already, and how often a paused tenant is probed again."""
+
+    paused: bool
+    probe_s: float
+
+
+def _paused(state: OrderState, outcome: MallError, pause: _Pause, *, stamp: Stamp, then: Next) -> Effects:
     """401/403: pause the tenant; the first order to see it raises the tenant's attention item."""
-    if tenant_paused:
+    if pause.paused:
         return Effects(gate=GateChange(GateAction.PAUSE), next=then)
     reason = (
         f"MALL refused the tenant's client_id (HTTP {outcome.http_status}). All of this tenant's updates are "
-        "paused and retried every 30 s; check mall_client_id in the tenants file and the Partner account."
+        f"paused and retried every {pause.probe_s:g} s; check mall_client_id in the tenants file and the "
+        "Partner account."
     )
     attention = AttentionNeeded(**stamp.tenant_envelope(state), code=UNAUTHORIZED, reason=reason, scope="tenant")
     return Effects(events=(attention,), gate=GateChange(GateAction.PAUSE), next=then)

@@ -40,6 +40,11 @@ class TenantGate:
         if daily_budget is not None:
             metrics.budget_remaining.labels(tenant_id).set(daily_budget)
 
+    @property
+    def pause_probe_s(self) -> float:
+        """How long a paused tenant waits before its next request probes MALL again."""
+        return self._pause_probe_s
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the tenant's concurrent request slots, once the tenant may send again."""
