@@ -1,4 +1,4 @@
-"""`client_id` query authentication per partner [S1 ClientIdAuthenticator][S9], unknown paths and methods."""
+"""`client_id` query authentication per partner (MALL Partner API: authentication), unknown paths and methods."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.sandbox.support import TRACKING, PartnerClient, Sandbox
 
-# mallgroup/mpapi-client-php src/Order/Entity/BasicOrder.php, createFromApi [S1]
+# mallgroup/mpapi-client-php src/Order/Entity/BasicOrder.php, createFromApi
 BASIC_ORDER_FIELDS = {
     "id", "purchase_id", "customer_id", "customer", "cod", "payment_type", "ship_date", "tracking_number",
     "tracking_url", "delivered_at", "status", "confirmed", "test", "mdp",

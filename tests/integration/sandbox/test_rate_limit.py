@@ -1,4 +1,4 @@
-"""Per-partner quotas and MALL's `X-RateLimit-*` headers [S13][S5f]."""
+"""Per-partner quotas and MALL's `X-RateLimit-*` headers (MALL Partner API: rate limits)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`PUT /v1/orders/{id}/tracking`: only while shipped, only for non-MDP orders [S5f][S1]."""
+"""`PUT /v1/orders/{id}/tracking`: only while shipped, only for non-MDP orders (MALL's rule)."""
 
 from __future__ import annotations
 

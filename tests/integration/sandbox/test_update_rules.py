@@ -1,4 +1,5 @@
-"""`PUT /v1/orders/{id}`: MALL's rules, one test per rule (reference §2, §3, §5; ARCHITECTURE.md §1).
+"""`PUT /v1/orders/{id}`: MALL's rules, one test per rule (MALL Partner API: order update, order statuses and
+their transitions; ARCHITECTURE.md §1).
 
 Each illegal request must get the exact HTTP status, MALL's error shape and a meaningful errorCode, and must
 leave the order as it was.
@@ -21,7 +22,8 @@ from tests.integration.sandbox.support import (
 
 STATUSES = ["blocked", "open", "shipping", "shipped", "delivered", "returned", "cancelled", "lost"]
 FINAL = {"delivered", "returned", "cancelled", "lost"}
-# The partner's transitions as MALL documents them [S5a][S4], written out here independently of the code.
+# The partner's transitions as MALL documents them (MALL order statuses: "Transitions the partner may make"),
+# written out here independently of the code.
 ALLOWED = {
     ("open", "shipping"),
     ("open", "shipped"),

@@ -1,6 +1,6 @@
 """The sandbox's status rules are a second opinion: written apart from mallbridge_schema, compared here.
 
-These tests assert that the two readings of reference §3 agree today. If one fails, the sandbox and the
+These tests assert that the two readings of MALL's status rules agree today. If one fails, the sandbox and the
 publisher's planner disagree about MALL: one of them is wrong, and a person must decide which (the
 reference's sources, not either piece of code, settle it).
 """

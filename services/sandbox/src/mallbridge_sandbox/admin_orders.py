@@ -119,7 +119,7 @@ class OrdersAdmin:
         return JSONResponse({"order": view})
 
     async def mall_update(self, request: Request) -> Response:
-        """Change an order as MALL would, any field, no transition rules [S5c]; the named actions are stricter."""
+        """Change an order as MALL would, any field, no transition rules; the named actions are stricter."""
         body = validate(MallUpdate, await read_json(request))
         with self.state.lock:
             order = order_or_404(self.state, request.path_params["order_id"])
@@ -133,7 +133,7 @@ class OrdersAdmin:
             if body.mdp is not None:
                 order.mdp = body.mdp
             order.fill_mdp_tracking_if_due()
-            # MALL resets an order to unconfirmed whenever it changes it [S5c].
+            # MALL resets an order to unconfirmed whenever it changes it.
             order.confirmed = bool(body.confirmed) if body.confirmed is not None else False
             self.state.record_mall_change(order, "mall-update", before)
             view = order.admin_view()

@@ -1,4 +1,4 @@
-"""The partner API under `/v1` (reference §2): order detail, update, tracking, lists.
+"""The partner API under `/v1` (MALL Partner API: order endpoints): order detail, update, tracking, lists.
 
 Authentication, quota and faults happen in front of it (gateway.py); the handlers find the partner's name
 in the ASGI scope under `PARTNER_SCOPE_KEY`.
@@ -49,7 +49,8 @@ class PartnerApi:
         return partner
 
     async def order_or_legacy_list(self, request: Request) -> Response:
-        """`GET /orders/{id}`; `GET /orders/{status}` is the legacy list by status [S5d]."""
+        """`GET /orders/{id}`; `GET /orders/{status}` is the legacy list by status (MALL: "replaced by
+        filters on /orders")."""
         key: str = request.path_params["order_id"]
         if key in {s.value for s in MallStatus}:
             return self._list(request, legacy_status=MallStatus(key))
@@ -60,7 +61,7 @@ class PartnerApi:
             return mall_json(ok_body(data=order.detail()))
 
     async def update_order(self, request: Request) -> Response:
-        """`PUT /orders/{id}` [S5e]."""
+        """`PUT /orders/{id}`: confirm, change status, tracking, delivery dates."""
         order_id: str = request.path_params["order_id"]
         raw = await request.body()
         with self.state.lock:
@@ -71,7 +72,7 @@ class PartnerApi:
         return mall_json(ok_body())
 
     async def update_tracking(self, request: Request) -> Response:
-        """`PUT /orders/{id}/tracking` [S5f]."""
+        """`PUT /orders/{id}/tracking`: tracking after shipped."""
         order_id: str = request.path_params["order_id"]
         raw = await request.body()
         with self.state.lock:
@@ -82,11 +83,11 @@ class PartnerApi:
         return mall_json(ok_body())
 
     async def list_orders(self, request: Request) -> Response:
-        """`GET /orders` [S5b]."""
+        """`GET /orders`: ids, or basic objects with `filter=basic`."""
         return self._list(request)
 
     async def list_unconfirmed(self, request: Request) -> Response:
-        """`GET /orders/unconfirmed` [S5c]: orders MALL changed (or created) that the partner has not confirmed."""
+        """`GET /orders/unconfirmed`: orders MALL changed (or created) that the partner has not confirmed."""
         return self._list(request, unconfirmed=True)
 
     def _own_order(self, request: Request, order_id: str) -> Order:

@@ -1,7 +1,8 @@
 """The sandbox's notion of now: injected, so tests can move time (quota windows, timestamps, delivered_at).
 
-Also MALL's date-time text, `YYYY-MM-DD HH:MM:SS` in Europe/Prague local time [S5e][S1 InputDataUtil] (the
-time zone is the reference's assumption): the sandbox's own, like its status rules (status_rules.py).
+Also MALL's date-time text, `YYYY-MM-DD HH:MM:SS` (MALL Partner API: order update, `delivered_at`; the
+official PHP client formats it as `Y-m-d H:i:s`), read as Europe/Prague local time (MALL does not name a
+time zone; Prague is the sandbox's assumption): the sandbox's own, like its status rules (status_rules.py).
 """
 
 from __future__ import annotations

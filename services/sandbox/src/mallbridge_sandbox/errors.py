@@ -1,6 +1,6 @@
 """MALL's response envelope and the sandbox's error codes.
 
-Shape (reference §1, §3 Errors [S1 ExceptionFactory][S9][S4]):
+Shape (MALL Partner API: error responses, as the official PHP client's exception factory reads them):
 `{"result":{"code":400,"status":"ERROR","message":"..."},"errorCodes":[{"errorCode":"...","message":"...",
 "errorAttributes":{...}}]}`; `result.status` is `LIMITED` on 429. Only `RESOURCE_NOT_FOUND` is a documented
 errorCode; every other code below is the sandbox's own name (see the README).
@@ -14,7 +14,7 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
-    # documented by MALL [S4]
+    # documented by MALL (the one errorCode its docs name: an unknown order)
     RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
     # the sandbox's own names from here on
     CLIENT_ID_MISSING = "CLIENT_ID_MISSING"
@@ -98,7 +98,7 @@ def error_body(http_status: int, message: str, items: list[ErrorItem]) -> dict[s
 
 
 def ok_body(**extra: Any) -> dict[str, Any]:
-    """`{"result":{"code":200,"status":"OK"}}` plus e.g. `paging` and `data` [S5e][S9]."""
+    """`{"result":{"code":200,"status":"OK"}}` plus e.g. `paging` and `data` (MALL's success envelope)."""
     return {"result": {"code": 200, "status": "OK"}, **extra}
 
 

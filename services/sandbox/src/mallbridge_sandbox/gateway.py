@@ -3,11 +3,11 @@
 Order of work for each request, and why:
 1. the body is read and the request logged (client_id masked), whatever happens next; then the latency
    setting (the partner's, else the global one) is awaited, so every answer comes that much later;
-2. `client_id` → partner, else 401 (MALL: bad or missing client_id, or a disabled account) [S1][S9];
+2. `client_id` → partner, else 401 (MALL: bad or missing client_id, or a disabled account);
 3. the partner's injected faults: latency, then a drop / 5xx / 429 before the API sees the request (these
    do not use quota), or "apply then fail", where the API applies the request and the client gets a 5xx or
    a dropped connection instead of its answer (a timeout after success, seen from the client);
-4. the partner's quota: one request counted, 429 `LIMITED` when spent [S13];
+4. the partner's quota: one request counted, 429 `LIMITED` when spent (MALL's rate limiter);
 5. the partner API, its response carrying `X-RateLimit-*`. Every answer to a known partner carries them.
 """
 

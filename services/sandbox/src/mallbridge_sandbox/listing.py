@@ -1,11 +1,13 @@
-"""Query parameters of the order lists: `filter`, `status` filters, `test`, `page`/`page_size` [S5b][S1 Filter].
+"""Query parameters of the order lists (MALL Partner API: `GET /orders`): `filter`, `status` filters, `test`,
+`page`/`page_size`.
 
-- `filter=basic` returns basic objects, otherwise ids [S5b].
+- `filter=basic` returns basic objects, otherwise ids.
 - `status=VALUE` or `status=op:VALUE[,VALUE]` with op in eq, neq, in, nin (the other documented operators,
   gt ge lt le bt nbt, make no sense for a status and are refused); repeated `status` filters must all hold.
-- `blocked` orders are left out unless a status filter names `blocked` with eq or in [S5b][S8].
-- test orders are left out unless `test=1` [S5a].
-- `page` is 1-based, `page_size` 1..1000 (default 100, the v4 client's default) [S1 Filter, Paging].
+- `blocked` orders are left out unless a status filter names `blocked` with eq or in (MALL hides them from
+  default lists).
+- test orders are left out unless `test=1`.
+- `page` is 1-based, `page_size` 1..1000 (default 100, the official PHP client's default).
 Other parameters are ignored.
 """
 

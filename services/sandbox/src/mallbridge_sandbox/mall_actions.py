@@ -1,10 +1,11 @@
 """Changes MALL makes to an order, by name (`POST /sandbox/orders/{id}/actions/{action}`).
 
-Reference §3: MALL resets an order to unconfirmed whenever it changes it [S5c] (it opens a blocked order
-after payment, MALL or the customer cancels, MALL edits the detail, MALL Delivery sets its status), a person
-may set `returned` in the portal [S6 zakaznik-neprevzal], and MALL Delivery alone sets delivered, returned
-and lost on MDP orders [S7]. Each action is allowed only from the statuses where it makes sense; anything
-else is refused (409 on the admin API), so a test cannot build a state MALL could never reach.
+MALL resets an order to unconfirmed whenever it changes it (MALL Partner API: unconfirmed orders): it opens
+a blocked order after payment, MALL or the customer cancels, MALL edits the detail, MALL Delivery sets its
+status. A person may set `returned` in the partner portal (a parcel the customer did not take), and MALL
+Delivery alone sets delivered, returned and lost on MDP orders. Each action is allowed only from the statuses
+where it makes sense; anything else is refused (409 on the admin API), so a test cannot build a state MALL
+could never reach.
 """
 
 from __future__ import annotations
@@ -124,5 +125,5 @@ def apply_action(order: Order, action: MallAction, given: Mapping[str, str], *, 
     if "external_id" in given:
         order.external_id = given["external_id"]
     order.fill_mdp_tracking_if_due()
-    order.confirmed = False  # MALL resets an order to unconfirmed whenever it changes it [S5c]
+    order.confirmed = False  # MALL resets an order to unconfirmed whenever it changes it
     return before

@@ -1,7 +1,7 @@
 """One MALL order as the sandbox keeps it, and its two JSON views (detail and basic).
 
-Field names follow the official client's entities [S1 Order.php, BasicOrder.php]; ids are kept as digit
-strings internally and written as JSON numbers, as MALL does (they exceed 32 bits, never 64) [S5][S1].
+Field names follow the official PHP client's entities (`Order`, `BasicOrder`); ids are kept as digit
+strings internally and written as JSON numbers, as MALL does (they exceed 32 bits, never 64).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from mallbridge_schema.statuses import MallStatus
 
 ORDER_ID_PATTERN = re.compile(r"^[1-9][0-9]{0,18}$")
 MAX_ORDER_ID = 2**63 - 1
-# MALL fills in tracking for MDP orders from shipped on [S7].
+# MALL fills in tracking for MDP orders from shipped on (MALL Delivery).
 MDP_TRACKED = frozenset({MallStatus.SHIPPED, MallStatus.DELIVERED, MallStatus.RETURNED, MallStatus.LOST})
 
 
@@ -43,7 +43,7 @@ class Order:
         self.status_times[status] = at
 
     def fill_mdp_tracking(self) -> None:
-        """MALL fills in tracking for MALL Delivery orders once shipped [S7]; the sandbox makes one up."""
+        """MALL fills in tracking for MALL Delivery orders once shipped; the sandbox makes one up."""
         if self.tracking_number is None:
             self.tracking_number = f"MDP{self.id}"
             self.tracking_url = f"https://sandbox.invalid/mall-delivery/track/MDP{self.id}"
@@ -53,7 +53,8 @@ class Order:
             self.fill_mdp_tracking()
 
     def detail(self) -> dict[str, Any]:
-        """`GET /orders/{id}` data [S1 Order.php]; money and address fields carry neutral sandbox values."""
+        """`GET /orders/{id}` data (the official PHP client's `Order` entity); money and address fields carry
+        neutral sandbox values."""
         return {
             "id": int(self.id),
             "external_id": self.external_id,
@@ -89,7 +90,7 @@ class Order:
         }
 
     def basic(self) -> dict[str, Any]:
-        """`GET /orders?filter=basic` items: exactly the official client's BasicOrder fields [S1 BasicOrder.php]."""
+        """`GET /orders?filter=basic` items: exactly the official PHP client's `BasicOrder` fields."""
         return {
             "id": int(self.id),
             "purchase_id": int(self.id),

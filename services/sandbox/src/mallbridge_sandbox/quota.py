@@ -1,4 +1,4 @@
-"""Per-partner request quotas with MALL's `X-RateLimit-*` headers [S13][S5f].
+"""Per-partner request quotas with MALL's `X-RateLimit-*` headers (MALL Partner API: rate limits).
 
 MALL counts order-API requests per partner account in daily windows; the headers are
 `X-RateLimit-Limit` (current limit, then the window policy, e.g. `2875, 5750;w=86400;name="partner:..."`),

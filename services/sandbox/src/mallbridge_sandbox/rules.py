@@ -1,7 +1,8 @@
 """MALL's rules for `PUT /orders/{id}` and `PUT /orders/{id}/tracking`, as pure functions.
 
-Each refusal is a MallError (400) naming the rule. Where MALL documents a rule, the source tag is given;
-everything else is the sandbox's documented choice (README, "Where the reference is silent").
+Each refusal is a MallError (400) naming the rule. Where MALL documents a rule, the docstring says where
+(MALL Partner API: order update, tracking); everything else is the sandbox's documented choice (README,
+"Where MALL's documentation is silent").
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def parse_update(raw: bytes) -> OrderUpdate:
 
 
 def parse_mall_datetime(value: str, *, field: str) -> datetime:
-    """Exactly `YYYY-MM-DD HH:MM:SS` (24 h) [S5e][S1 InputDataUtil]; returned as aware Prague time."""
+    """Exactly `YYYY-MM-DD HH:MM:SS` (24 h, MALL's date-time format); returned as aware Prague time."""
     try:
         if not _DATETIME_SHAPE.match(value):
             raise ValueError(value)
@@ -134,7 +135,7 @@ def parse_mall_datetime(value: str, *, field: str) -> datetime:
 
 
 def check_tracking_values(tracking_number: str | None, tracking_url: str | None) -> None:
-    """Both present; number only `0-9 a-z A-Z - _` [S5e]; URL an absolute http(s) URL (our choice)."""
+    """Both present; number only `0-9 a-z A-Z - _` (MALL order update); URL an absolute http(s) URL (our choice)."""
     if tracking_number is None:
         raise bad_request(
             ErrorCode.TRACKING_NUMBER_MISSING, "tracking_number is required for status shipped", field="tracking_number"
@@ -252,7 +253,7 @@ def check_update(order: Order, update: OrderUpdate, *, now: datetime) -> None:
 
 
 def check_tracking_update(order: Order, tracking_number: str | None, tracking_url: str | None) -> None:
-    """`PUT /orders/{id}/tracking`: only while shipped, only for non-MDP orders [S5f]."""
+    """`PUT /orders/{id}/tracking`: only while shipped, only for non-MDP orders (MALL's rule)."""
     if order.mdp:
         raise bad_request(
             ErrorCode.MDP_TRACKING_FORBIDDEN, "MALL Delivery order: MALL fills in tracking itself", id=order.id

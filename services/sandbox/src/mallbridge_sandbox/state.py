@@ -25,7 +25,7 @@ from mallbridge_schema.statuses import MallStatus
 
 __all__ = ["MDP_TRACKED", "Account", "NewOrder", "OrderExistsError", "SandboxState"]
 
-FIRST_GENERATED_ID = 10085339302  # the example id of the MALL docs [S5]; generated ids count up from here
+FIRST_GENERATED_ID = 10085339302  # the example order id of MALL's API docs; generated ids count up from here
 
 
 class OrderExistsError(ValueError):

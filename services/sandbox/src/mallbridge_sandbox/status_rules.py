@@ -1,8 +1,9 @@
-"""The sandbox's own reading of MALL's status rules (reference §3 [S5a][S4][S6][S7], §2 [S5e]): the second opinion.
+"""The sandbox's own reading of MALL's status rules (MALL Partner API: order statuses and transitions, MALL
+Delivery, order update): the second opinion.
 
 The publisher plans its PUTs from `mallbridge_schema.transitions`. If the sandbox used the same code, an
 edge that is wrong there would pass both, and no test could see it. So these tables are written again here,
-from the reference, in the reference's own wording; only the status names are shared. A test compares the
+from MALL's documentation, in its own wording; only the status names are shared. A test compares the
 two over every (status, status, mdp) question: when they disagree, one of them is wrong and a person decides.
 """
 
@@ -16,25 +17,26 @@ from mallbridge_schema.statuses import MallStatus
 
 _S = MallStatus
 
-# "blocked: created but not yet paid or approved. The partner cannot touch it." [S5a]
+# MALL order statuses: "blocked: created but not yet paid or approved. The partner cannot touch it."
 UNTOUCHABLE = _S.BLOCKED
 
-# "returned: final", "cancelled: final", "lost: final", and delivered cannot be undone [S5a][S6].
+# MALL order statuses: "returned: final", "cancelled: final", "lost: final", and delivered cannot be undone
+# (the partner portal allows a status only in the marked direction).
 FINAL: frozenset[MallStatus] = frozenset({_S.DELIVERED, _S.RETURNED, _S.CANCELLED, _S.LOST})
 
-# "Transitions the partner may make" [S5a][S4], line by line as the docs list them.
+# MALL order statuses, "Transitions the partner may make", line by line as the docs list them.
 PARTNER_MAY_MAKE: Mapping[MallStatus, tuple[MallStatus, ...]] = {
     _S.OPEN: (_S.CANCELLED, _S.SHIPPING, _S.SHIPPED),
     _S.SHIPPING: (_S.CANCELLED, _S.SHIPPED),
     _S.SHIPPED: (_S.DELIVERED, _S.RETURNED),
 }
 
-# MALL Delivery [S7][S6 mall-doprava]: "The partner must not set delivered or returned" (MALL sets them
+# MALL Delivery (MDP orders): "The partner must not set delivered or returned" (MALL sets them
 # from carrier tracking), and "You must go through shipping; skipping straight to shipped is refused".
 MDP_SET_BY_MALL_ONLY: frozenset[MallStatus] = frozenset({_S.DELIVERED, _S.RETURNED})
 MDP_SKIP_REFUSED = (_S.OPEN, _S.SHIPPED)
 
-# "The tracking number may only contain 0-9 a-z A-Z - _" [S5e]: ASCII only, so no str.isalnum().
+# MALL order update: "The tracking number may only contain 0-9 a-z A-Z - _": ASCII only, so no str.isalnum().
 TRACKING_NUMBER_CHARACTERS = frozenset(string.digits + string.ascii_lowercase + string.ascii_uppercase + "-_")
 TRACKING_NUMBER_ALLOWED = "0-9 a-z A-Z - _"
 

@@ -1,7 +1,8 @@
 """MALL's webhook, per partner: where to POST, how often, the ids waiting, and the last 60 results.
 
-MALL [S6 webhook]: one URL per account; it POSTs a JSON array of changed order ids (JSON numbers, new
-orders included), at most once a minute, and does not retry; the portal shows the last 60 delivery results.
+MALL (partner portal: the webhook for order statuses): one URL per account; it POSTs a JSON array of
+changed order ids (JSON numbers, new orders included), at most once a minute, and does not retry; the portal
+shows the last 60 delivery results.
 The sandbox does the same. While a partner has a URL, every change MALL makes queues the order's id (once,
 in the order of first change). A delivery takes the waiting ids out of the queue, so whatever happens to
 the POST they are gone, as at MALL. One delivery at a time per partner, and the next starts no sooner than
