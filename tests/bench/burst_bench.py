@@ -88,6 +88,7 @@ async def _record_shipping(bootstrap: str, topics: Topics) -> int:
                     PutAttempt(state, step, requested.request_no),
                     MallAnswer(200, {"result": {"code": 200, "status": "OK"}}, 5.0),
                     tenant_paused=False,
+                    pause_probe_s=30.0,  # only read on a 401/403, never on this 200
                     stamp=stamp,
                 )
                 events = [requested, *answered.events]
