@@ -115,9 +115,11 @@ class Order:
         based_on: int,
         answer: timedelta = S,
         refused: bool = False,
+        status_now: str | None = None,
     ) -> None:
-        """MallUpdateRequested at `at`, then MALL's answer `answer` later."""
-        status = MallStatus(body["status"])
+        """MallUpdateRequested at `at`, then MALL's answer `answer` later. A confirm-only body (no status)
+        names the status MALL has in `status_now`."""
+        status = MallStatus(str(body.get("status", status_now)))
         self.sync_events.append(
             MallUpdateRequested(**self._sync_env(at), based_on_seq=based_on, request_no=no, status=status, request=body)
         )

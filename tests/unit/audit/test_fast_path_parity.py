@@ -1,298 +1,76 @@
-"""The audit's fast path agrees with the schema's models and the projection, on random logs (hypothesis).
+"""The audit's fast path agrees with the schema's models, the projection and the SLA rule, on random logs.
 
 The audit does not fold orders with the projection: it decodes values with narrow msgspec views
 (views.py) into compact per-order accumulators (order_fold.py), which is what makes a replay of a
-million events fast and small. Two rules then live in two places, so this test holds them together.
-A random log of both topics, written as bytes the way the writers write them (plus what a newer writer
-might add: unknown fields, of any name and type, and unknown event types, and a few records that are not
-events at all), is read three ways:
+million events fast and small. Two rules then live in two places, so this test holds them together (hypothesis).
+A random log of the three topics (parity_log.py), written as bytes the way the writers write them (plus what a newer
+writer might add: unknown fields, of any name and type, and unknown event types, and a few records that
+are not events at all), is read three ways:
 
 1. **fast**: the audit's reader with the default report (msgspec views, the fast path);
 2. **full**: the audit's reader with every order's timeline kept, so every value is decoded by the
    schema's pydantic models (the slow path the fast one falls back to);
 3. **projection**: the schema's decoders and `mallbridge_core.domain.projection.apply`, per order, in
-   the order the audit reads (every order event before any sync event), and the reconciler's
-   `desired_status`.
+   the order the audit reads (order events, then operator events, then sync events), the reconciler's
+   `desired_status`, `attention_item`, and the SLA rule `order_sla`.
 
 1 and 2 must give the same report, every figure and every order summary. 1 and the projection must
 agree, per order, on everything both compute: FastCentrik's status and delivery date, whether the order
-is MALL Delivery, the desired MALL status, MALL's status, the MALL order id, the open attention code and
-the open deferral, and so the audit's state of the order. (The audit's "last rejection" is history; the
-projection's refusal is the one that still stands, for planning: not the same thing, not compared.)
+is MALL Delivery, the desired MALL status, MALL's status and who set it, the MALL order id, the recorded
+attention code and whether a person acknowledged it, the open deferral, and so the audit's state of the
+order, and its part in the SLA figures (partner cancellation, tracking, on time: the domain's one rule,
+with our accepted `delivered` and its lag computed here from the events as the README defines them).
+(The audit's "last rejection" is history; the projection's refusal is the one that still stands, for
+planning: not the same thing, not compared.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from mallbridge_audit.model import OrderSummary, Report
 from mallbridge_audit.order_summary import order_state
 from mallbridge_audit.reader import read_log, take_end_offsets
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
-from mallbridge_core.domain.projection import OrderState, apply
+from mallbridge_core.domain.projection import OrderState, apply, attention_item
 from mallbridge_core.domain.reconciler import desired_status, effective_mdp
-from mallbridge_core.eventlog.port import LogRecord
-from mallbridge_core.topics import Topics
+from mallbridge_core.domain.sla import delivered_lag_s, order_sla
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,
-    DeliveryDateSet,
     Event,
-    MallOrderChanged,
-    MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
-    MallUpdateRequested,
     MallWebhookReceived,
-    MdpFlagSet,
-    OrderFirstSeen,
-    OrderStatusChanged,
-    StepDeferred,
-    TrackingAssigned,
 )
-from mallbridge_schema.serde import EventDecodeError, decode_order_event, decode_sync_event, encode_event, event_key
-from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
+from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
+from mallbridge_schema.statuses import MallStatus
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TOPICS = Topics(prefix="parity.")
-AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
-T0 = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
-
-TENANTS = ("t1", "t2")
-NUMBERS = ("A", "B", "C")
-MALL_IDS = ("1001", "1002", "0042", "", "x-7")
-CODES = ("mall_rejected", "no_legal_path", "mall_unauthorized", "")
-DELIVERIES = (None, "2026-10-02T14:00:00+02:00", "2026-10-02", "", "not a date")
-TRACKING = ((None, None), ("DR-1", "https://t.example/1"), ("DR-2", None), ("", ""))
-# An unknown field may have a new name, or the name of a field the views read on *other* event types (a
-# newer writer may add a field whose name the audit's view already uses for something else), with a value
-# the view would take for that name, or any JSON at all.
-EXTRAS: dict[str, tuple[Any, ...]] = {
-    "zz_new": ("x",),
-    "scope": ("tenant", "order"),
-    "status": ("shipped", "cancelled", "settled"),
-    "to_status": ("settled", "cancelled"),
-    "mdp": (True, False),
-    "delivered_at": ("2026-10-02", None),
-    "code": ("mall_rejected", ""),
-    "reason": ("why",),
-    "request": ({"status": "shipped", "tracking_number": "T", "tracking_url": "https://t"},),
-    "request_no": (1, 9),
-    "message": ("no",),
-    "http_status": (400,),
-    "tracking_number": ("T",),
-    "tracking_url": ("https://t",),
-    "seq": (1, 9),
-    "based_on_seq": (1, 9),
-}
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "tenant", "order", "shipped", "1"]),
-    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(["a", "status"]), inner, max_size=2),
-    max_leaves=4,
-)
-extras = st.sampled_from(sorted(EXTRAS)).flatmap(
-    lambda name: st.tuples(st.just(name), st.sampled_from(EXTRAS[name]) | json_values)
-)
-moments = st.builds(
-    lambda seconds, hours: (T0 + timedelta(seconds=seconds)).astimezone(timezone(timedelta(hours=hours))),
-    st.integers(0, 5 * 86400),
-    st.sampled_from([0, 2]),
-)
-fc_statuses = st.sampled_from(list(FastCentrikStatus))
-mall_statuses = st.sampled_from(list(MallStatus))
+from .parity_log import AS_OF, NUMBERS, SETTINGS, TOPICS, ListLog, Rows, logs
 
 
-def _envelope(draw: st.DrawFn) -> dict[str, Any]:
-    return {
-        "event_id": draw(st.uuids()),
-        "tenant_id": draw(st.sampled_from(TENANTS)),
-        "order_number": draw(st.sampled_from(NUMBERS)),
-        "mall_order_id": draw(st.sampled_from(MALL_IDS)),
-        "occurred_at": draw(moments),
-        "recorded_at": draw(moments),
-    }
-
-
-@st.composite
-def order_events(draw: st.DrawFn) -> Event | dict[str, Any]:
-    env = _envelope(draw)
-    seq = draw(st.integers(1, 6))
-    kind = draw(
-        st.sampled_from(
-            ["first", "first", "status", "status", "delivery", "tracking", "mdp", "mall", "receipt", "unknown"]
-        )
-    )
-    if kind == "first":
-        number, url = draw(st.sampled_from(TRACKING))
-        return OrderFirstSeen(
-            seq=seq,
-            status=draw(fc_statuses),
-            status_label="label",
-            delivered_at=draw(st.sampled_from(DELIVERIES)),
-            tracking_number=number,
-            tracking_url=url,
-            mdp=draw(st.booleans()),
-            **env,
-        )
-    if kind == "status":
-        return OrderStatusChanged(
-            seq=seq, from_status=draw(fc_statuses), to_status=draw(fc_statuses), status_label="label", **env
-        )
-    if kind == "delivery":
-        return DeliveryDateSet(seq=seq, delivered_at=draw(st.sampled_from(DELIVERIES)), **env)
-    if kind == "tracking":
-        number, url = draw(st.sampled_from(TRACKING))
-        return TrackingAssigned(seq=seq, tracking_number=number, tracking_url=url, **env)
-    if kind == "mdp":
-        return MdpFlagSet(seq=seq, mdp=draw(st.booleans()), **env)
-    if kind == "mall":
-        return MallOrderChanged(seq=seq, receipt_id=draw(st.uuids()), **env)
-    if kind == "receipt":
-        env = {k: v for k, v in env.items() if k not in ("order_number", "mall_order_id")}
-        return MallWebhookReceived(order_ids=("1001",), **env)
-    return {**_plain(env), "type": "OrderTeleported", "seq": seq, "schema_version": 1}
-
-
-def _body(draw: st.DrawFn, status: MallStatus) -> dict[str, Any]:
-    if draw(st.integers(0, 5)) == 0:
-        return {"confirmed": True}  # a confirm-only PUT: the status field of its event is the one it had
-    body: dict[str, Any] = {"status": status.value}
-    if draw(st.booleans()):
-        body["confirmed"] = True
-    number, url = draw(st.sampled_from(TRACKING))
-    if number is not None:
-        body["tracking_number"] = number
-    if url is not None:
-        body["tracking_url"] = url
-    delivered = draw(st.sampled_from([None, "2026-10-02 14:00:00", "2026-10-03 09:00:00", "garbage"]))
-    if delivered is not None:
-        body["delivered_at"] = delivered
-    return body
-
-
-@st.composite
-def sync_events(draw: st.DrawFn) -> Event | dict[str, Any]:
-    env = {**_envelope(draw), "based_on_seq": draw(st.integers(0, 7))}
-    request_no = draw(st.integers(1, 4))
-    status = draw(mall_statuses)
-    kind = draw(
-        st.sampled_from(
-            ["requested", "updated", "updated", "rejected", "observed", "deferred", "attention", "resolved", "unknown"]
-        )
-    )
-    if kind == "requested":
-        return MallUpdateRequested(request_no=request_no, status=status, request=_body(draw, status), **env)
-    if kind == "updated":
-        return MallStatusUpdated(
-            request_no=request_no, status=status, request=_body(draw, status), http_status=204, latency_ms=12.5, **env
-        )
-    if kind == "rejected":
-        return MallUpdateRejected(
-            request_no=request_no,
-            status=status,
-            request=_body(draw, status),
-            http_status=400,
-            response={"error": "x"},
-            message=draw(st.sampled_from(["no", "bad"])),
-            **env,
-        )
-    if kind == "observed":
-        number, url = draw(st.sampled_from(TRACKING))
-        return MallStateObserved(
-            request_no=draw(st.integers(0, 4)),
-            source=draw(st.sampled_from(["outcome_unknown", "refusal", "webhook", "poll", "resync"])),
-            changed=tuple(draw(st.sets(st.sampled_from(["status", "confirmed", "tracking", "delivered_at"])))),
-            status=status,
-            confirmed=draw(st.sampled_from([None, True, False])),
-            mdp=draw(st.sampled_from([None, True, False])),
-            tracking_number=number,
-            tracking_url=url,
-            **env,
-        )
-    if kind == "deferred":
-        return StepDeferred(status=status, reason=draw(st.sampled_from(["wait", "tracking"])), **env)
-    scope = draw(st.sampled_from(["order", "order", "tenant"]))
-    if kind == "attention":
-        return AttentionNeeded(code=draw(st.sampled_from(CODES)), reason="why", scope=scope, **env)
-    if kind == "resolved":
-        return AttentionResolved(code=draw(st.sampled_from(CODES)), scope=scope, **env)
-    return {**_plain(env), "type": "MallTeleported", "request_no": request_no, "schema_version": 1}
-
-
-def _plain(env: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        k: (str(v) if isinstance(v, uuid.UUID) else v.isoformat() if isinstance(v, datetime) else v)
-        for k, v in env.items()
-    }
-
-
-@st.composite
-def records(draw: st.DrawFn, events: st.SearchStrategy[Event | dict[str, Any]]) -> tuple[bytes, bytes]:
-    """One record as a writer writes it, sometimes with unknown fields, sometimes not an event at all."""
-    event = draw(events)
-    if isinstance(event, Event):
-        key = event_key(event.tenant_id, event.order_number)
-        value = json.loads(encode_event(event))
-        known = set(type(event).model_fields)
-    else:
-        key = event_key(event["tenant_id"], event["order_number"])
-        value, known = event, set(event)
-    extra = dict(draw(st.lists(extras, max_size=3)))
-    value.update({name: v for name, v in extra.items() if name not in known})
-    if draw(st.integers(0, 30)) == 0:
-        return event_key("t1", "A"), b'{"type": "OrderFirstSeen", "seq": '  # cut off: undecodable on every path
-    return key, json.dumps(value).encode()
-
-
-logs = st.tuples(st.lists(records(order_events()), max_size=30), st.lists(records(sync_events()), max_size=30))
-
-
-class _ListLog:
-    """The two topics of one lane in memory (the audit only reads: end offsets and bounded replays)."""
-
-    def __init__(self, topics: dict[str, list[tuple[bytes, bytes]]]) -> None:
-        self._topics = {
-            name: [LogRecord(name, 0, i, key, value, 0) for i, (key, value) in enumerate(rows)]
-            for name, rows in topics.items()
-        }
-
-    async def end_offsets(self, topic: str) -> dict[int, int]:
-        return {0: len(self._topics[topic])} if topic in self._topics else {}
-
-    async def replay(
-        self, topic: str, *, start: Mapping[int, int] | None = None, stop: Mapping[int, int] | None = None
-    ) -> AsyncIterator[list[LogRecord]]:
-        rows = self._topics.get(topic, [])
-        begin, end = (start or {}).get(0, 0), (stop or {}).get(0, len(rows))
-        for i in range(begin, end, 7):  # small batches: the fold must not care where batches end
-            yield rows[i : min(i + 7, end)]
-
-
-async def _audit(log: _ListLog, scope: Scope) -> Report:
+async def _audit(log: ListLog, scope: Scope) -> Report:
     builder = ReportBuilder(scope)
     await read_log(log, await take_end_offsets(log, [TOPICS]), builder)  # type: ignore[arg-type]
     return builder.finish(as_of=AS_OF)
 
 
-async def _fast_and_full(log: _ListLog) -> tuple[Report, Report]:
+async def _fast_and_full(log: ListLog) -> tuple[Report, Report]:
     # Timelines kept for every order: every value decoded in full by the schema.
     return await _audit(log, Scope()), await _audit(log, Scope(orders=frozenset(NUMBERS)))
 
 
-def _projection(
-    order_rows: list[tuple[bytes, bytes]], sync_rows: list[tuple[bytes, bytes]]
-) -> dict[tuple[str, str], OrderState]:
+def _projection(order_rows: Rows, sync_rows: Rows, operator_rows: Rows) -> dict[tuple[str, str], OrderState]:
     states: dict[tuple[str, str], OrderState] = {}
-    for rows, decode in ((order_rows, decode_order_event), (sync_rows, decode_sync_event)):
+    for rows, decode in (
+        (order_rows, decode_order_event),
+        (operator_rows, decode_operator_event),
+        (sync_rows, decode_sync_event),
+    ):
         for _, value in rows:
             try:
                 event: Event = decode(value)
@@ -307,27 +85,60 @@ def _projection(
     return states
 
 
-def _from_projection(state: OrderState) -> dict[str, Any]:
+def _delivered(sync_rows: Rows) -> dict[tuple[str, str], float | None]:
+    """Per order, the lag of our accepted `delivered` as the README defines it: of the outcome counted last,
+    an outcome counting once, when its request_no is above every earlier outcome's of the order."""
+    settled: dict[tuple[str, str], int] = {}
+    lags: dict[tuple[str, str], float | None] = {}
+    for _, value in sync_rows:
+        try:
+            event = decode_sync_event(value)
+        except EventDecodeError:
+            continue
+        if not isinstance(event, MallStatusUpdated | MallUpdateRejected):
+            continue
+        key = (event.tenant_id, event.order_number)
+        if event.request_no <= settled.get(key, 0):
+            continue
+        settled[key] = event.request_no
+        if isinstance(event, MallStatusUpdated) and event.status is MallStatus.DELIVERED and "status" in event.request:
+            sent = event.request.get("delivered_at")
+            lags[key] = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
+    return lags
+
+
+def _from_projection(state: OrderState, delivered: dict[tuple[str, str], float | None]) -> dict[str, Any]:
     desired = desired_status(state)
     mall = state.mall
     mdp = effective_mdp(state)
     deferral = mall.deferral
+    item = attention_item(state)
     classified = order_state(
-        desired, mall.status, attention=mall.attention_code is not None, deferred=deferral is not None, mdp=mdp
+        desired,
+        mall.status,
+        by=mall.status_by,
+        attention=item is not None,
+        acknowledged=item is not None and item.acknowledged,
+        deferred=deferral is not None,
+        mdp=mdp,
     )
+    key = (state.tenant_id, state.order_number)
+    sla = order_sla(state, delivered_lag=delivered.get(key), delivered_sent=key in delivered)
     return {
         "fc_status": state.fc.status.value if state.fc.status is not None else None,
         "fc_delivery_date": state.fc.delivered_at is not None,
         "mdp": mdp,
         "desired": desired.value if desired is not None else None,
         "mall_status": mall.status.value,
+        "mall_status_by": mall.status_by,
         "mall_order_id": state.mall_order_id,
-        "attention": mall.attention_code,
+        "attention": (item.code, item.acknowledged) if item is not None else None,
         # the report names the open deferral only where it is why the order is not in sync
         "deferral": (deferral.status.value, deferral.reason)
         if deferral is not None and classified == "deferred"
         else None,
         "state": classified,
+        "sla": (sla.partner_cancelled, sla.tracked, sla.on_time),
     }
 
 
@@ -338,30 +149,30 @@ def _from_audit(order: OrderSummary) -> dict[str, Any]:
         "mdp": order.mdp,
         "desired": order.desired,
         "mall_status": order.mall_status,
+        "mall_status_by": order.mall_status_by,
         "mall_order_id": order.mall_order_id,
-        "attention": order.attention[0] if order.attention is not None else None,
+        "attention": (order.attention[0], order.attention_acknowledged) if order.attention is not None else None,
         "deferral": order.deferral,
         "state": order.state,
+        "sla": (order.partner_cancelled, order.tracking, order.on_time),
     }
 
 
 @SETTINGS
 @given(logs)
-def test_the_fast_path_agrees_with_the_full_decode_and_the_projection(
-    log: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]],
-) -> None:
-    order_rows, sync_rows = log
-    topics = _ListLog({TOPICS.order_events: order_rows, TOPICS.sync_events: sync_rows})
-    fast, full = asyncio.run(_fast_and_full(topics))
-    assert (full.order_events, full.sync_events, full.skipped_unknown, full.undecodable) == (
-        fast.order_events,
-        fast.sync_events,
-        fast.skipped_unknown,
-        fast.undecodable,
+def test_the_fast_path_agrees_with_the_full_decode_and_the_projection(log: tuple[Rows, Rows, Rows]) -> None:
+    order_rows, sync_rows, operator_rows = log
+    topics = ListLog(
+        {TOPICS.order_events: order_rows, TOPICS.sync_events: sync_rows, TOPICS.operator_events: operator_rows}
     )
+    fast, full = asyncio.run(_fast_and_full(topics))
+    counts = ("order_events", "sync_events", "operator_events", "skipped_unknown", "undecodable")
+    assert [getattr(full, name) for name in counts] == [getattr(fast, name) for name in counts]
     assert full.tenants == fast.tenants
     assert full.orders == fast.orders
 
-    expected = {key: _from_projection(state) for key, state in _projection(order_rows, sync_rows).items()}
+    delivered = _delivered(sync_rows)
+    projected = _projection(order_rows, sync_rows, operator_rows)
+    expected = {key: _from_projection(state, delivered) for key, state in projected.items()}
     got = {(o.tenant_id, o.order_number): _from_audit(o) for o in fast.orders}
     assert got == expected

@@ -68,6 +68,29 @@ def test_on_time_counts_only_while_mall_has_our_delivered() -> None:
     assert order_sla(state, delivered_lag=10.0, delivered_sent=False).on_time is None
 
 
+@pytest.mark.parametrize(
+    ("mdp", "on_time"),
+    [
+        (True, True),  # MALL Delivery set it from its carrier's data: on time, no partner delay in it
+        (False, None),  # set by hand in the portal on the merchant's own carrier: no moment to measure
+    ],
+)
+def test_a_delivered_set_at_mall_counts_for_on_time_only_on_a_mall_delivery_order(
+    mdp: bool, on_time: bool | None
+) -> None:
+    shipped = updated(1, "shipped", {"status": "shipped", "tracking_number": TRACK[0], "tracking_url": TRACK[1]})
+    delivered = observed("delivered", confirmed=False, source="webhook", changed=("status",), mdp=mdp)
+    state = _state(first_seen("settled", mdp=mdp, tracking=TRACK), shipped, delivered)
+    assert order_sla(state, delivered_lag=None, delivered_sent=False).on_time is on_time
+
+
+def test_a_return_set_at_mall_stays_in_the_tracking_figure_and_a_loss_leaves_it() -> None:
+    shipped = updated(1, "shipped", {"status": "shipped", "tracking_number": TRACK[0], "tracking_url": TRACK[1]})
+    for status, tracked in (("returned", True), ("lost", None)):
+        state = _state(first_seen("settled", tracking=TRACK), shipped, observed(status, confirmed=False, source="poll"))
+        assert order_sla(state, delivered_lag=None, delivered_sent=False).tracked is tracked
+
+
 def test_tally_figures_and_breaches() -> None:
     tally = SlaTally()
     for order in [OrderSla(partner_cancelled=True)] + [OrderSla()] * 9:

@@ -1,1 +1,1 @@
-"""mallbridge audit: replay both topics, report per order and per tenant, verify the publisher."""
+"""mallbridge audit: replay the three topics, report per order and per tenant, verify the publisher."""

@@ -21,6 +21,7 @@ class Partial:
 
     order_events: int
     sync_events: int
+    operator_events: int
     skipped_unknown: int
     undecodable: int
     undecodable_samples: list[Undecodable]
@@ -67,6 +68,7 @@ def assemble(parts: list[Partial], *, scope: Scope, as_of: datetime, verify: Ver
         until=scope.until,
         order_events=sum(p.order_events for p in parts),
         sync_events=sum(p.sync_events for p in parts),
+        operator_events=sum(p.operator_events for p in parts),
         skipped_unknown=sum(p.skipped_unknown for p in parts),
         undecodable=sum(p.undecodable for p in parts),
         undecodable_samples=tuple(u for p in parts for u in p.undecodable_samples)[:MAX_UNDECODABLE_SAMPLES],

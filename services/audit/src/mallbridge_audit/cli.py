@@ -1,4 +1,4 @@
-"""`mallbridge audit`: replay both topics from offset 0 and report per order and per tenant (ARCHITECTURE.md §4).
+"""`mallbridge audit`: replay the three topics from offset 0 and report per order and per tenant (ARCHITECTURE.md §4).
 
 The composition root of the audit: it reads the options, opens the event log through the port, takes
 the end offsets, feeds the pure report core (and the verifier), and renders. It never writes to the log,
@@ -20,10 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mallbridge_audit.assembly import assemble
+from mallbridge_audit.export import CSV_TABLES, write_csv, write_json
 from mallbridge_audit.model import Report
 from mallbridge_audit.parallel import co_partitioned, default_workers, read_parallel
 from mallbridge_audit.reader import Plan, read_log, take_end_offsets
-from mallbridge_audit.render import CSV_TABLES, write_csv, write_json, write_table
+from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.verify import Verifier
@@ -211,7 +212,7 @@ def audit(
     show_progress: bool | None,
     workers: int | None,
 ) -> None:
-    """Replay both topics from offset 0 and report per order and per tenant (MALL's SLA figures)."""
+    """Replay every topic from offset 0 and report per order and per tenant (MALL's SLA figures)."""
     scope = Scope(
         tenants=frozenset(tenants),
         orders=frozenset(orders),

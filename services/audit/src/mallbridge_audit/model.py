@@ -6,9 +6,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-QUIET_STATES = ("in_sync", "mdp_by_mall")
-"""Order states that are in step with MALL: the table lists only the other orders (and orphans) by default,
-and those a person has acknowledged (state `acknowledged`) are left out too."""
+QUIET_STATES = ("in_sync", "mdp_by_mall", "ended", "acknowledged")
+"""Order states that need no look: the table lists only the other orders (and orphans) by default."""
+
+
+@dataclass(frozen=True, slots=True)
+class MallChange:
+    """A change on MALL's side that a read of the order showed, and why MALL was read."""
+
+    kind: str  # mall_fold.CHANGES
+    source: str  # MallStateObserved.source: outcome_unknown | refusal | webhook | poll | resync | balance
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.source})"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """What a person did about an order (operator-events.v1), who and why."""
+
+    kind: str  # return | resync | ack
+    by: str
+    reason: str  # why, or the note of an acknowledgement
+    code: str | None  # the attention code acknowledged
+    at: datetime  # recorded_at
+
+    def __str__(self) -> str:
+        what = f"{self.kind} [{self.code}]" if self.code else self.kind
+        return f"{what} by {self.by}" + (f": {self.reason}" if self.reason else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +63,8 @@ class TenantFigures:
     lag_p50_s: float | None
     lag_p95_s: float | None
     lag_max_s: float | None
-    open_attention: int  # orders whose last order-scope attention item is not resolved
+    open_attention: int  # orders whose last order-scope attention item is not resolved nor acknowledged
+    acknowledged_attention: int  # orders whose attention item a person acknowledged (not resolved)
     tenant_attention: tuple[tuple[str, str], ...]  # open tenant-scope items: (code, reason)
     orders_deferred: int  # orders whose last deferral is not yet followed by an accepted update
     orders_in_sync: int
@@ -48,10 +74,18 @@ class TenantFigures:
     deferrals: int
     observations: int
     attention_raised: int
-    # what people decided (operator-events.v1, `mallbridge order ...`): each request counted once
+    # MALL's side: reads of MALL by why they were made, the MALL-side changes they showed by kind
+    mall_reads: tuple[tuple[str, int], ...] = ()
+    mall_changes: tuple[tuple[str, int], ...] = ()
+    # MALL's webhook deliveries for the tenant (MallWebhookReceived): receipts, ids, ids no snapshot named
+    webhook_receipts: int = 0
+    webhook_order_ids: int = 0
+    webhook_unknown_ids: int = 0
+    # what people decided (operator-events.v1, `mallbridge order ...`): each action once, and per person
     returns_requested: int = 0
     resyncs_requested: int = 0
     acknowledgements: int = 0
+    operator_people: tuple[tuple[str, str, int], ...] = ()  # (person, kind: return | resync | ack, count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +99,27 @@ class OrderSummary:
     mdp: bool
     desired: str | None
     mall_status: str
-    state: str  # in_sync | attention | acknowledged | deferred | mdp_by_mall | behind | unknown
+    mall_status_by: str  # who set MALL's status: assumed (nothing known) | us | mall
+    state: str  # in_sync | attention | acknowledged | deferred | mdp_by_mall | ended | behind | unknown
     requests: int
     updates: int
     rejections: int
     deferrals: int
     observations: int
     attention_raised: int
-    partner_cancelled: bool  # MALL accepted our `cancelled`
+    partner_cancelled: bool  # MALL has it cancelled, and it was our `cancelled` (mallbridge_core.domain.sla)
     lags_s: tuple[float, ...]
     tracking: bool | None  # None: never shipped
     delivered_lag_s: float | None  # None: no delivered sent
-    on_time: bool | None
+    on_time: bool | None  # None: not in the on-time figure
     deferral: tuple[str, str] | None  # (status, reason) still open
-    attention: tuple[str, str] | None  # (code, reason) still open
+    attention: tuple[str, str] | None  # (code, reason) recorded and not resolved (open, or acknowledged)
+    attention_acknowledged: bool  # a person acknowledged that attention item (it is not open)
     rejection: tuple[str, int, str] | None  # last rejection: (status, http status, message)
     orphan: bool  # sync events but no order event in the log
-    attention_acknowledged: bool = False  # a person acknowledged `attention` (it is not open)
+    mall_changes: tuple[MallChange, ...] = ()  # in the order MALL's side showed them
     operator_actions: int = 0  # returns, resyncs and acknowledgements people recorded
+    actions: tuple[OperatorAction, ...] = ()  # those actions, who and why, in the order they were recorded
 
     @property
     def max_lag_s(self) -> float | None:
@@ -91,13 +128,16 @@ class OrderSummary:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    at: datetime  # occurred_at for FastCentrik facts, recorded_at for MALL requests and answers
+    at: datetime  # occurred_at for facts of order-events (FastCentrik's, MALL's webhook), else recorded_at
     side: str  # "fastcentrik" | "mall" | "operator"
     type: str
     event_id: str
     seq: int  # the order event's seq, or the sync event's based_on_seq
     summary: str
     lag_s: float | None = None  # for MallStatusUpdated
+    who: str = ""  # operator actions: who (--by)
+    why: str = ""  # operator actions: the reason or note; reads of MALL: why MALL was read (the source)
+    change: str | None = None  # reads of MALL: the MALL-side change it showed (mall_fold.CHANGES), or None
     event: dict[str, Any] = field(default_factory=dict)  # the whole event, as JSON
 
 
@@ -139,6 +179,7 @@ class Report:
     until: datetime | None
     order_events: int
     sync_events: int
+    operator_events: int
     skipped_unknown: int
     undecodable: int
     undecodable_samples: tuple[Undecodable, ...]

@@ -1,24 +1,21 @@
-"""The audit's fold of one order: a compact accumulator, fed the facts of both topics (`views.py`). Pure.
+"""The audit's fold of one order: a compact accumulator, fed the facts of the three topics (`views.py`). Pure.
 
 Why not the projection's `OrderState`: a replay folds every event of the log, and the report needs a
 few hundred bytes per order and a couple of microseconds per event. So the audit keeps its own fold,
-with what only the audit needs on top (counters, lags, tracking, partner cancellations, the delivered
-lag). Where both fold the same thing they follow the same rules, those of `mallbridge_core.domain`
-(`fastcentrik.py`, `mall_side.py`):
+with what only the audit needs on top (counters, lags, what MALL said and why it was read, people's
+actions). Where both fold the same thing they follow the same rules, those of `mallbridge_core.domain`
+(`fastcentrik.py`, `mall_side.py`, `operator_side.py`). This module holds the accumulator and
+FastCentrik's side; MALL's side is `mall_fold.py`, people's actions `operator_fold.py`.
 - an order event counts only when its seq is newer than the last applied FastCentrik fact;
   `MallOrderChanged` (MALL's fact on the same topic) changes nothing of FastCentrik's side, not even the
-  seq; the MALL order id is taken from every order event that carries one;
-- MALL's status is a claim taken when it is later along MALL's graph, or over the assumed `open`
-  before MALL was heard from; an observed final status replaces another final; a confirm-only update
-  (no status in its body) leaves the status; MALL's word on MDP (an observation's `mdp`) wins over
-  FastCentrik's;
-- an accepted update ends a deferral; the last order-scope attention item (until resolved by its code)
-  is the open one.
-tests/unit/audit/test_fast_path_parity.py checks on random logs that both agree, per order.
+  seq, and is not when the order reached open; the MALL order id is taken from every order event that
+  carries one.
+tests/unit/audit/test_fast_path_parity.py checks on random logs that the fold and the projection agree.
 
 Memory: `vals` holds, first, the occurred_at of each order-event seq (`n_occ` of them, NaN where a seq
 was not seen: the lag of an update is measured from the event it was based on), then the order's lags;
-one flags word instead of booleans; the MALL id as an int.
+one flags word instead of booleans; the MALL id as an int; what MALL said as a list of small ints and
+people's actions as a list, both None for the many orders without any.
 """
 
 from __future__ import annotations
@@ -26,21 +23,22 @@ from __future__ import annotations
 import math
 from array import array
 
-from mallbridge_audit.views import OrderFact, SyncFact
-from mallbridge_core.domain.projection import mall_rank
-from mallbridge_core.domain.sla import TRACKING_STATUSES, carries_tracking, delivered_lag_s
-from mallbridge_schema.events import AttentionAcknowledged, OperatorEventBase
-from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
+from mallbridge_audit.views import OrderFact
+from mallbridge_core.domain.mall_side import StatusBy
+from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
-_S = MallStatus
-_SHIPPED_LIKE = TRACKING_STATUSES  # the statuses whose orders are in the tracking figure
 _NAN = math.nan
 
-# OrderAcc.flags bits (one int instead of nine slots: the state of 100,000s of orders adds up). Ints up to
+# OrderAcc.flags bits (one int instead of ten slots: the state of 100,000s of orders adds up). Ints up to
 # 256 are shared by the interpreter, so the bits most orders have come first.
-DELIVERY, MDP, TRACKED, SHIPPED, CANCELLED, DELIVERED_SENT = 1, 2, 4, 8, 16, 32
-HEARD = 64  # MALL's status was claimed by an update or an observation (before: the assumed `open`)
-MALL_SAID_MDP, MALL_MDP = 128, 256  # an observation gave MALL's word on MDP, and what it was
+DELIVERY = 1  # FastCentrik has a delivery date
+TRACKED = 2  # the tracking number and URL last known (our accepted PUT's, or MALL's read) are both there
+HEARD = 4  # MALL's status was claimed by an update or an observation (before: the assumed `open`)
+BY_US = 8  # ... and it was our PUT that set it (else MALL's side); see mall_side.status_by
+DELIVERED_SENT = 16  # MALL accepted a `delivered` of ours
+CONF_KNOWN, CONF_TRUE = 32, 64  # MALL's `confirmed`, once something said it
+MDP = 128  # FastCentrik says MALL Delivery
+MALL_SAID_MDP, MALL_MDP = 256, 512  # MALL gave its word on MDP, and what it was
 
 
 def _compact_id(mall_order_id: str) -> str | int:
@@ -51,13 +49,13 @@ def _compact_id(mall_order_id: str) -> str | int:
 
 
 class OrderAcc:
-    """One order's compact running state (mutated by the fold functions below only)."""
+    """One order's compact running state (mutated by the fold functions only)."""
 
     __slots__ = (
         "attention",
-        "attention_at",
         "deferral",
         "dlv_lag",
+        "doubt",
         "fc_status",
         "flags",
         "mall",
@@ -70,11 +68,13 @@ class OrderAcc:
         "n_req",
         "n_upd",
         "number",
+        "ops",
         "pending",
-        "people",
         "rejection",
         "req_no",
+        "said",
         "seq",
+        "settled",
         "settled_no",
         "tenant",
         "vals",
@@ -87,21 +87,25 @@ class OrderAcc:
         self.seq = self.n_occ = self.flags = 0
         self.fc_status: FastCentrikStatus | None = None
         self.vals: array[float] = array("d")
-        self.mall = _S.OPEN
+        self.mall = MallStatus.OPEN
         self.n_req = self.n_upd = self.n_rej = self.n_def = self.n_obs = self.n_att = 0
-        self.req_no = self.settled_no = 0
+        self.req_no = self.settled_no = 0  # the highest request and outcome numbers (for counting once)
+        self.settled = 0  # the highest number an outcome or a read settled (the projection's settled_request_no)
+        self.doubt: MallStatus | None = None  # the status our last PUT in doubt asked for (None: none, confirm-only)
         self.pending: list[tuple[int, float]] | None = None  # (based_on_seq, recorded_at) of lags to measure
         self.dlv_lag: float | None = None
         self.deferral: tuple[str, str] | None = None
-        self.attention: tuple[str, str] | None = None
-        self.attention_at = 0.0  # when the last order-scope attention item was raised (occurred_at)
+        self.attention: tuple[str, str, float] | None = None  # (code, reason, raised: its occurred_at)
         self.rejection: tuple[str, int, str] | None = None
-        self.people: PeopleActions | None = None  # what people decided (most orders: nothing)
+        self.said: list[int] | None = None  # one code per observation (mall_fold.read_code)
+        self.ops: list[tuple[str, str, str, str, str, float, float]] | None = None  # operator_fold.Action
 
     def first_seen(self) -> float:
-        """The earliest occurred_at of its order events (when it reached open); inf without any."""
-        seen = [v for v in self.vals[: self.n_occ] if v == v]
-        return min(seen) if seen else math.inf
+        """The occurred_at of its lowest order event seen (when it reached open); inf without any."""
+        for v in self.vals[: self.n_occ]:
+            if v == v:
+                return v
+        return math.inf
 
     def occurred(self, seq: int) -> float:
         """occurred_at of order event `seq` (NaN when not seen)."""
@@ -114,50 +118,21 @@ class OrderAcc:
         self.flags = self.flags | bit if on else self.flags & ~bit
 
     @property
-    def attention_acknowledged(self) -> bool:
-        """A person acknowledged the attention item (`mallbridge order ack`) at or after it was raised."""
-        if self.attention is None or self.people is None:
-            return False
-        acked = self.people.acks.get(self.attention[0])
-        return acked is not None and acked >= self.attention_at
-
-    @property
-    def attention_open(self) -> bool:
-        """In the open-attention list: an item recorded and not acknowledged (resolved ones are gone)."""
-        return self.attention is not None and not self.attention_acknowledged
-
-    @property
     def mdp(self) -> bool:
         """Whether the order ships with MALL Delivery: MALL's word when it gave one, else FastCentrik's."""
         flags = self.flags
         return bool(flags & MALL_MDP) if flags & MALL_SAID_MDP else bool(flags & MDP)
 
+    @property
+    def status_by(self) -> StatusBy:
+        """Who set MALL's status: "assumed" (nothing known yet), "us" or "mall" (mall_side.StatusBy)."""
+        flags = self.flags
+        return "assumed" if not flags & HEARD else "us" if flags & BY_US else "mall"
 
-class PeopleActions:
-    """What people decided about one order (operator-events.v1): each request once, by event id, and per
-    attention code the latest moment it was acknowledged."""
-
-    __slots__ = ("acks", "ids")
-
-    def __init__(self) -> None:
-        self.ids: dict[str, set[str]] = {}  # action (event type) → event ids
-        self.acks: dict[str, float] = {}
-
-    def count(self, action: str) -> int:
-        return len(self.ids.get(action, ()))
-
-
-def fold_operator_event(acc: OrderAcc, event: OperatorEventBase) -> None:
-    """A person's return, resync or acknowledgement of the order (redelivered: counted once)."""
-    people = acc.people
-    if people is None:
-        people = acc.people = PeopleActions()
-    kind = type(event).__name__
-    people.ids.setdefault(kind, set()).add(str(event.event_id))
-    if isinstance(event, AttentionAcknowledged):
-        at = event.occurred_at.timestamp()
-        if at > people.acks.get(event.code, -math.inf):
-            people.acks[event.code] = at
+    @property
+    def confirmed(self) -> bool | None:
+        flags = self.flags
+        return bool(flags & CONF_TRUE) if flags & CONF_KNOWN else None
 
 
 # ---- FastCentrik's side --------------------------------------------------------------------------------
@@ -165,16 +140,18 @@ def fold_operator_event(acc: OrderAcc, event: OperatorEventBase) -> None:
 
 def fold_order_fact(acc: OrderAcc, fact: OrderFact) -> None:
     """One order event: its occurred_at is kept for the lags; it changes the order only when newer."""
-    at = fact.occurred_at.timestamp()
     seq = fact.seq
+    kind = fact.type
+    if fact.mall_order_id and fact.mall_order_id != str(acc.mall_id):
+        acc.mall_id = _compact_id(fact.mall_order_id)
+    if kind == "MallOrderChanged":
+        return  # MALL's fact on the same topic: FastCentrik's side stays (no decision is based on its seq)
+    at = fact.occurred_at.timestamp()
     _note_occurred(acc, seq, at)
     if acc.pending:
         _resolve_pending(acc, seq, at)
-    if fact.mall_order_id and fact.mall_order_id != str(acc.mall_id):
-        acc.mall_id = _compact_id(fact.mall_order_id)
-    kind = fact.type
-    if seq <= acc.seq or kind == "MallOrderChanged":
-        return  # redelivered or older than what was applied, or MALL's fact: FastCentrik's side stays
+    if seq <= acc.seq:
+        return  # redelivered or older than what was applied
     acc.seq = seq
     if kind == "OrderStatusChanged":
         acc.fc_status = fact.to_status
@@ -212,88 +189,3 @@ def _resolve_pending(acc: OrderAcc, seq: int, at: float) -> None:
         else:
             still.append((based_on, recorded))
     acc.pending = still or None
-
-
-# ---- MALL's side ---------------------------------------------------------------------------------------
-
-
-def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> None:
-    """One order-scope sync event. A copy of a request or an outcome (its request_no already counted) is
-    counted once, and changes the order as the projection says (a claim, so a copy changes nothing)."""
-    kind = fact.type
-    status = fact.status
-    if kind == "MallStatusUpdated":
-        assert status is not None
-        body = fact.request
-        if body is not None and body.status is not None:  # a confirm-only PUT leaves the status
-            _claim(acc, status)
-        acc.deferral = None  # as in the projection: an accepted update ends the deferral
-        if fact.request_no > acc.settled_no:
-            acc.settled_no = fact.request_no
-            _count_accepted(acc, fact, status)
-    elif kind == "MallUpdateRequested":
-        if fact.request_no > acc.req_no:
-            acc.req_no = fact.request_no
-            acc.n_req += 1
-    elif kind == "MallUpdateRejected":
-        acc.rejection = (str(status), fact.http_status, fact.message or "")
-        if fact.request_no > acc.settled_no:
-            acc.settled_no = fact.request_no
-            acc.n_rej += 1
-    elif kind == "MallStateObserved":
-        assert status is not None
-        _observed(acc, fact, status)
-    elif kind == "StepDeferred":
-        acc.n_def += 1
-        acc.deferral = (str(status), fact.reason or "")
-    elif kind == "AttentionNeeded":
-        acc.n_att += 1
-        acc.attention = (fact.code or "", fact.reason or "")
-        acc.attention_at = fact.occurred_at.timestamp()
-    elif kind == "AttentionResolved" and acc.attention is not None and acc.attention[0] == fact.code:
-        acc.attention = None
-
-
-def _claim(acc: OrderAcc, status: MallStatus) -> None:
-    """MALL has `status`: taken when later along MALL's graph, or over the assumed `open`."""
-    if status in _SHIPPED_LIKE:
-        acc.flags |= SHIPPED
-    if not acc.flags & HEARD or mall_rank(status) > mall_rank(acc.mall):
-        acc.mall = status
-    acc.flags |= HEARD
-
-
-def _observed(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
-    acc.n_obs += 1
-    if status in FINAL_MALL_STATUSES and acc.mall in FINAL_MALL_STATUSES:
-        acc.mall = status  # MALL's word: the final status it reports replaces the one we had
-        acc.flags |= HEARD
-    else:
-        _claim(acc, status)
-    if status in _SHIPPED_LIKE and carries_tracking(fact.tracking_number, fact.tracking_url):
-        acc.flags |= TRACKED
-    if fact.mdp is not None:
-        acc.flags |= MALL_SAID_MDP
-        acc.set_flag(MALL_MDP, fact.mdp)
-
-
-def _count_accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
-    """The figures of an accepted update: its lag, tracking, a partner cancellation, the delivered lag."""
-    acc.n_upd += 1
-    recorded = fact.recorded_at.timestamp()
-    based_on = fact.based_on_seq
-    occurred = acc.occurred(based_on)
-    if occurred == occurred:  # not NaN
-        acc.vals.append(recorded - occurred)
-    elif based_on > 0:
-        acc.pending = [*(acc.pending or ()), (based_on, recorded)]
-    body = fact.request
-    if body is None or body.status is None:
-        return  # a confirm-only PUT: it sent no status, so no tracking, cancellation or delivery
-    if status is _S.SHIPPED and carries_tracking(body.tracking_number, body.tracking_url):
-        acc.flags |= TRACKED
-    elif status is _S.CANCELLED:
-        acc.flags |= CANCELLED
-    elif status is _S.DELIVERED:
-        acc.flags |= DELIVERED_SENT
-        acc.dlv_lag = delivered_lag_s(body.delivered_at, accepted_at=fact.recorded_at)

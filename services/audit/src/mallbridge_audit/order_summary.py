@@ -1,47 +1,63 @@
-"""What the audit concludes about one folded order: the MALL status it should have, its state, its summary."""
+"""What the audit concludes about one folded order: the MALL status it should have, its state, its part in the
+SLA figures (the domain's one rule, `mallbridge_core.domain.sla.order_contribution`), its summary."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 
-from mallbridge_audit.model import QUIET_STATES, OrderSummary
-from mallbridge_audit.order_fold import CANCELLED, DELIVERED_SENT, DELIVERY, SHIPPED, TRACKED, OrderAcc
-from mallbridge_core.domain.sla import is_on_time
+from mallbridge_audit.mall_fold import read_of
+from mallbridge_audit.model import QUIET_STATES, MallChange, OrderSummary
+from mallbridge_audit.operator_fold import acknowledged, actions_of
+from mallbridge_audit.order_fold import DELIVERED_SENT, DELIVERY, TRACKED, OrderAcc
+from mallbridge_core.domain.sla import OrderSla, order_contribution
 from mallbridge_schema.mapping import desired_mall_status
-from mallbridge_schema.statuses import MallStatus
+from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
 _S = MallStatus
 
 
 def desired_of(acc: OrderAcc) -> MallStatus | None:
-    """The MALL status FastCentrik's side calls for (DESIGN §2); None before any FastCentrik status."""
+    """The MALL status FastCentrik's side calls for (ARCHITECTURE.md §2); None before any FastCentrik status."""
     if acc.fc_status is None:
         return None
     return desired_mall_status(acc.fc_status, has_delivery_date=bool(acc.flags & DELIVERY))
+
+
+def ends_the_order(desired: MallStatus, mall: MallStatus, *, by: str, mdp: bool) -> bool:
+    """A final status MALL has that ends the order normally although FastCentrik calls for another, so
+    nothing more is sent (the reconciler's rule, ARCHITECTURE.md §6): `returned` or `lost` while
+    FastCentrik says shipped or cancelled; `delivered` MALL set itself, or on a MALL Delivery order, while
+    FastCentrik says shipped."""
+    if mall not in FINAL_MALL_STATUSES or desired is mall:
+        return False
+    if mall in (_S.RETURNED, _S.LOST):
+        return desired in (_S.SHIPPED, _S.CANCELLED)
+    return mall is _S.DELIVERED and desired is _S.SHIPPED and (by == "mall" or mdp)
 
 
 def order_state(
     desired: MallStatus | None,
     mall: MallStatus,
     *,
+    by: str,
     attention: bool,
+    acknowledged: bool,
     deferred: bool,
     mdp: bool,
-    acknowledged: bool = False,
 ) -> str:
-    """in_sync | attention | acknowledged | deferred | mdp_by_mall | behind | unknown (the README defines
-    each). `attention`: an open item; `acknowledged`: an item a person has handled."""
+    """in_sync | attention | acknowledged | deferred | mdp_by_mall | ended | behind | unknown (the README
+    defines each)."""
     if attention:
-        return "attention"
+        return "acknowledged" if acknowledged else "attention"
     if desired is None:
         return "unknown"
     if desired == mall:
         return "in_sync"
-    if acknowledged:
-        return "acknowledged"
     if mdp and desired in (_S.DELIVERED, _S.RETURNED) and mall is _S.SHIPPED:
         return "mdp_by_mall"  # MALL sets delivered/returned itself on MALL Delivery orders
+    if ends_the_order(desired, mall, by=by, mdp=mdp):
+        return "ended"
     if deferred:
         return "deferred"
     return "behind"
@@ -51,28 +67,44 @@ def state_of(acc: OrderAcc, desired: MallStatus | None) -> str:
     return order_state(
         desired,
         acc.mall,
-        attention=acc.attention_open,
+        by=acc.status_by,
+        attention=acc.attention is not None,
+        acknowledged=acknowledged(acc),
         deferred=acc.deferral is not None,
         mdp=acc.mdp,
-        acknowledged=acc.attention_acknowledged,
     )
 
 
 def is_listed(acc: OrderAcc, state: str, orders: str) -> bool:
     """Whether a report listing `orders` ("all", "flagged" or "none") shows this order; flagged: not in
-    sync, with an open item, or orphaned (what the table shows). An item a person acknowledged is handled."""
-    quiet = state in QUIET_STATES or state == "acknowledged"
-    return orders == "all" or (orders == "flagged" and (not quiet or acc.n_occ == 0))
+    sync, with an open item, or orphaned (what the table shows)."""
+    return orders == "all" or (orders == "flagged" and (state not in QUIET_STATES or acc.n_occ == 0))
 
 
-def on_time(acc: OrderAcc) -> bool | None:
-    """None when no `delivered` of ours was accepted; else whether it reached MALL within 24 h."""
-    if acc.mall is not _S.DELIVERED or not acc.flags & DELIVERED_SENT:
-        return None
-    return is_on_time(acc.dlv_lag)
+def sla_of(acc: OrderAcc) -> OrderSla:
+    """The order's part in its tenant's SLA figures: the domain's rule, fed from the compact fold."""
+    flags = acc.flags
+    return order_contribution(
+        status=acc.mall,
+        status_by=acc.status_by,
+        mdp=acc.mdp,
+        tracking=bool(flags & TRACKED),
+        delivered_sent=bool(flags & DELIVERED_SENT),
+        delivered_lag=acc.dlv_lag,
+    )
 
 
-def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float) -> OrderSummary:
+def mall_changes_of(acc: OrderAcc) -> tuple[MallChange, ...]:
+    """The MALL-side changes the order's reads showed, in the order they were read."""
+    changes = []
+    for code in acc.said or ():
+        source, kind = read_of(code)
+        if kind:
+            changes.append(MallChange(kind, source))
+    return tuple(changes)
+
+
+def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float, sla: OrderSla) -> OrderSummary:
     return OrderSummary(
         tenant_id=acc.tenant,
         order_number=acc.number,
@@ -83,6 +115,7 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float)
         mdp=acc.mdp,
         desired=desired.value if desired is not None else None,
         mall_status=acc.mall.value,
+        mall_status_by=acc.status_by,
         state=state,
         requests=acc.n_req,
         updates=acc.n_upd,
@@ -90,15 +123,17 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float)
         deferrals=acc.n_def,
         observations=acc.n_obs,
         attention_raised=acc.n_att,
-        partner_cancelled=bool(acc.flags & CANCELLED),
+        partner_cancelled=sla.partner_cancelled,
         lags_s=tuple(acc.lags()),
-        tracking=(bool(acc.flags & TRACKED) or acc.mdp) if acc.flags & SHIPPED else None,
+        tracking=sla.tracked,
         delivered_lag_s=acc.dlv_lag,
-        on_time=on_time(acc),
+        on_time=sla.on_time,
         deferral=acc.deferral if state == "deferred" else None,
-        attention=acc.attention,
+        attention=acc.attention[:2] if acc.attention is not None else None,
+        attention_acknowledged=state == "acknowledged",
         rejection=acc.rejection,
         orphan=acc.n_occ == 0,
-        attention_acknowledged=acc.attention_acknowledged,
-        operator_actions=sum(len(ids) for ids in acc.people.ids.values()) if acc.people is not None else 0,
+        mall_changes=mall_changes_of(acc),
+        operator_actions=len(acc.ops or ()),
+        actions=actions_of(acc),
     )

@@ -1,8 +1,8 @@
 """Reading a long log with several worker processes, each over its own partitions.
 
 Why: decoding and folding a million events is CPU work in one Python thread; the port alone already costs
-more per record than aiokafka does. Both topics are keyed `tenant:order` with the same partitioner, so
-with equal partition counts an order's events of both topics sit in partition p of each. Worker w of W
+more per record than aiokafka does. The topics are keyed `tenant:order` with the same partitioner, so
+with equal partition counts an order's events of every topic sit in partition p of each. Worker w of W
 reads partitions p with p % W == w of every topic (the port's `replay` with `start` = end for the
 others), folds them into its own ReportBuilder and sends back only its share of the report (counts,
 per-tenant tallies, the listed orders): a few kilobytes, not the per-order state.
@@ -32,10 +32,14 @@ _progress: Any = None  # a shared counter in each worker (set by the pool's init
 
 
 def co_partitioned(plan: Plan) -> bool:
-    """True when every lane's two topics have the same partitions (and there is more than one)."""
-    pairs = zip(plan.order_topics, plan.sync_topics, strict=True)
-    sets = [(set(o_ends), set(s_ends)) for (_, o_ends), (_, s_ends) in pairs]
-    return all(o == s or not s or not o for o, s in sets) and max((len(o | s) for o, s in sets), default=0) > 1
+    """True when every lane's topics that exist have the same partitions (and there is more than one)."""
+    widest = 0
+    for lane in plan.by_lane:
+        partitions = [frozenset(ends) for _, ends in lane if ends]
+        if len(set(partitions)) > 1:
+            return False
+        widest = max(widest, *(len(p) for p in partitions), 0)
+    return widest > 1
 
 
 def _init(counter: Any) -> None:

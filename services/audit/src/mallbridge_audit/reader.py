@@ -2,9 +2,9 @@
 
 Only the EventLog port is used (Kafka or the embedded engine alike): `end_offsets` once per topic before
 anything is read, then `replay(topic, stop=those)`, which uses no consumer group and commits nothing,
-so the audit never waits for new data and leaves no trace. All order-events topics are read first, then
-operator-events (what people decided), then sync-events (the verifier needs each order's facts and
-people's requests before the publisher's decisions). Operator events are few and always decoded whole.
+so the audit never waits for new data and leaves no trace. One kind of topic is read after another, in
+the order of `KINDS`: every lane's order-events, then operator-events, then sync-events (the verifier
+needs each order's facts, and what people asked for, before the publisher's decisions).
 
 Records whose key names an order outside the scope are skipped without decoding. Values are decoded
 with the fast views (`views.py`); records of the orders whose timeline is kept, and every record when
@@ -22,6 +22,7 @@ from mallbridge_audit.verify import Verifier
 from mallbridge_audit.views import (
     UnknownEventType,
     decode_operator_event_full,
+    decode_operator_fact,
     decode_order_event_full,
     decode_order_fact,
     decode_sync_event_full,
@@ -36,17 +37,57 @@ Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """What one audit run reads: per topic, the end offsets taken before reading anything."""
+class Kind:
+    """One kind of topic: how a lane names it, and how its records are decoded and fed."""
 
-    order_topics: tuple[tuple[str, dict[int, int]], ...]
-    sync_topics: tuple[tuple[str, dict[int, int]], ...]
-    operator_topics: tuple[tuple[str, dict[int, int]], ...] = ()
+    name: str
+    topic_of: Callable[[Topics], str]
+    decode_full: Callable[[bytes], Any]
+    decode_fact: Callable[[bytes], Any]
+    add_event: str  # the ReportBuilder's (and the Verifier's) method for a full event
+    add_fact: str  # the ReportBuilder's method for a fast fact
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "order",
+        lambda t: t.order_events,
+        decode_order_event_full,
+        decode_order_fact,
+        "add_order_event",
+        "add_order_fact",
+    ),
+    Kind(
+        "operator",
+        lambda t: t.operator_events,
+        decode_operator_event_full,
+        decode_operator_fact,
+        "add_operator_event",
+        "add_operator_fact",
+    ),
+    Kind("sync", lambda t: t.sync_events, decode_sync_event_full, decode_sync_fact, "add_sync_event", "add_sync_fact"),
+)
+"""The kinds of topic the audit reads, in the order it reads them (a fourth kind is one more row)."""
+
+TopicEnds = tuple[tuple[str, dict[int, int]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one audit run reads: per kind (the order of KINDS), per lane, a topic and its end offsets taken
+    before reading anything."""
+
+    kinds: tuple[TopicEnds, ...]
 
     @property
-    def topics(self) -> tuple[tuple[str, dict[int, int]], ...]:
+    def topics(self) -> TopicEnds:
         """Every topic with its end offsets, in the order they are read."""
-        return (*self.order_topics, *self.operator_topics, *self.sync_topics)
+        return tuple(pair for topics in self.kinds for pair in topics)
+
+    @property
+    def by_lane(self) -> tuple[TopicEnds, ...]:
+        """Per lane, its topics of every kind."""
+        return tuple(zip(*self.kinds, strict=True))
 
     @property
     def total(self) -> int:
@@ -55,10 +96,10 @@ class Plan:
 
 async def take_end_offsets(log: EventLog, lanes: Sequence[Topics]) -> Plan:
     """The end of every topic now; a topic that does not exist has no partitions and is read as empty."""
-    orders = tuple([(t.order_events, await log.end_offsets(t.order_events)) for t in lanes])
-    syncs = tuple([(t.sync_events, await log.end_offsets(t.sync_events)) for t in lanes])
-    operators = tuple([(t.operator_events, await log.end_offsets(t.operator_events)) for t in lanes])
-    return Plan(orders, syncs, operators)
+    kinds = []
+    for kind in KINDS:
+        kinds.append(tuple([(kind.topic_of(t), await log.end_offsets(kind.topic_of(t))) for t in lanes]))
+    return Plan(tuple(kinds))
 
 
 async def read_log(
@@ -75,77 +116,26 @@ async def read_log(
     `starts`: per topic, the offset to start each partition at (default 0); a partition starting at its
     end is not read (how parallel workers share the log).
     """
-    kinds = (
-        (plan.order_topics, _order_batch),
-        (plan.operator_topics, _operator_batch),
-        (plan.sync_topics, _sync_batch),
-    )
-    for topics, read_batch in kinds:
+    for kind, topics in zip(KINDS, plan.kinds, strict=True):
         for topic, ends in topics:
             start = (starts or {}).get(topic, {})
             if not any(end > start.get(p, 0) for p, end in ends.items()):
                 continue
             async for batch in log.replay(topic, start=start, stop=ends):
-                read_batch(batch, builder, verifier)
+                _read_batch(batch, builder, verifier, kind)
                 if progress is not None:
                     progress(len(batch))
 
 
-def _order_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
-    _read_batch(
-        batch,
-        builder,
-        decode_order_event_full,
-        builder.add_order_event,
-        verifier.add_order_event if verifier is not None else None,
-        decode_order_fact,
-        builder.add_order_fact,
-    )
-
-
-def _operator_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
-    scope = builder.scope
-    for record in batch:
-        if scope.filters_keys and scope.wants_key(record.key) is False:
-            continue
-        try:
-            event = decode_operator_event_full(record.value)
-        except UnknownEventType:
-            builder.skip_unknown()
-            continue
-        except EventDecodeError as exc:
-            builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
-            continue
-        builder.add_operator_event(event)
-        if verifier is not None:
-            verifier.add_operator_event(event)
-
-
-def _sync_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None) -> None:
-    _read_batch(
-        batch,
-        builder,
-        decode_sync_event_full,
-        builder.add_sync_event,
-        verifier.add_sync_event if verifier is not None else None,
-        decode_sync_fact,
-        builder.add_sync_fact,
-    )
-
-
-def _read_batch(
-    batch: list[LogRecord],
-    builder: ReportBuilder,
-    decode_full: Callable[[bytes], Any],
-    add_event: Callable[[Any], None],
-    verify: Callable[[Any], None] | None,
-    decode_fact: Callable[[bytes], Any],
-    add_fact: Callable[[Any], None],
-) -> None:
+def _read_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None, kind: Kind) -> None:
     """Full events where a timeline or --verify needs them, narrow facts everywhere else (the fast path)."""
     scope = builder.scope
     filters = scope.filters_keys
     timelines = bool(scope.orders)
+    add_event: Callable[[Any], None] = getattr(builder, kind.add_event)
+    add_fact: Callable[[Any], None] = getattr(builder, kind.add_fact)
+    verify: Callable[[Any], None] | None = getattr(verifier, kind.add_event) if verifier is not None else None
+    decode_full, decode_fact = kind.decode_full, kind.decode_fact
     for record in batch:
         if filters and scope.wants_key(record.key) is False:
             continue

@@ -1,19 +1,16 @@
-"""Rendering a Report: a readable rich table for people, JSON and CSV for machines (stdout)."""
+"""Rendering a Report for people: a readable rich table (the JSON and CSV renderers are in export.py)."""
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mallbridge_audit.export import plain
 from mallbridge_audit.model import (
     QUIET_STATES,
     Finding,
@@ -24,129 +21,6 @@ from mallbridge_audit.model import (
     VerifyResult,
 )
 from mallbridge_core.domain.sla import CANCEL_RATE_LIMIT, ON_TIME_TARGET
-
-CSV_TABLES = ("orders", "tenants", "timeline", "findings")
-
-
-# ---- JSON --------------------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _record(item: Any) -> dict[str, Any]:
-    data = {f.name: _plain(getattr(item, f.name)) for f in dataclasses.fields(item)}
-    if isinstance(item, OrderSummary):
-        data["max_lag_s"] = item.max_lag_s
-    return data
-
-
-def report_json(report: Report, *, meta: dict[str, Any]) -> dict[str, Any]:
-    tenants = []
-    for t in report.tenants:
-        row = _record(t)
-        row["cancel_rate_limit"] = CANCEL_RATE_LIMIT
-        row["on_time_target"] = ON_TIME_TARGET
-        row["tenant_attention"] = [{"code": c, "reason": r} for c, r in t.tenant_attention]
-        tenants.append(row)
-    return {
-        **meta,
-        "as_of": report.as_of.isoformat(),
-        "window": {"since": _plain(report.since), "until": _plain(report.until)},
-        "events": {
-            "order_events": report.order_events,
-            "sync_events": report.sync_events,
-            "skipped_unknown_types": report.skipped_unknown,
-            "undecodable": report.undecodable,
-            "undecodable_samples": [_record(u) for u in report.undecodable_samples],
-        },
-        "tenants": tenants,
-        "orders": [_record(o) for o in report.orders],
-        "timelines": [
-            {"tenant_id": t, "order_number": o, "entries": [_record(e) for e in entries]}
-            for (t, o), entries in report.timelines.items()
-        ],
-        "verify": None
-        if report.verify is None
-        else {
-            "clean": report.verify.clean,
-            "orders_checked": report.verify.orders_checked,
-            "puts_checked": report.verify.puts_checked,
-            "differences": [_record(f) for f in report.verify.differences],
-            "warnings": [_record(f) for f in report.verify.warnings],
-        },
-    }
-
-
-def write_json(report: Report, out: IO[str], *, meta: dict[str, Any]) -> None:
-    json.dump(report_json(report, meta=meta), out, ensure_ascii=False, indent=2)
-    out.write("\n")
-
-
-# ---- CSV ---------------------------------------------------------------------------------------------
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list | tuple):
-        return ";".join(str(_csv_cell(v)) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
-
-
-def _csv_rows(report: Report, table: str) -> tuple[list[str], Iterable[dict[str, Any]]]:
-    if table == "tenants":
-        rows: list[dict[str, Any]] = [_record(t) for t in report.tenants]
-        for row in rows:
-            row["tenant_attention"] = [f"{c}: {r}" for c, r in row["tenant_attention"]]
-        fields = [f.name for f in dataclasses.fields(TenantFigures)]
-        return fields, rows
-    if table == "timeline":
-        fields = [
-            "tenant_id",
-            "order_number",
-            *(f.name for f in dataclasses.fields(TimelineEntry) if f.name != "event"),
-        ]
-        return fields, (
-            {"tenant_id": t, "order_number": o, **_record(e)}
-            for (t, o), entries in report.timelines.items()
-            for e in entries
-        )
-    if table == "findings":
-        fields = ["result", *(f.name for f in dataclasses.fields(Finding))]
-        verify = report.verify
-        found = (
-            []
-            if verify is None
-            else [
-                *({"result": "difference", **_record(f)} for f in verify.differences),
-                *({"result": "warning", **_record(f)} for f in verify.warnings),
-            ]
-        )
-        return fields, found
-    fields = [f.name for f in dataclasses.fields(OrderSummary)]
-    fields.insert(fields.index("lags_s") + 1, "max_lag_s")
-    return fields, (_record(o) for o in report.orders)
-
-
-def write_csv(report: Report, out: IO[str], *, table: str = "orders") -> None:
-    fields, rows = _csv_rows(report, table)
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-
 
 # ---- the readable table ------------------------------------------------------------------------------
 
@@ -189,13 +63,13 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
         ("Open attention", "right"),
         ("Deferred", "right"),
         ("Requests / updates / rejections / deferrals", "right"),
-        ("People: returns / resyncs / acks", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in tenants:
         own = f", own {_pct(t.tracking_rate_own)}" if t.tracking_mdp else ""
         mdp = f", MDP {t.tracking_mdp}" if t.tracking_mdp else ""
         attention = str(t.open_attention) + (f" + {len(t.tenant_attention)} tenant" if t.tenant_attention else "")
+        attention += f" ({t.acknowledged_attention} acknowledged)" if t.acknowledged_attention else ""
         _row(
             table,
             t.tenant_id,
@@ -207,7 +81,39 @@ def _tenant_table(tenants: Sequence[TenantFigures]) -> Table:
             Text(attention, style="bold yellow" if t.open_attention or t.tenant_attention else ""),
             str(t.orders_deferred),
             f"{t.requests} / {t.updates} / {t.rejections} / {t.deferrals}",
-            f"{t.returns_requested} / {t.resyncs_requested} / {t.acknowledgements}",
+        )
+    return table
+
+
+def _pairs(pairs: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in pairs) or "—"
+
+
+def _sides_table(tenants: Sequence[TenantFigures]) -> Table | None:
+    """MALL's side and people's actions per tenant (None when no tenant has any)."""
+    shown = [t for t in tenants if t.mall_reads or t.webhook_receipts or t.operator_people or t.acknowledged_attention]
+    if not shown:
+        return None
+    table = Table(title="MALL's side and people's actions per tenant", title_justify="left")
+    for name in (
+        "Tenant",
+        "Webhook receipts (ids, unknown)",
+        "MALL reads by why",
+        "MALL-side changes",
+        "Actions by person",
+    ):
+        table.add_column(name, overflow="fold")
+    for t in shown:
+        people: dict[str, list[str]] = {}
+        for by, kind, n in t.operator_people:
+            people.setdefault(by, []).append(f"{kind} {n}")
+        _row(
+            table,
+            t.tenant_id,
+            f"{t.webhook_receipts} ({t.webhook_order_ids}, {t.webhook_unknown_ids})",
+            _pairs(t.mall_reads),
+            _pairs(t.mall_changes),
+            "; ".join(f"{by}: {', '.join(kinds)}" for by, kinds in people.items()) or "—",
         )
     return table
 
@@ -218,7 +124,9 @@ def _order_detail(o: OrderSummary) -> Text:
 
 def _detail_text(o: OrderSummary) -> str:
     if o.attention is not None:
-        return f"[{o.attention[0]}] {o.attention[1]}"
+        return f"[{o.attention[0]}] {o.attention[1]}{_handled(o)}"
+    if o.state == "ended":
+        return _ended_text(o)
     if o.deferral is not None:
         return f"{o.deferral[0]} deferred: {o.deferral[1]}"
     if o.rejection is not None:
@@ -226,6 +134,27 @@ def _detail_text(o: OrderSummary) -> str:
     if o.orphan:
         return "sync events but no order event"
     return ""
+
+
+def _handled(o: OrderSummary) -> str:
+    """Who acknowledged the order's attention item, and their note ("" while it is open)."""
+    acks = [a for a in o.actions if a.kind == "ack" and o.attention and a.code == o.attention[0]]
+    if not (o.attention_acknowledged and acks):
+        return ""
+    note = f": {acks[-1].reason}" if acks[-1].reason else ""
+    return f" (acknowledged by {acks[-1].by}{note})"
+
+
+def _ended_text(o: OrderSummary) -> str:
+    """Why a final status MALL has ends the order although FastCentrik calls for another."""
+    if o.mall_status_by == "mall" and o.mall_changes:
+        change = o.mall_changes[-1]
+        return f"ended at MALL: {change.kind} (read: {change.source})"
+    returns = [a for a in o.actions if a.kind == "return"]
+    if o.mall_status == "returned" and returns:
+        who = returns[-1]
+        return f"ended: returned, the operator return by {who.by}" + (f" ({who.reason})" if who.reason else "")
+    return f"ended: MALL has it {o.mall_status}"
 
 
 def _orders_table(orders: Sequence[OrderSummary], title: str) -> Table:
@@ -248,17 +177,21 @@ def _orders_table(orders: Sequence[OrderSummary], title: str) -> Table:
     return table
 
 
+_SIDES = {"fastcentrik": "FastCentrik", "mall": "MALL", "operator": "Operator"}
+
+
 def _timeline_table(key: tuple[str, str], entries: Sequence[TimelineEntry]) -> Table:
     table = Table(title=f"Timeline of {key[0]}:{key[1]}", title_justify="left")
-    for name in ("When", "Side", "Seq", "Event", "Lag", "Event id"):
+    for name in ("When", "Side", "Seq", "Event", "Who", "Lag", "Event id"):
         table.add_column(name, overflow="fold")
     for e in entries:
         _row(
             table,
             e.at.isoformat(sep=" ", timespec="seconds"),
-            {"fastcentrik": "FastCentrik", "operator": "operator"}.get(e.side, "MALL"),
+            _SIDES.get(e.side, e.side),
             str(e.seq),
             e.summary,
+            e.who,
             duration(e.lag_s) if e.lag_s is not None else "",
             e.event_id[:8],
         )
@@ -279,6 +212,9 @@ def write_table(
 ) -> None:
     _print_header(report, console, meta)
     console.print(_tenant_table(report.tenants))
+    sides = _sides_table(report.tenants)
+    if sides is not None:
+        console.print(sides)
     for t in report.tenants:
         for code, reason in t.tenant_attention:
             console.print(Text(f"tenant {t.tenant_id} attention [{code}]: {reason}", style="bold yellow"))
@@ -292,14 +228,15 @@ def write_table(
 def _print_header(report: Report, console: Console, meta: dict[str, Any]) -> None:
     window = ""
     if report.since or report.until:
-        window = f" · orders that reached open from {_plain(report.since) or '…'} until {_plain(report.until) or '…'}"
+        window = f" · orders that reached open from {plain(report.since) or '…'} until {plain(report.until) or '…'}"
     console.print(
         f"[bold]mallbridge audit[/] of {escape(str(meta.get('log', '?')))} "
         f"(lanes: {escape(', '.join(meta.get('lanes', [])))}) as of {report.as_of.isoformat(timespec='seconds')}"
         f"{escape(window)}"
     )
     console.print(
-        f"{report.order_events} order events, {report.sync_events} sync events read"
+        f"{report.order_events} order events, {report.operator_events} operator events, "
+        f"{report.sync_events} sync events read"
         + (f", {report.skipped_unknown} of unknown types skipped" if report.skipped_unknown else "")
         + (f", [bold red]{report.undecodable} undecodable[/]" if report.undecodable else "")
     )

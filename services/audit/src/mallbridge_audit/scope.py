@@ -27,10 +27,11 @@ class Scope:
         return bool(self.tenants or self.orders)
 
     def wants(self, tenant_id: str, order_number: str) -> bool:
-        """True for an order of a selected tenant and with a selected number (empty selection: all)."""
+        """True for an order of a selected tenant and with a selected number (empty selection: all). A
+        tenant-level event (no order number: a MALL webhook receipt) is in when its tenant is."""
         if self.tenants and tenant_id not in self.tenants:
             return False
-        return not self.orders or order_number in self.orders
+        return not self.orders or not order_number or order_number in self.orders
 
     def wants_key(self, key: bytes | None) -> bool | None:
         """The same decision from a Kafka key `tenant:order` without decoding the value (None: can't tell)."""

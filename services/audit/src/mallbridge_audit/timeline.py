@@ -1,8 +1,10 @@
-"""One order's timeline: FastCentrik facts, MALL requests and answers, and people's actions, in time order.
+"""One order's timeline: FastCentrik's side, MALL's side and people's actions, merged in time order.
 
-FastCentrik facts sit at their `occurred_at` (when FastCentrik changed), MALL requests and answers and
-operator actions (who and why) at their `recorded_at` (when mallbridge sent, heard or recorded them).
-Ties keep a fact before the others, then each topic's own order.
+Facts of order-events.v1 sit at their `occurred_at` (when FastCentrik changed; for `MallOrderChanged`,
+when MALL's webhook named the order), everything else at its `recorded_at` (when mallbridge sent a
+request, heard an answer, read MALL, or a person's action was recorded). Ties keep a FastCentrik fact
+first, then the order the audit read them in. Each read of MALL says why it was made (its source) and the
+MALL-side change it showed (`mall_fold.CHANGES`); each person's action who and why.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from dataclasses import replace
 from functools import singledispatch
 
+from mallbridge_audit.mall_fold import CHANGES
 from mallbridge_audit.model import TimelineEntry
 from mallbridge_schema.events import (
     AttentionAcknowledged,
@@ -18,6 +21,7 @@ from mallbridge_schema.events import (
     AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallOrderChanged,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -34,35 +38,32 @@ from mallbridge_schema.events import (
 )
 
 
-def timeline_entry(event: Event) -> TimelineEntry:
+def timeline_entry(event: Event, *, change: str | None = None) -> TimelineEntry:
+    """One event as a timeline entry; `change`: the MALL-side change a read showed (None: not a read)."""
     data = event.model_dump(mode="json")
-    if isinstance(event, OperatorEventBase):
-        return TimelineEntry(
-            at=event.recorded_at,
-            side="operator",
-            type=data["type"],
-            event_id=str(event.event_id),
-            seq=0,
-            summary=_summary(event),
-            event=data,
-        )
     if isinstance(event, OrderEventBase):
+        side = "mall" if isinstance(event, MallOrderChanged) else "fastcentrik"
         return TimelineEntry(
-            at=event.occurred_at,
-            side="fastcentrik",
-            type=data["type"],
-            event_id=str(event.event_id),
-            seq=event.seq,
-            summary=_summary(event),
-            event=data,
+            event.occurred_at, side, data["type"], str(event.event_id), event.seq, _summary(event), event=data
         )
+    who = why = ""
+    if isinstance(event, OperatorEventBase):
+        who, why = event.by, event.reason
+    elif isinstance(event, MallStateObserved):
+        why = event.source
+    text = _summary(event)
+    if change:
+        text += f" — {CHANGES[change]}"
     return TimelineEntry(
         at=event.recorded_at,
-        side="mall",
+        side="operator" if isinstance(event, OperatorEventBase) else "mall",
         type=data["type"],
         event_id=str(event.event_id),
         seq=getattr(event, "based_on_seq", 0),
-        summary=_summary(event),
+        summary=text,
+        who=who,
+        why=why,
+        change=change,
         event=data,
     )
 
@@ -77,6 +78,11 @@ def with_lags(entries: list[TimelineEntry]) -> tuple[TimelineEntry, ...]:
             entry = replace(entry, lag_s=(entry.at - occurred[entry.seq]).total_seconds())
         out.append(entry)
     return tuple(out)
+
+
+def _what(status: str, body: dict[str, object]) -> str:
+    """The status a PUT sets, or that it only confirms (no status in its body)."""
+    return str(status) if "status" in body else f"confirm-only (MALL at {status})"
 
 
 def _body(body: dict[str, object]) -> str:
@@ -120,43 +126,46 @@ def _(event: MdpFlagSet) -> str:
 
 @_summary.register
 def _(event: MallUpdateRequested) -> str:
-    return f"PUT #{event.request_no} {event.status}: {_body(event.request)}"
+    return f"PUT #{event.request_no} {_what(event.status, event.request)}: {_body(event.request)}"
 
 
 @_summary.register
 def _(event: MallStatusUpdated) -> str:
     retries = f", {event.attempts} attempts" if event.attempts > 1 else ""
     return (
-        f"MALL accepted #{event.request_no} {event.status} "
+        f"MALL accepted #{event.request_no} {_what(event.status, event.request)} "
         f"(HTTP {event.http_status}, {event.latency_ms:.0f} ms{retries})"
     )
 
 
 @_summary.register
 def _(event: MallUpdateRejected) -> str:
-    return f"MALL refused #{event.request_no} {event.status}: HTTP {event.http_status} {event.message}"
+    what = _what(event.status, event.request)
+    return f"MALL refused #{event.request_no} {what}: HTTP {event.http_status} {event.message}"
+
+
+_READ_BECAUSE = {
+    "outcome_unknown": "a PUT's outcome was unknown",
+    "refusal": "after MALL refused a PUT",
+    "webhook": "MALL's webhook named it",
+    "poll": "MALL's unconfirmed queue listed it",
+    "resync": "a resync was asked for",
+    "balance": "mallbridge balance",
+}
 
 
 @_summary.register
 def _(event: MallStateObserved) -> str:
-    settles = f" (settles #{event.request_no})" if event.request_no else ""
-    return f"MALL read: {event.status}, confirmed={'yes' if event.confirmed else 'no'}{settles}"
+    settles = f", settles #{event.request_no}" if event.request_no else ""
+    confirmed = {True: "confirmed", False: "not confirmed", None: "confirmed not said"}[event.confirmed]
+    changed = f"; changed: {', '.join(event.changed)}" if event.changed else "; nothing new"
+    why = _READ_BECAUSE.get(event.source, event.source)
+    return f"MALL read ({why}{settles}): {event.status}, {confirmed}{changed}"
 
 
 @_summary.register
-def _(event: StepDeferred) -> str:
-    until = f" (until {event.until.isoformat()})" if event.until else ""
-    return f"deferred {event.status}: {event.reason}{until}"
-
-
-@_summary.register
-def _(event: AttentionNeeded) -> str:
-    return f"attention [{event.code}] ({event.scope}): {event.reason}"
-
-
-def _by(event: OperatorEventBase) -> str:
-    why = f": “{event.reason}”" if event.reason else ""
-    return f" by {event.by}{why}"
+def _(event: MallOrderChanged) -> str:
+    return f"MALL's webhook named the order as changed (receipt {str(event.receipt_id)[:8]})"
 
 
 @_summary.register
@@ -172,6 +181,22 @@ def _(event: OrderResyncRequested) -> str:
 @_summary.register
 def _(event: AttentionAcknowledged) -> str:
     return f"attention [{event.code}] acknowledged" + _by(event)
+
+
+def _by(event: OperatorEventBase) -> str:
+    why = f": “{event.reason}”" if event.reason else ""
+    return f" by {event.by}{why}"
+
+
+@_summary.register
+def _(event: StepDeferred) -> str:
+    until = f" (until {event.until.isoformat()})" if event.until else ""
+    return f"deferred {event.status}: {event.reason}{until}"
+
+
+@_summary.register
+def _(event: AttentionNeeded) -> str:
+    return f"attention [{event.code}] ({event.scope}): {event.reason}"
 
 
 @_summary.register

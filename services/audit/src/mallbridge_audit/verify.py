@@ -1,56 +1,58 @@
-"""`--verify`: replay the pure reconciler over the order events and compare it with what the publisher did.
+"""`--verify`: replay the pure reconciler over the log and compare it with what the publisher did.
 
-Pure. Feed every order event first (`add_order_event`) and what people decided (`add_operator_event`),
-then the sync events in their log order (`add_sync_event`), then `finish(as_of=…, grace_s=…)`. A
-person's request (a return, a resync, an acknowledgement) counts for the decisions recorded after it.
+Pure. Feed every order event first (`add_order_event`), then the operator events (`add_operator_event`),
+then the sync events in their log order (`add_sync_event`), then `finish(as_of=…, grace_s=…)`.
 
 What is checked, per order (the README repeats this):
 
 1. **Each PUT was the one the reconciler plans.** At every recorded `MallUpdateRequested` the state is
    rebuilt the way the publisher saw it: FastCentrik's side as of order event `based_on_seq` (when that
    is 0: the last order event recorded before it), MALL's side folded from this order's earlier sync
-   events. `plan(state, now=its recorded_at)` must have a first step with exactly that status and JSON
-   body. Otherwise: `unexpected_put` (the plan had no step: desired status reached, a deferral, an
-   attention item, or a request still in doubt) or `different_put`.
+   events, people's actions recorded before it (`verify_ops.py`). `plan(state, now=its recorded_at)` must
+   have a first step with exactly that status and JSON body (a confirm-only PUT included). Otherwise:
+   `unexpected_put` (the plan had no step: desired status reached, a deferral, an attention item, or a
+   read of MALL still owed) or `different_put`.
 2. **Each outcome answers a recorded request.** A `MallStatusUpdated` / `MallUpdateRejected` must follow a
    `MallUpdateRequested` with its `request_no` and carry the same status and body
    (`outcome_differs_from_request`). One with no recorded request is `request_not_recorded` (the
    contract is to record the request before the PUT goes out); its PUT is then checked as in 1.
 3. **Sync events refer to real facts.** A `based_on_seq` above the order's last order event is
    `unknown_order_event`; sync events for an order with no order event at all are `orphan_sync_events`.
-4. **Nothing due was left unsent.** After the whole history, `plan(state, now=as_of)` must have no step:
-   the desired status was reached, or a deferral or attention item explains why not. A due step is
-   `missing_put`; a request whose outcome was never recorded (nor settled by a `MallStateObserved`) is
-   `request_without_outcome`. Both are only warnings while younger than `grace_s` (the publisher may
-   still be working on it when the audit takes its end offsets).
+4. **Nothing due was left undone.** After the whole history, `plan(state, now=as_of)` must have no step
+   and owe no read: the desired status was reached, or a deferral or attention item explains why not. A due
+   step is `missing_put`; a read still owed is `request_without_outcome` (a PUT whose outcome was never
+   recorded nor settled by a read), `refusal_not_read` (no read after a refusal) or `resync_not_read` (a
+   resync a person or a balance drift asked for, not answered). Each is only a warning while younger than
+   `grace_s` (the publisher may still be working on it when the audit takes its end offsets).
 
-Warnings (exit code stays 0): the above within grace, and a deferral or attention item the plan
-explains but the log never recorded. Redelivered sync events (same event_id) are skipped.
+Warnings (exit code stays 0): the above within grace, and an attention item the plan raises but the log
+never recorded. Redelivered events (same event_id) are skipped.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
 from mallbridge_audit.model import Finding, VerifyResult
 from mallbridge_audit.scope import Scope
-from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
-from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OrderState, apply
-from mallbridge_core.domain.reconciler import Plan, plan
+from mallbridge_audit.verify_ops import People
+from mallbridge_audit.verify_text import READ_FINDINGS, missing_text, put_text, unread_text, why_nothing
+from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OperatorSide, OrderState, apply
+from mallbridge_core.domain.reconciler import PutStep, plan
 from mallbridge_schema.events import (
+    Event,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
-    OperatorEventBase,
     OrderEventBase,
-    SyncEventBase,
 )
 
 _OUTCOMES = (MallStatusUpdated, MallUpdateRejected)
+_BY_ORDER = attrgetter("tenant_id", "order_number")  # findings by order (a stable sort: log order per order)
 _Put = MallUpdateRequested | MallStatusUpdated | MallUpdateRejected
 
 
@@ -80,19 +82,28 @@ class _Order:
     mall_order_id: str
     facts: list[_Fact] = field(default_factory=list)
     mall: MallSide = field(default_factory=MallSide)
+    ops: OperatorSide = field(default_factory=OperatorSide)
+    people: People = field(default_factory=People)
     requests: dict[int, _Request] = field(default_factory=dict)
     seen: set[UUID] = field(default_factory=set)
     last_sync_id: str = ""
+    last_sync_at: datetime | None = None
     first_seen: datetime | None = None
-    people: list[OperatorEventBase] = field(default_factory=list)
 
-    def state(self, fc: FastCentrikSide, *, at: datetime | None = None) -> OrderState:
-        """The order as the publisher saw it: people's requests recorded up to `at` (None: all of them)."""
-        ops = OperatorSide()
-        for event in self.people:
-            if at is None or event.recorded_at <= at:
-                ops = apply_operator(event, ops)
-        return OrderState(self.tenant_id, self.order_number, self.mall_order_id, fc=fc, mall=self.mall, ops=ops)
+    def state(self, fc: FastCentrikSide, ops: OperatorSide | None = None) -> OrderState:
+        return OrderState(
+            self.tenant_id,
+            self.order_number,
+            self.mall_order_id,
+            fc=fc,
+            mall=self.mall,
+            ops=self.ops if ops is None else ops,
+        )
+
+    def catch_up(self, fc: FastCentrikSide, moment: datetime | None) -> None:
+        """Fold the operator events recorded at or before `moment` (None: all of them)."""
+        if self.people.waiting:
+            self.mall, self.ops = self.people.fold_until(self.state(fc), moment)
 
 
 class Verifier:
@@ -105,7 +116,7 @@ class Verifier:
         self._differences: list[Finding] = []
         self._warnings: list[Finding] = []
 
-    def _order(self, event: OrderEventBase | SyncEventBase | OperatorEventBase) -> _Order:
+    def _order(self, event: Event) -> _Order:
         key = (event.tenant_id, event.order_number)
         order = self._orders.get(key)
         if order is None:
@@ -130,17 +141,17 @@ class Verifier:
             order.mall_order_id = after.mall_order_id
             order.facts.append(_Fact(after.fc.seq, str(event.event_id), event.recorded_at, after.fc))
 
-    def add_operator_event(self, event: object) -> None:
-        """A person's decision (balance observations in the same topic are not decisions: skipped)."""
+    # ---- operator events: kept until their moment ----------------------------------------------------
+
+    def add_operator_event(self, event: Event) -> None:
         if self._sync_started:
-            raise RuntimeError("Verifier needs people's decisions before the first sync event")
-        if not isinstance(event, OperatorEventBase) or not self.scope.wants(event.tenant_id, event.order_number):
-            return
-        self._order(event).people.append(event)
+            raise RuntimeError("Verifier needs every operator event before the first sync event")
+        if event.order_number and self.scope.wants(event.tenant_id, event.order_number):
+            self._order(event).people.add(event)
 
     # ---- sync events: walk the publisher's decisions --------------------------------------------------
 
-    def add_sync_event(self, event: SyncEventBase) -> None:
+    def add_sync_event(self, event: Event) -> None:
         if not self._sync_started:
             self._sync_started = True
             self._running.clear()  # the fc snapshots hold everything needed from here on
@@ -152,10 +163,12 @@ class Verifier:
         if event.event_id in order.seen:
             return
         order.seen.add(event.event_id)
+        order.last_sync_at = event.recorded_at
         if not order.facts:
             order.last_sync_id = str(event.event_id)
             return  # reported once at the end as orphan_sync_events
         fact = self._fact_for(order, event)
+        order.catch_up(fact.fc if fact else FastCentrikSide(), event.recorded_at)
         if isinstance(event, MallUpdateRequested):
             if fact is not None:
                 self._check_put(order, fact, event)
@@ -164,12 +177,12 @@ class Verifier:
             )
         elif isinstance(event, _OUTCOMES):
             self._check_outcome(order, fact, event)
-        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide(), at=event.recorded_at), event).mall
+        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide()), event).mall
         order.last_sync_id = str(event.event_id)
 
-    def _fact_for(self, order: _Order, event: SyncEventBase) -> _Fact | None:
+    def _fact_for(self, order: _Order, event: Event) -> _Fact | None:
         """FastCentrik's side the publisher decided on (None: that order event is not in the log)."""
-        based_on = event.based_on_seq
+        based_on: int = getattr(event, "based_on_seq", 0)
         if based_on == 0:
             earlier = [f for f in order.facts if f.recorded_at <= event.recorded_at]
             return earlier[-1] if earlier else order.facts[0]
@@ -188,27 +201,32 @@ class Verifier:
 
     def _check_put(self, order: _Order, fact: _Fact, event: _Put) -> None:
         self.puts_checked += 1
-        planned = plan(order.state(fact.fc, at=event.recorded_at), now=event.recorded_at)
-        recorded = f"{event.status} {_body(event.request)}"
+        at = event.recorded_at
+        planned = plan(order.state(fact.fc), now=at)
+        if _plans(planned.steps, event) or any(
+            _plans(plan(order.state(fact.fc, ops), now=at).steps, event) for ops in order.people.alternatives(at)
+        ):
+            return
+        recorded = put_text(event.status, event.request)
         ids = (str(event.event_id), fact.event_id)
         if not planned.steps:
+            why = why_nothing(planned, order.state(fact.fc), recorded=event.request)
             self._difference(
                 order,
                 "unexpected_put",
                 f"request #{event.request_no} sent {recorded}, but the reconciler planned no PUT on order event "
-                f"seq {fact.seq}: {_why_nothing(planned)}",
+                f"seq {fact.seq}: {why}",
                 *ids,
             )
             return
         step = planned.steps[0]
-        if step.status != event.status or step.body != event.request:
-            self._difference(
-                order,
-                "different_put",
-                f"request #{event.request_no} sent {recorded}, but the reconciler planned "
-                f"{step.status} {_body(step.body)} on order event seq {fact.seq}",
-                *ids,
-            )
+        self._difference(
+            order,
+            "different_put",
+            f"request #{event.request_no} sent {recorded}, but the reconciler planned "
+            f"{put_text(step.status, step.body)} on order event seq {fact.seq}",
+            *ids,
+        )
 
     def _check_outcome(self, order: _Order, fact: _Fact | None, event: MallStatusUpdated | MallUpdateRejected) -> None:
         request = order.requests.get(event.request_no)
@@ -227,8 +245,8 @@ class Verifier:
             self._difference(
                 order,
                 "outcome_differs_from_request",
-                f"{type(event).__name__} #{event.request_no} says {event.status} {_body(event.request)}, "
-                f"but the request was {request.status} {_body(request.body)}",
+                f"{type(event).__name__} #{event.request_no} says {put_text(event.status, event.request)}, "
+                f"but the request was {put_text(request.status, request.body)}",
                 event.event_id,
                 request.event_id,
             )
@@ -251,43 +269,33 @@ class Verifier:
                 continue
             self._check_end(order, as_of, grace_s)
 
-        def ranked(items: list[Finding]) -> tuple[Finding, ...]:
-            return tuple(sorted(items, key=lambda f: (f.tenant_id, f.order_number)))  # stable: log order per order
-
         return VerifyResult(
             orders_checked=checked,
             puts_checked=self.puts_checked,
-            differences=ranked(self._differences),
-            warnings=ranked(self._warnings),
+            differences=tuple(sorted(self._differences, key=_BY_ORDER)),
+            warnings=tuple(sorted(self._warnings, key=_BY_ORDER)),
         )
 
     def _check_end(self, order: _Order, as_of: datetime, grace_s: float) -> None:
         last = order.facts[-1]
+        order.catch_up(last.fc, None)
         state = order.state(last.fc)
         planned = plan(state, now=as_of)
-        if planned.read_first:
-            no = state.mall.last_request_no
-            request = order.requests.get(no)
-            since = request.recorded_at if request is not None else last.recorded_at
-            self._late(
-                order,
-                "request_without_outcome",
-                f"request #{no} ({request.status if request else '?'}) has no recorded outcome and no "
-                "MallStateObserved settling it",
-                (as_of - since).total_seconds() > grace_s,
-                request.event_id if request else order.last_sync_id,
-            )
+        if planned.read_first and planned.read is not None:
+            self._unread(order, state, planned.read.source, as_of, grace_s)
             return
         if planned.steps:
             step = planned.steps[0]
-            due_since = last.recorded_at
+            # due since the latest input that could have made it due (a fact, a read, a person's action)
+            inputs = [last.recorded_at, order.last_sync_at, order.people.last_recorded()]
+            due_since = max(moment for moment in inputs if moment is not None)
             if planned.deferral is None and state.mall.deferral is not None and state.mall.deferral.until:
                 due_since = max(due_since, state.mall.deferral.until)
+            returning = step.body.get("status") == "returned" and order.people.returns()
             self._late(
                 order,
                 "missing_put",
-                f"the reconciler says {step.status} {_body(step.body)} is due (FastCentrik as of seq {last.seq}, "
-                f"MALL at {state.mall.status}) but it was never sent",
+                missing_text(step.status, step.body, seq=last.seq, mall=state.mall.status, returning=returning),
                 (as_of - due_since).total_seconds() > grace_s,
                 last.event_id,
                 *([order.last_sync_id] if order.last_sync_id else []),
@@ -300,6 +308,23 @@ class Verifier:
                 f"the reconciler raises [{planned.attention.code}] but the log has no such attention item",
                 last.event_id,
             )
+
+    def _unread(self, order: _Order, state: OrderState, source: str, as_of: datetime, grace_s: float) -> None:
+        """A read of MALL the reconciler still asks for: a PUT in doubt, a refusal, a resync."""
+        no = state.mall.last_request_no if source == "outcome_unknown" else 0
+        since = order.people.last_recorded() if source == "resync" else None
+        if source == "refusal" and state.mall.rejection is not None:
+            no = state.mall.rejection.request_no
+        request = order.requests.get(no)
+        if since is None:
+            since = request.recorded_at if request is not None else order.facts[-1].recorded_at
+        self._late(
+            order,
+            READ_FINDINGS.get(source, "request_without_outcome"),
+            unread_text(source, no, (request.status, request.body) if request else None, order.people.asked_by()),
+            (as_of - max(since, order.last_sync_at or since)).total_seconds() > grace_s,
+            request.event_id if request else order.last_sync_id,
+        )
 
     # ---- findings -----------------------------------------------------------------------------------
 
@@ -320,15 +345,6 @@ def _ids(ids: tuple[object, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(i) for i in ids if i))
 
 
-def _body(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"))
-
-
-def _why_nothing(planned: Plan) -> str:
-    if planned.read_first:
-        return "an earlier request was still in doubt (MALL must be read first)"
-    if planned.attention is not None:
-        return f"attention [{planned.attention.code}]"
-    if planned.deferral is not None:
-        return f"deferred: {planned.deferral.reason}"
-    return f"MALL already has the desired status {planned.desired}"
+def _plans(steps: tuple[PutStep, ...], event: _Put) -> bool:
+    """Whether the plan's first step is exactly the recorded PUT (status and JSON body)."""
+    return bool(steps) and steps[0].status == event.status and steps[0].body == event.request

@@ -1,4 +1,4 @@
-"""Narrow, fast read views of the two topics' events: only the fields the report needs.
+"""Narrow, fast read views of the three topics' events: only the fields the report needs.
 
 Why: a replay of a million events spends most of its time decoding. The full pydantic decode
 (`mallbridge_schema.serde`) validates every field of every event; the report needs a dozen. These
@@ -7,7 +7,8 @@ reader, like the schema). They are a *view* of the schema, never a second contra
 
 - a record the fast path cannot take (invalid JSON, a wrong type, a field its type requires missing, an
   older `schema_version`) goes through the schema's own decoder, upcasters included, and is then
-  converted with `order_fact_from_event` / `sync_fact_from_event`; what that decoder refuses is
+  converted with `order_fact_from_event` / `sync_fact_from_event` / `operator_fact_from_event`; what that
+  decoder refuses is
   reported as undecodable;
 - tests/unit/audit/test_fast_path_parity.py checks on random logs (unknown fields and event types
   included) that reports read through these views equal the reports read through the schema's models,
@@ -16,6 +17,7 @@ reader, like the schema). They are a *view* of the schema, never a second contra
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -27,7 +29,10 @@ from mallbridge_schema.events import (
     ORDER_EVENT_TYPES,
     SCHEMA_VERSION,
     SYNC_EVENT_TYPES,
+    Event,
     MallWebhookReceived,
+    ObservationSource,
+    ObservedField,
     OperatorEvent,
     OrderEvent,
     OrderEventBase,
@@ -70,6 +75,8 @@ class OrderFact(msgspec.Struct, frozen=True, gc=False):
     tracking_number: str | None = None
     tracking_url: str | None = None
     mdp: bool | None = None  # OrderFirstSeen, MdpFlagSet
+    order_ids: tuple[str, ...] = ()  # MallWebhookReceived
+    unknown_ids: tuple[str, ...] = ()
 
 
 class RequestBody(msgspec.Struct, frozen=True, gc=False):
@@ -103,10 +110,41 @@ class SyncFact(msgspec.Struct, frozen=True, gc=False):
     tracking_number: str | None = None  # MallStateObserved
     tracking_url: str | None = None
     mdp: bool | None = None  # MallStateObserved: MALL's word on MALL Delivery (None: it did not say)
+    source: ObservationSource = "outcome_unknown"  # MallStateObserved: why MALL was read
+    confirmed: bool | None = None
+    changed: tuple[ObservedField, ...] = ()
+
+
+class OperatorFact(msgspec.Struct, frozen=True, gc=False):
+    """An operator-events.v1 event, reduced to what the report folds: a person's action (who, why), or
+    what `mallbridge balance` saw at MALL (a MallStateObserved, with the fields of SyncFact's)."""
+
+    type: str
+    event_id: uuid.UUID
+    tenant_id: str
+    order_number: str
+    mall_order_id: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    schema_version: int = SCHEMA_VERSION
+    by: str = ""  # OrderReturnRequested, OrderResyncRequested, AttentionAcknowledged
+    reason: str = ""
+    code: str | None = None  # AttentionAcknowledged
+    based_on_seq: int = 0  # MallStateObserved
+    request_no: int = 0
+    status: MallStatus | None = None
+    source: ObservationSource = "outcome_unknown"
+    confirmed: bool | None = None
+    changed: tuple[ObservedField, ...] = ()
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    mdp: bool | None = None
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFact)
 _SYNC_DECODER = msgspec.json.Decoder(SyncFact)
+_OPERATOR_DECODER = msgspec.json.Decoder(OperatorFact)
+_ACTION_TYPES = frozenset({"OrderReturnRequested", "OrderResyncRequested", "AttentionAcknowledged"})
 
 
 class UnknownEventType(ValueError):
@@ -133,6 +171,14 @@ def _sync_complete(fact: SyncFact) -> bool:
     return False
 
 
+def _operator_complete(fact: OperatorFact) -> bool:
+    if fact.type in _ACTION_TYPES:  # `by` must name someone (the schema: at least one non-space character)
+        return bool(fact.by.strip()) and (fact.type != "AttentionAcknowledged" or bool(fact.code))
+    if fact.type == "MallStateObserved":
+        return fact.status is not None
+    return False
+
+
 def decode_order_fact(raw: bytes) -> OrderFact:
     """Fast path first; the schema's decoder (with upcasters) for anything else.
 
@@ -156,6 +202,17 @@ def decode_sync_fact(raw: bytes) -> SyncFact:
     if fact is not None and fact.schema_version == SCHEMA_VERSION and _sync_complete(fact):
         return fact
     return sync_fact_from_event(_schema_decode(raw, decode_sync_event, SYNC_TYPES))
+
+
+def decode_operator_fact(raw: bytes) -> OperatorFact:
+    """Fast path first; the schema's decoder (with upcasters) for anything else."""
+    try:
+        fact = _OPERATOR_DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        fact = None
+    if fact is not None and fact.schema_version == SCHEMA_VERSION and _operator_complete(fact):
+        return fact
+    return operator_fact_from_event(_schema_decode(raw, decode_operator_event, OPERATOR_TYPES))
 
 
 class _Tagged(msgspec.Struct):
@@ -192,7 +249,6 @@ def decode_sync_event_full(raw: bytes) -> SyncEvent:
 
 
 def decode_operator_event_full(raw: bytes) -> OperatorEvent:
-    """operator-events.v1 is always decoded whole: people's decisions are few, and the timeline shows them."""
     result: OperatorEvent = _decode_full(raw, OPERATOR_EVENT_ADAPTER, decode_operator_event, OPERATOR_TYPES)
     return result
 
@@ -221,4 +277,9 @@ def order_fact_from_event(event: OrderEventBase | MallWebhookReceived) -> OrderF
 
 def sync_fact_from_event(event: SyncEventBase) -> SyncFact:
     fact: SyncFact = _convert(event, SyncFact)
+    return fact
+
+
+def operator_fact_from_event(event: Event) -> OperatorFact:
+    fact: OperatorFact = _convert(event, OperatorFact)
     return fact

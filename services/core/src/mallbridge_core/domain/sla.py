@@ -1,13 +1,21 @@
 """MALL's SLA figures of one tenant: the pure rules, one source for the audit and the publisher's console.
 
-The definitions (services/audit/README.md, "Figures"), over the orders in scope:
-- **cancel rate**: partner cancellations ÷ orders. A partner cancellation is a `cancelled` that mallbridge
-  sent for the merchant and MALL accepted; a cancel MALL made itself does not count. MALL's limit: 1.5 %.
-- **tracking rate**: orders MALL has as shipped, delivered or returned that carry a tracking number and URL
-  ÷ all such orders. MALL Delivery orders count as tracked (MALL's own carrier supplies it). The `own`
-  figure leaves MALL Delivery orders out: what the merchant itself sent. MALL publishes no target.
-- **on-time delivery**: accepted `delivered` updates whose acceptance came ≤ 24 h after the delivery moment
-  they sent ÷ accepted `delivered` updates, while MALL still has the order delivered. Target: ≥ 90 %.
+The definitions (services/audit/README.md, "Figures"), over the orders in scope. What counts is what MALL
+has *now* and who set it (`MallSide.status_by`: "us" = our accepted PUT, or a read showing our PUT in
+doubt landed; "mall" = MALL's side, seen in a read):
+- **cancel rate**: partner cancellations ÷ orders. A partner cancellation is an order MALL has `cancelled`
+  because mallbridge sent `cancelled` for the merchant. A cancel MALL made itself (the customer, MALL, an
+  unpaid blocked order) is not one. MALL's limit: 1.5 %.
+- **tracking rate**: orders MALL has as shipped, delivered or returned (however they got there: our PUT,
+  MALL Delivery, a return set in the portal or by an operator) that carry a tracking number and URL (the
+  values last known: our accepted PUT's or MALL's read) ÷ all such orders. An order shipped and then lost
+  or cancelled is not in it (MALL counts those three statuses). MALL Delivery orders count as tracked
+  (MALL's own carrier supplies it). The `own` figure leaves them out: what the merchant itself sent. MALL
+  publishes no target.
+- **on-time delivery**: orders MALL has `delivered` whose delivered we sent (on time when MALL accepted it
+  ≤ 24 h after the delivery moment it carried) or MALL Delivery set itself (on time: MALL set it from its
+  carrier's data) ÷ all such orders. A `delivered` MALL shows on an order of the merchant's own carrier that
+  we did not send (set by hand in the portal) is not in it: no moment to measure is known. Target: ≥ 90 %.
 
 A day's figures (the console's 30-day charts) are the same ratios over the orders that reached `open`
 that day (Prague date of the order's first order event), the cohort `mallbridge audit --since/--until`
@@ -20,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from mallbridge_core.domain.mall_side import StatusBy
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import effective_mdp
 from mallbridge_schema.mall_format import PRAGUE, delivered_moment
@@ -80,7 +89,7 @@ class OrderSla:
     partner_cancelled: bool = False
     tracked: bool | None = None  # None: MALL does not have it shipped (not in the tracking figure)
     mdp: bool = False
-    on_time: bool | None = None  # None: no `delivered` of ours accepted (not in the on-time figure)
+    on_time: bool | None = None  # None: not in the on-time figure (see the module docstring)
 
 
 def order_sla(state: OrderState, *, delivered_lag: float | None, delivered_sent: bool) -> OrderSla:
@@ -90,12 +99,36 @@ def order_sla(state: OrderState, *, delivered_lag: float | None, delivered_sent:
     (`delivered_lag_s`). Both come from the sync events, which the state does not keep.
     """
     mall = state.mall
-    mdp = effective_mdp(state)
-    tracked: bool | None = None
-    if mall.status in TRACKING_STATUSES:
-        tracked = mdp or carries_tracking(mall.tracking_number, mall.tracking_url)
-    on_time = is_on_time(delivered_lag) if delivered_sent and mall.status is MallStatus.DELIVERED else None
-    partner_cancelled = mall.status is MallStatus.CANCELLED and mall.status_by == "us"
+    return order_contribution(
+        status=mall.status,
+        status_by=mall.status_by,
+        mdp=effective_mdp(state),
+        tracking=carries_tracking(mall.tracking_number, mall.tracking_url),
+        delivered_sent=delivered_sent,
+        delivered_lag=delivered_lag,
+    )
+
+
+def order_contribution(
+    *,
+    status: MallStatus,
+    status_by: StatusBy,
+    mdp: bool,
+    tracking: bool,
+    delivered_sent: bool,
+    delivered_lag: float | None,
+) -> OrderSla:
+    """The one rule (the module docstring) from plain values: what MALL has and who set it, whether it is a
+    MALL Delivery order, whether the order carries a tracking number and URL, and our accepted `delivered`
+    (`order_sla` gives it from a projected state, the audit from its compact fold)."""
+    tracked = (mdp or tracking) if status in TRACKING_STATUSES else None
+    on_time: bool | None = None
+    if status is MallStatus.DELIVERED:
+        if delivered_sent:
+            on_time = is_on_time(delivered_lag)
+        elif status_by == "mall" and mdp:
+            on_time = True  # MALL Delivery set it from its carrier's data: no partner delay in it
+    partner_cancelled = status is MallStatus.CANCELLED and status_by == "us"
     return OrderSla(partner_cancelled, tracked, mdp, on_time)
 
 
@@ -141,6 +174,11 @@ class SlaTally:
         if order.on_time is not None:
             self.delivered += 1
             self.on_time += order.on_time
+
+    def merge(self, other: SlaTally) -> None:
+        """Add another tally's totals (of other orders) to this one."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def figures(self) -> SlaFigures:
         cancel_rate = rate(self.cancelled, self.orders)
