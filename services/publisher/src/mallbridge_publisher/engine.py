@@ -10,7 +10,7 @@ The parts: `OrderBook` (the projection, and the state gauges that follow it), `O
 `OperatorTail` (operator-events, followed live), `UnconfirmedPoll` (MALL's unconfirmed queue).
 This module composes them: the consumer loop, the rebalance callbacks and one reconciliation pass.
 
-MALL's notices (DESIGN §6): a `MallOrderChanged` (MALL's webhook named the order) or the poll asks for a
+MALL's notices (ARCHITECTURE.md §6): a `MallOrderChanged` (MALL's webhook named the order) or the poll asks for a
 read of the order (`request_read`). Several notices before the read are one read; any read of the order
 answers the notices that came before it started. A read on a notice records what MALL says only when it
 differs from what the log last said. The notice's offset stays unsettled until the read is done, so a

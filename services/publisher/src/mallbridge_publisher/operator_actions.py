@@ -1,4 +1,4 @@
-"""The three operator actions (DESIGN §7): decide on what the log says, then record one operator event.
+"""The three operator actions (ARCHITECTURE.md §7): decide on what the log says, then record one operator event.
 
 One code path for `mallbridge order return|resync|ack` and the console's forms: `OperatorActions.perform`
 reads the order's history from the log (`order_history`), asks the pure rules below whether the action is

@@ -1,4 +1,4 @@
-"""The live tail of the lane's operator-events topic, for the partitions this member owns (DESIGN §7).
+"""The live tail of the lane's operator-events topic, for the partitions this member owns (ARCHITECTURE.md §7).
 
 What people decide (`mallbridge order return|resync|ack`) and what `mallbridge balance` saw reach the
 publisher here. A rebuild folds the topic from offset 0 (`rebuild.py`) and says where it stopped

@@ -1,4 +1,4 @@
-"""`mallbridge order return|resync|ack`: a person's decision about one order, recorded in the log (DESIGN §7).
+"""`mallbridge order return|resync|ack`: a person's decision about one order, recorded in the log (ARCHITECTURE.md §7).
 
 Each command folds the order's history from the log, decides, and writes one operator event to the
 tenant's lane (operator-events.v1) with who (`--by`, default the OS user) and why, then prints what it

@@ -1,4 +1,4 @@
-"""The poll of MALL's unconfirmed queue: the fallback for webhook deliveries that never arrived (DESIGN §6).
+"""The poll of MALL's unconfirmed queue: the fallback for webhook deliveries that never arrived (ARCHITECTURE.md §6).
 
 MALL resets an order to unconfirmed whenever it changes it, so `GET /orders/unconfirmed` lists every
 order MALL changed that the partner has not confirmed since. Per tenant, every `mall_poll_interval_s`

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from mallbridge_schema.mall_format import PRAGUE
+
 TRACKING = {"tracking_number": "DR1234567-CZ", "tracking_url": "https://tracking.example/DR1234567-CZ"}
+# The happy path's parcel is delivered today (Prague): reported at once, so it counts as on time in the audit
+# and the console (a fixed past date would be a late report, and the demo's on-time figure a breach).
+DELIVERED_TODAY = datetime.now(PRAGUE).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ STORIES: tuple[Story, ...] = (
             Step(_snap("D-1001", "10085339302", "vyřizuje se"), expect_mall="shipping"),
             Step(_snap("D-1001", "10085339302", "vyřízená", **TRACKING), expect_mall="shipped"),
             Step(
-                _snap("D-1001", "10085339302", "vyřízená", delivered_at="2026-11-20", **TRACKING),
+                _snap("D-1001", "10085339302", "vyřízená", delivered_at=DELIVERED_TODAY, **TRACKING),
                 expect_mall="delivered",
             ),
         ),

@@ -1,4 +1,4 @@
-"""`mallbridge balance [--tenant T] [--format table|json]`: MALL's side against the log (DESIGN §6).
+"""`mallbridge balance [--tenant T] [--format table|json]`: MALL's side against the log (ARCHITECTURE.md §6).
 
 Exit codes: 0 in balance; 1 drift found (each listed; status drifts recorded for the publisher); 2 could
 not run (MALL unreachable or refusing the client_id, the log unreachable, the tenants file missing or

@@ -1,4 +1,4 @@
-"""One run of `mallbridge balance`: fold the log, read MALL, compare, record the drift (DESIGN §6).
+"""One run of `mallbridge balance`: fold the log, read MALL, compare, record the drift (ARCHITECTURE.md §6).
 
 In this order, so that a run that cannot finish records nothing: the log is folded for every tenant in
 scope; every tenant's non-final orders are listed at MALL, and the orders FastCentrik has not named are

@@ -1,4 +1,4 @@
-"""The web console under /console (DESIGN §7): what a person must decide, in one place.
+"""The web console under /console (ARCHITECTURE.md §7): what a person must decide, in one place.
 
 Pages: the tenants with their SLA figures and 30-day charts, the queue (open attention items and
 deferred steps, by tenant and code), an order with its timeline and the three actions, each confirmed
