@@ -8,8 +8,7 @@ reader, like the schema). They are a *view* of the schema, never a second contra
 - a record the fast path cannot take (invalid JSON, a wrong type, a field its type requires missing, an
   older `schema_version`) goes through the schema's own decoder, upcasters included, and is then
   converted with `order_fact_from_event` / `sync_fact_from_event` / `operator_fact_from_event`; what that
-  decoder refuses is
-  reported as undecodable;
+  decoder refuses is reported as undecodable;
 - tests/unit/audit/test_fast_path_parity.py checks on random logs (unknown fields and event types
   included) that reports read through these views equal the reports read through the schema's models,
   and agree with the projection on every order.
