@@ -54,6 +54,8 @@ class Sim:
     plans_checked: int = 0
     kinds: set[str] = field(default_factory=set)
     refuse_next: bool = False  # MALL refuses the next PUT for a reason no read shows
+    returns_asked: int = 0  # operator returns recorded, and refusals of `returned`: counted here, not
+    returns_refused: int = 0  # read from the fold, so the checks do not trust the code under test
 
     def _write(self, stream: list[Event], event: Event) -> None:
         stream.append(event)
@@ -143,6 +145,7 @@ class Sim:
         state = self.state()
         if kind == "return" and return_refusal(state) is None:
             self._write(self.operator_stream, b.return_requested(at=self.tick()))
+            self.returns_asked += 1
         elif kind == "resync":
             self._write(self.operator_stream, b.resync_requested(at=self.tick()))
         elif kind == "ack":
@@ -187,6 +190,7 @@ class Sim:
         if why is not None:
             self.refuse_next = False
             self.kinds.add("refused_by_truth")
+            self.returns_refused += step.status is MallStatus.RETURNED
             self._write(self.sync_stream, b.rejected(n, step.status, seq=seq, body=body))
             return True
         self.truth = accepted(self.truth, body)

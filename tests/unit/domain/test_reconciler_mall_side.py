@@ -230,6 +230,45 @@ def test_a_refused_operator_return_stands_as_attention() -> None:
     assert result.attention.code == "mall_rejected"
 
 
+def _return_refused_then_asked_again() -> list[Event]:
+    """The case hypothesis found: MALL refused a return for a reason no read shows (it still has the order
+    shipped), the refusal stands as attention, and the operator asks for the return again."""
+    refused = {"status": "returned"}
+    return [
+        *_shipped(),
+        return_requested(),
+        resync_requested(),
+        observed("shipped", confirmed=True, source="resync", tracking=(TN, TU), mdp=False),
+        requested(2, "returned", refused),
+        rejected(2, "returned", seq=1, body=refused),
+        observed("shipped", confirmed=True, request_no=2, source="refusal", tracking=(TN, TU), mdp=False),
+        attention("mall_rejected"),
+        return_requested(at=T0 + timedelta(minutes=5)),
+    ]
+
+
+def test_a_return_asked_again_after_a_refusal_goes_out_once() -> None:
+    events = _return_refused_then_asked_again()
+    assert return_refusal(state_of(events[:-1])) is None, "the operator may ask again: nothing is pending"
+    again = _plan(events)
+    assert [s.body for s in again.steps] == [{"status": "returned"}], "the person's new request goes out"
+    assert again.attention is None
+    returned = {"status": "returned"}
+    accepted = [*events, requested(3, "returned", returned), updated(3, "returned", returned)]
+    assert _plan(accepted).settled, "returned: the order's end"
+    assert return_refusal(state_of(accepted)) is not None
+    refused = [
+        *events,
+        requested(3, "returned", returned),
+        rejected(3, "returned", seq=1, body=returned),
+        observed("shipped", confirmed=True, request_no=3, source="refusal", tracking=(TN, TU), mdp=False),
+    ]
+    once = _plan(refused)
+    assert once.steps == (), "refused again: not re-sent without a third request"
+    assert once.attention is not None
+    assert once.attention.code == "mall_rejected"
+
+
 def _at(status: str, *, mdp: bool = False, by: str = "us") -> OrderState:
     return with_mall(state_of([first_seen("settled", tracking=(TN, TU), mdp=mdp)]), status, confirmed=True, by=by)  # type: ignore[arg-type]
 

@@ -16,14 +16,16 @@ contract. In order:
    cancelled, and a `delivered` MALL set itself while FastCentrik says settled. Anything else that
    contradicts FastCentrik → attention (`mall_final`).
 5. An operator return is pending and MALL has the order `shipped` (not MALL Delivery) → one
-   `PUT {"status": "returned"}`.
+   `PUT {"status": "returned"}`. A refusal of an earlier return does not hold it back: each refusal of
+   `returned` answers one request, so a pending return is a person's new request, made after they saw
+   the refusal, and it goes out once.
 6. Otherwise the status path of ARCHITECTURE.md §2 (`steps.status_steps`). When that sends no status and MALL is
    known (observed) to have the order unconfirmed → one confirm-only step `{"confirmed": true}`; an
    accepted PUT makes MALL's side confirmed, so it is never sent twice for the same MALL change.
 7. After a refusal that has been read: if the plan would send the refused request again (the same body,
    `confirmed` aside unless it is newly added), the refusal stands (attention `mall_rejected`, nothing
    re-sent) until FastCentrik's facts or MALL's side change. A refused `returned` while MALL still has
-   the order shipped stands too.
+   the order shipped stands too, until a person asks for the return again (rule 5).
 
 An attention item a person has acknowledged (`mallbridge order ack`) is still reported, with
 `acknowledged=True`: it is not counted as open.
@@ -118,9 +120,9 @@ def _from_known_state(state: OrderState, desired: MallStatus, *, now: datetime) 
         body: dict[str, object] = {"status": _S.RETURNED.value}
         if state.mall.confirmed is not True:
             body["confirmed"] = True
-        fresh = Plan(desired=_S.RETURNED, steps=(PutStep(_S.RETURNED, body),))
-    else:
-        fresh = _confirming(state, status_steps(state, current, desired, mdp=mdp, now=now))
+        # not held back by a refused earlier return: that refusal answered its own request (rule 5)
+        return Plan(desired=_S.RETURNED, steps=(PutStep(_S.RETURNED, body),))
+    fresh = _confirming(state, status_steps(state, current, desired, mdp=mdp, now=now))
     return _unless_refused_again(state, fresh)
 
 
