@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from mallbridge_audit.model import MallChange, Report
+from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
 from mallbridge_audit.views import decode_operator_fact, decode_order_fact, decode_sync_fact
@@ -154,3 +157,18 @@ def test_the_report_does_not_depend_on_which_topic_is_read_first() -> None:
     assert [(o.mall_status, o.mall_status_by, o.state) for o in shuffled.orders] == [
         (o.mall_status, o.mall_status_by, o.state) for o in plain.orders
     ]
+
+
+def test_the_table_says_how_each_order_ended_who_handled_it_and_the_drift_balance_recorded() -> None:
+    out = io.StringIO()
+    write_table(report(), Console(file=out, width=250), meta={"source": "log"}, all_orders=True)
+    text = out.getvalue()
+    assert "balance drift 1, poll 1, refusal 1, resync 2, webhook 4" in text
+    assert "eva: ack 1, resync 1; petr: return 1" in text
+    assert "4 (5, 1)" in text  # webhook receipts (ids, unknown ids)
+    assert "ended at MALL: delivered_by_mall_delivery (read: webhook)" in text  # G2
+    assert "ended at MALL: returned_in_portal (read: poll)" in text  # G3
+    assert "ended: returned, the operator return by petr (parcel came back uncollected)" in text  # G4
+    assert "(acknowledged by eva: told the warehouse; cancelling it in FastCentrik)" in text  # G1
+    assert "0 (1 acknowledged)" not in text  # G7's item is still open: 1 open, 1 acknowledged
+    assert "1 (1 acknowledged)" in text

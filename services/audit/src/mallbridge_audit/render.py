@@ -111,7 +111,7 @@ def _sides_table(tenants: Sequence[TenantFigures]) -> Table | None:
             table,
             t.tenant_id,
             f"{t.webhook_receipts} ({t.webhook_order_ids}, {t.webhook_unknown_ids})",
-            _pairs(t.mall_reads),
+            _pairs([("balance drift" if why == "balance" else why, n) for why, n in t.mall_reads]),
             _pairs(t.mall_changes),
             "; ".join(f"{by}: {', '.join(kinds)}" for by, kinds in people.items()) or "—",
         )
