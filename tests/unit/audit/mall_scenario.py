@@ -33,7 +33,8 @@ from mallbridge_schema.events import (
 )
 from mallbridge_schema.statuses import MallStatus
 
-from .scenario import AS_OF, URL, H, M, Order, S, T
+from .order_builder import URL, H, M, Order, S, T
+from .scenario import AS_OF
 
 __all__ = ["AS_OF", "EXPECTED", "EXPECTED_ORDERS", "MallOrder", "build", "operator_events"]
 
