@@ -6,10 +6,13 @@ The one way tests wait (instead of ad-hoc `while ...: sleep` loops):
     await eventually(check_statuses)                                         # an assertion function
     rows = await eventually(fetch_rows)                                      # returns the passing result
     eventually_sync(server_ready, timeout=10)                                # from synchronous code
+    await eventually(lambda: fake.calls == 2, on_loop=True, interval=0.005)  # unit tests on in-memory fakes
 
 A check passes when it returns without raising AssertionError and its result is not falsy; a check that
 returns None passes (an assertion function), one that returns False, 0 or an empty collection is tried
 again. A check may be a plain function or return an awaitable (an `async def`, or a lambda calling one).
+A plain function runs in a worker thread (it may block), unless `on_loop=True`: then it runs on the event
+loop, for checks that read in-memory fakes the code under test changes on that loop (not safe from a thread).
 Exceptions named in `retry_on` (e.g. `httpx.TransportError` while a server starts) count as "not yet";
 any other exception fails at once. On timeout the AssertionError names `what` and carries the last
 assertion's message (or the last retried exception, or the last falsy result), chained from it.
@@ -87,17 +90,20 @@ async def eventually(
     interval: float = DEFAULT_INTERVAL_S,
     what: str | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
+    on_loop: bool = False,
 ) -> Any:
     """Call `check` every `interval` seconds until it passes; return its result, or raise AssertionError.
 
     A plain function runs in a worker thread, so it may block (a synchronous HTTP call to a server that runs
-    on this event loop would otherwise deadlock); what it returns, if awaitable, is awaited on the loop.
+    on this event loop would otherwise deadlock); with `on_loop=True` it is called on the loop instead (it
+    must not block). What it returns, if awaitable, is awaited on the loop.
     """
     attempts = _Attempts(check, timeout, what, retry_on)
+    in_thread = not on_loop and not inspect.iscoroutinefunction(check)
     while True:
         result, error = None, None
         try:
-            result = check() if inspect.iscoroutinefunction(check) else await asyncio.to_thread(check)
+            result = await asyncio.to_thread(check) if in_thread else check()
             if inspect.isawaitable(result):
                 result = await result
         except Exception as exc:  # judged like any other outcome: "not yet", or raised again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -73,6 +74,19 @@ async def test_unexpected_exceptions_fail_at_once_and_retry_on_ones_are_waited_o
     with pytest.raises(AssertionError, match="last: ConnectionError: refused"):
         await eventually(broken, timeout=0.02, interval=0.001, retry_on=(ConnectionError,))
     assert len(calls) > 2
+
+
+async def test_a_plain_check_runs_in_a_worker_thread_unless_asked_to_run_on_the_loop() -> None:
+    threads: list[threading.Thread] = []
+
+    def where() -> bool:
+        threads.append(threading.current_thread())
+        return True
+
+    await eventually(where)
+    await eventually(where, on_loop=True)
+    assert threads[0] is not threading.main_thread()
+    assert threads[1] is threading.main_thread()
 
 
 def test_the_blocking_form_behaves_the_same() -> None:

@@ -122,10 +122,11 @@ async def test_a_file_locked_past_busy_timeout_is_unavailable_and_nothing_is_wri
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        started = time.monotonic()
-        with pytest.raises(LogUnavailableError, match="locked"):
-            await log.append("t", _records(5, "lost"))
-        assert time.monotonic() - started < 5
+        # The blocker holds the lock until the end: the append gives up (busy_timeout_s) instead of waiting
+        # for it, and the guard only catches one that would wait forever.
+        async with asyncio.timeout(60):
+            with pytest.raises(LogUnavailableError, match="locked"):
+                await log.append("t", _records(5, "lost"))
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -145,7 +146,9 @@ async def test_one_member_per_group_the_next_takes_over_when_it_closes(log: Sqli
         assert [r.value for r in await first.poll(timeout_s=1, max_records=4)] == [b"r0", b"r1", b"r2", b"r3"]
         await first.commit({0: 3})
         assert _committed(db, "g", "t") == {0: 3}
-        assert await second.poll(timeout_s=0.2) == []  # waits: the group has its member
+        # One pass (timeout 0): records 3..9 are in the file past the group's commit, so a member holding
+        # the group would get them at once; the second gets none because the first holds it.
+        assert await second.poll(timeout_s=0) == []
         await first.close()
         got = await second.poll(timeout_s=3, max_records=100)
         assert second_calls.calls == [("assigned", frozenset({0}))]
@@ -195,7 +198,9 @@ async def test_a_member_that_lost_the_group_is_revoked_and_its_commits_refused(l
             await new.commit({0: 5})
             await stale.commit({0: 2})  # refused: it no longer holds the group
             assert _committed(db, "g", "t") == {0: 5}
-            assert await stale.poll(timeout_s=0.2) == []
+            # One pass (timeout 0): records 2..5 are there past the stale member's position, so it would get
+            # them at once if it still held the group; it learns it lost it instead (on_revoked, below).
+            assert await stale.poll(timeout_s=0) == []
             assert stale_calls.calls[-1] == ("revoked", frozenset({0}))
             assert stale.assignment() == frozenset()
         finally:
@@ -204,19 +209,29 @@ async def test_a_member_that_lost_the_group_is_revoked_and_its_commits_refused(l
         await stale.close()
 
 
-async def test_poll_sees_appends_of_another_process_promptly(log: SqliteEventLog, db: Path) -> None:
-    recorder = Recorder()
-    sub = await _subscribe(log, "t", "g", recorder)
+async def test_a_waiting_poll_sees_an_append_of_another_process_long_before_its_timeout(
+    log: SqliteEventLog, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's append does not wake this one's subscribers (no shared event): the waiting poll
+    finds it by its periodic check. It is appended once the poll is known to be waiting (a barrier in the
+    wait), and the poll, asked to wait up to ten minutes, must return it well within the deadline below."""
+    waiting_for_append = asyncio.Event()
+    wait_for_append = log.wait_for_append
+
+    async def noted_wait(timeout_s: float) -> None:
+        waiting_for_append.set()
+        await wait_for_append(timeout_s)
+
+    monkeypatch.setattr(log, "wait_for_append", noted_wait)
+    sub = await _subscribe(log, "t", "g", Recorder())
     other = SqliteEventLog(str(db))
     try:
-        assert await sub.poll(timeout_s=0.1) == []
-        waiting = asyncio.create_task(sub.poll(timeout_s=5))
-        await asyncio.sleep(0.2)
-        appended_at = time.monotonic()
-        await other.append("t", _records(1))
-        got = await waiting
+        async with asyncio.timeout(60):  # a deadlock guard, ten times shorter than the poll's own timeout
+            waiting = asyncio.create_task(sub.poll(timeout_s=600))
+            await waiting_for_append.wait()
+            await other.append("t", _records(1))
+            got = await waiting
         assert [r.value for r in got] == [b"r0"]
-        assert time.monotonic() - appended_at < 0.5
     finally:
         await other.close()
         await sub.close()

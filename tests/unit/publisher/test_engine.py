@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 from pydantic import SecretStr
@@ -22,11 +23,14 @@ from mallbridge_publisher.ports import MallAnswerInvalid, MallOutcomeUnknown, Ma
 from mallbridge_schema.events import AttentionNeeded, AttentionResolved, MallStateObserved, SyncEventBase
 from mallbridge_schema.serde import decode_sync_event, event_key
 from mallbridge_schema.statuses import MallStatus
+from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
+# The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
+eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 TENANTS = {"acme": Tenant(tenant_id="acme", mall_client_id=SecretStr("cid"), ingest_secret=None)}
 FAST = PublisherSettings(backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0)
 TRACK = ("ZX1", "https://t.example/ZX1")
@@ -37,17 +41,11 @@ async def running(log: FakeEventLog, mall: FakeMall) -> AsyncIterator[PublisherS
     service = bootstrap(settings=FAST, event_log=log, tenants=TENANTS, topic_prefix=PREFIX, client=mall)
     task = asyncio.create_task(service.run(serve_http=False))
     try:
-        await eventually(lambda: all(engine.ready.is_set() for engine in service.engines))
+        await eventually_on_loop(lambda: all(engine.ready.is_set() for engine in service.engines))
         yield service
     finally:
         service.stop()
         await asyncio.wait_for(task, timeout=10)
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 def sync_events(log: FakeEventLog) -> list[SyncEventBase]:
@@ -63,7 +61,7 @@ async def test_an_order_event_becomes_one_put_and_its_recorded_outcome() -> None
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall) as service:
         await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
-        await eventually(lambda: len(sync_events(log)) == 2)
+        await eventually_on_loop(lambda: len(sync_events(log)) == 2)
         assert sample(service, "mallbridge_publisher_updates_sent_total", tenant="acme", status="shipping") == 1
     assert mall.puts() == [{"status": "shipping", "confirmed": True}]
     assert [type(e).__name__ for e in sync_events(log)] == ["MallUpdateRequested", "MallStatusUpdated"]
@@ -80,8 +78,8 @@ async def test_an_invalid_read_answer_is_retried_and_no_status_is_made_up(caplog
     caplog.set_level(logging.WARNING, logger="mallbridge_publisher")
     async with running(log, mall) as service:
         await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
-        await eventually(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPING)
-        await eventually(lambda: "MallStatusUpdated" in [type(e).__name__ for e in sync_events(log)])
+        await eventually_on_loop(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPING)
+        await eventually_on_loop(lambda: "MallStatusUpdated" in [type(e).__name__ for e in sync_events(log)])
         retries = sample(service, "mallbridge_publisher_retries_total", tenant="acme", reason="invalid_answer")
     observed = [e for e in sync_events(log) if isinstance(e, MallStateObserved)]
     assert [(e.status, e.request_no) for e in observed] == [(MallStatus.OPEN, 1)]
@@ -98,7 +96,7 @@ async def test_a_refused_put_is_followed_by_one_read_and_the_refusal_stands() ->
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall) as service:
         await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
-        await eventually(lambda: any(isinstance(e, AttentionNeeded) for e in sync_events(log)))
+        await eventually_on_loop(lambda: any(isinstance(e, AttentionNeeded) for e in sync_events(log)))
         assert sample(service, "mallbridge_publisher_open_attention", tenant="acme", code="mall_rejected") == 1
     events = sync_events(log)
     assert [type(e).__name__ for e in events] == [
@@ -120,8 +118,8 @@ async def test_a_401_seen_by_many_orders_pauses_the_tenant_once_and_an_answer_re
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall) as service:
         await w.write(*[w.first_seen("acme", f"A-{i}", str(100 + i), "in_process") for i in range(3)])
-        await eventually(lambda: all(mall.orders.get(str(100 + i)) for i in range(3)))
-        await eventually(lambda: sample(service, "mallbridge_publisher_tenant_paused", tenant="acme") == 0)
+        await eventually_on_loop(lambda: all(mall.orders.get(str(100 + i)) for i in range(3)))
+        await eventually_on_loop(lambda: sample(service, "mallbridge_publisher_tenant_paused", tenant="acme") == 0)
     tenant_items = [
         (type(e).__name__, e.code)
         for e in sync_events(log)
@@ -141,9 +139,9 @@ async def _with_attention_and_deferral(log: FakeEventLog, w: OrderEventWriter) -
             w.first_seen("acme", "A-1", "101", "settled", tracking_number=TRACK[0], tracking_url=TRACK[1]),
             w.first_seen("acme", "B-1", "102", "settled"),
         )
-        await eventually(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPED)
+        await eventually_on_loop(lambda: mall.orders.get("101", FakeMallOrder()).status is MallStatus.SHIPPED)
         await w.write(w.status("acme", "A-1", "101", "cancelled"))
-        await eventually(lambda: _gauges(service) == (1, 1))
+        await eventually_on_loop(lambda: _gauges(service) == (1, 1))
 
 
 def _gauges(service: PublisherService) -> tuple[float | None, float | None]:
@@ -161,7 +159,7 @@ async def test_the_state_gauges_are_rebuilt_on_restart_from_the_log_alone() -> N
     async with running(log, FakeMall()) as restarted:
         assert _gauges(restarted) == (1, 1)  # ready: the rebuild has counted them
         await w.write(w.tracking("acme", "B-1", "102", *TRACK))  # B-1 can go out now
-        await eventually(lambda: _gauges(restarted) == (1, 0))
+        await eventually_on_loop(lambda: _gauges(restarted) == (1, 0))
     attention = [e for e in sync_events(log)[recorded:] if isinstance(e, AttentionNeeded)]
     assert attention == []  # counted from the projection, not raised again
 

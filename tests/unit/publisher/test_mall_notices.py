@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -28,11 +29,14 @@ from mallbridge_schema.events import (
 )
 from mallbridge_schema.serde import decode_sync_event, encode_event, event_key
 from mallbridge_schema.statuses import MallStatus
+from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
+# The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
+eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 FAST = PublisherSettings(
     backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0, operator_tail_interval_s=0.01
 )
@@ -51,17 +55,11 @@ async def running(log: FakeEventLog, mall: FakeMall, *, poll_s: float = 0) -> As
     service = bootstrap(settings=FAST, event_log=log, tenants=tenants(poll_s), topic_prefix=PREFIX, client=mall)
     task = asyncio.create_task(service.run(serve_http=False))
     try:
-        await eventually(lambda: all(engine.ready.is_set() for engine in service.engines))
+        await eventually_on_loop(lambda: all(engine.ready.is_set() for engine in service.engines))
         yield service
     finally:
         service.stop()
         await asyncio.wait_for(task, timeout=10)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 def sync_events(log: FakeEventLog) -> list[SyncEventBase]:
@@ -107,13 +105,13 @@ async def test_a_mall_change_is_read_once_and_recorded_only_when_something_is_ne
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall):
         await confirmed_open(log, mall, w, "A-1", "101")
-        await eventually(lambda: mall.puts("101") == [{"confirmed": True}])  # MALL had it unconfirmed
+        await eventually_on_loop(lambda: mall.puts("101") == [{"confirmed": True}])  # MALL had it unconfirmed
         await w.write(w.mall_changed("acme", "A-1", "101"), w.mall_changed("acme", "A-1", "101"))
         await w.write(w.mall_changed("acme", "A-1", "101"))
-        await eventually(lambda: mall.gets("101") >= 2)
+        await eventually_on_loop(lambda: mall.gets("101") >= 2)
         # a later marker order, processed, proves the engine went past A-1's notices
         await w.write(w.first_seen("acme", "M-1", "199", "in_process"))
-        await eventually(lambda: mall.puts("199"))
+        await eventually_on_loop(lambda: mall.puts("199"))
     reads = [(e.source, e.changed) for e in observed(log, "A-1")]
     assert reads == [("webhook", ("confirmed",))]  # later reads found nothing new: nothing recorded
     assert mall.gets("101") <= 3
@@ -128,9 +126,9 @@ async def test_several_changes_before_the_read_are_one_get() -> None:
         w.first_seen("acme", "A-1", "101", "pending"), *[w.mall_changed("acme", "A-1", "101") for _ in range(5)]
     )
     async with running(log, mall):
-        await eventually(lambda: mall.gets("101") == 1)
+        await eventually_on_loop(lambda: mall.gets("101") == 1)
         await w.write(w.first_seen("acme", "M-1", "199", "in_process"))  # the marker
-        await eventually(lambda: mall.puts("199"))
+        await eventually_on_loop(lambda: mall.puts("199"))
     assert mall.gets("101") == 1
     assert [(e.source, e.changed) for e in observed(log, "A-1")] == [("webhook", ("confirmed",))]
 
@@ -140,12 +138,12 @@ async def test_a_customer_cancel_at_mall_stops_the_put_and_says_not_to_ship() ->
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall):
         await confirmed_open(log, mall, w, "A-1", "101")
-        await eventually(lambda: mall.puts("101"))
+        await eventually_on_loop(lambda: mall.puts("101"))
         mall.mall_changes("101", MallStatus.CANCELLED)
         await w.write(w.mall_changed("acme", "A-1", "101"))
-        await eventually(lambda: any(e.status is MallStatus.CANCELLED for e in observed(log, "A-1")))
+        await eventually_on_loop(lambda: any(e.status is MallStatus.CANCELLED for e in observed(log, "A-1")))
         await w.write(w.status("acme", "A-1", "101", "in_process"))
-        await eventually(lambda: "AttentionNeeded" in kinds(log, "A-1"))
+        await eventually_on_loop(lambda: "AttentionNeeded" in kinds(log, "A-1"))
     attention = [e for e in sync_events(log) if isinstance(e, AttentionNeeded)]
     assert [a.code for a in attention] == ["cancelled_at_mall"]
     assert "do not ship it" in attention[0].reason
@@ -158,10 +156,10 @@ async def test_the_next_status_put_after_a_mall_change_carries_confirmed() -> No
     mall.orders["101"] = FakeMallOrder(MallStatus.OPEN, confirmed=True)
     async with running(log, mall):
         await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
-        await eventually(lambda: mall.orders["101"].status is MallStatus.SHIPPING)
+        await eventually_on_loop(lambda: mall.orders["101"].status is MallStatus.SHIPPING)
         mall.mall_changes("101")  # MALL edits the order: unconfirmed again; FastCentrik cancels meanwhile
         await w.write(w.mall_changed("acme", "A-1", "101"), w.status("acme", "A-1", "101", "cancelled"))
-        await eventually(lambda: mall.orders["101"].status is MallStatus.CANCELLED)
+        await eventually_on_loop(lambda: mall.orders["101"].status is MallStatus.CANCELLED)
     assert mall.puts("101") == [{"status": "shipping", "confirmed": True}, {"status": "cancelled", "confirmed": True}]
 
 
@@ -172,7 +170,7 @@ async def test_a_failed_read_on_a_notice_is_still_owed() -> None:
     mall.fail("GET", MallOutcomeUnknown("GET order 101: no answer within the timeout"))
     async with running(log, mall):
         await w.write(w.first_seen("acme", "A-1", "101", "pending"), w.mall_changed("acme", "A-1", "101"))
-        await eventually(lambda: mall.puts("101") == [{"confirmed": True}])
+        await eventually_on_loop(lambda: mall.puts("101") == [{"confirmed": True}])
     assert mall.gets("101") == 2
     assert [e.source for e in observed(log, "A-1")] == ["webhook"]
 
@@ -185,9 +183,9 @@ async def test_the_poll_reads_only_the_orders_whose_state_differs_and_only_known
     mall.orders["777"] = FakeMallOrder(MallStatus.OPEN, confirmed=False)  # no FastCentrik snapshot names it
     await w.write(w.first_seen("acme", "A-1", "101", "in_process"), w.first_seen("acme", "A-2", "102", "in_process"))
     async with running(log, mall, poll_s=0.05) as service:
-        await eventually(lambda: all(mall.orders[m].status is MallStatus.SHIPPING for m in ("101", "102")))
+        await eventually_on_loop(lambda: all(mall.orders[m].status is MallStatus.SHIPPING for m in ("101", "102")))
         mall.mall_changes("102", MallStatus.CANCELLED)  # no webhook: only the poll can see it
-        await eventually(lambda: any(e.source == "poll" for e in observed(log, "A-2")))
+        await eventually_on_loop(lambda: any(e.source == "poll" for e in observed(log, "A-2")))
         polls = service.metrics.registry.get_sample_value(
             "mallbridge_publisher_unconfirmed_polls_total", {"tenant": "acme", "outcome": "ok"}
         )
@@ -207,11 +205,11 @@ async def test_a_resync_written_while_running_is_read_and_recorded_even_when_not
     await w.write(w.first_seen("acme", "A-1", "101", "pending"))
     async with running(log, mall):
         await write_operator(log, resync("A-1", "101"))
-        await eventually(lambda: observed(log, "A-1"))
+        await eventually_on_loop(lambda: observed(log, "A-1"))
     assert [(e.source, e.changed) for e in observed(log, "A-1")] == [("resync", ("confirmed",))]
     async with running(log, mall):  # restarted: the answered resync is folded, not read again
         await w.write(w.first_seen("acme", "M-1", "199", "in_process"))
-        await eventually(lambda: mall.puts("199"))
+        await eventually_on_loop(lambda: mall.puts("199"))
     assert mall.gets("101") == 1
 
 
@@ -222,7 +220,7 @@ async def test_a_balance_observation_claims_the_status_and_asks_for_a_read() -> 
     async with running(log, mall):
         await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
         now = datetime.now(UTC)
-        await eventually(lambda: "MallUpdateRequested" in kinds(log, "A-1"))
+        await eventually_on_loop(lambda: "MallUpdateRequested" in kinds(log, "A-1"))
         balance = MallStateObserved(
             event_id=uuid.uuid4(),
             tenant_id="acme",
@@ -238,7 +236,7 @@ async def test_a_balance_observation_claims_the_status_and_asks_for_a_read() -> 
         mall.orders["102"] = FakeMallOrder(MallStatus.CANCELLED, confirmed=False)
         await w.write(w.first_seen("acme", "A-2", "102", "pending"))
         await write_operator(log, balance)
-        await eventually(lambda: any(e.source == "resync" for e in observed(log, "A-2")))
+        await eventually_on_loop(lambda: any(e.source == "resync" for e in observed(log, "A-2")))
     assert [e.status for e in observed(log, "A-2")] == [MallStatus.CANCELLED]
     assert mall.puts("102") == []
 
@@ -248,6 +246,6 @@ async def test_an_update_mall_accepted_is_recorded_as_a_confirm_only_when_it_onl
     w = OrderEventWriter(log, TOPICS.order_events)
     async with running(log, mall):
         await confirmed_open(log, mall, w, "A-1", "101")
-        await eventually(lambda: "MallStatusUpdated" in kinds(log, "A-1"))
+        await eventually_on_loop(lambda: "MallStatusUpdated" in kinds(log, "A-1"))
     (updated,) = [e for e in sync_events(log) if isinstance(e, MallStatusUpdated)]
     assert (updated.status, updated.request) == (MallStatus.OPEN, {"confirmed": True})

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from functools import partial
 
 from mallbridge_core.backoff import Backoff
 from mallbridge_publisher.scheduler import Key, OrderScheduler
+from tests.support.eventually import eventually
 
 A: Key = ("acme", "A-1")
 B: Key = ("acme", "B-1")
+C: Key = ("acme", "C-1")
 
 
 class Work:
@@ -49,10 +52,8 @@ def scheduler(work: Work, *, grace_s: float = 1.0) -> OrderScheduler:
     return OrderScheduler(work, on_done=work.done.append, backoff=tiny_backoff, grace_s=grace_s)
 
 
-async def until(check: object, timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():  # type: ignore[operator]
-            await asyncio.sleep(0.001)
+# The checks read the fake's dicts, which the scheduler's tasks change on this loop: run them on it, often.
+until = partial(eventually, on_loop=True, interval=0.001)
 
 
 async def test_a_request_while_the_order_runs_reruns_it_once_and_never_concurrently() -> None:
@@ -110,13 +111,18 @@ async def test_the_backoff_of_an_order_grows_and_a_reset_starts_it_over() -> Non
 
 
 async def test_wake_after_runs_the_order_later_and_a_new_wake_up_replaces_the_old() -> None:
+    """Timers fire in the order of their deadlines: A's replaced wake-up (5 ms) would come before C's (20 ms),
+    its new one (50 ms) comes after; B (100 ms) is the marker after both. Each is set after the one it must
+    follow, so a slow machine cannot swap them."""
     work = Work()
-    work.open(A)
+    work.open(A, B, C)
     s = scheduler(work)
-    s.wake_after(A, 10.0)
-    s.wake_after(A, 0.01)
-    await until(lambda: work.done == [A])
-    await asyncio.sleep(0.05)
+    s.wake_after(C, 0.02)
+    s.wake_after(A, 0.005)
+    s.wake_after(A, 0.05)
+    s.wake_after(B, 0.1)
+    await until(lambda: B in work.done)
+    assert work.done == [C, A, B]
     assert work.runs[A] == 1
 
 
@@ -126,9 +132,8 @@ async def test_stop_lets_a_running_pass_finish_within_the_grace_and_refuses_new_
     s.schedule(A)
     await until(lambda: work.runs[A] == 1)
     stopping = asyncio.create_task(s.stop([A]))
-    await asyncio.sleep(0.01)
-    s.schedule(A)  # ignored: the order is stopping
-    assert s.stopping(A)
+    await until(lambda: s.stopping(A))
+    s.schedule(A)  # ignored: the order is stopping (else it would run again before the stop ends)
     work.open(A)
     await stopping
     assert work.done == [A]
@@ -144,6 +149,8 @@ async def test_stop_cancels_what_outlives_the_grace_and_cancels_wake_ups() -> No
     await until(lambda: work.runs[A] == 1)
     await s.stop_all()
     assert A not in work.running  # cancelled
-    await asyncio.sleep(0.1)
+    # The marker: a wake-up set after the stop, due later than B's was. Once it ran, B's would have too.
+    work.open(C)
+    s.wake_after(C, 0.1)
+    await until(lambda: work.done == [C])
     assert work.runs[B] == 0  # its wake-up never fired
-    assert work.done == []
