@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.integration.ingest.support import IngestServer, by_key, order_topic, read_events, summary, tenant
+from tests.support.eventually import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "services" / "ingest" / "examples"
 TOKEN = "SECRET-EXPORT-TOKEN-4711"
@@ -61,13 +60,6 @@ def export_server() -> Iterator[ExportServer]:
         server.httpd.server_close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def test_poller_ingests_good_exports_and_writes_nothing_from_malformed_ones(
     export_server: ExportServer, event_log_url: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -90,25 +82,25 @@ async def test_poller_ingests_good_exports_and_writes_nothing_from_malformed_one
         async def five_orders() -> bool:
             return len(await written()) == 5
 
-        await eventually(five_orders, "the sample export's five MALL orders")
+        await eventually(five_orders, what="the sample export's five MALL orders")
         first = await written()
         assert set(first) == {f"acme:2026-00010{i}".encode() for i in range(1, 6)}  # not the e-shop-only row
         assert all(v == [("OrderFirstSeen", 1)] for v in first.values())
-        await eventually(lambda: polled("unchanged"), "an identical export being skipped")
+        await eventually(lambda: polled("unchanged"), what="an identical export being skipped")
 
         # Malformed: an HTML login page instead of the CSV.
         export_server.serve(b"<html><body>Session expired</body></html>")
-        await eventually(lambda: polled("malformed"), "a malformed export to be reported")
+        await eventually(lambda: polled("malformed"), what="a malformed export to be reported")
         # Malformed rows: one real change next to an invalid status. All or nothing: nothing is written.
         changed = sample.replace(
             "2026-000101;1000000000101;nevyřízená".encode(), "2026-000101;1000000000101;vyřizuje se".encode()
         )
         assert changed != sample
         export_server.serve(changed.replace("stornovaná".encode(), b"hotovo"))
-        await eventually(lambda: polled("malformed", 2), "an export with an invalid row to be reported")
+        await eventually(lambda: polled("malformed", 2), what="an export with an invalid row to be reported")
         # The export URL answering an error.
         export_server.serve(b"busy", status=503)
-        await eventually(lambda: polled("http_error"), "an HTTP error to be reported")
+        await eventually(lambda: polled("http_error"), what="an HTTP error to be reported")
         assert await written() == first
 
         # A good export again: exactly the one change is written.
@@ -117,7 +109,7 @@ async def test_poller_ingests_good_exports_and_writes_nothing_from_malformed_one
         async def status_changed() -> bool:
             return (await written())[b"acme:2026-000101"] == [("OrderFirstSeen", 1), ("OrderStatusChanged", 2)]
 
-        await eventually(status_changed, "the changed order's event")
+        await eventually(status_changed, what="the changed order's event")
         assert sum(len(v) for v in (await written()).values()) == 6
         metrics = await srv.metrics()
         assert 'mallbridge_ingest_requests_rejected_total{reason="malformed",source="poll",tenant="acme"}' in metrics

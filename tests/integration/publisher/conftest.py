@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from mallbridge_publisher.config import PublisherSettings
 from mallbridge_sandbox.app import create_app
 from mallbridge_sandbox.partners import Partner
 from mallbridge_sandbox.server import SandboxServer
+from mallbridge_schema.serde import event_key
 from tests.support.orders import OrderEventWriter
 
 PARTNERS = {"acme": "acme-secret-client-id", "beta": "beta-secret-client-id"}
@@ -62,6 +62,14 @@ class Harness:
             r.raise_for_status()
             return str(r.json()["order"]["status"])
 
+    def mall_statuses(self, mall_ids: list[str]) -> list[str]:
+        """The status of each order at MALL, read over one connection (a check polled many times)."""
+        with self.admin() as admin:
+            answers = [admin.get(f"/sandbox/orders/{mall_id}") for mall_id in mall_ids]
+        for r in answers:
+            r.raise_for_status()
+        return [str(r.json()["order"]["status"]) for r in answers]
+
     def requests(self, **filters: str) -> list[dict[str, Any]]:
         with self.admin() as admin:
             r = admin.get("/sandbox/requests", params=filters)
@@ -91,6 +99,28 @@ class Harness:
         )
         return RunningPublisher(service, asyncio.create_task(service.run(serve_http=False)))
 
+    async def partition_of(self, tenant: str, order_number: str) -> int:
+        """The order-events partition the log put the order's events in (read back, whatever the engine)."""
+        key = event_key(tenant, order_number)
+        async for batch in self.log.replay(self.topics.order_events):
+            for record in batch:
+                if record.key == key:
+                    return record.partition
+        raise AssertionError(f"no order events of {tenant}:{order_number}")
+
+    async def marker_after(self, tenant: str, order_number: str, first_mall_id: int) -> str:
+        """Write a new order (a marker) on the partition of `order_number`'s events, after them; return its
+        MALL id. Once MALL has it `shipping`, the publisher has read that partition past all of them and
+        started their passes (a graceful stop then waits for those to end)."""
+        wanted = await self.partition_of(tenant, order_number)
+        for n in range(64):
+            marker, mall_id = f"MARKER-{n}", str(first_mall_id + n)
+            await asyncio.to_thread(self.create_orders, tenant, [mall_id])
+            await self.writer.write(self.writer.first_seen(tenant, marker, mall_id, "in_process"))
+            if await self.partition_of(tenant, marker) == wanted:
+                return mall_id
+        raise AssertionError(f"no marker landed on partition {wanted}")
+
     async def sync_events(self) -> list[Any]:
         from mallbridge_schema.serde import decode_sync_event
 
@@ -108,16 +138,6 @@ class RunningPublisher:
     async def stop(self) -> None:
         self.service.stop()
         await asyncio.wait_for(self.task, timeout=30)
-
-
-async def eventually(check: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if await asyncio.to_thread(check):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from mallbridge_core.eventlog import LogRecord, OutgoingRecord
 from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, StepDeferred
-from tests.integration.publisher.conftest import Harness, eventually
+from tests.integration.publisher.conftest import Harness
+from tests.support.eventually import eventually
 
 T = "acme"
 TRACK = ("ZX12345-CZ", "https://tracking.example/ZX12345-CZ")
@@ -79,11 +78,8 @@ async def test_cancel_after_shipped_sends_nothing_and_raises_attention(harness: 
         async def attention() -> list[AttentionNeeded]:
             return [e for e in await h.sync_events() if isinstance(e, AttentionNeeded) and e.order_number == "A-3"]
 
-        for _ in range(100):
-            if await attention():
-                break
-            await asyncio.sleep(0.1)
-        found = await attention()
+        # The pass that sees the cancel records the attention item as its last act: a cancel PUT would be first.
+        found = await eventually(attention, what="the attention item for the cancel after shipped")
     finally:
         await publisher.stop()
     assert [a.code for a in found] == ["cancel_after_shipped"]
@@ -105,11 +101,12 @@ async def test_redelivered_events_send_no_second_put(harness: Harness) -> None:
     # A new consumer group receives every event again from offset 0; and the same events are appended twice.
     events = [w.status(T, "A-4", mid, "in_process")]
     await w.write(*events, *events)
+    marker = await h.marker_after(T, "A-4", 10085339400)
     second = h.start_publisher(group="another-group")
     try:
-        await asyncio.sleep(3)
+        await eventually(lambda: h.mall_status(marker) == "shipping", what="the marker order after A-4's events")
     finally:
-        await second.stop()
+        await second.stop()  # graceful: A-4's pass, started before the marker's, has ended
     assert _bodies(h, mid) == [{"status": "shipping", "confirmed": True}]
 
 
@@ -124,11 +121,7 @@ async def test_shipped_without_tracking_is_deferred_then_sent_when_tracking_arri
         async def deferrals() -> list[StepDeferred]:
             return [e for e in await h.sync_events() if isinstance(e, StepDeferred)]
 
-        for _ in range(100):
-            if await deferrals():
-                break
-            await asyncio.sleep(0.1)
-        deferred = await deferrals()
+        deferred = await eventually(deferrals, what="the deferral for the missing tracking")
         assert [d.status.value for d in deferred] == ["shipped"]
         assert "tracking number and tracking URL" in deferred[0].reason
         assert h.puts(mid) == []
@@ -149,9 +142,17 @@ async def test_mdp_order_passes_through_shipping_and_never_gets_delivered_from_u
     publisher = h.start_publisher()
     try:
         await eventually(lambda: h.mall_status(mid) == "shipped")
-        await asyncio.sleep(1)
+        # The marker: a cancel in FastCentrik now gets an attention item from the order's next pass, which
+        # starts only after the pass that sent shipped ended (one pass per order at a time).
+        await w.write(w.status(T, "A-6", mid, "cancelled"))
+
+        async def attention() -> list[AttentionNeeded]:
+            return [e for e in await h.sync_events() if isinstance(e, AttentionNeeded) and e.order_number == "A-6"]
+
+        found = await eventually(attention, what="the attention item for A-6's cancel")
     finally:
         await publisher.stop()
+    assert [a.code for a in found] == ["cancel_after_shipped"]
     assert _bodies(h, mid) == [{"status": "shipping", "confirmed": True}, {"status": "shipped"}]
 
 
@@ -164,13 +165,11 @@ async def test_an_undecodable_order_event_is_dead_lettered_and_the_next_order_st
     try:
         await w.write(w.first_seen(T, "A-51", mid, "in_process"))
         await eventually(lambda: h.mall_status(mid) == "shipping")
-        dead: list[LogRecord] = []
-        deadline = asyncio.get_running_loop().time() + 20
-        while not dead:
-            assert asyncio.get_running_loop().time() < deadline, "nothing reached the dead-letter topic"
-            async for batch in h.log.replay(h.topics.dead_letter):
-                dead.extend(batch)
-            await asyncio.sleep(0.1)
+
+        async def dead_letters() -> list[LogRecord]:
+            return [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
+
+        dead: list[LogRecord] = await eventually(dead_letters, what="a record on the dead-letter topic")
     finally:
         await publisher.stop()
     assert len(dead) == 1

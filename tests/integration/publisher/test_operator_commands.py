@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from mallbridge_schema.events import AttentionNeeded, MallStateObserved
-from tests.integration.publisher.conftest import Harness, RunningPublisher, eventually
+from tests.integration.publisher.conftest import Harness, RunningPublisher
+from tests.support.eventually import eventually
 from tests.support.procs import MALLBRIDGE
 
 T = "acme"
@@ -120,10 +121,7 @@ async def test_resync_after_a_mall_side_cancel_plans_from_it_and_ack_leaves_the_
         async def attention() -> list[AttentionNeeded]:
             return [e for e in await h.sync_events() if isinstance(e, AttentionNeeded) and e.order_number == "S-1"]
 
-        async def raised() -> bool:
-            return bool(await attention())
-
-        await _until(raised)
+        await eventually(attention, what="the cancelled_at_mall attention item")
         assert [e.code for e in await attention()] == ["cancelled_at_mall"]
         await eventually(lambda: _open_attention(publisher, "cancelled_at_mall") == 1)
         ack = await order_cmd(
@@ -153,9 +151,3 @@ async def test_resync_after_a_mall_side_cancel_plans_from_it_and_ack_leaves_the_
     [tenant] = report["tenants"]
     assert (tenant["open_attention"], tenant["resyncs_requested"], tenant["acknowledgements"]) == (0, 1, 1)
     assert report["verify"]["differences"] == []
-
-
-async def _until(check, timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.1)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_schema.events import MallStateObserved, OrderResyncRequested
 from mallbridge_schema.serde import encode_event, event_key
-from tests.integration.publisher.conftest import Harness, eventually
+from tests.integration.publisher.conftest import Harness
+from tests.support.eventually import eventually
 
 T = "acme"
 

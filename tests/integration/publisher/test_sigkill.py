@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from tests.conftest import free_port
-from tests.integration.publisher.conftest import PARTNERS, Harness, eventually
+from tests.integration.publisher.conftest import PARTNERS, Harness
+from tests.support.eventually import eventually
 
 MALLBRIDGE = Path(sys.executable).parent / "mallbridge"
 N = 1000
