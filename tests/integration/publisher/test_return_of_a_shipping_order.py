@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 from mallbridge_schema.serde import decode_operator_event
-from tests.integration.publisher.conftest import Harness, eventually
+from tests.integration.publisher.conftest import Harness
+from tests.support.eventually import eventually
 from tests.support.procs import MALLBRIDGE
 
 T = "acme"
