@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,7 @@ from mallbridge_sandbox.server import SandboxServer
 from mallbridge_schema.events import AttentionAcknowledged
 from mallbridge_schema.serde import decode_operator_event
 from tests.support.browser import chromium
+from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 
 T, CLIENT_ID, TOKEN = "acme", "acme-secret-client-id", "browser-test-console-token-0123"
@@ -59,14 +60,6 @@ class Stack:
         return [decode_operator_event(r.value) async for b in self.log.replay(self.topics.operator_events) for r in b]
 
 
-async def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout:g} s: {check}")
-        await asyncio.sleep(0.2)
-
-
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     sandbox = SandboxServer(create_app([Partner(T, CLIENT_ID)], seed=3))
@@ -89,7 +82,11 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     task = asyncio.create_task(service.run())
     s = Stack(sandbox, log, port)
     try:
-        await _eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200)
+        await eventually(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+            interval=0.2,
+            retry_on=(httpx.TransportError,),  # not listening yet
+        )
         yield s
     finally:
         service.stop()
@@ -107,7 +104,7 @@ async def _orders(s: Stack) -> None:
     await w.write(
         w.first_seen(T, "W-1", SHIPPED_ID, "settled", **TRACK), w.first_seen(T, "W-2", FLAGGED_ID, "settled", **TRACK)
     )
-    await _eventually(lambda: s.mall_status(SHIPPED_ID) == "shipped" and s.mall_status(FLAGGED_ID) == "shipped")
+    await eventually(lambda: s.mall_status(SHIPPED_ID) == "shipped" and s.mall_status(FLAGGED_ID) == "shipped")
     await w.write(w.status(T, "W-2", FLAGGED_ID, "cancelled"))
 
 
@@ -151,7 +148,7 @@ async def test_log_in_see_the_attention_and_mark_a_shipped_order_returned(stack:
         await page.get_by_role("button", name="Confirm").click()
         await expect(page.get_by_role("status")).to_contain_text("Recorded: the return")
 
-        await _eventually(lambda: s.mall_status(SHIPPED_ID) == "returned")
+        await eventually(lambda: s.mall_status(SHIPPED_ID) == "returned")
         assert [b for b in s.puts(SHIPPED_ID) if b.get("status") == "returned"] == [{"status": "returned"}]
         timeline = page.locator("table.timeline")
         await _reload_until(page, timeline, "MALL accepted #2 returned")
