@@ -18,6 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles (CONTRIBUTING.md, "Tests"): `ci`, the default, runs each property test on 50 new cases
+# per run (no deadline: a loaded 2-core CI machine is no place to time a case); `HYPOTHESIS_PROFILE=thorough`
+# runs 1000 cases each, for a change to the domain, the folds or the file readers. A test that names its own
+# `max_examples` keeps it (a coverage guard, the push API's fuzz).
+settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from mallbridge_core.eventlog.port import LogRecord
@@ -39,7 +39,7 @@ from mallbridge_schema.events import (
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings()  # the profile's count and deadline (tests/conftest.py)
 TOPICS = Topics(prefix="parity.")
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
 T0 = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)

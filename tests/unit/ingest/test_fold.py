@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mallbridge_core.domain import projection
@@ -46,7 +46,6 @@ def fold(events: list[Any], state: OrderState = UNKNOWN) -> OrderState:
     return state
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(snapshots, min_size=1, max_size=12))
 def test_folding_the_emitted_events_gives_the_detected_state(sequence: list[OrderSnapshot]) -> None:
     events, state = run(sequence)
@@ -54,7 +53,6 @@ def test_folding_the_emitted_events_gives_the_detected_state(sequence: list[Orde
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(snapshots, min_size=1, max_size=8))
 def test_the_last_snapshot_again_changes_nothing(sequence: list[OrderSnapshot]) -> None:
     _events, state = run(sequence)
@@ -63,7 +61,6 @@ def test_the_last_snapshot_again_changes_nothing(sequence: list[OrderSnapshot]) 
     assert after == state
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(snapshots, min_size=1, max_size=8))
 def test_folding_with_duplicates_gives_the_same_state(sequence: list[OrderSnapshot]) -> None:
     events, state = run(sequence)
@@ -101,7 +98,6 @@ def test_each_event_type_updates_its_field() -> None:
     assert after.seq == 2
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(snapshots, min_size=1, max_size=10), st.randoms(use_true_random=False))
 def test_ingest_state_is_the_projections_fastcentrik_side(sequence: list[OrderSnapshot], rnd: Any) -> None:
     """One fold of FastCentrik's side: what ingest compares snapshots against is what the publisher and

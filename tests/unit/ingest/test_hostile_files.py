@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mallbridge_ingest.adapters.export_csv import parse_export
@@ -17,7 +17,6 @@ from mallbridge_ingest.adapters.snapshot_files import open_snapshot_file, read_s
 from mallbridge_ingest.adapters.validation import validate_many
 
 STATUSES = ["pending", "vyřízená", "vyřizuje se", "stornovaná", "settled"]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def good_fields(i: int, status: str) -> dict[str, str]:
@@ -77,7 +76,6 @@ def read_all(path: Path, fmt: str) -> tuple[dict[int, str], set[int]]:
     return {line: s.order_number for line, s in valid}, reported
 
 
-@FUZZ
 @given(jsonl_file())
 def test_a_damaged_jsonl_file_reports_every_bad_line_and_reads_every_good_one(
     tmp_path_factory: Any, case: tuple[bytes, dict[int, str], set[int]]
@@ -121,7 +119,6 @@ def csv_file(draw: st.DrawFn) -> tuple[bytes, dict[int, str], set[int]]:
     return ending.join(lines) + ending, good, bad
 
 
-@FUZZ
 @given(csv_file())
 def test_a_damaged_csv_file_reports_every_bad_line_and_reads_every_good_one(
     tmp_path_factory: Any, case: tuple[bytes, dict[int, str], set[int]]
@@ -134,7 +131,6 @@ def test_a_damaged_csv_file_reports_every_bad_line_and_reads_every_good_one(
     assert reported == bad
 
 
-@FUZZ
 @given(st.binary(max_size=400), st.sampled_from(["jsonl", "csv"]))
 def test_arbitrary_bytes_never_crash_the_reader(tmp_path_factory: Any, data: bytes, fmt: str) -> None:
     path = tmp_path_factory.mktemp("any") / f"orders.{fmt}"
@@ -176,7 +172,6 @@ def export_document(draw: st.DrawFn) -> tuple[bytes, CsvExportMapping, dict[int,
     return bom + b"\r\n".join(lines) + b"\r\n", mapping, good, bad
 
 
-@FUZZ
 @given(export_document())
 def test_a_damaged_export_reports_every_bad_row_and_reads_every_good_one(
     case: tuple[bytes, CsvExportMapping, dict[int, str], set[int]],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mallbridge_ingest.domain import UNKNOWN, BatchPlan, OrderState, after_failed_write, apply_event, plan_batch
@@ -98,7 +98,6 @@ dated = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(dated, min_size=1, max_size=15))
 def test_the_state_is_the_newest_snapshot_and_the_mark_the_newest_change(sequence: list[Any]) -> None:
     """Whatever the arrival order, the state holds what the newest snapshot said ("newest" by changed_at,
