@@ -16,7 +16,9 @@ from tests.integration.sandbox.receiver import Receiver
 MALLBRIDGE = str(Path(sys.executable).parent / "mallbridge")
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    """Until /healthz answers (at once, usually): the new process imports the whole sandbox first, which
+    on a loaded machine (a 2-core CI runner, the whole suite) can take longer than 10 s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1]
@@ -105,6 +107,9 @@ def test_cli_webhook_interval_and_latency_options(tmp_path: Path) -> None:
             wait_healthy(url, proc)
             with httpx.Client(base_url=url, timeout=5) as client:
                 first = client.post("/sandbox/orders", json={"partner": "acme"}).json()["order"]["id"]
+                # the second order only once the first delivery is out: ids waiting together go in one POST
+                # (as at MALL), so two orders created back to back may well arrive as one delivery
+                assert [d.body for d in receiver.wait_for(1)] == [[int(first)]]
                 second = client.post("/sandbox/orders", json={"partner": "acme"}).json()["order"]["id"]
                 deliveries = receiver.wait_for(2)
                 assert [d.body for d in deliveries] == [[int(first)], [int(second)]]
