@@ -1,6 +1,7 @@
 """A webhook receiver for the sandbox's tests: a real uvicorn server on 127.0.0.1 that records each POST.
 
-It answers `status` (200 by default) after `delay_s` (0 by default), both changeable while it runs. Each
+It answers `status` (200 by default) after `delay_s` (0 by default), both changeable while it runs, and
+not before `release()` while `hold()` is in force (a receiver that hangs as long as a test needs). Each
 reset() gives it a new token (the last part of `url`): a late POST to an earlier test's URL is not counted.
 """
 
@@ -37,6 +38,7 @@ class Receiver:
     def __init__(self) -> None:
         self.status = 200
         self.delay_s = 0.0
+        self._held = threading.Event()
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self.token = f"{TOKEN_PREFIX}{uuid.uuid4().hex}"
@@ -63,7 +65,16 @@ class Receiver:
                 self._received.append(entry)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        while self._held.is_set():
+            await asyncio.sleep(0.01)
         return Response(status_code=self.status)
+
+    def hold(self) -> None:
+        """Answer no POST (those arrived are recorded) until `release()`."""
+        self._held.set()
+
+    def release(self) -> None:
+        self._held.clear()
 
     @property
     def base_url(self) -> str:
@@ -84,6 +95,7 @@ class Receiver:
             self._received.clear()
             self.token = f"{TOKEN_PREFIX}{uuid.uuid4().hex}"
         self.status, self.delay_s = 200, 0.0
+        self.release()
 
     def bodies(self) -> list[Any]:
         return [r.body for r in self.received]
@@ -99,6 +111,7 @@ class Receiver:
         self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
 
     def stop(self) -> None:
+        self.release()
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -15,6 +15,7 @@ from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import BatchRejectedError, IngestService, NotReadyError
 from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
 from mallbridge_schema.serde import decode_order_event, encode_event
+from tests.support.eventually import eventually
 from tests.unit.ingest.fakes import FakeEventLog
 from tests.unit.ingest.support import snap
 
@@ -176,10 +177,27 @@ async def test_concurrent_pushes_of_one_order_keep_seq_consistent() -> None:
     assert len(seqs) == len(statuses)  # every push changed the status
 
 
+class GateLog(FakeEventLog):
+    """Holds every append until `release`; counts how many were waiting at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+        self.release = asyncio.Event()
+
+    async def append(self, topic: str, records: list[OutgoingRecord]) -> None:  # type: ignore[override]
+        self.waiting += 1
+        await self.release.wait()
+        await super().append(topic, records)
+
+
 async def test_concurrent_pushes_of_different_orders_overlap() -> None:
-    log = SlowLog()
+    log = GateLog()
     svc = service(log)
     await svc.prepare()
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(*(svc.ingest("acme", [(0, snap(f"O{i}"))], source="push") for i in range(20)))
-    assert asyncio.get_running_loop().time() - started < 0.15  # 20 x 10 ms if they were serialized
+    pushes = asyncio.gather(*(svc.ingest("acme", [(0, snap(f"O{i}"))], source="push") for i in range(20)))
+    # all 20 appends are in flight together (serialized, only the first would be waiting)
+    await eventually(lambda: log.waiting == 20, on_loop=True)
+    log.release.set()
+    await pushes
+    assert len(decoded(log)) == 20
