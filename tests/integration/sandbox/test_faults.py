@@ -31,7 +31,7 @@ def test_latency_is_added(sandbox: Sandbox, acme: PartnerClient) -> None:
     response = acme.get("/orders")
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
-    assert 0.3 <= elapsed < 2.0
+    assert elapsed >= 0.3  # the added latency is a floor; how much more a busy machine adds is not the sandbox's
 
 
 @pytest.mark.parametrize(("status", "code"), [(503, "SERVICE_UNAVAILABLE"), (500, "INTERNAL_ERROR")])
