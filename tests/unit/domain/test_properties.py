@@ -30,7 +30,7 @@ from .simulation import DELIVERY_VALUES, NOWS, TRACKING, Sim, drain, merge
 
 # the heart of MALL's side: twice the profile's usual count in CI (100), the profile's count when it asks more
 SETTINGS = settings(
-    max_examples=max(100, settings.default.max_examples),
+    max_examples=max(100, settings().max_examples),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
