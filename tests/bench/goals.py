@@ -35,6 +35,8 @@ def goal(
     `unmet_because` says why the goal is not met whatever the figure (e.g. the stated load was not reached)."""
     if (at_least is None) == (at_most is None):
         raise ValueError("a goal needs exactly one of at_least, at_most")
+    if figure is not None and math.isnan(figure):
+        figure = None  # not measured (JSON has no NaN)
     ratio = None
     if figure is not None and baseline:
         ratio = figure / baseline
