@@ -47,9 +47,11 @@ from mallbridge_schema.events import (
     AttentionResolved,
     DeliveryDateSet,
     Event,
+    MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
+    ObservationSource,
     OrderEventBase,
     OrderFirstSeen,
     OrderStatusChanged,
@@ -111,6 +113,23 @@ class Simulation:
         self.sync_events.append(event)
         self.state = apply(self.state, event)
 
+    def _read(self, at: datetime, source: ObservationSource, request_no: int) -> None:
+        assert self.state is not None
+        mall = self.state.mall
+        self._sync(
+            MallStateObserved(
+                **self._env(at, at),
+                based_on_seq=self.state.fc.seq,
+                request_no=request_no,
+                source=source,
+                status=mall.status,
+                confirmed=mall.confirmed,
+                tracking_number=mall.tracking_number,
+                tracking_url=mall.tracking_url,
+                delivered_at=mall.delivered_at,
+            )
+        )
+
     def publish(self, at: datetime) -> None:
         """What a correct publisher does once it has read the latest fact."""
         assert self.state is not None
@@ -118,6 +137,10 @@ class Simulation:
         seq = self.state.fc.seq
         for _ in range(4):
             p = plan(self.state, now=t)
+            if p.read is not None:  # a refusal is read back once, to learn why (MALL still has what it had)
+                self._read(t, p.read.source, p.read.request_no)
+                t += timedelta(milliseconds=self.rnd.uniform(30, 200))
+                continue
             code = self.state.mall.attention_code
             if code and (p.attention is None or p.attention.code != code):
                 self._sync(AttentionResolved(**self._env(t, t), based_on_seq=seq, code=code))
