@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -140,6 +140,7 @@ class OperatorFact(msgspec.Struct, frozen=True, gc=False):
     mdp: bool | None = None
 
 
+F = TypeVar("F", "OrderFact", "SyncFact", "OperatorFact")  # a fact of one of the three topics
 _ORDER_DECODER = msgspec.json.Decoder(OrderFact)
 _SYNC_DECODER = msgspec.json.Decoder(SyncFact)
 _OPERATOR_DECODER = msgspec.json.Decoder(OperatorFact)
@@ -183,35 +184,40 @@ def decode_order_fact(raw: bytes) -> OrderFact:
 
     Raises EventDecodeError (not an event) or UnknownEventType (an event type this version lacks).
     """
-    try:
-        fact = _ORDER_DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        fact = None
-    if fact is not None and fact.schema_version == SCHEMA_VERSION and _order_complete(fact):
-        return fact
-    return order_fact_from_event(_schema_decode(raw, decode_order_event, ORDER_TYPES))
+    return _fast_path_first(
+        raw, _ORDER_DECODER, _order_complete, order_fact_from_event, decode_order_event, ORDER_TYPES
+    )
 
 
 def decode_sync_fact(raw: bytes) -> SyncFact:
     """Fast path first; the schema's decoder (with upcasters) for anything else."""
-    try:
-        fact = _SYNC_DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        fact = None
-    if fact is not None and fact.schema_version == SCHEMA_VERSION and _sync_complete(fact):
-        return fact
-    return sync_fact_from_event(_schema_decode(raw, decode_sync_event, SYNC_TYPES))
+    return _fast_path_first(raw, _SYNC_DECODER, _sync_complete, sync_fact_from_event, decode_sync_event, SYNC_TYPES)
 
 
 def decode_operator_fact(raw: bytes) -> OperatorFact:
     """Fast path first; the schema's decoder (with upcasters) for anything else."""
+    return _fast_path_first(
+        raw, _OPERATOR_DECODER, _operator_complete, operator_fact_from_event, decode_operator_event, OPERATOR_TYPES
+    )
+
+
+def _fast_path_first(
+    raw: bytes,
+    fast: msgspec.json.Decoder[F],
+    complete: Callable[[F], bool],
+    from_event: Callable[[Any], F],
+    decode: Callable[[bytes], Any],
+    known: frozenset[str],
+) -> F:
+    """The fast decoder's fact when it decodes whole and of this schema version; else the schema's event
+    (`_schema_decode`) converted with `from_event`."""
     try:
-        fact = _OPERATOR_DECODER.decode(raw)
+        fact = fast.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         fact = None
-    if fact is not None and fact.schema_version == SCHEMA_VERSION and _operator_complete(fact):
+    if fact is not None and fact.schema_version == SCHEMA_VERSION and complete(fact):
         return fact
-    return operator_fact_from_event(_schema_decode(raw, decode_operator_event, OPERATOR_TYPES))
+    return from_event(_schema_decode(raw, decode, known))
 
 
 class _Tagged(msgspec.Struct):
