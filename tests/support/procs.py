@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,20 @@ def publisher_args(
         "WARNING",
         *extra,
     ]
+
+
+def wait_ready(client: httpx.Client, proc: subprocess.Popen[bytes], *, timeout_s: float = 60.0) -> None:
+    """Until `client`'s /readyz answers 200; fails at once, with the process's stderr, if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "not ready"
+        time.sleep(0.2)
 
 
 class ServiceProcess:

@@ -16,6 +16,7 @@ import httpx
 from mallbridge_ingest.adapters.signature import sign
 from tests.conftest import free_port
 from tests.support.eventually import eventually_sync
+from tests.support.procs import wait_ready
 
 SECRET = "cli-process-secret-5f1e2d"
 EXPORT_TOKEN = "cli-export-token-77aa"
@@ -61,16 +62,7 @@ def test_serve_push_and_stop(tmp_path: Path, event_log_url: str, topic_prefix: s
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "not ready"
-                time.sleep(0.2)
+            wait_ready(client, proc)
             body = json.dumps({"orders": [{"order_number": "C-1", "mall_order_id": "42", "status": "pending"}]})
             ts = str(int(time.time()))
             signature = sign(SECRET, ts, body.encode())

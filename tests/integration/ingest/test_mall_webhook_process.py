@@ -6,12 +6,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import free_port
+from tests.support.procs import wait_ready
 
 TOKEN = "whk-process-4b9e1d77c0a2"
 
@@ -28,16 +28,7 @@ def test_the_webhook_token_is_in_no_line_the_process_writes(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "not ready"
-                time.sleep(0.2)
+            wait_ready(client, proc)
             url = f"/v1/tenants/acme/mall-webhook/{TOKEN}"
             answers = [
                 client.post(f"/v1/tenants/acme/mall-webhook/{TOKEN[:-1]}", content=b"[1]"),

@@ -13,13 +13,12 @@ import threading
 from types import TracebackType
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.eventually import eventually_sync
+from tests.support.threaded_server import ThreadedServer
 
 # What the publisher reads from MALL's answers besides the body (its rate-limit handling).
 PASSED_HEADERS = ("content-type", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
@@ -34,18 +33,7 @@ class HoldingMall:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._held = 0
         app = Starlette(routes=[Route("/{path:path}", self._forward, methods=["GET", "PUT", "POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,  # URLs carry client_id
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._http = ThreadedServer(app, name="holding-mall", timeout_graceful_shutdown=2)  # URLs carry client_id
 
     @property
     def base_url(self) -> str:
@@ -90,17 +78,16 @@ class HoldingMall:
         headers = {name: answer.headers[name] for name in PASSED_HEADERS if name in answer.headers}
         return Response(answer.content, status_code=answer.status_code, headers=headers)
 
+    @property
+    def port(self) -> int:
+        return self._http.port
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.run, name="holding-mall", daemon=True)
-        self._thread.start()
-        eventually_sync(lambda: self._server.started, timeout=10, interval=0.01, what="the holding MALL to start")
-        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
+        self._http.start()
 
     def stop(self) -> None:
         self.release()
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     def __enter__(self) -> HoldingMall:
         self.start()

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.support.threaded_server import ThreadedServer
 
 TOKEN_PREFIX = "receiver-secret-token-"
 
@@ -47,10 +48,7 @@ class Receiver:
             Route("/v1/tenants/{tenant}/mall-webhook/{token}", self._hook, methods=["POST"]),  # ingest's path
         ]
         app = Starlette(routes=routes)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._http = ThreadedServer(app, name="webhook-receiver")
 
     async def _hook(self, request: Request) -> Response:
         arrived = time.monotonic()
@@ -104,17 +102,16 @@ class Receiver:
         wait_until(lambda: len(self.received) >= count, timeout=timeout, what=f"{count} webhook deliveries")
         return self.received
 
+    @property
+    def port(self) -> int:
+        return self._http.port
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.run, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        wait_until(lambda: self._server.started, timeout=10, what="the receiver to start")
-        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
+        self._http.start()
 
     def stop(self) -> None:
         self.release()
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     def __enter__(self) -> Receiver:
         self.start()
