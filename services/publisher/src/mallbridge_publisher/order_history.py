@@ -59,8 +59,10 @@ class OrderHistory:
         return state
 
 
-def _topic_names(topics: Topics) -> dict[TopicKind, str]:
-    return {"order": topics.order_events, "sync": topics.sync_events, "operator": topics.operator_events}
+def lane_sources(lane: Topics) -> tuple[tuple[TopicKind, str, Callable[[bytes], Any]], ...]:
+    """One lane's three topics, each with its kind and the schema's decoder, in the order they are read."""
+    names = {"order": lane.order_events, "sync": lane.sync_events, "operator": lane.operator_events}
+    return tuple((kind, names[kind], decode) for kind, decode in _DECODERS)
 
 
 async def read_order_history(log: EventLog, topics: Topics, tenant_id: str, order_number: str) -> OrderHistory:
@@ -70,12 +72,11 @@ async def read_order_history(log: EventLog, topics: Topics, tenant_id: str, orde
     undecodable = 0
     found: tuple[int, int] | None = None  # (partition, partition count) once the order was seen
     for lane in topics.history():
-        names = _topic_names(lane)
-        for kind, decode in _DECODERS:
-            ends = await log.end_offsets(names[kind])
+        for kind, topic, decode in lane_sources(lane):
+            ends = await log.end_offsets(topic)
             if not any(ends.values()):
                 continue
-            async for batch in log.replay(names[kind], start=_only(found, ends), stop=ends):
+            async for batch in log.replay(topic, start=_only(found, ends), stop=ends):
                 for record in batch:
                     if record.key != key:
                         continue

@@ -15,8 +15,9 @@ from mallbridge_core.eventlog import EventLog
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.balance.drift import TenantLog
+from mallbridge_publisher.order_history import lane_sources
 from mallbridge_schema.events import Event, MallStateObserved
-from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
+from mallbridge_schema.serde import EventDecodeError
 from mallbridge_schema.statuses import MallStatus
 
 Key = tuple[str, str]
@@ -36,14 +37,7 @@ class _Fold:
 
 
 def _sources(topics: Topics) -> list[tuple[str, Callable[[bytes], Any]]]:
-    out: list[tuple[str, Callable[[bytes], Any]]] = []
-    for lane in topics.history():
-        out += [
-            (lane.order_events, decode_order_event),
-            (lane.sync_events, decode_sync_event),
-            (lane.operator_events, decode_operator_event),
-        ]
-    return out
+    return [(topic, decode) for lane in topics.history() for _, topic, decode in lane_sources(lane)]
 
 
 async def read_tenant_logs(
