@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from mallbridge_core.eventlog.kafka.batches import BATCHED_FROM, send_batched
+from mallbridge_core.eventlog.kafka.closing import stop_within
 from mallbridge_core.eventlog.kafka.replay import bounds, read_range
 from mallbridge_core.eventlog.kafka.subscription import KafkaSubscription
 from mallbridge_core.eventlog.kafka.topics import TopicAdmin
@@ -73,8 +74,7 @@ class KafkaEventLog:
                 try:
                     await producer.start()
                 except Exception:
-                    with contextlib.suppress(Exception):
-                        await producer.stop()
+                    await stop_within(producer.stop(), producer.client, timeout_s=5.0)
                     raise
                 self._producer = producer
             return self._producer
@@ -89,8 +89,7 @@ class KafkaEventLog:
             # may still land; consumers are idempotent by per-order seq, so that is harmless.)
             with contextlib.suppress(Exception):
                 producer._message_accumulator.fail_all(LogUnavailableError("append abandoned"))
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(producer.stop(), timeout=5.0)
+        await stop_within(producer.stop(), producer.client, timeout_s=5.0)
 
     async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
         if not records:

@@ -7,13 +7,13 @@ there before the first fetch); before partitions are taken away `on_revoked` let
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from mallbridge_core.eventlog.kafka.closing import stop_within
 from mallbridge_core.eventlog.kafka.records import to_record
 from mallbridge_core.eventlog.port import LogRecord, LogUnavailableError, OnAssigned, OnRevoked
 
@@ -82,5 +82,4 @@ class KafkaSubscription:
 
     async def close(self) -> None:
         # Bounded: after a broker outage, leaving the group can wait on a coordinator that is gone.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.consumer.stop(), timeout=10.0)
+        await stop_within(self.consumer.stop(), self.consumer._client, timeout_s=10.0)
