@@ -58,12 +58,15 @@ def _servers(common: CommonOptions, settings: RunSettings) -> tuple[uvicorn.Serv
         tenants=tenants,
     )
     config = uvicorn.Config(ingest_app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    publisher_settings = settings_from(
+        PublisherSettings, {"http_port": settings.http_port, "lanes": settings.lane_names()}
+    )
     publisher = bootstrap(
-        settings=settings_from(PublisherSettings, {"http_port": settings.http_port, "lanes": settings.lane_names()}),
+        settings=publisher_settings,
         event_log=open_event_log(common.log_url, partitions=common.partitions),
         tenants=tenants,
         topic_prefix=common.topic_prefix,
-        client=HttpMallClient(),
+        client=HttpMallClient(connections_per_tenant=publisher_settings.tenant_concurrency),
     )
     return uvicorn.Server(config), publisher
 

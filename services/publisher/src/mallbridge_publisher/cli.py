@@ -53,7 +53,11 @@ def build_service(common: CommonOptions, settings: PublisherSettings) -> Publish
         tenants = load_tenants(common.tenants_path)
     except TenantsFileError as exc:
         raise click.UsageError(str(exc)) from None
-    client = HttpMallClient(connect_timeout_s=settings.connect_timeout_s, read_timeout_s=settings.read_timeout_s)
+    client = HttpMallClient(
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        connections_per_tenant=settings.tenant_concurrency,
+    )
     return bootstrap(
         settings=settings,
         event_log=open_event_log(common.log_url, partitions=common.partitions),

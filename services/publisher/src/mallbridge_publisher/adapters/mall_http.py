@@ -1,4 +1,9 @@
-"""MALL Partner API over httpx: one long-lived AsyncClient per tenant base URL, explicit timeouts.
+"""MALL Partner API over httpx: one long-lived AsyncClient per tenant, explicit timeouts.
+
+Each tenant has its own connection pool, as large as its concurrency (`connections_per_tenant`, the
+publisher's `tenant_concurrency`): tenants on the same MALL base URL never wait for each other's
+connections, and a small pool keeps httpcore's per-request bookkeeping (it visits every pooled
+connection on each request) small.
 
 The client_id goes into the query string of each request here and nowhere else; errors are built
 from the status and body only, never from httpx's messages (which carry the URL). MALL's JSON is
@@ -83,20 +88,23 @@ class HttpMallClient:
         *,
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
-        max_connections: int = 20,
+        connections_per_tenant: int = 8,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`transport` replaces the network (tests pass an `httpx.MockTransport`)."""
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._limits = httpx.Limits(
+            max_connections=connections_per_tenant, max_keepalive_connections=connections_per_tenant
+        )
         self._transport = transport
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
 
-    def _client(self, base_url: str) -> httpx.AsyncClient:
-        client = self._clients.get(base_url)
+    def _client(self, tenant: Tenant) -> httpx.AsyncClient:
+        key = (tenant.tenant_id, tenant.mall_base_url)
+        client = self._clients.get(key)
         if client is None:
             client = httpx.AsyncClient(
-                base_url=base_url,
+                base_url=tenant.mall_base_url,
                 timeout=self._timeout,
                 limits=self._limits,
                 transport=self._transport,
@@ -106,7 +114,7 @@ class HttpMallClient:
                     "Content-Type": "application/json",
                 },
             )
-            self._clients[base_url] = client
+            self._clients[key] = client
         return client
 
     async def _send(
@@ -125,7 +133,7 @@ class HttpMallClient:
         params: dict[str, str | int] = {**(query or {}), "client_id": tenant.mall_client_id.get_secret_value()}
         started = time.perf_counter()
         try:
-            response = await self._client(tenant.mall_base_url).request(method, path, params=params, json=body)
+            response = await self._client(tenant).request(method, path, params=params, json=body)
         except httpx.TimeoutException:
             raise MallOutcomeUnknown(f"{what}: no answer within the timeout") from None
         except httpx.TransportError as exc:

@@ -60,6 +60,8 @@ class KafkaEventLog:
     # ---- producing -----------------------------------------------------------------------------------
 
     async def _get_producer(self) -> AIOKafkaProducer:
+        if self._producer is not None:  # the common case, without the lock's await
+            return self._producer
         async with self._producer_lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
@@ -95,7 +97,8 @@ class KafkaEventLog:
         if not records:
             return
         try:
-            await asyncio.wait_for(self._send_all(topic, records), timeout=self._append_timeout_s)
+            async with asyncio.timeout(self._append_timeout_s):  # no task of its own, unlike wait_for
+                await self._send_all(topic, records)
         except (KafkaError, OSError, TimeoutError) as exc:
             await self._discard_producer()
             raise LogUnavailableError(f"Kafka at {self._bootstrap} did not acknowledge the write: {exc!r}") from exc
@@ -108,6 +111,9 @@ class KafkaEventLog:
         futures = [
             await producer.send(topic, value=r.value, key=r.key, headers=list(r.headers) or None) for r in records
         ]
+        if len(futures) == 1:  # the publisher's and a push's common case: no gathering future
+            await futures[0]
+            return
         await asyncio.gather(*futures)
 
     # ---- topics and offsets (topics.py) --------------------------------------------------------------
