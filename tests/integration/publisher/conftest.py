@@ -90,12 +90,13 @@ class Harness:
     def start_publisher(self, **settings: Any) -> RunningPublisher:
         options: dict[str, Any] = {"backoff_base_s": 0.05, "backoff_max_s": 1.0, "pause_probe_s": 1.0}
         options.update({"shutdown_grace_s": 5.0, **settings})
+        publisher_settings = PublisherSettings(**options)
         service = bootstrap(
-            settings=PublisherSettings(**options),
+            settings=publisher_settings,
             event_log=open_event_log(self.log_url, partitions=3),
             tenants=self.tenants,
             topic_prefix=self.prefix,
-            client=HttpMallClient(read_timeout_s=5.0),
+            client=HttpMallClient(read_timeout_s=5.0, connections_per_tenant=publisher_settings.tenant_concurrency),
         )
         return RunningPublisher(service, asyncio.create_task(service.run(serve_http=False)))
 

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
 from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
+DEFAULT_TENANT_CONCURRENCY = 8
+"""MALL requests in flight per tenant, unless set; also the size of the tenant's connection pool."""
+
 
 class PublisherSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_PUBLISHER_", extra="ignore", populate_by_name=True)
@@ -23,7 +26,7 @@ class PublisherSettings(BaseSettings):
     group: str = Field(default="mallbridge-publisher", min_length=1)
     lanes: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_LANE,)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    tenant_concurrency: int = Field(default=8, ge=1, le=256)
+    tenant_concurrency: int = Field(default=DEFAULT_TENANT_CONCURRENCY, ge=1, le=256)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
     backoff_base_s: float = Field(default=0.2, gt=0)

@@ -20,6 +20,7 @@ import httpx
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_publisher.adapters.mall_order import parse_order, parse_page
+from mallbridge_publisher.config import DEFAULT_TENANT_CONCURRENCY
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
@@ -88,7 +89,7 @@ class HttpMallClient:
         *,
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
-        connections_per_tenant: int = 8,
+        connections_per_tenant: int = DEFAULT_TENANT_CONCURRENCY,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`transport` replaces the network (tests pass an `httpx.MockTransport`)."""
