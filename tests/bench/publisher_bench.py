@@ -5,7 +5,10 @@ stand-in, no faults, answering at once) and `mallbridge publisher` (one instance
 `UPDATES_N` orders whose events are already in the log (one PUT each); the time from the first to the
 last PUT the sandbox received. Raw baseline: an httpx client sending the same number of PUTs straight to
 the sandbox, as many in flight as the publisher's per-tenant concurrency (its default). Goal: one
-publisher ≥ 0.8 of raw. The 2 cores are shared by the broker, the sandbox, the publisher(s) and the bench.
+publisher ≥ 0.8 of raw. The publisher's MALL client runs on mallbridge's own HTTP/1.1 transport, which
+costs less per request than httpx's default one, so the same raw PUTs are also measured on that transport:
+the second goal line holds the publisher to 0.8 of the same client stack with nothing else to do.
+The 2 cores are shared by the broker, the sandbox, the publisher(s) and the bench.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import httpx
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.topics import Topics
+from mallbridge_publisher.adapters.http1_transport import Http1Transport
 from mallbridge_publisher.config import PublisherSettings
 from tests.bench.goals import goal
 from tests.bench.stack import CID, TENANT, Processes, PutWatch, Sandbox, bench_env, free_port, processes
@@ -31,10 +35,14 @@ UPDATES_N = 3000
 CONCURRENCY = PublisherSettings().tenant_concurrency  # what the publisher processes get (env included)
 
 
-async def _raw_baseline(sandbox: Sandbox, ids: list[str]) -> float:
-    """The same number of PUTs, straight from httpx with the publisher's concurrency: the ceiling here."""
+async def _raw_baseline(sandbox: Sandbox, ids: list[str], *, lean: bool) -> float:
+    """The same number of PUTs, straight from httpx with the publisher's concurrency: httpx's default
+    transport, or (`lean`) the publisher's own."""
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=f"{sandbox.url}/v1", timeout=30, limits=limits) as client:
+    transport = Http1Transport(max_connections=CONCURRENCY) if lean else None
+    async with httpx.AsyncClient(
+        base_url=f"{sandbox.url}/v1", timeout=30, limits=limits, transport=transport
+    ) as client:
         queue = list(ids)
         started = time.perf_counter()
 
@@ -80,7 +88,10 @@ async def run(bootstrap: str) -> dict[str, Any]:
         try:
             raw_ids = [str(11_000_000_000 + i) for i in range(UPDATES_N)]
             await sandbox.create_orders(raw_ids)
-            raw = await _raw_baseline(sandbox, raw_ids)
+            raw = await _raw_baseline(sandbox, raw_ids, lean=False)
+            lean_ids = [str(12_000_000_000 + i) for i in range(UPDATES_N)]
+            await sandbox.create_orders(lean_ids)
+            raw_lean = await _raw_baseline(sandbox, lean_ids, lean=True)
             with processes(bench_env()) as procs:
                 one = await _updates_per_second(bootstrap, sandbox, procs, 1)
                 two = await _updates_per_second(bootstrap, sandbox, procs, 2)
@@ -91,9 +102,17 @@ async def run(bootstrap: str) -> dict[str, Any]:
             goal(
                 "MALL updates/s, one publisher vs raw httpx PUTs", one["updates_per_s"], raw, at_least=0.8, unit="PUT/s"
             ),
+            goal(
+                "MALL updates/s, one publisher vs raw PUTs on its own transport",
+                one["updates_per_s"],
+                raw_lean,
+                at_least=0.8,
+                unit="PUT/s",
+            ),
         ],
         "tenant_concurrency": CONCURRENCY,
         "raw_httpx_puts_per_s": round(raw, 1),
+        "raw_puts_on_the_publishers_transport_per_s": round(raw_lean, 1),
         "one_publisher": one,
         "two_publishers": {
             **two,

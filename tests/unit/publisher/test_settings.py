@@ -19,6 +19,7 @@ ENV = {
     "MALLBRIDGE_PUBLISHER_GROUP": "from-env",
     "MALLBRIDGE_PUBLISHER_LOG_LEVEL": "warning",
     "MALLBRIDGE_PUBLISHER_TENANT_CONCURRENCY": "3",
+    "MALLBRIDGE_PUBLISHER_MALL_TRANSPORT": "httpcore",
 }
 
 
@@ -53,6 +54,7 @@ def test_the_environment_alone_sets_every_setting(started: list[PublisherSetting
     assert (settings.http_host, settings.http_port, settings.group) == ("0.0.0.0", 9181, "from-env")
     assert settings.lanes == (DEFAULT_LANE, "acme")
     assert (settings.log_level, settings.tenant_concurrency) == ("WARNING", 3)
+    assert settings.mall_transport == "httpcore"
 
 
 def test_an_option_given_beats_the_environment_and_the_rest_stays(started: list[PublisherSettings]) -> None:
@@ -69,6 +71,7 @@ def test_without_options_or_environment_the_defaults_hold(started: list[Publishe
     [settings] = started
     assert settings == PublisherSettings()
     assert (settings.http_port, settings.lanes, settings.group) == (8081, (DEFAULT_LANE,), "mallbridge-publisher")
+    assert settings.mall_transport == "http1"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +82,7 @@ def test_without_options_or_environment_the_defaults_hold(started: list[Publishe
         ([], {"MALLBRIDGE_PUBLISHER_HTTP_PORT": "70000"}, ["http_port", "--http-port", "65535"]),
         ([], {"MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S": "-1"}, ["backoff_max_s", "MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S"]),
         (["--log-level", "chatty"], {}, ["log_level", "--log-level", "'DEBUG'"]),
+        ([], {"MALLBRIDGE_PUBLISHER_MALL_TRANSPORT": "h2"}, ["mall_transport", "'http1'", "'httpcore'"]),
     ],
 )
 def test_a_bad_setting_is_a_usage_error_naming_it_and_what_is_allowed(

@@ -21,7 +21,7 @@ from mallbridge_core.settings import CommonOptions, common_options, setting_opti
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_core.topics import DEFAULT_LANE
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
-from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
 
@@ -66,7 +66,7 @@ def _servers(common: CommonOptions, settings: RunSettings) -> tuple[uvicorn.Serv
         event_log=open_event_log(common.log_url, partitions=common.partitions),
         tenants=tenants,
         topic_prefix=common.topic_prefix,
-        client=HttpMallClient(connections_per_tenant=publisher_settings.tenant_concurrency),
+        client=mall_client_for(publisher_settings),
     )
     return uvicorn.Server(config), publisher
 

@@ -18,7 +18,7 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_core.settings import CommonOptions, common_options, env_name
 from mallbridge_core.tenants import TenantsFileError, load_tenants
-from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
 
@@ -53,11 +53,7 @@ def build_service(common: CommonOptions, settings: PublisherSettings) -> Publish
         tenants = load_tenants(common.tenants_path)
     except TenantsFileError as exc:
         raise click.UsageError(str(exc)) from None
-    client = HttpMallClient(
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        connections_per_tenant=settings.tenant_concurrency,
-    )
+    client = mall_client_for(settings)
     return bootstrap(
         settings=settings,
         event_log=open_event_log(common.log_url, partitions=common.partitions),

@@ -35,6 +35,8 @@ class PublisherSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=15.0, ge=0)
     operator_tail_interval_s: float = Field(default=1.0, gt=0)  # how often operator-events is checked for news
     mall_page_size: int = Field(default=1000, ge=100, le=1000)  # page size of MALL's order lists (poll, balance)
+    # What carries MALL requests: mallbridge's lean HTTP/1.1 pool, or httpx's default (httpcore: HTTP/2, proxies).
+    mall_transport: Literal["http1", "httpcore"] = "http1"
     # The operator token of the web console (MALLBRIDGE_CONSOLE_TOKEN): unset, the console is off.
     console_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_CONSOLE_TOKEN"))
 

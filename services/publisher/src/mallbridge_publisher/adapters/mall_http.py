@@ -2,8 +2,10 @@
 
 Each tenant has its own connection pool, as large as its concurrency (`connections_per_tenant`, the
 publisher's `tenant_concurrency`): tenants on the same MALL base URL never wait for each other's
-connections, and a small pool keeps httpcore's per-request bookkeeping (it visits every pooled
-connection on each request) small.
+connections. The pool is mallbridge's lean HTTP/1.1 transport (`http1_transport.py`, the default:
+about a third of the CPU per request of httpx's own) or httpx's default transport (`"httpcore"`, the
+publisher's `mall_transport` setting, should a network between mallbridge and MALL need what httpcore
+handles and the lean one does not, such as HTTP/2).
 
 The client_id goes into the query string of each request here and nowhere else; errors are built
 from the status and body only, never from httpx's messages (which carry the URL). MALL's JSON is
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.adapters.http1_transport import Http1Transport
 from mallbridge_publisher.adapters.mall_order import parse_order, parse_page
-from mallbridge_publisher.config import DEFAULT_TENANT_CONCURRENCY
+from mallbridge_publisher.config import DEFAULT_TENANT_CONCURRENCY, PublisherSettings
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
@@ -35,6 +38,9 @@ from mallbridge_schema.statuses import MallStatus
 
 APPLICATION_NAME = "mallbridge"
 APPLICATION_VERSION = "0.1.0"
+
+MallTransport = Literal["http1", "httpcore"]
+"""Which connection pool carries MALL requests: mallbridge's HTTP/1.1 transport, or httpx's default."""
 
 
 def _body(response: httpx.Response) -> dict[str, Any] | str:
@@ -90,15 +96,23 @@ class HttpMallClient:
         connect_timeout_s: float = 3.0,
         read_timeout_s: float = 10.0,
         connections_per_tenant: int = DEFAULT_TENANT_CONCURRENCY,
+        mall_transport: MallTransport = "http1",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`transport` replaces the network (tests pass an `httpx.MockTransport`)."""
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._limits = httpx.Limits(
-            max_connections=connections_per_tenant, max_keepalive_connections=connections_per_tenant
-        )
+        self._connections = connections_per_tenant
+        self._kind = mall_transport
         self._transport = transport
         self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+
+    def _new_transport(self) -> httpx.AsyncBaseTransport:
+        if self._transport is not None:
+            return self._transport
+        if self._kind == "httpcore":
+            n = self._connections
+            return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        return Http1Transport(max_connections=self._connections)
 
     def _client(self, tenant: Tenant) -> httpx.AsyncClient:
         key = (tenant.tenant_id, tenant.mall_base_url)
@@ -107,8 +121,7 @@ class HttpMallClient:
             client = httpx.AsyncClient(
                 base_url=tenant.mall_base_url,
                 timeout=self._timeout,
-                limits=self._limits,
-                transport=self._transport,
+                transport=self._new_transport(),
                 headers={
                     "X-Application-Name": APPLICATION_NAME,
                     "X-Application-Version": APPLICATION_VERSION,
@@ -176,3 +189,13 @@ class HttpMallClient:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def mall_client_for(settings: PublisherSettings) -> HttpMallClient:
+    """The MALL client a publisher runs with: its timeouts, its concurrency as each tenant's pool."""
+    return HttpMallClient(
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        connections_per_tenant=settings.tenant_concurrency,
+        mall_transport=settings.mall_transport,
+    )
