@@ -10,6 +10,10 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
+_JITTER = random.Random()
+"""One generator for every backoff of the process: seeding one per Backoff (os.urandom and a Mersenne
+Twister state) cost more than the append it guarded, and a Backoff is made for every sync-event write."""
+
 
 @dataclass
 class Backoff:
@@ -22,7 +26,7 @@ class Backoff:
     cap_s: float = 30.0
     jitter: float = 0.5
     failures: int = 0
-    _random: random.Random = field(default_factory=random.Random, repr=False)
+    _random: random.Random = field(default=_JITTER, repr=False)
 
     def __post_init__(self) -> None:
         if self.base_s <= 0 or self.cap_s < self.base_s:

@@ -14,8 +14,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
 from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
-DEFAULT_TENANT_CONCURRENCY = 8
-"""MALL requests in flight per tenant, unless set; also the size of the tenant's connection pool."""
+DEFAULT_TENANT_CONCURRENCY = 16
+"""MALL requests in flight per tenant, unless set; also the size of the tenant's connection pool.
+At 50 ms per MALL request, 16 in flight carry 320 requests/s: one tenant's 200 changes/s with headroom
+for reads and retries (8 capped it at 160/s)."""
 
 
 class PublisherSettings(BaseSettings):
