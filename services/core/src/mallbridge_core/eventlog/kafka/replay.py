@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from mallbridge_core.eventlog.kafka.records import to_record
+from mallbridge_core.eventlog.kafka.records import to_records
 from mallbridge_core.eventlog.port import LogRecord
 
 
@@ -60,7 +60,7 @@ async def read_range(
             out: list[LogRecord] = []
             for tp, msgs in batch.items():
                 end = stops[tp.partition]
-                out.extend(to_record(m) for m in msgs if m.offset < end)
+                out.extend(to_records(msgs, end))
             for p in list(todo):
                 if await consumer.position(tps[p]) >= stops[p]:
                     todo.discard(p)

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from mallbridge_core.eventlog.kafka.closing import stop_within
-from mallbridge_core.eventlog.kafka.records import to_record
+from mallbridge_core.eventlog.kafka.records import to_records
 from mallbridge_core.eventlog.port import LogRecord, LogUnavailableError, OnAssigned, OnRevoked
 
 
@@ -66,7 +66,7 @@ class KafkaSubscription:
             batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         except KafkaError as exc:
             raise LogUnavailableError(f"reading {self.topic} failed: {exc!r}") from exc
-        return [to_record(m) for msgs in batch.values() for m in msgs]
+        return [record for msgs in batch.values() for record in to_records(msgs)]
 
     async def commit(self, offsets: Mapping[int, int]) -> None:
         mine = self.assignment()
