@@ -36,6 +36,7 @@ from mallbridge_audit.order_summary import order_state
 from mallbridge_audit.reader import read_log, take_end_offsets
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
+from mallbridge_audit.verify import Verifier
 from mallbridge_core.domain.projection import OrderState, apply, attention_item
 from mallbridge_core.domain.reconciler import desired_status, effective_mdp
 from mallbridge_core.domain.sla import delivered_lag_s, order_sla
@@ -53,15 +54,20 @@ from mallbridge_schema.statuses import MallStatus
 from .parity_log import AS_OF, NUMBERS, SETTINGS, TOPICS, ListLog, Rows, logs
 
 
-async def _audit(log: ListLog, scope: Scope) -> Report:
+async def _audit(log: ListLog, scope: Scope, verifier: Verifier | None = None) -> Report:
     builder = ReportBuilder(scope)
-    await read_log(log, await take_end_offsets(log, [TOPICS]), builder)  # type: ignore[arg-type]
+    await read_log(log, await take_end_offsets(log, [TOPICS]), builder, verifier=verifier)  # type: ignore[arg-type]
     return builder.finish(as_of=AS_OF)
 
 
-async def _fast_and_full(log: ListLog) -> tuple[Report, Report]:
-    # Timelines kept for every order: every value decoded in full by the schema.
-    return await _audit(log, Scope()), await _audit(log, Scope(orders=frozenset(NUMBERS)))
+async def _fast_full_and_verified(log: ListLog) -> tuple[Report, Report, Report]:
+    # Timelines kept for every order: every value decoded in full by the schema. Verifying: every value
+    # decoded in full for the verifier, the report folding the fast facts.
+    return (
+        await _audit(log, Scope()),
+        await _audit(log, Scope(orders=frozenset(NUMBERS))),
+        await _audit(log, Scope(), Verifier()),
+    )
 
 
 def _projection(order_rows: Rows, sync_rows: Rows, operator_rows: Rows) -> dict[tuple[str, str], OrderState]:
@@ -165,11 +171,12 @@ def test_the_fast_path_agrees_with_the_full_decode_and_the_projection(log: tuple
     topics = ListLog(
         {TOPICS.order_events: order_rows, TOPICS.sync_events: sync_rows, TOPICS.operator_events: operator_rows}
     )
-    fast, full = asyncio.run(_fast_and_full(topics))
+    fast, full, verified = asyncio.run(_fast_full_and_verified(topics))
     counts = ("order_events", "sync_events", "operator_events", "skipped_unknown", "undecodable")
-    assert [getattr(full, name) for name in counts] == [getattr(fast, name) for name in counts]
-    assert full.tenants == fast.tenants
-    assert full.orders == fast.orders
+    for other in (full, verified):
+        assert [getattr(other, name) for name in counts] == [getattr(fast, name) for name in counts]
+        assert other.tenants == fast.tenants
+        assert other.orders == fast.orders
 
     delivered = _delivered(sync_rows)
     projected = _projection(order_rows, sync_rows, operator_rows)

@@ -163,7 +163,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         scheme, host, port = key
         tls: dict[str, Any] = {}
         if scheme == b"https":
-            tls = {"ssl": self._ssl_context or httpx.create_ssl_context(), "server_hostname": host.decode("ascii")}
+            if self._ssl_context is None:  # built once: loading the trusted roots takes milliseconds
+                self._ssl_context = httpx.create_ssl_context()
+            tls = {"ssl": self._ssl_context, "server_hostname": host.decode("ascii")}
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout_s):

@@ -2,8 +2,9 @@
 `send` per record, for a third of the CPU time (the batch is built in aiokafka's C record builder, with
 one future per batch instead of one per record).
 
-The partition of each record is the producer's own default partitioner's (murmur2 of the key over
-all partitions of the topic), so an order's events land where a one-by-one send would put them.
+The partition of each record is the producer's partitioner's (`partitioner.default_partition`: Kafka's
+default, murmur2 of the key over all partitions of the topic), so an order's events land where a
+one-by-one send would put them.
 Records of one partition keep their order: they go into that partition's batches in order, and a full
 batch is handed over before the next one of the partition is started.
 """
@@ -15,15 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
+from mallbridge_core.eventlog.kafka.partitioner import default_partition
 from mallbridge_core.eventlog.port import OutgoingRecord
 
 BATCHED_FROM = 32
 """Appends of at least this many records go as batches; smaller ones record by record, so concurrent
 small appends still share the producer's own batches (one request for many callers)."""
-
-_partitioner = DefaultPartitioner()
 
 
 async def send_batched(producer: AIOKafkaProducer, topic: str, records: Sequence[OutgoingRecord]) -> None:
@@ -35,7 +34,7 @@ async def send_batched(producer: AIOKafkaProducer, topic: str, records: Sequence
     open_batches: dict[int, Any] = {}
     delivered: list[asyncio.Future[Any]] = []
     for record in records:
-        partition = _partitioner(record.key, everyone, available)
+        partition = default_partition(record.key, everyone, available)
         headers = list(record.headers)
         batch = open_batches.get(partition)
         if batch is not None:

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from mallbridge_core.eventlog.kafka.batches import BATCHED_FROM, send_batched
 from mallbridge_core.eventlog.kafka.closing import stop_within
+from mallbridge_core.eventlog.kafka.partitioner import default_partition
 from mallbridge_core.eventlog.kafka.replay import bounds, read_range
 from mallbridge_core.eventlog.kafka.subscription import KafkaSubscription
 from mallbridge_core.eventlog.kafka.topics import TopicAdmin
@@ -72,6 +73,7 @@ class KafkaEventLog:
                     linger_ms=2,
                     max_batch_size=1 << 20,
                     request_timeout_ms=self._request_timeout_ms,
+                    partitioner=default_partition,
                 )
                 try:
                     await producer.start()
