@@ -215,6 +215,10 @@ async def test_a_lane_tenant_under_load_does_not_slow_a_small_tenant(
     big = [str(10085390000 + i) for i in range(2000)]
     _create(sandbox, "small", small)
     _create(sandbox, "big", big)
+    # MALL answers the big tenant after 100 ms: its 2,000 PUTs take 12 s at 16 in flight, so its lane still
+    # has work queued while the small tenant's orders go out (at MALL's full speed the big lane finished first).
+    with httpx.Client(base_url=sandbox.url, timeout=30) as admin:
+        admin.patch("/sandbox/partners/big", json={"latency_ms": 100}).raise_for_status()
     await _write_orders(kafka_bootstrap, topic_prefix, "small", [])  # creates the default lane topics
     default_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "default", group="lane-default")
     big_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "big", group="lane-big")
