@@ -235,6 +235,36 @@ def test_workers_over_disjoint_partitions_give_the_same_report(event_log_url: st
         assert two[key] == one[key], key
 
 
+@pytest.mark.parametrize(
+    ("tamper", "differences"),
+    [
+        (lambda orders: None, []),
+        (_drop_a1_shipped_answer, [("A1", "unexpected_put")]),
+        (_alter_b2_tracking, [("B2", "different_put")]),
+    ],
+    ids=["honest", "sync-event-removed", "sync-event-altered"],
+)
+def test_verify_in_workers_finds_what_one_process_finds(
+    event_log_url: str,
+    topic_prefix: str,
+    tamper: Callable[[list[sc.Order]], None],
+    differences: list[tuple[str, str]],
+) -> None:
+    orders = sc.build()
+    tamper(orders)
+    write_log(event_log_url, topic_prefix, orders)
+    exit_code = 1 if differences else 0
+    as_of = ["--as-of", "2030-01-01T00:00:00+00:00"]  # one end moment for both runs: the same late work
+    one = run_json(event_log_url, topic_prefix, "--verify", *as_of, "--workers", "1", expect_exit=exit_code)
+    two = run_json(event_log_url, topic_prefix, "--verify", *as_of, "--workers", "2", expect_exit=exit_code)
+    assert two["workers"] == (2 if event_log_url.startswith("kafka://") else 1)
+    assert [(d["order_number"], d["kind"]) for d in two["verify"]["differences"]] == differences
+    assert two["verify"] == one["verify"]
+    assert two["verify"]["orders_checked"] == 9
+    for key in ("tenants", "orders", "events"):
+        assert two[key] == one[key], key
+
+
 def test_workers_fall_back_to_one_process_when_an_order_lacks_its_order_events(
     event_log_url: str, topic_prefix: str
 ) -> None:

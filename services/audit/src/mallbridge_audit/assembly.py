@@ -30,6 +30,7 @@ class Partial:
     listed: list[OrderSummary]
     timelines: dict[tuple[str, str], tuple[TimelineEntry, ...]]
     sync_only_orders: int  # orders with sync events and no order event (orphans, or an order split across shares)
+    verify: VerifyResult | None = None  # this share's `--verify` result (its orders are whole: see parallel.py)
 
 
 def merge_tenant_item(items: dict[str, tuple[float, str | None]], code: str, at: float, reason: str | None) -> None:

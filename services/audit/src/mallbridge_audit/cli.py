@@ -22,12 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mallbridge_audit.assembly import assemble
 from mallbridge_audit.export import CSV_TABLES, write_csv, write_json
 from mallbridge_audit.model import Report
-from mallbridge_audit.parallel import co_partitioned, default_workers, read_parallel
+from mallbridge_audit.parallel import VerifyAt, co_partitioned, default_workers, read_parallel
 from mallbridge_audit.reader import Plan, read_log, take_end_offsets
 from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
-from mallbridge_audit.verify import Verifier
+from mallbridge_audit.verify import Verifier, merge_results
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import TenantsFileError, load_tenants
@@ -94,8 +94,8 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] |
 
 
 def _workers(plan: Plan, *, one_process: bool, asked: int | None) -> int:
-    """How many processes read: one when verifying or keeping timelines (the verifier walks each order's
-    whole history in order), else `asked` (when the topics are co-partitioned) or automatic."""
+    """How many processes read: one when keeping timelines (they are kept for a few orders, from full
+    events), else `asked` (when the topics are co-partitioned) or automatic."""
     if one_process:
         return 1
     if asked is None:
@@ -135,24 +135,32 @@ async def run_audit(
     try:
         plan = await take_end_offsets(log, lanes)
         started = datetime.now(UTC)
-        workers = _workers(plan, one_process=verify or bool(scope.orders), asked=workers)
+        workers = _workers(plan, one_process=bool(scope.orders), asked=workers)
         builder = ReportBuilder(scope)
         verifier = Verifier(scope) if verify else None
+        moment = as_of or started
         enabled = sys.stderr.isatty() and plan.total >= PROGRESS_MIN_RECORDS if show_progress is None else show_progress
         parts = None
         with _progress_bar(enabled, plan.total) as progress:
             if workers > 1:
                 parts = await read_parallel(
-                    common.log_url, common.partitions, plan, scope, workers=workers, orders=orders, progress=progress
+                    common.log_url,
+                    common.partitions,
+                    plan,
+                    scope,
+                    workers=workers,
+                    orders=orders,
+                    verify=VerifyAt(moment, grace_s) if verify else None,
+                    progress=progress,
                 )
             if parts is None:  # one process asked for, or the workers found an order split between them
                 await read_log(log, plan, builder, verifier=verifier, progress=progress)
                 workers = 1
-        moment = as_of or started
-        result = verifier.finish(as_of=moment, grace_s=grace_s) if verifier is not None else None
         meta = _meta(log.url, lanes, plan, workers)
         if parts is not None:
-            return assemble(parts, scope=scope, as_of=moment, verify=result), meta
+            shares = [p.verify for p in parts if p.verify is not None]
+            return assemble(parts, scope=scope, as_of=moment, verify=merge_results(shares) if verify else None), meta
+        result = verifier.finish(as_of=moment, grace_s=grace_s) if verifier is not None else None
         return builder.finish(as_of=moment, verify=result, orders=orders), meta
     finally:
         await log.close()

@@ -7,6 +7,10 @@ reads partitions p with p % W == w of every topic (the port's `replay` with `sta
 others), folds them into its own ReportBuilder and sends back only its share of the report (counts,
 per-tenant tallies, the listed orders): a few kilobytes, not the per-order state.
 
+`--verify` runs in the workers too: the verifier walks each order's history on its own, and an order's
+events of every topic are in one worker's partitions. Each worker verifies its orders with the same end
+moment and grace, and the results are merged (`verify.merge_results`).
+
 Safety: a worker that sees an order with sync events but no order event reports it. That is either a
 real orphan or an order split across workers (topics not co-partitioned); either way the caller reads
 the log again in one process, which is always right.
@@ -20,12 +24,15 @@ import asyncio
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mallbridge_audit.assembly import Partial
 from mallbridge_audit.reader import Plan, read_log
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
+from mallbridge_audit.verify import Verifier
 from mallbridge_core.eventlog import open_event_log
 
 _progress: Any = None  # a shared counter in each worker (set by the pool's initializer)
@@ -40,6 +47,14 @@ def co_partitioned(plan: Plan) -> bool:
             return False
         widest = max(widest, *(len(p) for p in partitions), 0)
     return widest > 1
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyAt:
+    """`--verify`'s end check, the same in every worker: the moment "now" and the grace for young work."""
+
+    as_of: datetime
+    grace_s: float
 
 
 def _init(counter: Any) -> None:
@@ -57,19 +72,38 @@ def _share(plan: Plan, worker: int, workers: int) -> dict[str, dict[int, int]]:
     return {topic: {p: (0 if p % workers == worker else end) for p, end in ends.items()} for topic, ends in plan.topics}
 
 
-def work(url: str, partitions: int, plan: Plan, worker: int, workers: int, scope: Scope, orders: str) -> Partial:
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one worker reads and builds (picklable: it is sent to the worker process)."""
+
+    url: str
+    partitions: int
+    plan: Plan
+    worker: int
+    workers: int
+    scope: Scope
+    orders: str
+    verify: VerifyAt | None
+
+
+def work(share: Share) -> Partial:
     """One worker's share (runs in a child process)."""
-    return asyncio.run(_work(url, partitions, plan, worker, workers, scope, orders))
+    return asyncio.run(_work(share))
 
 
-async def _work(url: str, partitions: int, plan: Plan, worker: int, workers: int, scope: Scope, orders: str) -> Partial:
-    log = open_event_log(url, partitions=partitions)
+async def _work(share: Share) -> Partial:
+    log = open_event_log(share.url, partitions=share.partitions)
     await log.start()
     try:
-        builder = ReportBuilder(scope)
+        builder = ReportBuilder(share.scope)
+        verifier = Verifier(share.scope) if share.verify is not None else None
         progress = _count if _progress is not None else None
-        await read_log(log, plan, builder, progress=progress, starts=_share(plan, worker, workers))
-        return builder.partial(orders=orders)
+        starts = _share(share.plan, share.worker, share.workers)
+        await read_log(log, share.plan, builder, verifier=verifier, progress=progress, starts=starts)
+        partial = builder.partial(orders=share.orders)
+        if verifier is not None and share.verify is not None:
+            partial.verify = verifier.finish(as_of=share.verify.as_of, grace_s=share.verify.grace_s)
+        return partial
     finally:
         await log.close()
 
@@ -82,16 +116,17 @@ async def read_parallel(
     *,
     workers: int,
     orders: str,
+    verify: VerifyAt | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Partial] | None:
-    """Each worker's share, or None when an order showed up without its order events (read again in one)."""
+    """Each worker's share (with its `--verify` result when `verify` is given), or None when an order showed
+    up without its order events (read again in one process)."""
     context = mp.get_context("spawn")
     counter = context.Value("q", 0)
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=(counter,)) as pool:
-        futures = [
-            loop.run_in_executor(pool, work, url, partitions, plan, w, workers, scope, orders) for w in range(workers)
-        ]
+        shares = [Share(url, partitions, plan, w, workers, scope, orders, verify) for w in range(workers)]
+        futures = [loop.run_in_executor(pool, work, share) for share in shares]
         gathered = asyncio.gather(*futures)
         seen = 0
         while not gathered.done():

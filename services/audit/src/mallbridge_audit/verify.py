@@ -44,6 +44,8 @@ from mallbridge_audit.verify_text import READ_FINDINGS, missing_text, put_text, 
 from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OperatorSide, OrderState, apply
 from mallbridge_core.domain.reconciler import PutStep, plan
 from mallbridge_schema.events import (
+    AttentionNeeded,
+    AttentionResolved,
     Event,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -52,6 +54,9 @@ from mallbridge_schema.events import (
 )
 
 _OUTCOMES = (MallStatusUpdated, MallUpdateRejected)
+_SCOPED = (AttentionNeeded, AttentionResolved)  # the sync events that may be about the tenant, not an order
+_NO_MALL = MallSide()  # frozen: one shared start for every order (an order's is replaced, never changed)
+_NO_OPS = OperatorSide()
 _BY_ORDER = attrgetter("tenant_id", "order_number")  # findings by order (a stable sort: log order per order)
 _Put = MallUpdateRequested | MallStatusUpdated | MallUpdateRejected
 
@@ -61,7 +66,7 @@ class _Fact:
     """FastCentrik's side right after one order event."""
 
     seq: int
-    event_id: str
+    event_id: UUID  # ids stay UUIDs until a finding names them (`_ids`): most are never printed
     recorded_at: datetime
     fc: FastCentrikSide
 
@@ -71,7 +76,7 @@ class _Request:
     request_no: int
     status: str
     body: dict[str, Any]
-    event_id: str
+    event_id: UUID
     recorded_at: datetime
 
 
@@ -81,12 +86,12 @@ class _Order:
     order_number: str
     mall_order_id: str
     facts: list[_Fact] = field(default_factory=list)
-    mall: MallSide = field(default_factory=MallSide)
-    ops: OperatorSide = field(default_factory=OperatorSide)
+    mall: MallSide = _NO_MALL
+    ops: OperatorSide = _NO_OPS
     people: People = field(default_factory=People)
     requests: dict[int, _Request] = field(default_factory=dict)
     seen: set[UUID] = field(default_factory=set)
-    last_sync_id: str = ""
+    last_sync_id: UUID | None = None
     last_sync_at: datetime | None = None
     first_seen: datetime | None = None
 
@@ -139,7 +144,7 @@ class Verifier:
             order.first_seen = event.occurred_at
         if before is None or after.fc.seq != before.fc.seq:
             order.mall_order_id = after.mall_order_id
-            order.facts.append(_Fact(after.fc.seq, str(event.event_id), event.recorded_at, after.fc))
+            order.facts.append(_Fact(after.fc.seq, event.event_id, event.recorded_at, after.fc))
 
     # ---- operator events: kept until their moment ----------------------------------------------------
 
@@ -157,7 +162,7 @@ class Verifier:
             self._running.clear()  # the fc snapshots hold everything needed from here on
         if not self.scope.wants(event.tenant_id, event.order_number):
             return
-        if getattr(event, "scope", "order") == "tenant":
+        if isinstance(event, _SCOPED) and event.scope == "tenant":
             return  # tenant-wide items (a 401, a quota) are about no single order's PUTs
         order = self._order(event)
         if event.event_id in order.seen:
@@ -165,7 +170,7 @@ class Verifier:
         order.seen.add(event.event_id)
         order.last_sync_at = event.recorded_at
         if not order.facts:
-            order.last_sync_id = str(event.event_id)
+            order.last_sync_id = event.event_id
             return  # reported once at the end as orphan_sync_events
         fact = self._fact_for(order, event)
         order.catch_up(fact.fc if fact else FastCentrikSide(), event.recorded_at)
@@ -173,12 +178,12 @@ class Verifier:
             if fact is not None:
                 self._check_put(order, fact, event)
             order.requests[event.request_no] = _Request(
-                event.request_no, event.status.value, event.request, str(event.event_id), event.recorded_at
+                event.request_no, event.status.value, event.request, event.event_id, event.recorded_at
             )
         elif isinstance(event, _OUTCOMES):
             self._check_outcome(order, fact, event)
         order.mall = apply(order.state(fact.fc if fact else FastCentrikSide()), event).mall
-        order.last_sync_id = str(event.event_id)
+        order.last_sync_id = event.event_id
 
     def _fact_for(self, order: _Order, event: Event) -> _Fact | None:
         """FastCentrik's side the publisher decided on (None: that order event is not in the log)."""
@@ -186,18 +191,20 @@ class Verifier:
         if based_on == 0:
             earlier = [f for f in order.facts if f.recorded_at <= event.recorded_at]
             return earlier[-1] if earlier else order.facts[0]
-        found = next((f for f in reversed(order.facts) if f.seq <= based_on), None)
-        if found is None or based_on > order.facts[-1].seq:
-            known = ", ".join(str(f.seq) for f in order.facts)
-            self._difference(
-                order,
-                "unknown_order_event",
-                f"{type(event).__name__} is based on order event seq {based_on}, which is not in order-events "
-                f"(the order has seq {known})",
-                event.event_id,
-            )
-            return None
-        return found
+        facts = order.facts
+        if based_on <= facts[-1].seq:
+            for fact in reversed(facts):  # a loop, not next(genexpr): this runs for every sync event
+                if fact.seq <= based_on:
+                    return fact
+        known = ", ".join(str(f.seq) for f in facts)
+        self._difference(
+            order,
+            "unknown_order_event",
+            f"{type(event).__name__} is based on order event seq {based_on}, which is not in order-events "
+            f"(the order has seq {known})",
+            event.event_id,
+        )
+        return None
 
     def _check_put(self, order: _Order, fact: _Fact, event: _Put) -> None:
         self.puts_checked += 1
@@ -208,7 +215,7 @@ class Verifier:
         ):
             return
         recorded = put_text(event.status, event.request)
-        ids = (str(event.event_id), fact.event_id)
+        ids = (event.event_id, fact.event_id)
         if not planned.steps:
             why = why_nothing(planned, order.state(fact.fc), recorded=event.request)
             self._difference(
@@ -339,6 +346,17 @@ class Verifier:
             self._difference(order, kind, message, *ids)
         else:
             self._warn(order, kind, message + " (still within the grace period)", *ids)
+
+
+def merge_results(results: list[VerifyResult]) -> VerifyResult:
+    """One result from those of verifiers that each walked whole orders (disjoint partitions). Findings
+    stay sorted by order; an order's own findings come from one verifier, so they keep their log order."""
+    return VerifyResult(
+        orders_checked=sum(r.orders_checked for r in results),
+        puts_checked=sum(r.puts_checked for r in results),
+        differences=tuple(sorted((f for r in results for f in r.differences), key=_BY_ORDER)),
+        warnings=tuple(sorted((f for r in results for f in r.warnings), key=_BY_ORDER)),
+    )
 
 
 def _ids(ids: tuple[object, ...]) -> tuple[str, ...]:

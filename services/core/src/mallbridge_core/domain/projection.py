@@ -57,7 +57,7 @@ class OrderState:
     order_number: str
     mall_order_id: str
     fc: FastCentrikSide = FastCentrikSide()  # noqa: RUF009 - a named tuple: one shared default is safe
-    mall: MallSide = MallSide()  # noqa: RUF009 - a frozen dataclass: one shared default is safe
+    mall: MallSide = MallSide()  # noqa: RUF009 - a named tuple: one shared default is safe
     ops: OperatorSide = OperatorSide()  # noqa: RUF009 - likewise
 
     @property

@@ -33,7 +33,6 @@ An attention item a person has acknowledged (`mallbridge order ack`) is still re
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from mallbridge_core.domain.mall_side import MallSide
@@ -128,7 +127,7 @@ def _from_known_state(state: OrderState, desired: MallStatus, *, now: datetime) 
 
 def _opened(state: OrderState) -> MallSide:
     """MALL's side as it will be once MALL opens the order (MALL resets it to unconfirmed then)."""
-    return replace(state.mall, status=_S.OPEN, status_by="mall", confirmed=False)
+    return state.mall._replace(status=_S.OPEN, status_by="mall", confirmed=False)
 
 
 def _after_final(state: OrderState, current: MallStatus, desired: MallStatus, *, mdp: bool) -> Plan:
