@@ -34,11 +34,12 @@ def parse_delivery_value(raw: str) -> date | datetime:
     Raises ValueError with the accepted forms.
     """
     text = raw.strip()
-    try:
-        # Any ISO date form (2026-03-29, 20260329) is a date alone, never midnight of that day.
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
+    if "T" not in text and " " not in text:  # no ISO date form has either: skip a certain failure
+        try:
+            # Any ISO date form (2026-03-29, 20260329) is a date alone, never midnight of that day.
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     try:
         return datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:

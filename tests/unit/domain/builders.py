@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -221,4 +220,4 @@ def with_mall(
     mdp: bool | None = None,
 ) -> OrderState:
     """The same FastCentrik side with MALL's side set directly (any status, `blocked` included)."""
-    return replace(state, mall=MallSide(status=MallStatus(status), confirmed=confirmed, status_by=by, mdp=mdp))
+    return state._replace(mall=MallSide(status=MallStatus(status), confirmed=confirmed, status_by=by, mdp=mdp))

@@ -311,7 +311,7 @@ def test_in_doubt_and_refused_variants(case: Case) -> None:
     base = _state(case, seq=5)
     expected = plan(base, now=NOW)
 
-    in_doubt = replace(base, mall=base.mall._replace(last_request_no=3, settled_request_no=2))
+    in_doubt = base._replace(mall=base.mall._replace(last_request_no=3, settled_request_no=2))
     doubt_plan = plan(in_doubt, now=NOW)
     assert doubt_plan.read_first
     assert doubt_plan.read == PendingRead("outcome_unknown", 3)
@@ -320,13 +320,13 @@ def test_in_doubt_and_refused_variants(case: Case) -> None:
     first = expected.steps[0] if expected.steps else PutStep(MallStatus.SHIPPED, {"status": "shipped"})
     refusal = Rejection(first.status, 5, 400, "Invalid status transition", request_no=3, body=first.body)
     unread = plan(
-        replace(base, mall=base.mall._replace(rejection=refusal, last_request_no=3, settled_request_no=3)), now=NOW
+        base._replace(mall=base.mall._replace(rejection=refusal, last_request_no=3, settled_request_no=3)), now=NOW
     )
     assert unread.read == PendingRead("refusal", 3)
     assert unread.steps == ()
 
     read = replace(refusal, read_by=UUID(int=7))
-    refused = plan(replace(base, mall=base.mall._replace(rejection=read)), now=NOW)
+    refused = plan(base._replace(mall=base.mall._replace(rejection=read)), now=NOW)
     assert not refused.read_first
     if expected.steps:
         assert refused.steps == ()
@@ -338,4 +338,4 @@ def test_in_doubt_and_refused_variants(case: Case) -> None:
         assert refused == expected
 
     older = replace(read, based_on_seq=4)
-    assert plan(replace(base, mall=base.mall._replace(rejection=older)), now=NOW) == expected
+    assert plan(base._replace(mall=base.mall._replace(rejection=older)), now=NOW) == expected
