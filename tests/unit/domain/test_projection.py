@@ -13,7 +13,8 @@ from mallbridge_core.domain.projection import (
     apply,
     fold,
 )
-from mallbridge_schema.events import OrderFirstSeen
+from mallbridge_schema.events import Event, OrderFirstSeen, SyncEventBase
+from mallbridge_schema.serde import decode_order_event, decode_sync_event, encode_event
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
 from .builders import (
@@ -182,3 +183,39 @@ def test_the_request_in_doubt_is_kept_until_an_outcome_settles_it() -> None:
     newer = [*start, updated(1, "shipping", body), requested(2, "shipped", {"status": "shipped"}, seq=2)]
     assert state_of(newer).mall.in_doubt == RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped"}, 2)
     assert state_of([*newer, rejected(1, "shipping", seq=1)]).mall.in_doubt is not None
+
+
+def _as_read(event: Event) -> Event:
+    """The event as a service reads it from the log: decoded from bytes, every string its own object."""
+    raw = encode_event(event)
+    return decode_sync_event(raw) if isinstance(event, SyncEventBase) else decode_order_event(raw)
+
+
+def test_an_order_keeps_one_copy_of_texts_both_sides_agree_on() -> None:
+    body = {"status": "shipped", "tracking_number": "DR1", "tracking_url": "https://t.example/DR1"}
+    events = [
+        first_seen("pending"),
+        tracking_assigned(2, "DR1", "https://t.example/DR1"),
+        status_changed(3, "pending", "settled"),
+        updated(1, "shipped", body, seq=3),
+    ]
+    state = state_of([_as_read(e) for e in events])
+    assert state.mall.tracking_number == state.fc.tracking_number == "DR1"
+    assert state.mall.tracking_number is state.fc.tracking_number
+    assert state.mall.tracking_url is state.fc.tracking_url
+
+
+def test_a_differing_mall_text_is_kept_as_mall_has_it() -> None:
+    body = {"status": "shipped", "tracking_number": "OTHER", "tracking_url": "https://t.example/DR1"}
+    events = [first_seen("settled", tracking=("DR1", "https://t.example/DR1")), updated(1, "shipped", body)]
+    state = state_of([_as_read(e) for e in events])
+    assert (state.fc.tracking_number, state.mall.tracking_number) == ("DR1", "OTHER")
+    assert state.mall.tracking_url is state.fc.tracking_url
+
+
+def test_orders_share_the_tenant_id_and_status_labels() -> None:
+    one = state_of([_as_read(first_seen("in_process"))])
+    other = apply(None, _as_read(first_seen("in_process").model_copy(update={"order_number": "FC-2"})))
+    assert one.order_number != other.order_number
+    assert one.tenant_id is other.tenant_id
+    assert one.fc.status_label is other.fc.status_label

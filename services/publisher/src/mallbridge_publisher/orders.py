@@ -31,7 +31,11 @@ class OrderBook:
     def fold(self, event: Event, partition: int) -> Key:
         """Fold an event of either topic read from `partition`; the gauges are not touched (see `counted`)."""
         key = (event.tenant_id, event.order_number)
-        self.states[key] = apply(self.states.get(key), event)
+        known = self.states.get(key)
+        state = apply(known, event)
+        if known is None:
+            key = (state.tenant_id, state.order_number)  # a new order's key: the state's own strings, one copy
+        self.states[key] = state
         self._partition_of[key] = partition
         self.sla.note(key, event)
         return key

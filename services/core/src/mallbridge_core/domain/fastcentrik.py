@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
+from sys import intern
 from typing import Any, NamedTuple
 
 from mallbridge_schema.events import (
@@ -119,7 +120,7 @@ def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
     return FastCentrikSide(
         event.seq,
         event.status,
-        event.status_label,
+        intern(event.status_label),  # a few labels, kept by every order: one string each, not one per order
         delivered_at,
         recorded_at,
         event.tracking_number,
@@ -131,7 +132,7 @@ def _first_seen(event: OrderFirstSeen, fc: FastCentrikSide) -> FastCentrikSide:
 
 
 def _status_changed(event: OrderStatusChanged, fc: FastCentrikSide) -> FastCentrikSide:
-    return _stamped(event, fc, status=event.to_status, label=event.status_label)
+    return _stamped(event, fc, status=event.to_status, label=intern(event.status_label))
 
 
 def _delivery_date_set(event: DeliveryDateSet, fc: FastCentrikSide) -> FastCentrikSide:

@@ -19,6 +19,7 @@ the result does not depend on how they interleave.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from sys import intern
 from typing import NamedTuple
 
 from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
@@ -111,7 +112,8 @@ def attention_item(state: OrderState) -> AttentionItem | None:
 
 
 def new_state(event: Event) -> OrderState:
-    return OrderState(tenant_id=event.tenant_id, order_number=event.order_number, mall_order_id=event.mall_order_id)
+    # The tenant id interned: every order keeps it, and each event decoded brings its own copy.
+    return OrderState(intern(event.tenant_id), event.order_number, event.mall_order_id)
 
 
 def apply(state: OrderState | None, event: Event) -> OrderState:
@@ -130,7 +132,26 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
     mall = apply_sync(event, current.mall)
     if mall is current.mall:
         return current
+    mall = _sharing_texts(mall, current.fc)
     return OrderState(current.tenant_id, current.order_number, current.mall_order_id, current.fc, mall, current.ops)
+
+
+def _sharing_texts(mall: MallSide, fc: FastCentrikSide) -> MallSide:
+    """`mall` holding FastCentrik's own objects for the tracking texts both sides agree on.
+
+    The two sides get them from different events, so they are equal but distinct strings; sharing them
+    keeps one copy per order (about 120 bytes of the publisher's memory per shipped order). Equal values:
+    nothing a reader can tell apart.
+    """
+    number, url = mall.tracking_number, mall.tracking_url
+    if (number is fc.tracking_number or number != fc.tracking_number) and (
+        url is fc.tracking_url or url != fc.tracking_url
+    ):
+        return mall
+    return mall._replace(
+        tracking_number=fc.tracking_number if number == fc.tracking_number else number,
+        tracking_url=fc.tracking_url if url == fc.tracking_url else url,
+    )
 
 
 def _with(state: OrderState, mall: MallSide, ops: OperatorSide) -> OrderState:
