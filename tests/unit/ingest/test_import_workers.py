@@ -3,6 +3,7 @@ merged summary and the number of workers."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 
@@ -12,11 +13,12 @@ from hypothesis import strategies as st
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_ingest.adapters.snapshot_files import RawLine
+from mallbridge_ingest.adapters.snapshot_files import RawLine, parse_jsonl_line
 from mallbridge_ingest.adapters.validation import validate_snapshot
 from mallbridge_ingest.imports import command, processes
+from mallbridge_ingest.imports import shards as shards_module
 from mallbridge_ingest.imports.command import PARALLEL_FROM_LINES, resolve_workers
-from mallbridge_ingest.imports.shards import order_shard, shard_of
+from mallbridge_ingest.imports.shards import jsonl_line_shard, order_shard, shard_of
 from mallbridge_ingest.imports.summary import ImportSummary, merge_summaries
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService
@@ -67,6 +69,56 @@ def test_lines_without_a_usable_order_number_go_to_worker_zero() -> None:
     assert order_shard(RawLine(3, ["a list"]), 4) == 0
     assert order_shard(line(12345), 4) == 0
     assert order_shard(RawLine(3, {"status": "pending"}), 4) == 0
+
+
+_KEYS = st.sampled_from(["mall_order_id", "status", "status_label", "tracking_url", "note", "order_number"])
+_VALUES = st.one_of(st.text(max_size=12), st.integers(), st.none(), st.booleans())
+
+
+@st.composite
+def _jsonl_lines(draw: st.DrawFn) -> str:
+    """Snapshot-like JSON lines: the order number first or elsewhere, any text (quotes, backslashes,
+    escapes), nested objects with their own order_number, other spacing, sometimes no order number."""
+    data: dict[str, object] = {}
+    if draw(st.booleans()):
+        data["order_number"] = draw(st.one_of(st.text(max_size=12), st.integers()))
+    extra = draw(st.dictionaries(_KEYS, st.one_of(_VALUES, st.dictionaries(_KEYS, _VALUES, max_size=2)), max_size=4))
+    data = {**data, **extra} if draw(st.booleans()) else {**extra, **data}
+    separators = draw(st.sampled_from([(", ", ": "), (",", ":"), (" , ", " :  ")]))
+    text = json.dumps(data, ensure_ascii=draw(st.booleans()), separators=separators)
+    return draw(st.sampled_from(["", " ", "\t"])) + text
+
+
+@given(_jsonl_lines(), st.integers(min_value=2, max_value=6))
+def test_a_line_has_the_same_owner_read_from_its_text_as_parsed(text: str, shards: int) -> None:
+    """A worker skips the other workers' lines before parsing them: the owner from the text must be the
+    owner of the parsed line, or a line would go to a worker that did not rebuild its order."""
+    assert jsonl_line_shard(text, shards) == order_shard(parse_jsonl_line(1, text), shards)
+
+
+@given(st.text(max_size=40), st.integers(min_value=2, max_value=6))
+def test_any_text_has_one_owner(text: str, shards: int) -> None:
+    """Unreadable lines too: exactly one worker keeps (and reports) each line."""
+    owner = jsonl_line_shard(text, shards)
+    assert [s for s in range(shards) if jsonl_line_shard(text, shards) == s] == [owner]
+
+
+def test_a_repeated_order_number_key_is_owned_as_parsed() -> None:
+    """JSON's last duplicate key wins when parsed; the first one must not decide the owner."""
+    repeated = '{"order_number": "A", "status": "pending", "order_number": "B"}'
+    assert shard_of(b"A", 3) != shard_of(b"B", 3)
+    assert jsonl_line_shard(repeated, 3) == order_shard(parse_jsonl_line(1, repeated), 3) == shard_of(b"B", 3)
+
+
+def test_the_usual_line_is_owned_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parsing(number: int, text: str) -> RawLine:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(shards_module, "parse_jsonl_line", no_parsing)
+    usual = '{"order_number": " 2026-000017 ", "mall_order_id": "1000000000017", "status": "vyřizuje se"}'
+    assert jsonl_line_shard(usual, 3) == shard_of(b"2026-000017", 3)
+    with pytest.raises(AssertionError, match="parsed"):  # an escape: parsed (it could spell the key)
+        jsonl_line_shard('{"order_number": "A", "order_\\u006eumber": "B"}', 3)
 
 
 def test_orders_spread_over_the_workers() -> None:

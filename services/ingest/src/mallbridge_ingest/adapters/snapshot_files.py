@@ -8,7 +8,7 @@ its number and the column), not the end of the import; so do unreadable JSON and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -52,19 +52,25 @@ def count_lines(path: Path) -> int:
     return total
 
 
-def read_jsonl(stream: TextIO) -> Iterator[RawLine]:
+def read_jsonl(stream: TextIO, keep: Callable[[str], bool] | None = None) -> Iterator[RawLine]:
+    """Each non-blank line, parsed. `keep`, given a line's text (without its line end), may leave it out
+    before it is parsed (a parallel import's worker skips the other workers' lines this way)."""
     for number, raw in enumerate(stream, start=1):
         text = without_line_end(raw)
-        if not text.strip():
+        if not text.strip() or (keep is not None and not keep(text)):
             continue
-        problem = undecodable(text)
-        if problem is not None:
-            yield RawLine(number, error=problem)
-            continue
-        try:
-            yield RawLine(number, from_json(text))  # pydantic-core's parser: a third of json.loads' time
-        except ValueError:
-            yield RawLine(number, error=_json_problem(text))
+        yield parse_jsonl_line(number, text)
+
+
+def parse_jsonl_line(number: int, text: str) -> RawLine:
+    """One JSON Lines line (without its line end) as read: its data, or why it cannot be read."""
+    problem = undecodable(text)
+    if problem is not None:
+        return RawLine(number, error=problem)
+    try:
+        return RawLine(number, from_json(text))  # pydantic-core's parser: a third of json.loads' time
+    except ValueError:
+        return RawLine(number, error=_json_problem(text))
 
 
 def _json_problem(text: str) -> str:

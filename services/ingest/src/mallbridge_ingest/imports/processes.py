@@ -1,7 +1,8 @@
 """A parallel import: `job.shards` worker processes, each owning a share of the orders.
 
 Each worker is a process of its own (the import is CPU-bound; one interpreter uses one core). Each reads
-the whole file but keeps only the lines of its orders (order_shard), rebuilds only their state, and
+the whole file but keeps only the lines of its orders (order_shard; a JSON Lines line is told apart from
+its text, without parsing it, where that is certain: jsonl_line_shard), rebuilds only their state, and
 writes with its own producer; so every order has exactly one writer, as the per-order seq requires.
 Workers are spawned, not forked: the parent may hold threads and an event loop.
 Messages from the workers: ("ready", shard, None), ("progress", shard, line), ("done", shard, summary),

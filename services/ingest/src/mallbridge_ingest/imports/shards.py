@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 
 from pydantic import ConfigDict, TypeAdapter
 
-from mallbridge_ingest.adapters.snapshot_files import RawLine
+from mallbridge_ingest.adapters.snapshot_files import RawLine, parse_jsonl_line
 
 
 def order_shard(record: RawLine, shards: int) -> int:
@@ -24,6 +25,25 @@ def order_shard(record: RawLine, shards: int) -> int:
     if not isinstance(number, str):
         return 0
     return shard_of(number.strip(_STRIPPED_BY_VALIDATION).encode("utf-8", "surrogatepass"), shards)
+
+
+# A line whose top-level object starts with its order number as a plain JSON string (the usual layout).
+_LEADING_ORDER_NUMBER = re.compile(r'[ \t]*\{[ \t]*"order_number"[ \t]*:[ \t]*"([^"\\]*)"')
+
+
+def jsonl_line_shard(text: str, shards: int) -> int:
+    """`order_shard` of a JSON Lines line given as text, read from the text alone when that is certain.
+
+    Certain: the line has no backslash (so every JSON string in it is spelled literally, no escapes) and
+    `"order_number"` occurs once, as the first key of the top-level object. Then that is the only key
+    that can decode to `order_number`, and its value is the text between the quotes: what parsing would
+    find. Any other line is parsed first. Either way the owner depends on the text alone, so exactly one
+    worker keeps each line, a line that turns out unreadable included (that worker reports it).
+    """
+    match = _LEADING_ORDER_NUMBER.match(text)
+    if match is None or "\\" in text or text.count('"order_number"') != 1:
+        return order_shard(parse_jsonl_line(0, text), shards)
+    return shard_of(match.group(1).strip(_STRIPPED_BY_VALIDATION).encode("utf-8", "surrogatepass"), shards)
 
 
 def _stripped_by_validation() -> str:

@@ -6,17 +6,18 @@ Run in the command's own process for a one-worker import, or in each worker proc
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_core.tenants import Tenant
-from mallbridge_ingest.adapters.snapshot_files import open_snapshot_file, read_snapshot_file
+from mallbridge_ingest.adapters.snapshot_files import RawLine, open_snapshot_file, read_jsonl, read_snapshot_file
 from mallbridge_ingest.bootstrap import build_service, tune_gc, utc_now
 from mallbridge_ingest.config import IngestSettings
-from mallbridge_ingest.imports.shards import order_shard, shard_of
+from mallbridge_ingest.imports.shards import jsonl_line_shard, order_shard, shard_of
 from mallbridge_ingest.imports.summary import ImportSummary
 from mallbridge_ingest.imports.writer import import_snapshots
 from mallbridge_ingest.metrics import IngestMetrics
@@ -44,6 +45,16 @@ class ImportHooks(Protocol):
     def progress(self, line: int) -> None: ...
 
 
+def _own_lines(stream: TextIO, job: ImportJob, shard: int) -> Iterator[RawLine]:
+    """The lines of the file worker `shard` owns (all of them when alone). JSON Lines are told apart by
+    their text before parsing, so a worker does not parse the other workers' lines (`jsonl_line_shard`)."""
+    if job.shards == 1:
+        return read_snapshot_file(stream, job.file_format)
+    if job.file_format == "jsonl":
+        return read_jsonl(stream, keep=lambda text: jsonl_line_shard(text, job.shards) == shard)
+    return (r for r in read_snapshot_file(stream, job.file_format) if order_shard(r, job.shards) == shard)
+
+
 async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> ImportSummary:
     """Worker `shard` of `job.shards`: its orders' state, then its lines (all lines when alone)."""
     log = open_event_log(job.log_url, partitions=job.partitions)
@@ -66,9 +77,7 @@ async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> Import
         await hooks.wait_for_go()
         started, cpu = time.perf_counter(), time.process_time()
         with open_snapshot_file(job.file) as stream:
-            lines = read_snapshot_file(stream, job.file_format)
-            if job.shards > 1:
-                lines = (r for r in lines if order_shard(r, job.shards) == shard)
+            lines = _own_lines(stream, job, shard)
             summary = await import_snapshots(
                 service, job.tenant.tenant_id, lines, chunk_size=job.chunk_size, on_progress=hooks.progress
             )
