@@ -70,9 +70,23 @@ def test_a_body_that_is_not_an_array_of_ids_names_where_and_the_allowed_shape(
 # ---- deliveries ----------------------------------------------------------------------------------------------
 
 
+_hot_orders = 0
+
+
+@pytest.fixture(autouse=True, params=[0, 1], ids=["states-in-memory", "states-spilled"])
+def _states_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: states and MALL ids in dicts, and at most two per tenant in memory (the rest on disk)."""
+    monkeypatch.setattr(f"{__name__}._hot_orders", request.param)
+
+
 def service(log: FakeEventLog) -> IngestService:
     return IngestService(
-        log=log, tenants=TENANTS, topics=Topics(prefix="t."), metrics=IngestMetrics(), clock=lambda: NOW
+        log=log,
+        tenants=TENANTS,
+        topics=Topics(prefix="t."),
+        metrics=IngestMetrics(),
+        clock=lambda: NOW,
+        hot_orders=_hot_orders,
     )
 
 

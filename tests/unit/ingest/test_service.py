@@ -26,9 +26,23 @@ TENANTS = {
 }
 
 
+_hot_orders = 0
+
+
+@pytest.fixture(autouse=True, params=[0, 1], ids=["states-in-memory", "states-spilled"])
+def _states_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: all states in dicts, and at most two per tenant in memory (the rest on disk)."""
+    monkeypatch.setattr(f"{__name__}._hot_orders", request.param)
+
+
 def service(log: FakeEventLog, tenants: dict[str, Tenant] = TENANTS) -> IngestService:
     return IngestService(
-        log=log, tenants=tenants, topics=Topics(prefix="t."), metrics=IngestMetrics(), clock=lambda: NOW
+        log=log,
+        tenants=tenants,
+        topics=Topics(prefix="t."),
+        metrics=IngestMetrics(),
+        clock=lambda: NOW,
+        hot_orders=_hot_orders,
     )
 
 
@@ -201,3 +215,24 @@ async def test_concurrent_pushes_of_different_orders_overlap() -> None:
     log.release.set()
     await pushes
     assert len(decoded(log)) == 20
+
+
+async def test_with_few_states_in_memory_the_rest_waits_on_disk_and_changes_are_still_detected() -> None:
+    log = FakeEventLog()
+    metrics = IngestMetrics()
+    svc = IngestService(
+        log=log, tenants=TENANTS, topics=Topics(prefix="t."), metrics=metrics, clock=lambda: NOW, hot_orders=2
+    )
+    await svc.prepare()
+    orders = [f"A-{n}" for n in range(20)]
+    for n, order in enumerate(orders):
+        await svc.ingest("acme", [(0, snap(order, mall_order_id=str(1_000 + n)))], source="push")
+    assert metrics.registry.get_sample_value("mallbridge_ingest_known_orders") == 20
+    assert metrics.registry.get_sample_value("mallbridge_ingest_known_orders_in_memory") == 2
+    # the first order waited on disk: the same snapshot is no change, a new status is one
+    again = await svc.ingest("acme", [(0, snap("A-0", mall_order_id="1000"))], source="push")
+    moved = await svc.ingest("acme", [(0, snap("A-1", "settled", mall_order_id="1001"))], source="push")
+    assert (again.events, moved.events) == (0, 1)
+    assert decoded(log)[-1] == (b"acme:A-1", "OrderStatusChanged", 2)
+    assert svc.mall_ids.order_of("acme", "1005") == "A-5"
+    svc.close()

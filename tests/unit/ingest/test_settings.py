@@ -41,3 +41,15 @@ def test_a_bad_variable_is_named_by_the_command(monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
     assert result.exit_code == 1
     assert "MALLBRIDGE_INGEST_PUSH_BURST" in result.output
+
+
+def test_hot_orders_comes_from_the_environment_and_a_negative_count_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert IngestSettings.from_command_line(COMMON).hot_orders == 5_000
+    monkeypatch.setenv("MALLBRIDGE_INGEST_HOT_ORDERS", "0")
+    assert IngestSettings.from_command_line(COMMON).hot_orders == 0
+    monkeypatch.setenv("MALLBRIDGE_INGEST_HOT_ORDERS", "-1")
+    result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
+    assert result.exit_code == 1
+    assert "MALLBRIDGE_INGEST_HOT_ORDERS" in result.output

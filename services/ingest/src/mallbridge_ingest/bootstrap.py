@@ -80,7 +80,12 @@ def build_service(
     *, settings: IngestSettings, log: EventLog, tenants: Mapping[str, Tenant], metrics: IngestMetrics, clock: Clock
 ) -> IngestService:
     return IngestService(
-        log=log, tenants=tenants, topics=Topics(prefix=settings.topic_prefix), metrics=metrics, clock=clock
+        log=log,
+        tenants=tenants,
+        topics=Topics(prefix=settings.topic_prefix),
+        metrics=metrics,
+        clock=clock,
+        hot_orders=settings.hot_orders,
     )
 
 
@@ -120,6 +125,7 @@ class Runtime:
                 await task
             await client.aclose()
             await self.log.close()
+            self.service.close()
 
     async def _prepare_then_poll(self, poller: ExportPoller) -> None:
         await self._prepare()

@@ -44,6 +44,9 @@ class IngestSettings(BaseSettings):
     export_timeout_s: float = Field(default=30.0, gt=0)
     export_max_bytes: int = Field(default=EXPORT_MAX_BYTES, ge=1)
     retry_max_s: float = Field(default=10.0, gt=0)  # longest wait between attempts to reach the log at startup
+    # Per tenant, how many orders' last known states (and MALL ids) stay in memory; the others wait in a
+    # temporary file until their order changes again (mallbridge_ingest/state_store.py). 0: all in memory.
+    hot_orders: int = Field(default=5_000, ge=0)
     tune_gc: bool = False  # process-wide GC settings for throughput (the CLI's processes, not tests)
 
     @classmethod

@@ -15,6 +15,7 @@ it back (`restore`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
@@ -30,8 +31,10 @@ class PendingId(NamedTuple):
 
 
 class MallIdBook:
-    def __init__(self) -> None:
-        self._orders: dict[str, dict[str, str]] = {}
+    def __init__(self, new_index: Callable[[], MutableMapping[str, str]] = dict) -> None:
+        """`new_index` makes a tenant's MALL id -> order number map (a dict, or one that spills to disk)."""
+        self._new_index = new_index
+        self._orders: dict[str, MutableMapping[str, str]] = {}
         self._pending: dict[str, dict[str, PendingId]] = {}
         self._answered: set[tuple[str, str, UUID]] = set()  # (tenant, mall id, receipt id), during a rebuild
 
@@ -69,7 +72,11 @@ class MallIdBook:
 
     def note_order(self, tenant_id: str, mall_order_id: str, order_number: str) -> None:
         """An event named the order with this MALL id (the first order to claim an id keeps it)."""
-        self._orders.setdefault(tenant_id, {}).setdefault(mall_order_id, order_number)
+        index = self._orders.get(tenant_id)
+        if index is None:
+            index = self._orders[tenant_id] = self._new_index()
+        if mall_order_id not in index:
+            index[mall_order_id] = order_number
 
     def add_pending(self, tenant_id: str, mall_order_ids: tuple[str, ...], named: PendingId) -> None:
         pending = self._pending.setdefault(tenant_id, {})

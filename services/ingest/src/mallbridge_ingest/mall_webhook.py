@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +43,7 @@ class OrderWriter(Protocol):
 
     def check_ready(self) -> None: ...
 
-    def known_orders(self, tenant_id: str) -> dict[str, OrderState]: ...
+    def known_orders(self, tenant_id: str) -> MutableMapping[str, OrderState]: ...
 
     def holding(self, tenant_id: str, orders: Collection[str]) -> AbstractAsyncContextManager[None]: ...
 

@@ -71,6 +71,11 @@ class IngestMetrics:
 
     def _state_gauges(self, r: CollectorRegistry) -> None:
         self.known_orders = Gauge("mallbridge_ingest_known_orders", "Orders with a last known state", registry=r)
+        self.orders_in_memory = Gauge(
+            "mallbridge_ingest_known_orders_in_memory",
+            "Last known states held in memory (the others wait on disk, MALLBRIDGE_INGEST_HOT_ORDERS)",
+            registry=r,
+        )
         self.rebuild_seconds = Gauge(
             "mallbridge_ingest_rebuild_seconds", "Time the last state rebuild took", registry=r
         )

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from mallbridge_ingest.keyed_locks import KeyedLocks
 from mallbridge_ingest.mall_ids import MallIdBook
 from mallbridge_ingest.mall_webhook import late_mall_changes, with_pending_mall_changes
 from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.state_store import StateStore
 from mallbridge_schema.events import Event, OrderEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
@@ -79,16 +80,21 @@ class IngestService:
         topics: Topics,
         metrics: IngestMetrics,
         clock: Clock,
+        hot_orders: int = 0,
     ) -> None:
+        """`hot_orders`: per tenant, how many last known states stay in memory, the rest spilled to a
+        temporary file (`state_store.py`); 0 keeps every one in memory."""
         self._log = log
         self._tenants = tenants
         self._topics = topics
         self._metrics = metrics
         self._clock = clock
-        self._known: dict[str, dict[str, OrderState]] = {}
+        self._store = StateStore(hot_orders)
+        self._known: dict[str, MutableMapping[str, OrderState]] = {}
         self._locks = KeyedLocks()
         self._ready = False
         self.mall_ids = MallIdBook()  # MALL order id -> order, and the ids MALL's webhook named first (mall_ids.py)
+        metrics.orders_in_memory.set_function(self.orders_in_memory)
 
     @property
     def ready(self) -> bool:
@@ -119,9 +125,20 @@ class IngestService:
     def known_state(self, tenant_id: str, order_number: str) -> OrderState:
         return self._known.get(tenant_id, {}).get(order_number, UNKNOWN)
 
-    def known_orders(self, tenant_id: str) -> dict[str, OrderState]:
+    def known_orders(self, tenant_id: str) -> MutableMapping[str, OrderState]:
         """The tenant's last known states (live: change them only while holding the orders' locks)."""
-        return self._known.setdefault(tenant_id, {})
+        known = self._known.get(tenant_id)
+        if known is None:
+            known = self._known[tenant_id] = self._store.orders()
+        return known
+
+    def orders_in_memory(self) -> int:
+        """Last known states held in memory (all of them when `hot_orders` is 0)."""
+        return sum(getattr(orders, "in_memory", len(orders)) for orders in self._known.values())
+
+    def close(self) -> None:
+        """Remove the file the states spilled to (the service is not used after this)."""
+        self._store.close()
 
     @contextlib.asynccontextmanager
     async def holding(self, tenant_id: str, orders: Collection[str]) -> AsyncIterator[None]:
@@ -146,9 +163,38 @@ class IngestService:
         started = time.perf_counter()
         wanted = set(tenant_ids)
         topics = self.topics_to_replay(wanted)
-        prefixes = {t.encode() for t in wanted}
-        known: dict[str, dict[str, OrderState]] = {t: {} for t in wanted}
-        mall_ids = MallIdBook()
+        store = StateStore(self._store.hot_orders)
+        known = {t: store.orders() for t in wanted}
+        mall_ids = MallIdBook(store.mall_ids)
+        try:
+            folded, undecodable = await self._replay_into(known, mall_ids, topics, owns_order)
+        except BaseException:
+            store.close()  # the state in place stays as it was
+            raise
+        mall_ids.finish_rebuild()
+        self._store.close()
+        self._store = store
+        self._known = known
+        self.mall_ids = mall_ids
+        self._ready = True
+        report = RebuildReport(
+            tuple(topics), folded, sum(map(len, known.values())), undecodable, time.perf_counter() - started
+        )
+        self._metrics.known_orders.set(report.orders)
+        self._metrics.rebuild_seconds.set(report.seconds)
+        self._metrics.rebuild_events.set(report.events)
+        self._metrics.ready.set(1)
+        return report
+
+    async def _replay_into(
+        self,
+        known: Mapping[str, MutableMapping[str, OrderState]],
+        mall_ids: MallIdBook,
+        topics: Sequence[str],
+        owns_order: OrderFilter | None,
+    ) -> tuple[int, int]:
+        """Fold the topics' events of the tenants in `known` into it and `mall_ids`: (folded, undecodable)."""
+        prefixes = {t.encode() for t in known}
         folded = undecodable = 0
         for topic in topics:
             async for batch in self._log.replay(topic):
@@ -171,18 +217,7 @@ class IngestService:
                         continue  # a tenant-level receipt (MallWebhookReceived): no order
                     orders[event.order_number] = apply_event(orders.get(event.order_number, UNKNOWN), event)
                     folded += 1
-        mall_ids.finish_rebuild()
-        self._known = known
-        self.mall_ids = mall_ids
-        self._ready = True
-        report = RebuildReport(
-            tuple(topics), folded, sum(map(len, known.values())), undecodable, time.perf_counter() - started
-        )
-        self._metrics.known_orders.set(report.orders)
-        self._metrics.rebuild_seconds.set(report.seconds)
-        self._metrics.rebuild_events.set(report.events)
-        self._metrics.ready.set(1)
-        return report
+        return folded, undecodable
 
     async def ingest(
         self,
@@ -202,7 +237,7 @@ class IngestService:
         self.check_ready()
         received = received_at or self._clock()
         async with self._locks.hold((tenant_id, s.order_number) for _, s in snapshots):
-            known = self._known.setdefault(tenant_id, {})
+            known = self.known_orders(tenant_id)
             recorded = self._clock()
             plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=recorded)
             if plan.rejections and all_or_nothing:

@@ -59,7 +59,9 @@ async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> Import
     """Worker `shard` of `job.shards`: its orders' state, then its lines (all lines when alone)."""
     log = open_event_log(job.log_url, partitions=job.partitions)
     service = build_service(
-        settings=IngestSettings(topic_prefix=job.topic_prefix),
+        # Every state in memory: a worker lives for one import, and a read from disk per order would cost
+        # it more than the memory does.
+        settings=IngestSettings(topic_prefix=job.topic_prefix, hot_orders=0),
         log=log,
         tenants={job.tenant.tenant_id: job.tenant},
         metrics=IngestMetrics(),

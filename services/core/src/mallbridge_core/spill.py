@@ -1,0 +1,165 @@
+"""Per-order state with a bounded part in memory: the most recently used entries in a dict, the rest in
+a private SQLite file (`SpillFile`). What a service keeps per order is rebuilt from the event log at every
+start, so the file is a cache of that fold, never a second source of truth: it is a temporary database
+(SQLite's "" file: removed when the connection closes, never shared, nothing to clean up after a
+crash), written without journal or fsync.
+
+Why: a long-running service that keeps every order it has ever seen in its heap grows with the
+merchant's whole history (about 0.75 KiB per order in ingest). With a `SpillingMap` its memory stays
+near `hot × entry size` and the history costs disk; an entry not in memory costs one indexed read
+(tens of microseconds) the next time its order changes.
+
+`SpillingMap` is a `MutableMapping` with the semantics of a dict (except iteration order): the two
+tiers never hold the same key, so `len` is exact and a value read back from the file is the one
+written. Single-threaded: the caller's event loop (or process) owns it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, MutableMapping
+from itertools import islice
+from typing import TypeVar
+
+V = TypeVar("V")
+
+_MISSING = object()
+_TAKE = "DELETE FROM spilled WHERE map = ? AND key = ? RETURNING value"
+_PEEK = "SELECT 1 FROM spilled WHERE map = ? AND key = ?"
+_DROP = "DELETE FROM spilled WHERE map = ? AND key = ?"
+_PUT = "INSERT INTO spilled (map, key, value) VALUES (?, ?, ?)"
+_KEYS = "SELECT key FROM spilled WHERE map = ?"
+
+
+class SpillFile:
+    """One private temporary SQLite database holding the spilled entries of any number of maps."""
+
+    def __init__(self, *, cache_kib: int = 2048) -> None:
+        # isolation_level=None: no implicit transactions; evictions open their own.
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+        self._db.execute("PRAGMA journal_mode = OFF")  # a cache rebuilt at every start: nothing to roll back
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE spilled (map INTEGER, key TEXT, value BLOB NOT NULL, PRIMARY KEY (map, key)) WITHOUT ROWID"
+        )
+        self._maps = 0
+
+    def new_map_id(self) -> int:
+        self._maps += 1
+        return self._maps
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SpillingMap(MutableMapping[str, V]):
+    """A dict of at most about `hot` entries in memory, the least recently used of the rest in `file`.
+
+    `encode`/`decode` turn a value into bytes and back (exactly: `decode(encode(v)) == v`). Memory holds
+    between `hot` and `hot + hot // 8` entries: eviction runs in batches, one transaction each.
+    """
+
+    def __init__(
+        self, file: SpillFile, *, hot: int, encode: Callable[[V], bytes], decode: Callable[[bytes], V]
+    ) -> None:
+        if hot < 1:
+            raise ValueError(f"hot: {hot} is not allowed; allowed: 1 or more entries in memory")
+        self._hot: dict[str, V] = {}
+        self._capacity = hot
+        self._limit = hot + max(1, hot // 8)
+        self._cold = 0  # entries in the file (never also in `_hot`)
+        self._encode = encode
+        self._decode = decode
+        self._db = file.db
+        self._map = file.new_map_id()
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._hot)
+
+    @property
+    def spilled(self) -> int:
+        return self._cold
+
+    def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
+        value = self._lookup(key)
+        return default if value is _MISSING else value  # type: ignore[return-value]
+
+    def __getitem__(self, key: str) -> V:
+        value = self._lookup(key)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._hot:
+            return True
+        return bool(self._cold) and self._db.execute(_PEEK, (self._map, key)).fetchone() is not None
+
+    def __setitem__(self, key: str, value: V) -> None:
+        hot = self._hot
+        if key not in hot and self._cold:
+            self._cold -= self._db.execute(_DROP, (self._map, key)).rowcount
+        hot[key] = value
+        if len(hot) > self._limit:
+            self._evict()
+
+    def __delitem__(self, key: str) -> None:
+        if self._hot.pop(key, _MISSING) is not _MISSING:
+            return
+        dropped = self._db.execute(_DROP, (self._map, key)).rowcount if self._cold else 0
+        if not dropped:
+            raise KeyError(key)
+        self._cold -= dropped
+
+    def __iter__(self) -> Iterator[str]:
+        """Every key once: those in memory, then those in the file (a snapshot: do not change the map while
+        iterating)."""
+        keys = list(self._hot)
+        if self._cold:
+            keys.extend(row[0] for row in self._db.execute(_KEYS, (self._map,)))
+        return iter(keys)
+
+    def __len__(self) -> int:
+        return len(self._hot) + self._cold
+
+    def _lookup(self, key: str) -> object:
+        """The value (moved to the most recently used end), read back from the file when spilled."""
+        hot = self._hot
+        value = hot.pop(key, _MISSING)
+        if value is _MISSING:
+            if not self._cold:
+                return _MISSING
+            row = self._db.execute(_TAKE, (self._map, key)).fetchone()
+            if row is None:
+                return _MISSING
+            self._cold -= 1
+            value = self._decode(row[0])
+            hot[key] = value  # type: ignore[assignment]
+            if len(hot) > self._limit:
+                self._evict()
+            return value
+        hot[key] = value  # type: ignore[assignment]
+        return value
+
+    def _evict(self) -> None:
+        hot = self._hot
+        oldest = list(islice(hot, len(hot) - self._capacity))
+        encode = self._encode
+        n = self._map
+        rows = [(n, key, encode(hot.pop(key))) for key in oldest]
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(_PUT, rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            hot.update((key, self._decode(blob)) for _, key, blob in rows)  # nothing is lost
+            raise
+        db.execute("COMMIT")
+        self._cold += len(rows)

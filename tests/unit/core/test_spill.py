@@ -1,0 +1,126 @@
+"""SpillingMap behaves as a dict whatever part of it is on disk, and keeps only about `hot` entries in memory."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from mallbridge_core.spill import SpillFile, SpillingMap
+
+KEYS = st.sampled_from([f"order-{i}" for i in range(12)])
+VALUES = st.one_of(st.integers(), st.text(max_size=5), st.tuples(st.integers(), st.none()))
+
+
+def spilling(file: SpillFile, hot: int) -> SpillingMap[Any]:
+    return SpillingMap(file, hot=hot, encode=pickle.dumps, decode=pickle.loads)
+
+
+class AgainstADict(RuleBasedStateMachine):
+    """Random operations on a SpillingMap and on a dict: every answer and the contents stay the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file = SpillFile()
+        self.hot = 1
+        self.map: SpillingMap[Any] = spilling(self.file, self.hot)
+        self.other: SpillingMap[Any] = spilling(self.file, 2)  # shares the file: the maps must not see each other
+        self.model: dict[str, Any] = {}
+
+    @rule(hot=st.integers(min_value=1, max_value=4))
+    @precondition(lambda self: not self.model)
+    def start_with(self, hot: int) -> None:
+        self.hot = hot
+        self.map = spilling(self.file, hot)
+
+    @rule(key=KEYS, value=VALUES)
+    def set(self, key: str, value: Any) -> None:
+        self.map[key] = value
+        self.model[key] = value
+        self.other[key] = ("other", value)
+
+    @rule(key=KEYS)
+    def get(self, key: str) -> None:
+        assert self.map.get(key) == self.model.get(key)
+        assert self.map.get(key, "default") == self.model.get(key, "default")
+
+    @rule(key=KEYS)
+    def getitem(self, key: str) -> None:
+        if key in self.model:
+            assert self.map[key] == self.model[key]
+        else:
+            with pytest.raises(KeyError):
+                self.map[key]
+
+    @rule(key=KEYS)
+    def contains(self, key: str) -> None:
+        assert (key in self.map) == (key in self.model)
+
+    @rule(key=KEYS)
+    def delete(self, key: str) -> None:
+        if key in self.model:
+            del self.map[key]
+            del self.model[key]
+        else:
+            with pytest.raises(KeyError):
+                del self.map[key]
+
+    @rule(key=KEYS, value=VALUES)
+    def setdefault(self, key: str, value: Any) -> None:
+        assert self.map.setdefault(key, value) == self.model.setdefault(key, value)
+
+    @invariant()
+    def same_contents(self) -> None:
+        assert len(self.map) == len(self.model)
+        assert sorted(self.map) == sorted(self.model)
+        assert dict(self.map.items()) == self.model
+
+    @invariant()
+    def memory_is_bounded(self) -> None:
+        assert self.map.in_memory <= self.hot + max(1, self.hot // 8)
+        assert self.map.in_memory + self.map.spilled == len(self.model)
+
+    def teardown(self) -> None:
+        self.file.close()
+
+
+TestAgainstADict = AgainstADict.TestCase
+TestAgainstADict.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_thousands_of_writes_keep_only_the_hot_part_in_memory_and_read_back_exactly() -> None:
+    file = SpillFile()
+    stamp = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    orders = spilling(file, 100)
+    for n in range(5_000):
+        orders[f"A-{n}"] = (n, f"SK{n:09d}", stamp)
+    assert (len(orders), orders.spilled) == (5_000, 5_000 - orders.in_memory)
+    assert 100 <= orders.in_memory <= 112
+    assert orders["A-0"] == (0, "SK000000000", stamp)  # back from disk, tz and all
+    assert orders.get("A-0") == (0, "SK000000000", stamp)  # now in memory
+    assert "A-4999" in orders
+    assert "A-5000" not in orders
+    file.close()
+
+
+def test_the_least_recently_used_entries_are_the_ones_spilled() -> None:
+    file = SpillFile()
+    orders = spilling(file, 8)
+    for n in range(9):
+        orders[str(n)] = n
+    orders.get("0")  # now the most recently used
+    orders["9"] = 9  # over the limit (8 + 1): back down to 8 in memory
+    assert orders.in_memory == 8
+    spilled = set(orders) - set(list(orders)[: orders.in_memory])
+    assert spilled == {"1", "2"}
+    file.close()
+
+
+def test_hot_below_one_is_refused_with_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match="hot: 0 is not allowed; allowed: 1 or more"):
+        spilling(SpillFile(), 0)
