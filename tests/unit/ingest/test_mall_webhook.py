@@ -12,15 +12,13 @@ import pytest
 
 from mallbridge_core.eventlog.port import LogUnavailableError, OutgoingRecord
 from mallbridge_core.tenants import Tenant
-from mallbridge_core.topics import Topics
 from mallbridge_ingest.domain.mall_webhook import WebhookBodyError, webhook_ids
 from mallbridge_ingest.mall_webhook import MallWebhookInbox
-from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import IngestService, NotReadyError
 from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived, OrderEventBase
 from mallbridge_schema.serde import decode_order_event
 from tests.unit.ingest.fakes import FakeEventLog
-from tests.unit.ingest.support import snap
+from tests.unit.ingest.support import run_each_test_with_states_in_memory_and_spilled, service_on, snap
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TOPIC = "t.order-events.v1"
@@ -72,22 +70,11 @@ def test_a_body_that_is_not_an_array_of_ids_names_where_and_the_allowed_shape(
 
 _hot_orders = 0
 
-
-@pytest.fixture(autouse=True, params=[0, 1], ids=["states-in-memory", "states-spilled"])
-def _states_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test twice: states and MALL ids in dicts, and at most two per tenant in memory (the rest on disk)."""
-    monkeypatch.setattr(f"{__name__}._hot_orders", request.param)
+_states_kept = run_each_test_with_states_in_memory_and_spilled(__name__)
 
 
 def service(log: FakeEventLog) -> IngestService:
-    return IngestService(
-        log=log,
-        tenants=TENANTS,
-        topics=Topics(prefix="t."),
-        metrics=IngestMetrics(),
-        clock=lambda: NOW,
-        hot_orders=_hot_orders,
-    )
+    return service_on(log, TENANTS, now=NOW, hot_orders=_hot_orders)
 
 
 async def ready(log: FakeEventLog) -> tuple[IngestService, MallWebhookInbox]:

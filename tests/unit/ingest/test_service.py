@@ -17,7 +17,7 @@ from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
 from mallbridge_schema.serde import decode_order_event, encode_event
 from tests.support.eventually import eventually
 from tests.unit.ingest.fakes import FakeEventLog
-from tests.unit.ingest.support import snap
+from tests.unit.ingest.support import run_each_test_with_states_in_memory_and_spilled, service_on, snap
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TENANTS = {
@@ -28,22 +28,11 @@ TENANTS = {
 
 _hot_orders = 0
 
-
-@pytest.fixture(autouse=True, params=[0, 1], ids=["states-in-memory", "states-spilled"])
-def _states_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test twice: all states in dicts, and at most two per tenant in memory (the rest on disk)."""
-    monkeypatch.setattr(f"{__name__}._hot_orders", request.param)
+_states_kept = run_each_test_with_states_in_memory_and_spilled(__name__)
 
 
 def service(log: FakeEventLog, tenants: dict[str, Tenant] = TENANTS) -> IngestService:
-    return IngestService(
-        log=log,
-        tenants=tenants,
-        topics=Topics(prefix="t."),
-        metrics=IngestMetrics(),
-        clock=lambda: NOW,
-        hot_orders=_hot_orders,
-    )
+    return service_on(log, tenants, now=NOW, hot_orders=_hot_orders)
 
 
 def decoded(log: FakeEventLog, topic: str = "t.order-events.v1") -> list[tuple[bytes | None, str, int]]:
