@@ -11,6 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from mallbridge_core import spill
 from mallbridge_core.spill import SpillFile, SpillingMap
 
 KEYS = st.sampled_from([f"order-{i}" for i in range(12)])
@@ -124,3 +125,40 @@ def test_the_least_recently_used_entries_are_the_ones_spilled() -> None:
 def test_hot_below_one_is_refused_with_what_is_allowed() -> None:
     with pytest.raises(ValueError, match="hot: 0 is not allowed; allowed: 1 or more"):
         spilling(SpillFile(), 0)
+
+
+def test_when_the_file_cannot_be_written_entries_stay_in_memory_and_spilling_resumes_later(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = SpillFile()
+    orders = spilling(file, 4)
+    monkeypatch.setattr(spill, "_PUT", "INSERT INTO no_such_table VALUES (?, ?, ?)")
+    for n in range(50):
+        orders[str(n)] = n
+    assert (orders.in_memory, orders.spilled) == (50, 0)
+    assert dict(orders.items()) == {str(n): n for n in range(50)}
+    assert "cannot spill order state" in caplog.text
+    monkeypatch.undo()
+    orders["50"] = 50
+    orders["51"] = 51  # the next batch's worth: spilled again, down to `hot`
+    assert orders.in_memory <= 4 + 1
+    assert dict(orders.items()) == {str(n): n for n in range(52)}
+    file.close()
+
+
+def test_when_an_old_value_cannot_be_removed_from_the_file_nothing_is_spilled_over_the_new_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = SpillFile()
+    orders = spilling(file, 2)
+    for n in range(6):
+        orders[str(n)] = n
+    spilled = next(key for key in orders if key not in list(orders)[: orders.in_memory])
+    monkeypatch.setattr(spill, "_DROP", "DELETE FROM no_such_table WHERE map = ? AND key = ?")
+    orders[spilled] = "new"  # its old value stays in the file
+    for n in range(6, 20):
+        orders[str(n)] = n
+    assert orders[spilled] == "new"
+    assert (orders.spilled, orders.in_memory) == (4, 17)  # nothing more was written to the file
+    assert "keeping every state in memory from now on" in caplog.text
+    file.close()

@@ -11,17 +11,23 @@ near `hot × entry size` and the history costs disk; an entry not in memory cost
 
 `SpillingMap` is a `MutableMapping` with the semantics of a dict (except iteration order): the two
 tiers never hold the same key, so `len` is exact and a value read back from the file is the one
-written. Single-threaded: the caller's event loop (or process) owns it.
+written. Single-threaded: the caller's event loop (or process) owns it. When the file fails (the
+temporary directory full or read-only), a write of a value never fails: entries stay in memory, and
+the map grows as a plain dict would, rather than lose or mix up a state. A failed read raises.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from itertools import islice
 from typing import TypeVar
 
 V = TypeVar("V")
+
+log = logging.getLogger(__name__)
 
 _MISSING = object()
 _TAKE = "DELETE FROM spilled WHERE map = ? AND key = ? RETURNING value"
@@ -103,11 +109,23 @@ class SpillingMap(MutableMapping[str, V]):
 
     def __setitem__(self, key: str, value: V) -> None:
         hot = self._hot
-        if key not in hot and self._cold:
-            self._cold -= self._db.execute(_DROP, (self._map, key)).rowcount
-        hot[key] = value
+        was_hot = key in hot
+        hot[key] = value  # first: the caller may be recording a state the log has already acknowledged
+        if not was_hot and self._cold:
+            try:
+                self._cold -= self._db.execute(_DROP, (self._map, key)).rowcount
+            except sqlite3.Error as exc:
+                # Its old value may still be in the file: it must never be evicted over it, so nothing is.
+                self._stop_spilling(exc)
         if len(hot) > self._limit:
             self._evict()
+
+    def _stop_spilling(self, exc: sqlite3.Error) -> None:
+        self._limit = sys.maxsize
+        log.error(
+            "the temporary file of order states failed; keeping every state in memory from now on",
+            extra={"error": f"{type(exc).__name__}: {exc}", "in_memory": len(self._hot)},
+        )
 
     def __delitem__(self, key: str) -> None:
         if self._hot.pop(key, _MISSING) is not _MISSING:
@@ -148,18 +166,33 @@ class SpillingMap(MutableMapping[str, V]):
         return value
 
     def _evict(self) -> None:
+        """Write the least recently used entries beyond `hot` to the file, then drop them from memory.
+
+        A failed write (the temporary directory full or not writable) keeps them in memory and tries again
+        one batch later: the map may grow, but it never loses or mixes up a value, because the caller may be
+        updating states the log has already acknowledged."""
         hot = self._hot
         oldest = list(islice(hot, len(hot) - self._capacity))
         encode = self._encode
         n = self._map
-        rows = [(n, key, encode(hot.pop(key))) for key in oldest]
+        rows = [(n, key, encode(hot[key])) for key in oldest]
         db = self._db
-        db.execute("BEGIN")
         try:
-            db.executemany(_PUT, rows)
-        except BaseException:
-            db.execute("ROLLBACK")
-            hot.update((key, self._decode(blob)) for _, key, blob in rows)  # nothing is lost
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN")
+            try:
+                db.executemany(_PUT, rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._limit = len(hot) + max(1, self._capacity // 8)
+            log.warning(
+                "cannot spill order state to the temporary file; keeping it in memory",
+                extra={"error": f"{type(exc).__name__}: {exc}", "in_memory": len(hot)},
+            )
+            return
+        for key in oldest:
+            del hot[key]
         self._cold += len(rows)
+        self._limit = self._capacity + max(1, self._capacity // 8)
