@@ -48,13 +48,20 @@ def run_each_test_with_states_in_memory_and_spilled(module: str) -> Any:
     return states_kept
 
 
-def service_on(log: EventLog, tenants: dict[str, Tenant], *, now: datetime, hot_orders: int) -> IngestService:
+def service_on(
+    log: EventLog,
+    tenants: dict[str, Tenant],
+    *,
+    now: datetime,
+    hot_orders: int,
+    metrics: IngestMetrics | None = None,
+) -> IngestService:
     """An ingest service on `log` (topic prefix `t.`), its clock stopped at `now`."""
     return IngestService(
         log=log,
         tenants=tenants,
         topics=Topics(prefix="t."),
-        metrics=IngestMetrics(),
+        metrics=metrics or IngestMetrics(),
         clock=lambda: now,
         hot_orders=hot_orders,
     )

@@ -10,7 +10,6 @@ import pytest
 
 from mallbridge_core.eventlog.port import LogUnavailableError, OutgoingRecord
 from mallbridge_core.tenants import Tenant
-from mallbridge_core.topics import Topics
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.service import BatchRejectedError, IngestService, NotReadyError
 from mallbridge_schema.events import MallOrderChanged, MallWebhookReceived
@@ -209,9 +208,7 @@ async def test_concurrent_pushes_of_different_orders_overlap() -> None:
 async def test_with_few_states_in_memory_the_rest_waits_on_disk_and_changes_are_still_detected() -> None:
     log = FakeEventLog()
     metrics = IngestMetrics()
-    svc = IngestService(
-        log=log, tenants=TENANTS, topics=Topics(prefix="t."), metrics=metrics, clock=lambda: NOW, hot_orders=2
-    )
+    svc = service_on(log, TENANTS, now=NOW, hot_orders=2, metrics=metrics)
     await svc.prepare()
     orders = [f"A-{n}" for n in range(20)]
     for n, order in enumerate(orders):

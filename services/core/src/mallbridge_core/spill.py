@@ -77,7 +77,8 @@ class SpillingMap(MutableMapping[str, V]):
             raise ValueError(f"hot: {hot} is not allowed; allowed: 1 or more entries in memory")
         self._hot: dict[str, V] = {}
         self._capacity = hot
-        self._limit = hot + max(1, hot // 8)
+        self._batch = max(1, hot // 8)  # entries written per eviction, at least
+        self._limit = hot + self._batch
         self._cold = 0  # entries in the file (never also in `_hot`)
         self._encode = encode
         self._decode = decode
@@ -186,7 +187,7 @@ class SpillingMap(MutableMapping[str, V]):
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._limit = len(hot) + max(1, self._capacity // 8)
+            self._limit = len(hot) + self._batch
             log.warning(
                 "cannot spill order state to the temporary file; keeping it in memory",
                 extra={"error": f"{type(exc).__name__}: {exc}", "in_memory": len(hot)},
@@ -195,4 +196,4 @@ class SpillingMap(MutableMapping[str, V]):
         for key in oldest:
             del hot[key]
         self._cold += len(rows)
-        self._limit = self._capacity + max(1, self._capacity // 8)
+        self._limit = self._capacity + self._batch
