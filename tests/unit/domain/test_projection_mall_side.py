@@ -6,7 +6,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from mallbridge_core.domain.mall_side import MallSide, observation_changes
-from mallbridge_core.domain.projection import AttentionItem, apply, attention_item, fold
+from mallbridge_core.domain.projection import AttentionItem, apply, attention_item, fold, mall_side_after
 from mallbridge_schema.statuses import MallStatus
 
 from .builders import (
@@ -186,6 +186,17 @@ def test_a_balance_observation_claims_the_status_and_asks_for_a_read() -> None:
     final = state_of([first_seen("cancelled"), observed("cancelled", confirmed=False, source="webhook"), seen])
     assert final.mall.status is MallStatus.CANCELLED  # a claim never replaces a final status
     assert final.mall.mdp is True  # nothing had said it: the claim fills it in
+
+
+def test_mall_side_after_folds_a_balance_observation_as_a_claim() -> None:
+    # the audit's --verify folds MALL's side alone: a balance claim must stay a claim there too (it never
+    # overrides what MALL already said about mdp, nor confirms), and nothing else of the state is needed
+    state = state_of([first_seen("pending"), observed("open", confirmed=True, source="webhook", mdp=True)])
+    claim = balance_seen("shipping", mdp=False)
+    after = mall_side_after(claim, state.mall, state.fc)
+    assert after == apply(state, claim).mall
+    assert (after.status, after.status_by, after.mdp, after.confirmed) == (MallStatus.SHIPPING, "mall", True, True)
+    assert mall_side_after(balance_seen("shipping"), after, state.fc) is after  # nothing new: the same object
 
 
 def test_an_acknowledged_attention_item_is_not_open_until_a_new_one() -> None:

@@ -19,9 +19,9 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mallbridge_core.domain.projection import OrderState
+from mallbridge_core.domain.projection import OrderState, apply, mall_side_after
 from mallbridge_core.domain.reconciler import Plan, effective_mdp, plan
-from mallbridge_schema.events import Event
+from mallbridge_schema.events import Event, SyncEventBase
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, FastCentrikStatus, MallStatus
 
 from . import builders as b
@@ -165,6 +165,23 @@ def test_the_plan_does_not_depend_on_how_the_topics_interleave(sim: Sim, data: s
         other = b.state_of(log)
         assert other == state
         assert plan(other, now=sim.now) == expected
+
+
+@SETTINGS
+@given(sim=scenarios())
+def test_mall_side_after_is_the_mall_half_of_apply(sim: Sim) -> None:
+    # the audit's --verify folds MALL's side alone with it: at every sync event of the log it must give
+    # exactly what `apply` gives, the same object when the event changes nothing
+    state: OrderState | None = None
+    checked = 0
+    for event in sim.log:
+        if state is not None and isinstance(event, SyncEventBase):
+            after = mall_side_after(event, state.mall, state.fc)
+            assert after == apply(state, event).mall, type(event).__name__
+            assert (after is state.mall) == (apply(state, event).mall is state.mall), type(event).__name__
+            checked += 1
+        state = apply(state, event)
+    assert checked == sum(isinstance(event, SyncEventBase) for event in sim.log)  # balance ones included
 
 
 def test_the_simulation_reaches_every_kind_of_outcome() -> None:

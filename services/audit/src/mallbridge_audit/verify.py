@@ -41,7 +41,14 @@ from mallbridge_audit.model import Finding, VerifyResult
 from mallbridge_audit.scope import Scope
 from mallbridge_audit.verify_ops import People
 from mallbridge_audit.verify_text import READ_FINDINGS, missing_text, put_text, unread_text, why_nothing
-from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OperatorSide, OrderState, apply
+from mallbridge_core.domain.projection import (
+    FastCentrikSide,
+    MallSide,
+    OperatorSide,
+    OrderState,
+    apply,
+    mall_side_after,
+)
 from mallbridge_core.domain.reconciler import PutStep, plan
 from mallbridge_schema.events import (
     AttentionNeeded,
@@ -57,6 +64,7 @@ _OUTCOMES = (MallStatusUpdated, MallUpdateRejected)
 _SCOPED = (AttentionNeeded, AttentionResolved)  # the sync events that may be about the tenant, not an order
 _NO_MALL = MallSide()  # frozen: one shared start for every order (an order's is replaced, never changed)
 _NO_OPS = OperatorSide()
+_NO_FC = FastCentrikSide()  # the side of an order whose order event the sync event names is not in the log
 _BY_ORDER = attrgetter("tenant_id", "order_number")  # findings by order (a stable sort: log order per order)
 _Put = MallUpdateRequested | MallStatusUpdated | MallUpdateRejected
 
@@ -173,7 +181,7 @@ class Verifier:
             order.last_sync_id = event.event_id
             return  # reported once at the end as orphan_sync_events
         fact = self._fact_for(order, event)
-        order.catch_up(fact.fc if fact else FastCentrikSide(), event.recorded_at)
+        order.catch_up(fact.fc if fact else _NO_FC, event.recorded_at)
         if isinstance(event, MallUpdateRequested):
             if fact is not None:
                 self._check_put(order, fact, event)
@@ -182,7 +190,7 @@ class Verifier:
             )
         elif isinstance(event, _OUTCOMES):
             self._check_outcome(order, fact, event)
-        order.mall = apply(order.state(fact.fc if fact else FastCentrikSide()), event).mall
+        order.mall = mall_side_after(event, order.mall, fact.fc if fact else _NO_FC)
         order.last_sync_id = event.event_id
 
     def _fact_for(self, order: _Order, event: Event) -> _Fact | None:

@@ -49,6 +49,7 @@ __all__ = [
     "attention_item",
     "fold",
     "mall_rank",
+    "mall_side_after",
     "new_state",
 ]
 
@@ -129,11 +130,20 @@ def apply(state: OrderState | None, event: Event) -> OrderState:
         return _with(current, current.mall, apply_operator(event, current.ops))
     if type(event) is MallStateObserved and event.source == "balance":
         return _with(current, claim_balance(event, current.mall), apply_operator(event, current.ops))
-    mall = apply_sync(event, current.mall)
+    mall = mall_side_after(event, current.mall, current.fc)
     if mall is current.mall:
         return current
-    mall = _sharing_texts(mall, current.fc)
     return OrderState(current.tenant_id, current.order_number, current.mall_order_id, current.fc, mall, current.ops)
+
+
+def mall_side_after(event: Event, mall: MallSide, fc: FastCentrikSide) -> MallSide:
+    """MALL's side after one sync event (`mall` itself when the event changes nothing): `apply`'s MALL
+    half, for a reader that keeps the sides apart and needs no whole state per event (the audit's
+    `--verify`). A balance observation's operator half is `apply`'s alone."""
+    if type(event) is MallStateObserved and event.source == "balance":
+        return claim_balance(event, mall)
+    after = apply_sync(event, mall)
+    return mall if after is mall else _sharing_texts(after, fc)
 
 
 def _sharing_texts(mall: MallSide, fc: FastCentrikSide) -> MallSide:
