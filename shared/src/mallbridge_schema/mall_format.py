@@ -58,13 +58,19 @@ def delivered_moment(raw: str, *, recorded_at: datetime) -> datetime:
     the moment it was recorded if that is earlier on that same day (a date recorded before its own day is
     a future date: noon, which the reconciler defers until it comes).
     """
+    # Through UTC, so the result is always a real instant with the right Prague offset.
+    return delivered_instant(raw, recorded_at=recorded_at).astimezone(UTC).astimezone(PRAGUE)
+
+
+def delivered_instant(raw: str, *, recorded_at: datetime) -> datetime:
+    """The instant `delivered_moment` gives, in the zone it comes in (the value's own offset, or Prague for
+    a wall time or a date): for measuring and comparing, where only the instant counts. Two conversions
+    cheaper; show or record `delivered_moment` instead (this one may even be a wall time in the DST gap)."""
     if recorded_at.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
     value = parse_delivery_value(raw)
     if isinstance(value, datetime):
-        local = value if value.tzinfo is not None else value.replace(tzinfo=PRAGUE)
-        # Through UTC, so the result is always a real instant with the right Prague offset.
-        return local.astimezone(UTC).astimezone(PRAGUE)
+        return value if value.tzinfo is not None else value.replace(tzinfo=PRAGUE)
     noon = datetime.combine(value, _NOON, tzinfo=PRAGUE).astimezone(UTC).astimezone(PRAGUE)
     recorded = recorded_at.astimezone(PRAGUE)
     if recorded.date() == value and recorded < noon:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 import pytest
+from hypothesis import given, settings
 
 from mallbridge_core.domain.projection import fold
 from mallbridge_core.domain.sla import (
@@ -17,7 +18,9 @@ from mallbridge_core.domain.sla import (
     order_sla,
     prague_date,
 )
+from mallbridge_schema.mall_format import PRAGUE, delivered_moment
 from tests.unit.domain.builders import ORDER, TENANT, first_seen, observed, updated
+from tests.unit.schema.delivery_values import WALL_TIMES, ZONES, delivery_values
 
 TRACK = ("ZX1-CZ", "https://t.example/ZX1-CZ")
 
@@ -128,3 +131,18 @@ def test_daily_figures_are_over_the_orders_that_reached_open_that_day() -> None:
 
 def test_the_day_is_pragues() -> None:
     assert prague_date(datetime(2026, 3, 1, 23, 30, tzinfo=UTC)) == date(2026, 3, 2)
+
+
+@settings(max_examples=400)
+@given(raw=delivery_values(), accepted=WALL_TIMES, zone=ZONES)
+def test_the_delivered_lag_is_between_instants_in_any_zones(raw: str, accepted: datetime, zone: tzinfo) -> None:
+    accepted_at = accepted.replace(tzinfo=zone)
+    moment = delivered_moment(raw, recorded_at=accepted_at)  # the contract's moment, in Prague time
+    expected = (accepted_at.astimezone(UTC) - moment.astimezone(UTC)).total_seconds()
+    assert delivered_lag_s(raw, accepted_at=accepted_at) == expected
+
+
+def test_the_delivered_lag_across_a_dst_change_in_one_zone_object() -> None:
+    # Both in Prague's zone object: a wall-time subtraction would give 24 h; the instants are 23 h apart.
+    accepted = datetime(2026, 3, 29, 12, 0, tzinfo=PRAGUE)
+    assert delivered_lag_s("2026-03-28 12:00:00", accepted_at=accepted) == 23 * 3600

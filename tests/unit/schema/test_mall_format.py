@@ -14,6 +14,7 @@ import pytest
 
 from mallbridge_schema.mall_format import (
     PRAGUE,
+    delivered_instant,
     delivered_moment,
     format_mall_datetime,
     is_valid_tracking_number,
@@ -186,3 +187,18 @@ def test_valid_tracking_numbers(number: str) -> None:
 )
 def test_invalid_tracking_numbers(number: str) -> None:
     assert not is_valid_tracking_number(number)
+
+
+# ---- the instant alone (for lags and comparisons) ---------------------------------------------------
+
+
+def test_the_instant_needs_an_aware_recording_moment() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        delivered_instant("2026-11-20", recorded_at=datetime(2026, 11, 20, 9, 0))
+
+
+@pytest.mark.parametrize(("raw", "offset"), [("2026-07-01T09:30:00-04:00", -4), ("2026-03-29T02:30:00", 1)])
+def test_the_instant_keeps_the_zone_it_came_in(raw: str, offset: int) -> None:
+    instant = delivered_instant(raw, recorded_at=LATE)
+    assert instant.utcoffset() == timedelta(hours=offset)  # the gap's 02:30 stays a CET reading: 03:30 CEST
+    assert instant.astimezone(UTC) == delivered_moment(raw, recorded_at=LATE).astimezone(UTC)

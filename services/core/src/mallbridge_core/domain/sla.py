@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from mallbridge_core.domain.mall_side import StatusBy
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import effective_mdp
-from mallbridge_schema.mall_format import PRAGUE, delivered_moment
+from mallbridge_schema.mall_format import PRAGUE, delivered_instant
 from mallbridge_schema.statuses import MallStatus
 
 CANCEL_RATE_LIMIT = 0.015
@@ -59,10 +59,12 @@ def delivered_lag_s(sent_delivered_at: str | None, *, accepted_at: datetime) -> 
     if not sent_delivered_at:
         return None
     try:
-        moment = delivered_moment(sent_delivered_at, recorded_at=accepted_at)
+        moment = delivered_instant(sent_delivered_at, recorded_at=accepted_at)
     except ValueError:
         return None
-    return (accepted_at - moment).total_seconds()
+    if moment.tzinfo is accepted_at.tzinfo:  # one zone object: Python subtracts wall times, wrong across DST
+        return (accepted_at.astimezone(UTC) - moment.astimezone(UTC)).total_seconds()
+    return (accepted_at - moment).total_seconds()  # two zones: subtracted as instants, exactly
 
 
 def is_on_time(lag_s: float | None) -> bool:

@@ -1,0 +1,67 @@
+"""How the parallel audit shares the log out, and what a worker process sets up for itself."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+from collections.abc import Iterator
+
+import pytest
+
+from mallbridge_audit import parallel
+from mallbridge_audit.reader import Plan
+from mallbridge_core.gc_tuning import THROUGHPUT_THRESHOLDS
+
+
+def _plan(*lanes: dict[str, dict[int, int]]) -> Plan:
+    """One lane per argument, topics of the three kinds named order/operator/sync."""
+    kinds = tuple(
+        tuple((f"l{i}.{kind}", lane.get(kind, {})) for i, lane in enumerate(lanes))
+        for kind in ("order", "operator", "sync")
+    )
+    return Plan(kinds)
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        parallel._progress = None
+
+
+def test_a_worker_keeps_the_throughput_collector_for_its_whole_life(restored_gc: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    counter = mp.get_context("spawn").Value("q", 0)
+    parallel._init(counter)
+    assert gc.get_threshold() == THROUGHPUT_THRESHOLDS
+    parallel._count(3)
+    assert counter.value == 3
+
+
+def test_each_worker_reads_its_own_partitions_and_skips_the_rest_at_their_end() -> None:
+    plan = _plan({"order": {0: 5, 1: 7, 2: 9}, "sync": {0: 2, 1: 3, 2: 4}})
+    first, second = parallel._share(plan, 0, 2), parallel._share(plan, 1, 2)
+    assert first["l0.order"] == {0: 0, 1: 7, 2: 0}
+    assert second["l0.order"] == {0: 5, 1: 0, 2: 9}
+    assert second["l0.sync"] == {0: 2, 1: 0, 2: 4}
+    for topic in ("l0.order", "l0.sync"):  # every partition is read by exactly one worker
+        assert sorted(p for share in (first, second) for p, start in share[topic].items() if start == 0) == [0, 1, 2]
+
+
+def test_topics_are_co_partitioned_only_with_the_same_partitions_and_more_than_one() -> None:
+    assert parallel.co_partitioned(_plan({"order": {0: 1, 1: 1}, "sync": {0: 1, 1: 1}}))
+    assert parallel.co_partitioned(_plan({"order": {0: 1, 1: 1}}))  # a missing topic has no partitions
+    assert not parallel.co_partitioned(_plan({"order": {0: 1, 1: 1}, "sync": {0: 1, 1: 1, 2: 1}}))
+    assert not parallel.co_partitioned(_plan({"order": {0: 1}, "sync": {0: 1}}))
+
+
+def test_workers_are_one_per_cpu_up_to_four_for_a_long_co_partitioned_log_only() -> None:
+    long_log = _plan({"order": {0: 150_000, 1: 150_000}})
+    assert parallel.default_workers(long_log, cpus=2) == 2
+    assert parallel.default_workers(long_log, cpus=16) == 4
+    assert parallel.default_workers(long_log, cpus=None) == 1
+    assert parallel.default_workers(_plan({"order": {0: 1_000, 1: 1_000}}), cpus=8) == 1
+    assert parallel.default_workers(_plan({"order": {0: 300_000}}), cpus=8) == 1
