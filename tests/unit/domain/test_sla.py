@@ -6,19 +6,24 @@ from datetime import UTC, date, datetime, tzinfo
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mallbridge_core.domain.mall_side import StatusBy
 from mallbridge_core.domain.projection import fold
 from mallbridge_core.domain.sla import (
+    TRACKING_STATUSES,
     OrderSla,
     SlaTally,
     daily_figures,
     delivered_lag_s,
     is_on_time,
     last_days,
+    order_contribution,
     order_sla,
     prague_date,
 )
 from mallbridge_schema.mall_format import PRAGUE, delivered_moment
+from mallbridge_schema.statuses import MallStatus
 from tests.unit.domain.builders import ORDER, TENANT, first_seen, observed, updated
 from tests.unit.schema.delivery_values import WALL_TIMES, ZONES, delivery_values
 
@@ -146,3 +151,35 @@ def test_the_delivered_lag_across_a_dst_change_in_one_zone_object() -> None:
     # Both in Prague's zone object: a wall-time subtraction would give 24 h; the instants are 23 h apart.
     accepted = datetime(2026, 3, 29, 12, 0, tzinfo=PRAGUE)
     assert delivered_lag_s("2026-03-28 12:00:00", accepted_at=accepted) == 23 * 3600
+
+
+@settings(max_examples=300)
+@given(
+    status=st.sampled_from(MallStatus),
+    by=st.sampled_from(["assumed", "us", "mall"]),
+    mdp=st.booleans(),
+    tracking=st.booleans(),
+    sent=st.booleans(),
+    lag=st.one_of(st.none(), st.floats(min_value=-3600, max_value=3 * 86400)),
+)
+def test_an_orders_part_follows_the_rule_whatever_came_before(
+    status: MallStatus, by: StatusBy, mdp: bool, tracking: bool, sent: bool, lag: float | None
+) -> None:
+    """The parts are shared values (one per combination): each answer must still be this order's own."""
+
+    def part_of() -> OrderSla:
+        return order_contribution(
+            status=status, status_by=by, mdp=mdp, tracking=tracking, delivered_sent=sent, delivered_lag=lag
+        )
+
+    part = part_of()
+    assert part.partner_cancelled == (status is MallStatus.CANCELLED and by == "us")
+    assert part.tracked == ((mdp or tracking) if status in TRACKING_STATUSES else None)
+    assert part.mdp == mdp
+    if status is not MallStatus.DELIVERED:
+        assert part.on_time is None
+    elif sent:
+        assert part.on_time == (lag is not None and lag <= 24 * 3600)
+    else:
+        assert part.on_time == (True if by == "mall" and mdp else None)
+    assert part_of() is part

@@ -102,7 +102,9 @@ class OrderAcc:
 
     def first_seen(self) -> float:
         """The occurred_at of its lowest order event seen (when it reached open); inf without any."""
-        for v in self.vals[: self.n_occ]:
+        vals = self.vals
+        for i in range(self.n_occ):  # by index: a slice would copy the array for every order in the report
+            v = vals[i]
             if v == v:
                 return v
         return math.inf

@@ -41,12 +41,12 @@ from mallbridge_audit.model import Finding, VerifyResult
 from mallbridge_audit.scope import Scope
 from mallbridge_audit.verify_ops import People
 from mallbridge_audit.verify_text import READ_FINDINGS, missing_text, put_text, unread_text, why_nothing
+from mallbridge_core.domain.fastcentrik import apply_fact
 from mallbridge_core.domain.projection import (
     FastCentrikSide,
     MallSide,
     OperatorSide,
     OrderState,
-    apply,
     mall_side_after,
 )
 from mallbridge_core.domain.reconciler import PutStep, plan
@@ -123,7 +123,6 @@ class Verifier:
     def __init__(self, scope: Scope | None = None) -> None:
         self.scope = scope or Scope()
         self._orders: dict[tuple[str, str], _Order] = {}
-        self._running: dict[tuple[str, str], OrderState] = {}
         self._sync_started = False
         self.puts_checked = 0
         self._differences: list[Finding] = []
@@ -139,20 +138,21 @@ class Verifier:
     # ---- order events: FastCentrik's side after each seq --------------------------------------------
 
     def add_order_event(self, event: OrderEventBase) -> None:
+        """FastCentrik's side folded as `apply` folds it (`apply_fact`: the side alone, no whole state per
+        event), kept after each new seq with the MALL id it came with (or the one before, when it has none)."""
         if self._sync_started:
             raise RuntimeError("Verifier needs every order event before the first sync event")
         if not event.order_number or not self.scope.wants(event.tenant_id, event.order_number):
             return  # (no order number: a tenant-level receipt, MallWebhookReceived)
         order = self._order(event)
-        key = (event.tenant_id, event.order_number)
-        before = self._running.get(key)
-        after = apply(before, event)
-        self._running[key] = after
+        facts = order.facts
+        before = facts[-1].fc if facts else _NO_FC  # the side only changes with a new seq, kept just then
+        fc = apply_fact(before, event)
         if order.first_seen is None or event.occurred_at < order.first_seen:
             order.first_seen = event.occurred_at
-        if before is None or after.fc.seq != before.fc.seq:
-            order.mall_order_id = after.mall_order_id
-            order.facts.append(_Fact(after.fc.seq, event.event_id, event.recorded_at, after.fc))
+        if not facts or fc.seq != before.seq:
+            order.mall_order_id = event.mall_order_id or order.mall_order_id
+            facts.append(_Fact(fc.seq, event.event_id, event.recorded_at, fc))
 
     # ---- operator events: kept until their moment ----------------------------------------------------
 
@@ -165,9 +165,7 @@ class Verifier:
     # ---- sync events: walk the publisher's decisions --------------------------------------------------
 
     def add_sync_event(self, event: Event) -> None:
-        if not self._sync_started:
-            self._sync_started = True
-            self._running.clear()  # the fc snapshots hold everything needed from here on
+        self._sync_started = True
         if not self.scope.wants(event.tenant_id, event.order_number):
             return
         if isinstance(event, _SCOPED) and event.scope == "tenant":
