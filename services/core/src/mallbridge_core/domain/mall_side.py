@@ -32,6 +32,7 @@ itself when nothing changes). The rules (ARCHITECTURE.md §3, §6):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -123,6 +124,15 @@ class MallSide(NamedTuple):
     return_refusals: frozenset[int] = frozenset()
 
 
+_new_tuple = tuple.__new__
+
+
+def with_tracking(mall: MallSide, number: str | None, url: str | None) -> MallSide:
+    """`mall` with these tracking texts (for the projection's sharing of FastCentrik's strings, per shipped
+    order: `_replace` cost 1.5 µs)."""
+    return _mall_side(mall, tracking=(number, url))
+
+
 class _Keep(Enum):
     """Marks a field of `_mall_side` as unchanged (None is a value several fields take)."""
 
@@ -147,7 +157,8 @@ def _mall_side(
     reads_answered: frozenset[UUID] | _Keep = _KEEP,
     return_refusals: frozenset[int] | _Keep = _KEEP,
 ) -> MallSide:
-    """`mall` with the given fields changed. Built with the constructor, not dataclasses.replace: this is
+    """`mall` with the given fields changed. Built as a tuple of the fields, not with `_replace` nor the
+    named tuple's own constructor (a Python-level function of 17 arguments, 0.4 µs against 0.24): this is
     the publisher's and the audit's hot path."""
     status_, by = (mall.status, mall.status_by) if status is _KEEP else status
     last, settled, doubt = (
@@ -157,24 +168,27 @@ def _mall_side(
         (mall.attention_code, mall.attention_reason, mall.attention_at) if attention is _KEEP else attention
     )
     number, url = (mall.tracking_number, mall.tracking_url) if tracking is _KEEP else tracking
-    return MallSide(
-        status_,
-        mall.confirmed if confirmed is _KEEP else confirmed,
-        last,
-        settled,
-        mall.rejection if rejection is _KEEP else rejection,
-        mall.deferral if deferral is _KEEP else deferral,
-        code,
-        doubt,
-        by,
-        mall.mdp if mdp is _KEEP else mdp,
-        number,
-        url,
-        mall.delivered_at if delivered_at is _KEEP else delivered_at,
-        reason,
-        raised_at,
-        mall.reads_answered if reads_answered is _KEEP else reads_answered,
-        mall.return_refusals if return_refusals is _KEEP else return_refusals,
+    return _new_tuple(
+        MallSide,
+        (
+            status_,
+            mall.confirmed if confirmed is _KEEP else confirmed,
+            last,
+            settled,
+            mall.rejection if rejection is _KEEP else rejection,
+            mall.deferral if deferral is _KEEP else deferral,
+            code,
+            doubt,
+            by,
+            mall.mdp if mdp is _KEEP else mdp,
+            number,
+            url,
+            mall.delivered_at if delivered_at is _KEEP else delivered_at,
+            reason,
+            raised_at,
+            mall.reads_answered if reads_answered is _KEEP else reads_answered,
+            mall.return_refusals if return_refusals is _KEEP else return_refusals,
+        ),
     )
 
 
@@ -214,25 +228,31 @@ def _settling(mall: MallSide, request_no: int) -> tuple[int, int, RequestInDoubt
 
 def apply_sync(event: Event, mall: MallSide) -> MallSide:
     """The new MALL side, or `mall` itself (the same object) when the event changes nothing."""
-    match event:
-        case MallUpdateRequested():
-            if event.request_no <= mall.last_request_no:
-                return mall
-            requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
-            return _mall_side(mall, requests=(event.request_no, mall.settled_request_no, requested))
-        case MallStatusUpdated():
-            return _updated(event, mall)
-        case MallUpdateRejected():
-            return _rejected(event, mall)
-        case MallStateObserved():
-            return _observed(event, mall)
-        case StepDeferred():
-            return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
-        case AttentionNeeded() if event.scope == "order":
-            return _mall_side(mall, attention=(event.code, event.reason, event.occurred_at))
-        case AttentionResolved() if event.scope == "order" and event.code == mall.attention_code:
-            return _mall_side(mall, attention=(None, "", None))
-    return mall
+    fold = _SYNC_FOLDS.get(type(event))  # by exact type, as the FastCentrik fold: a miss of isinstance costs 70 ns
+    return mall if fold is None else fold(event, mall)
+
+
+def _requested(event: MallUpdateRequested, mall: MallSide) -> MallSide:
+    if event.request_no <= mall.last_request_no:
+        return mall
+    requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
+    return _mall_side(mall, requests=(event.request_no, mall.settled_request_no, requested))
+
+
+def _deferred(event: StepDeferred, mall: MallSide) -> MallSide:
+    return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
+
+
+def _attention_needed(event: AttentionNeeded, mall: MallSide) -> MallSide:
+    if event.scope != "order":
+        return mall
+    return _mall_side(mall, attention=(event.code, event.reason, event.occurred_at))
+
+
+def _attention_resolved(event: AttentionResolved, mall: MallSide) -> MallSide:
+    if event.scope != "order" or event.code != mall.attention_code:
+        return mall
+    return _mall_side(mall, attention=(None, "", None))
 
 
 def _updated(event: MallStatusUpdated, mall: MallSide) -> MallSide:
@@ -310,6 +330,17 @@ def _observed(event: MallStateObserved, mall: MallSide) -> MallSide:
 
 
 _STANDING_CHANGES = frozenset({"status", "confirmed"})
+
+_SYNC_FOLDS: dict[type[Event], Callable[[Any, MallSide], MallSide]] = {
+    MallUpdateRequested: _requested,
+    MallStatusUpdated: _updated,
+    MallUpdateRejected: _rejected,
+    MallStateObserved: _observed,
+    StepDeferred: _deferred,
+    AttentionNeeded: _attention_needed,
+    AttentionResolved: _attention_resolved,
+}
+"""The sync events that change MALL's side; any other event leaves it as it is."""
 
 
 def _read(r: Rejection, by: UUID) -> Rejection:

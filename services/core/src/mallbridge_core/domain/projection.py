@@ -31,6 +31,7 @@ from mallbridge_core.domain.mall_side import (
     apply_sync,
     claim_balance,
     mall_rank,
+    with_tracking,
 )
 from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
 from mallbridge_schema.events import Event, MallStateObserved, OperatorEventBase, OrderEventBase
@@ -158,9 +159,10 @@ def _sharing_texts(mall: MallSide, fc: FastCentrikSide) -> MallSide:
         url is fc.tracking_url or url != fc.tracking_url
     ):
         return mall
-    return mall._replace(
-        tracking_number=fc.tracking_number if number == fc.tracking_number else number,
-        tracking_url=fc.tracking_url if url == fc.tracking_url else url,
+    return with_tracking(
+        mall,
+        fc.tracking_number if number == fc.tracking_number else number,
+        fc.tracking_url if url == fc.tracking_url else url,
     )
 
 
