@@ -4,13 +4,16 @@ than one batch."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from aiokafka import AIOKafkaProducer  # the test's own producer, to set a linger no append may wait for
 
 from mallbridge_core.eventlog import LogRecord, OutgoingRecord
 from mallbridge_core.eventlog.kafka import KafkaEventLog
-from mallbridge_core.eventlog.kafka.batches import BATCHED_FROM
+from mallbridge_core.eventlog.kafka.batches import BATCHED_FROM, send_batched
+from mallbridge_core.eventlog.kafka.partitioner import default_partition
 
 pytestmark = pytest.mark.kafka
 
@@ -62,3 +65,23 @@ async def test_a_partition_whose_records_fill_several_batches_keeps_their_order(
     for key, count in ((b"acme:one", 120), (b"acme:other", 40)):
         mine = sorted((r.offset, json.loads(r.value)["n"]) for r in replayed if r.key == key)
         assert [n for _, n in mine] == list(range(count)), key
+
+
+async def test_a_batched_append_goes_out_at_once_not_after_the_producers_linger(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The batches are complete when handed over, so they are closed: an open one would wait out the
+    producer's linger for records nobody will add (2 ms per append with the adapter's producer; here a
+    minute, so the difference is not a matter of timing)."""
+    topic = f"{topic_prefix}linger"
+    log = KafkaEventLog(kafka_bootstrap, partitions=3)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=60_000, partitioner=default_partition)
+    try:
+        await log.ensure_topics([topic])
+        await producer.start()
+        records = [OutgoingRecord(f"acme:L-{n}".encode(), b"v") for n in range(BATCHED_FROM)]
+        await asyncio.wait_for(send_batched(producer, topic, records), timeout=20)
+        assert len(await _replay(log, topic)) == BATCHED_FROM
+    finally:
+        await producer.stop()
+        await log.close()

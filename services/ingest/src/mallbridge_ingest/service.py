@@ -27,7 +27,7 @@ from mallbridge_core.topics import DEFAULT_LANE, Topics
 from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
 from mallbridge_ingest.domain.state import UNKNOWN
 from mallbridge_ingest.keyed_locks import KeyedLocks
-from mallbridge_ingest.mall_ids import MallIdBook
+from mallbridge_ingest.mall_ids import MallIdBook, PendingId
 from mallbridge_ingest.mall_webhook import late_mall_changes, with_pending_mall_changes
 from mallbridge_ingest.metrics import IngestMetrics
 from mallbridge_ingest.state_store import StateStore
@@ -60,6 +60,19 @@ class IngestResult:
     unchanged: int
     stale: int = 0
     rejections: tuple[Rejection, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A batch planned and encoded but not written yet (`IngestService.prepare_write`)."""
+
+    tenant_id: str
+    source: str
+    count: int  # snapshots given
+    plan: BatchPlan  # what the snapshots call for (what is counted)
+    written: BatchPlan  # the plan with MALL's pending changes after it: what is appended
+    claims: dict[str, PendingId]  # pending MALL ids the written plan answers
+    records: tuple[OutgoingRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,22 +250,66 @@ class IngestService:
         self.check_ready()
         received = received_at or self._clock()
         async with self._locks.hold((tenant_id, s.order_number) for _, s in snapshots):
-            known = self.known_orders(tenant_id)
-            recorded = self._clock()
-            plan = plan_batch(known, snapshots, tenant_id=tenant_id, received_at=received, recorded_at=recorded)
-            if plan.rejections and all_or_nothing:
-                self._metrics.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
-                raise BatchRejectedError(plan.rejections)
-            # An order the webhook named before any snapshot did gets its MallOrderChanged after its events.
-            written, claims = with_pending_mall_changes(self.mall_ids, tenant_id, plan, recorded_at=recorded)
-            try:
-                await self.write(tenant_id, written)
-            except BaseException:
-                self.mall_ids.restore(tenant_id, claims)
-                raise
-            self.count_events(tenant_id, written.events[len(plan.events) :])
-            await late_mall_changes(self, tenant_id, plan.states)
-        return self._account(tenant_id, source, len(snapshots), plan)
+            prepared = self.prepare_write(
+                tenant_id, snapshots, source=source, all_or_nothing=all_or_nothing, received_at=received
+            )
+            return await self.commit_write(prepared)
+
+    def prepare_write(
+        self,
+        tenant_id: str,
+        snapshots: Sequence[tuple[int, OrderSnapshot]],
+        *,
+        source: str,
+        all_or_nothing: bool,
+        received_at: datetime | None = None,
+        after: PreparedWrite | None = None,
+    ) -> PreparedWrite:
+        """The first half of `ingest`, without awaiting anything: plan the snapshots and encode the events.
+
+        `after`, a prepared write not acknowledged yet, is taken as durable: the plan starts from the
+        states it leads to (an import plans its next chunk while the log acknowledges the one before). If
+        `after` then fails, this one must be dropped (`abandon_write`), never committed. The caller holds
+        the orders' locks, or is the only writer of the tenant's orders (an import worker).
+        Raises BatchRejectedError (nothing claimed, nothing written) as `ingest` does.
+        """
+        self.check_ready()
+        recorded = self._clock()
+        plan = plan_batch(
+            self.known_orders(tenant_id),
+            snapshots,
+            tenant_id=tenant_id,
+            received_at=received_at or recorded,
+            recorded_at=recorded,
+            unacknowledged=None if after is None else after.written.states,
+        )
+        if plan.rejections and all_or_nothing:
+            self._metrics.snapshots_rejected.labels(tenant_id, source).inc(len(plan.rejections))
+            raise BatchRejectedError(plan.rejections)
+        # An order the webhook named before any snapshot did gets its MallOrderChanged after its events.
+        written, claims = with_pending_mall_changes(self.mall_ids, tenant_id, plan, recorded_at=recorded)
+        return PreparedWrite(
+            tenant_id, source, len(snapshots), plan, written, claims, self._records(tenant_id, written.events)
+        )
+
+    async def commit_write(self, prepared: PreparedWrite) -> IngestResult:
+        """The second half of `ingest`: append the prepared events, then advance the state and count.
+
+        A failed append keeps the facts, reserves the seqs it used, puts its claims back and raises.
+        """
+        tenant_id, plan, written = prepared.tenant_id, prepared.plan, prepared.written
+        try:
+            await self._append(tenant_id, written, prepared.records)
+        except BaseException:
+            self.mall_ids.restore(tenant_id, prepared.claims)
+            raise
+        self.count_events(tenant_id, written.events[len(plan.events) :])
+        await late_mall_changes(self, tenant_id, plan.states)
+        return self._account(tenant_id, prepared.source, prepared.count, plan)
+
+    def abandon_write(self, prepared: PreparedWrite) -> None:
+        """A prepared write that will not be committed (the one it was prepared after failed)."""
+        self.mall_ids.restore(prepared.tenant_id, prepared.claims)
 
     async def write(self, tenant_id: str, plan: BatchPlan, *, lead: Sequence[Event] = ()) -> None:
         """Append `lead` (tenant-level events) and the plan's events in one append, then advance the state.
@@ -262,9 +319,16 @@ class IngestService:
         """
         if not plan.events and not lead:
             return
+        await self._append(tenant_id, plan, self._records(tenant_id, (*lead, *plan.events)))
+
+    def _records(self, tenant_id: str, events: Sequence[Event]) -> tuple[OutgoingRecord, ...]:
+        return tuple(OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in events)
+
+    async def _append(self, tenant_id: str, plan: BatchPlan, records: Sequence[OutgoingRecord]) -> None:
+        """Append `records` (the plan's events, maybe led by tenant-level ones), then advance the state."""
+        if not records:
+            return
         known = self.known_orders(tenant_id)
-        events = (*lead, *plan.events)
-        records = [OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in events]
         try:
             await self._log.append(self.topic_for(tenant_id), records)
         except BaseException:

@@ -44,8 +44,12 @@ def plan_batch(
     tenant_id: str,
     received_at: datetime,
     recorded_at: datetime,
+    unacknowledged: Mapping[str, OrderState] | None = None,
 ) -> BatchPlan:
     """Apply `(index, snapshot)` pairs in order on top of `known` (order_number → state).
+
+    `unacknowledged` holds the states of a write still on its way to the log, which this plan takes as
+    durable: they win over `known` (a pipelined import plans a chunk while the one before is written).
 
     A snapshot that conflicts with its order is rejected and leaves that order's state as it was; the
     others still plan their events (the caller decides whether a rejection voids the whole batch). A
@@ -56,9 +60,10 @@ def plan_batch(
     events: list[OrderEventBase] = []
     rejections: list[Rejection] = []
     changed = unchanged = stale = 0
+    before = unacknowledged or {}
     for index, snapshot in snapshots:
         order = snapshot.order_number
-        current = states.get(order) or known.get(order, UNKNOWN)
+        current = states.get(order) or before.get(order) or known.get(order, UNKNOWN)
         try:
             check_same_mall_order(current, snapshot)
         except SnapshotConflictError as exc:

@@ -18,9 +18,14 @@ from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_ingest.adapters.snapshot_files import RawLine
 from mallbridge_ingest.adapters.validation import Indexed, validate_many
 from mallbridge_ingest.imports.summary import ImportSummary
-from mallbridge_ingest.service import IngestService
+from mallbridge_ingest.service import IngestResult, IngestService, PreparedWrite
 
 CHUNK = 500
+_TURNS_TO_SEND = 8
+"""Turns of the event loop given to a chunk's append before the next chunk is planned: a producer hands
+a batch to its sender task, which wakes, drains it and starts the request, a few turns in all. Planning
+is CPU work that does not yield, so without them the request would only leave once the next chunk is
+planned, and the log's round trip would not overlap anything (measured: a third of the wait left)."""
 
 
 def _chunks(lines: Iterable[RawLine], size: int) -> Iterator[list[RawLine]]:
@@ -70,25 +75,41 @@ async def import_snapshots(
     chunk_size: int = CHUNK,
     on_progress: Callable[[int], None] = lambda line: None,
 ) -> ImportSummary:
-    """Write the valid snapshots chunk after chunk (one append each, awaited before the next)."""
+    """Write the valid snapshots chunk after chunk, one append each, one append at a time.
+
+    Pipelined: while the log acknowledges a chunk, the next one is planned and encoded on top of it (as
+    if it were durable), so the CPU work and the log's round trip overlap. It is appended only once the
+    one before is acknowledged; if that one fails, the next is dropped unwritten. `service` must be the
+    only writer of the tenant's orders while this runs (an import worker's own service): no order locks
+    are taken.
+    """
     summary = ImportSummary()
     queue: asyncio.Queue[_Chunk | None] = asyncio.Queue(maxsize=2)
     reader = asyncio.create_task(_read_ahead(lines, chunk_size, summary, queue))
+    writing: _Writing | None = None
     try:
         while (chunk := await queue.get()) is not None:
-            try:
-                result = await service.ingest(tenant_id, chunk.valid, source="import", all_or_nothing=False)
-            except LogUnavailableError:
-                summary.aborted = f"the event log stopped acknowledging at line {chunk.first_line}; re-run the import"
+            prepared = service.prepare_write(
+                tenant_id,
+                chunk.valid,
+                source="import",
+                all_or_nothing=False,
+                after=None if writing is None else writing.prepared,
+            )
+            if writing is not None and not await writing.settled(summary, on_progress):
+                service.abandon_write(prepared)
+                writing = None
                 break
-            for rejection in result.rejections:
-                summary.reject(rejection)
-            summary.changed += result.changed
-            summary.unchanged += result.unchanged
-            summary.stale += result.stale
-            summary.events += result.events
-            on_progress(chunk.last_line)
+            writing = _Writing(chunk, prepared, asyncio.create_task(service.commit_write(prepared)))
+            for _ in range(_TURNS_TO_SEND):  # let the producer put the chunk on the wire before planning on
+                await asyncio.sleep(0)
+        if writing is not None:
+            await writing.settled(summary, on_progress)
+            writing = None
     finally:
+        if writing is not None:  # cancelled, or an error: the append in flight ends with us
+            writing.task.cancel()
+            await asyncio.wait([writing.task])
         reader.cancel()
         # Wait for the reader without taking over its cancellation: a cancellation of this import itself
         # (Ctrl-C) must go on propagating, not end here as a normal return.
@@ -97,3 +118,28 @@ async def import_snapshots(
         raise error  # the file could not be read on (the chunks before it are written)
     summary.rejected.sort()
     return summary
+
+
+@dataclass
+class _Writing:
+    """A chunk whose append is on its way."""
+
+    chunk: _Chunk
+    prepared: PreparedWrite
+    task: asyncio.Task[IngestResult]
+
+    async def settled(self, summary: ImportSummary, on_progress: Callable[[int], None]) -> bool:
+        """Wait for the append and count it in; False when the log stopped acknowledging (import aborted)."""
+        try:
+            result = await asyncio.shield(self.task)  # a cancellation of the import cancels the task itself
+        except LogUnavailableError:
+            summary.aborted = f"the event log stopped acknowledging at line {self.chunk.first_line}; re-run the import"
+            return False
+        for rejection in result.rejections:
+            summary.reject(rejection)
+        summary.changed += result.changed
+        summary.unchanged += result.unchanged
+        summary.stale += result.stale
+        summary.events += result.events
+        on_progress(self.chunk.last_line)
+        return True

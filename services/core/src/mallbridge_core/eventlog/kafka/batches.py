@@ -6,7 +6,8 @@ The partition of each record is the producer's partitioner's (`partitioner.defau
 default, murmur2 of the key over all partitions of the topic), so an order's events land where a
 one-by-one send would put them.
 Records of one partition keep their order: they go into that partition's batches in order, and a full
-batch is handed over before the next one of the partition is started.
+batch is handed over before the next one of the partition is started. Every batch is handed over
+closed, so it is sent at once instead of lingering for records the producer's own `send` might add.
 """
 
 from __future__ import annotations
@@ -41,9 +42,17 @@ async def send_batched(producer: AIOKafkaProducer, topic: str, records: Sequence
             if batch.append(key=record.key, value=record.value, timestamp=None, headers=headers) is not None:
                 continue
             # full: hand it over; the record starts the partition's next batch
-            delivered.append(await producer.send_batch(batch, topic, partition=partition))
+            delivered.append(await _hand_over(producer, batch, topic, partition))
         batch = open_batches[partition] = producer.create_batch()
         batch.append(key=record.key, value=record.value, timestamp=None, headers=headers)  # a first record always fits
     for partition, batch in open_batches.items():
-        delivered.append(await producer.send_batch(batch, topic, partition=partition))
+        delivered.append(await _hand_over(producer, batch, topic, partition))
     await asyncio.gather(*delivered)
+
+
+async def _hand_over(producer: AIOKafkaProducer, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+    """Give a complete batch to the producer, closed: a closed batch goes out at the sender's next turn,
+    an open one waits out the producer's linger (2 ms) for records that will not come."""
+    batch.close()
+    delivered: asyncio.Future[Any] = await producer.send_batch(batch, topic, partition=partition)
+    return delivered
