@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mallbridge_ingest.domain import UNKNOWN, OrderState, SnapshotConflictError, apply_event, detect_changes
 from mallbridge_ingest.domain.detect import event_id_for, same_delivery
@@ -223,6 +225,26 @@ def test_event_id_is_the_standard_uuid5_of_its_text() -> None:
 
     from mallbridge_ingest.domain.detect import EVENT_ID_NAMESPACE
 
-    got = event_id_for("acme", "A-1", 3, "MdpFlagSet", {"mdp": True})
-    assert uuid.UUID(got) == uuid.uuid5(EVENT_ID_NAMESPACE, "acme\x1fA-1\x1f3\x1fMdpFlagSet\x1f(True,)")
-    assert uuid.UUID(got).version == 5
+    got = uuid.UUID(bytes=event_id_for("acme", "A-1", 3, "MdpFlagSet", {"mdp": True}))
+    assert got == uuid.uuid5(EVENT_ID_NAMESPACE, "acme\x1fA-1\x1f3\x1fMdpFlagSet\x1f(True,)")
+    assert got == uuid.UUID("0dc71445-ca27-5f79-ab99-30adacbb58bc")  # ids already in logs: never a new scheme
+    assert got.version == 5
+
+
+@given(
+    tenant=st.text(),
+    order=st.text(),
+    seq=st.integers(1, 2**40),
+    kind=st.sampled_from(["OrderFirstSeen", "TrackingAssigned", "MallOrderChanged"]),
+    values=st.lists(st.none() | st.booleans() | st.text(), max_size=6),
+)
+def test_every_event_id_is_uuid5_of_its_text(
+    tenant: str, order: str, seq: int, kind: str, values: list[object]
+) -> None:
+    import uuid
+
+    from mallbridge_ingest.domain.detect import EVENT_ID_NAMESPACE
+
+    payload = {f"f{i}": v for i, v in enumerate(values)}
+    text = f"{tenant}\x1f{order}\x1f{seq}\x1f{kind}\x1f{tuple(values)!r}"
+    assert uuid.UUID(bytes=event_id_for(tenant, order, seq, kind, payload)) == uuid.uuid5(EVENT_ID_NAMESPACE, text)

@@ -322,7 +322,7 @@ class IngestService:
         await self._append(tenant_id, plan, self._records(tenant_id, (*lead, *plan.events)))
 
     def _records(self, tenant_id: str, events: Sequence[Event]) -> tuple[OutgoingRecord, ...]:
-        return tuple(OutgoingRecord(key=event_key(tenant_id, e.order_number), value=encode_event(e)) for e in events)
+        return tuple([OutgoingRecord(event_key(tenant_id, e.order_number), encode_event(e)) for e in events])
 
     async def _append(self, tenant_id: str, plan: BatchPlan, records: Sequence[OutgoingRecord]) -> None:
         """Append `records` (the plan's events, maybe led by tenant-level ones), then advance the state."""
@@ -334,7 +334,7 @@ class IngestService:
         except BaseException:
             known.update(after_failed_write(known, plan))
             raise
-        new_orders = [order for order in plan.states if not known.get(order, UNKNOWN).seen]
+        new_orders = [order for order in plan.states if (had := known.get(order)) is None or not had.seen]
         known.update(plan.states)
         for order in new_orders:
             self.mall_ids.note_order(tenant_id, known[order].mall_order_id, order)

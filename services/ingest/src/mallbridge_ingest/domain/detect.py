@@ -28,9 +28,7 @@ from mallbridge_schema.snapshot import OrderSnapshot
 # Event ids are derived from what the event says, so the domain needs no random source and a retried
 # write of the very same event carries the very same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c0a52-7c1e-4b8e-9a57-3c3f0d4f9e21")
-_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
-_VERSION_VARIANT_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_VERSION_5_VARIANT_RFC = (5 << 76) | (0x8000 << 48)
+_NAMESPACE_HASH = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 
 
 class SnapshotConflictError(ValueError):
@@ -43,15 +41,19 @@ class SnapshotConflictError(ValueError):
         self.allowed = allowed
 
 
-def event_id_for(tenant_id: str, order_number: str, seq: int, kind: str, payload: dict[str, object]) -> str:
-    """A name-based (v5) UUID of everything the event says except its times, as 32 hex digits (the
-    event model parses it natively, cheaper than building a `uuid.UUID` here: this runs once per event).
+def event_id_for(tenant_id: str, order_number: str, seq: int, kind: str, payload: dict[str, object]) -> bytes:
+    """A name-based (v5) UUID of everything the event says except its times, as its 16 bytes (the event
+    model takes them natively, cheaper than building a `uuid.UUID` here: this runs once per event).
     Payload values are plain str, None or bool, whose repr keeps None, "None", True and "True" apart."""
     text = f"{tenant_id}\x1f{order_number}\x1f{seq}\x1f{kind}\x1f{tuple(payload.values())!r}"
-    # uuid.uuid5 spelled out (RFC 4122: SHA-1 of namespace + name, version and variant bits set).
-    digest = hashlib.sha1(_NAMESPACE_BYTES + text.encode(), usedforsecurity=False).digest()
-    number = int.from_bytes(digest[:16]) & _VERSION_VARIANT_CLEAR | _VERSION_5_VARIANT_RFC
-    return f"{number:032x}"
+    # uuid.uuid5 spelled out (RFC 4122: SHA-1 of namespace + name, version and variant bits set), the
+    # namespace hashed once.
+    sha1 = _NAMESPACE_HASH.copy()
+    sha1.update(text.encode())
+    digest = bytearray(sha1.digest())
+    digest[6] = digest[6] & 0x0F | 0x50
+    digest[8] = digest[8] & 0x3F | 0x80
+    return bytes(digest[:16])
 
 
 def same_delivery(a: str | None, b: str | None) -> bool:

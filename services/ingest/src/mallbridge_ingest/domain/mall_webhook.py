@@ -99,7 +99,7 @@ def mall_order_changed(
     seq = state.seq + 1
     payload: dict[str, object] = {"receipt_id": str(receipt_id)}
     event = MallOrderChanged(
-        event_id=UUID(event_id_for(tenant_id, order_number, seq, "MallOrderChanged", payload)),
+        event_id=UUID(bytes=event_id_for(tenant_id, order_number, seq, "MallOrderChanged", payload)),
         tenant_id=tenant_id,
         order_number=order_number,
         mall_order_id=state.mall_order_id,
