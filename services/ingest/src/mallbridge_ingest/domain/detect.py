@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 
 from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
-from mallbridge_ingest.domain.state import OrderState
+from mallbridge_ingest.domain.state import OrderState, order_state
 from mallbridge_schema.events import (
     DeliveryDateSet,
     MdpFlagSet,
@@ -165,4 +165,4 @@ def detect_changes(
         )
         events.append(event)
         fc = apply_fact(fc, event)
-    return events, OrderState(snapshot.mall_order_id, fc, seq)
+    return events, order_state(snapshot.mall_order_id, fc, seq)

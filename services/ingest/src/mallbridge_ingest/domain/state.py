@@ -35,13 +35,19 @@ class OrderState(NamedTuple):
 
 
 UNKNOWN = OrderState()
+_new_tuple = tuple.__new__  # a named tuple's own constructor is a Python function: twice the cost
+
+
+def order_state(mall_order_id: str, fc: FastCentrikSide, seq: int) -> OrderState:
+    """`OrderState(mall_order_id, fc, seq)`, built directly (once per event written or rebuilt)."""
+    return _new_tuple(OrderState, (mall_order_id, fc, seq))  # type: ignore[no-any-return]
 
 
 def apply_event(state: OrderState, event: OrderEventBase) -> OrderState:
     """Fold one order event into the state. Events at or below the known seq are duplicates: no effect."""
     if event.seq <= state.seq:
         return state
-    return OrderState(event.mall_order_id or state.mall_order_id, apply_fact(state.fc, event), event.seq)
+    return order_state(event.mall_order_id or state.mall_order_id, apply_fact(state.fc, event), event.seq)
 
 
 def with_seq_reserved(state: OrderState, seq: int) -> OrderState:

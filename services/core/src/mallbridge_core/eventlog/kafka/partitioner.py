@@ -31,8 +31,7 @@ def murmur2(data: bytes) -> int:
             unpack = _WORDS.setdefault(words, struct.Struct(f"<{words}I"))
         for k in unpack.unpack_from(data):
             k = (k * _M) & _MASK
-            k ^= k >> 24
-            h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+            h = ((h * _M) ^ ((k ^ (k >> 24)) * _M)) & _MASK  # one mask for both products: it distributes over ^
     tail = length & 3
     if tail:
         base = length - tail
