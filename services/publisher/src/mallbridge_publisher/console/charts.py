@@ -46,7 +46,8 @@ def _scale_top(days: Sequence[DayValue], threshold: Threshold | None, floor: flo
     """The value at the top of the chart: 100 % for most figures; a small figure (the cancel rate) gets
     a scale that shows its limit, rounded up to a whole percent."""
     highest = max([d.value for d in days if d.value is not None] + [floor, threshold.value if threshold else 0.0])
-    return min(1.0, math.ceil(highest * 1.25 * 100) / 100) if highest < 0.5 else 1.0
+    # At least 1 %: a chart whose every day is 0 % (no shipped order tracked) still has a scale to draw on.
+    return max(0.01, min(1.0, math.ceil(highest * 1.25 * 100) / 100)) if highest < 0.5 else 1.0
 
 
 def _bar(index: int, day: DayValue, *, step: float, top: float, threshold: Threshold | None) -> str:
