@@ -105,7 +105,7 @@ class IngestServer:
 
     def next_timestamp(self) -> int:
         """Now, but never the same second twice: each push is signed anew, as a client's retry would be,
-        and a byte-identical signed request in the same second would be a replay (answered from memory)."""
+        and a byte-identical signed request in the same second would be a replay (answered from the replay cache)."""
         self._last_ts = max(int(time.time()), self._last_ts + 1)
         return self._last_ts
 

@@ -71,7 +71,7 @@ async def test_older_snapshots_change_nothing_on_push_import_and_after_a_restart
 
 
 async def test_a_replay_after_a_restart_is_covered_by_the_stale_rule(event_log_url: str, topic_prefix: str) -> None:
-    """The replay cache is in memory: after a restart the same signed push is processed again, and its
+    """The replay cache does not outlive the process: after a restart the same signed push is processed again, and its
     snapshots, older than what was applied since, are stale: nothing is written."""
     tenants = {"acme": tenant("acme")}
     async with IngestServer(log_url=event_log_url, tenants=tenants, topic_prefix=topic_prefix) as srv:

@@ -79,13 +79,14 @@ def build_service(
 @dataclass
 class Runtime:
     """What the app does around serving: open the log, rebuild the state (retrying until the log answers),
-    then run the export pollers; on shutdown stop them and close the log."""
+    then run the export pollers; on shutdown stop them, close the log and remove the temporary files."""
 
     settings: IngestSettings
     service: IngestService
     log: EventLog
     metrics: IngestMetrics
     mappings: Mapping[str, CsvExportMapping]
+    replays: ReplayCache
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +114,7 @@ class Runtime:
             await client.aclose()
             await self.log.close()
             self.service.close()
+            self.replays.close()
 
     async def _prepare_then_poll(self, poller: ExportPoller) -> None:
         await self._prepare()
@@ -160,6 +162,7 @@ def build_app(
     metrics = metrics or IngestMetrics()
     mappings = export_mappings(tenants)
     service = build_service(settings=settings, log=log, tenants=tenants, metrics=metrics, clock=clock)
+    replays = ReplayCache(per_tenant=settings.replay_cache_per_tenant, window_s=settings.signature_window_s)
     handler = PushHandler(
         service=service,
         tenants=tenants,
@@ -168,12 +171,12 @@ def build_app(
         limits=PushRateLimits(
             {t: settings.push_rate_of(t) for t in tenants}, burst=settings.push_burst, clock=time.monotonic
         ),
-        replays=ReplayCache(per_tenant=settings.replay_cache_per_tenant, window_s=settings.signature_window_s),
+        replays=replays,
         max_body_bytes=settings.max_body_bytes,
         max_orders=settings.max_orders,
         signature_window_s=settings.signature_window_s,
     )
-    runtime = Runtime(settings, service, log, metrics, mappings)
+    runtime = Runtime(settings, service, log, metrics, mappings, replays)
     app = create_app(handler=handler, service=service, log=log, metrics=metrics, lifespan=runtime.lifespan)
     webhook = WebhookHandler(
         MallWebhookInbox(service), tenants, WebhookMetrics(metrics.registry), max_body_bytes=settings.max_body_bytes

@@ -39,8 +39,12 @@ class IngestSettings(BaseSettings):
     push_rate_per_s: float = Field(default=200.0, ge=0)
     push_burst: int = Field(default=400, ge=1)
     push_rate_per_tenant: dict[str, float] = Field(default_factory=dict)
-    # Signed pushes remembered per tenant to answer a replay (same timestamp and signature) as the first.
-    replay_cache_per_tenant: int = Field(default=10_000, ge=0)
+    # Signed pushes remembered per tenant to answer a replay (same timestamp and signature) as the first,
+    # in a temporary file (adapters/replay.py), for the whole signature window. The default covers that
+    # window at the default rate limit: 200 pushes/s x 300 s = 60,000, plus the burst (400) and up to a
+    # second of expired answers not purged yet (200), rounded up. Raise it with `push_rate_per_s` or a
+    # tenant's `push_rate_per_tenant` (rate x window); 0 turns replay detection off.
+    replay_cache_per_tenant: int = Field(default=64_000, ge=0)
     export_timeout_s: float = Field(default=30.0, gt=0)
     export_max_bytes: int = Field(default=EXPORT_MAX_BYTES, ge=1)
     retry_max_s: float = Field(default=10.0, gt=0)  # longest wait between attempts to reach the log at startup
