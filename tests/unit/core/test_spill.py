@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from mallbridge_core import spill
-from mallbridge_core.spill import SpillFile, SpillingMap
+from mallbridge_core.spill import SpillFile, SpillingMap, TaggedDict
 
 KEYS = st.sampled_from([f"order-{i}" for i in range(12)])
 VALUES = st.one_of(st.integers(), st.text(max_size=5), st.tuples(st.integers(), st.none()))
 
 
-def spilling(file: SpillFile, hot: int) -> SpillingMap[Any]:
+def spilling(file: SpillFile, hot: int) -> SpillingMap[str, Any]:
     return SpillingMap(file, hot=hot, encode=pickle.dumps, decode=pickle.loads)
 
 
@@ -29,8 +29,8 @@ class AgainstADict(RuleBasedStateMachine):
         super().__init__()
         self.file = SpillFile()
         self.hot = 1
-        self.map: SpillingMap[Any] = spilling(self.file, self.hot)
-        self.other: SpillingMap[Any] = spilling(self.file, 2)  # shares the file: the maps must not see each other
+        self.map: SpillingMap[str, Any] = spilling(self.file, self.hot)
+        self.other: SpillingMap[str, Any] = spilling(self.file, 2)  # shares the file: the maps must not see each other
         self.model: dict[str, Any] = {}
 
     @rule(hot=st.integers(min_value=1, max_value=4))
@@ -132,7 +132,7 @@ def test_when_the_file_cannot_be_written_entries_stay_in_memory_and_spilling_res
 ) -> None:
     file = SpillFile()
     orders = spilling(file, 4)
-    monkeypatch.setattr(spill, "_PUT", "INSERT INTO no_such_table VALUES (?, ?, ?)")
+    monkeypatch.setattr(spill, "_PUT", "INSERT INTO no_such_table VALUES (?, ?, ?, ?)")
     for n in range(50):
         orders[str(n)] = n
     assert (orders.in_memory, orders.spilled) == (50, 0)
@@ -161,4 +161,90 @@ def test_when_an_old_value_cannot_be_removed_from_the_file_nothing_is_spilled_ov
     assert orders[spilled] == "new"
     assert (orders.spilled, orders.in_memory) == (4, 17)  # nothing more was written to the file
     assert "keeping every state in memory from now on" in caplog.text
+    file.close()
+
+
+ORDERS = st.tuples(st.sampled_from(["acme", "beta"]), st.sampled_from([f"O-{i}" for i in range(8)]))
+FILED = st.tuples(st.integers(min_value=0, max_value=3), st.text(max_size=3))
+
+
+def by_order(file: SpillFile, hot: int) -> SpillingMap[tuple[str, str], tuple[int, str]]:
+    """The publisher's shape: (tenant, order) keys kept as text in the file, values filed by partition."""
+    return SpillingMap(
+        file,
+        hot=hot,
+        encode=pickle.dumps,
+        decode=pickle.loads,
+        key_text="\x1f".join,
+        text_key=lambda text: tuple(text.split("\x1f")),  # type: ignore[arg-type,return-value]
+        tag=lambda value: value[0],
+    )
+
+
+class TaggedAgainstADict(RuleBasedStateMachine):
+    """Tuple keys and tags: finding and removing the entries of some tags, whichever tier they are in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file = SpillFile()
+        self.map = by_order(self.file, 2)
+        self.model: dict[tuple[str, str], tuple[int, str]] = {}
+
+    @rule(key=ORDERS, value=FILED)
+    def put(self, key: tuple[str, str], value: tuple[int, str]) -> None:
+        self.map[key] = value
+        self.model[key] = value
+
+    @rule(key=ORDERS)
+    def get(self, key: tuple[str, str]) -> None:
+        assert self.map.get(key) == self.model.get(key)
+
+    @rule(key=ORDERS)
+    def delete(self, key: tuple[str, str]) -> None:
+        if key in self.model:
+            del self.map[key]
+            del self.model[key]
+
+    @rule(tags=st.sets(st.integers(min_value=0, max_value=3), max_size=2))
+    def keys_tagged(self, tags: set[int]) -> None:
+        found = self.map.keys_tagged(tags)
+        assert len(found) == len(set(found))
+        assert set(found) == {key for key, (tag, _) in self.model.items() if tag in tags}
+
+    @rule(tags=st.sets(st.integers(min_value=0, max_value=3), max_size=2))
+    def remove_tagged(self, tags: set[int]) -> None:
+        self.map.remove_tagged(tags)
+        self.model = {key: value for key, value in self.model.items() if value[0] not in tags}
+
+    @invariant()
+    def same_contents(self) -> None:
+        assert len(self.map) == len(self.model)
+        assert dict(self.map.items()) == self.model
+        assert self.map.in_memory + self.map.spilled == len(self.model)
+
+    def teardown(self) -> None:
+        self.file.close()
+
+
+TestTaggedAgainstADict = TaggedAgainstADict.TestCase
+TestTaggedAgainstADict.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_a_map_without_tags_refuses_to_look_for_them() -> None:
+    with pytest.raises(TypeError, match="no `tag` given"):
+        spilling(SpillFile(), 2).keys_tagged({1})
+
+
+def test_the_in_memory_counterpart_finds_and_removes_by_tag_as_the_spilling_map_does() -> None:
+    file = SpillFile()
+    spilled, kept = by_order(file, 1), TaggedDict[tuple[str, str], tuple[int, str]](lambda value: value[0])
+    for n in range(10):
+        for m in (spilled, kept):
+            m[("acme", f"O-{n}")] = (n % 3, "x")
+    assert sorted(spilled.keys_tagged({0, 2})) == sorted(kept.keys_tagged({0, 2}))
+    assert len(kept.keys_tagged({0, 2})) == 7
+    spilled.remove_tagged({1})
+    kept.remove_tagged({1})
+    assert dict(spilled.items()) == dict(kept)
+    assert len(kept) == 7
     file.close()

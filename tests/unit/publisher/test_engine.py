@@ -26,13 +26,17 @@ from mallbridge_schema.statuses import MallStatus
 from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+from tests.unit.publisher.spilled import run_each_test_with_orders_in_memory_and_spilled
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
 # The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
 eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 TENANTS = {"acme": Tenant(tenant_id="acme", mall_client_id=SecretStr("cid"), ingest_secret=None)}
-FAST = PublisherSettings(backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0)
+FAST = PublisherSettings(
+    hot_orders=0, backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0
+)
+orders_kept = run_each_test_with_orders_in_memory_and_spilled(__name__)
 TRACK = ("ZX1", "https://t.example/ZX1")
 
 

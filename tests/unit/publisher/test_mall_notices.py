@@ -32,14 +32,21 @@ from mallbridge_schema.statuses import MallStatus
 from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+from tests.unit.publisher.spilled import run_each_test_with_orders_in_memory_and_spilled
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
 # The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
 eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 FAST = PublisherSettings(
-    backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0, operator_tail_interval_s=0.01
+    hot_orders=0,
+    backoff_base_s=0.001,
+    backoff_max_s=0.01,
+    pause_probe_s=0.05,
+    shutdown_grace_s=1.0,
+    operator_tail_interval_s=0.01,
 )
+orders_kept = run_each_test_with_orders_in_memory_and_spilled(__name__)
 
 
 def tenants(poll_s: float = 0) -> dict[str, Tenant]:

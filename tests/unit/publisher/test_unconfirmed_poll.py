@@ -34,6 +34,24 @@ def known(order: str, mall_id: str, status: MallStatus, confirmed: bool | None) 
     return ("acme", order), state
 
 
+class Known:
+    """The poll's view of this member's orders (`KnownOrders`, which `OrderBook` is), over a dict of states."""
+
+    def __init__(self, states: dict[Key, OrderState]) -> None:
+        self.states = states
+
+    def names_orders_of(self, tenant_id: str) -> bool:
+        return any(key[0] == tenant_id and state.fc.status is not None for key, state in self.states.items())
+
+    def order_of_mall_id(self, tenant_id: str, mall_order_id: str) -> Key | None:
+        found = (k for k, s in self.states.items() if k[0] == tenant_id and s.mall_order_id == mall_order_id)
+        key = next(found, None)
+        return key if key is not None and self.states[key].fc.status is not None else None
+
+    def state(self, key: Key) -> OrderState | None:
+        return self.states.get(key)
+
+
 class Poll:
     def __init__(self, mall: FakeMall, states: dict[Key, OrderState], page_size: int = 2) -> None:
         self.reads: list[Key] = []
@@ -42,7 +60,7 @@ class Poll:
         self.poll = UnconfirmedPoll(
             client=mall,
             gates={"acme": self.gate},
-            states=lambda: states,
+            orders=Known(states),
             request_read=self.reads.append,
             metrics=self.metrics,
             page_size=page_size,

@@ -11,9 +11,12 @@ near `hot × entry size` and the history costs disk; an entry not in memory cost
 
 `SpillingMap` is a `MutableMapping` with the semantics of a dict (except iteration order): the two
 tiers never hold the same key, so `len` is exact and a value read back from the file is the one
-written. Single-threaded: the caller's event loop (or process) owns it. When the file fails (the
-temporary directory full or read-only), a write of a value never fails: entries stay in memory, and
-the map grows as a plain dict would, rather than lose or mix up a state. A failed read raises.
+written. Keys are strings, or anything with a text form (`key_text`/`text_key`, e.g. the publisher's
+(tenant, order) tuples). A map may file each value under a small integer (`tag`, e.g. the partition an
+order belongs to): the entries of some tags are then found and removed without reading any value.
+Single-threaded: the caller's event loop (or process) owns it. When the file fails (the temporary
+directory full or read-only), a write of a value never fails: entries stay in memory, and the map grows
+as a plain dict would, rather than lose or mix up a state. A failed read raises.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Hashable, Iterator, MutableMapping
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 log = logging.getLogger(__name__)
@@ -33,8 +37,14 @@ _MISSING = object()
 _TAKE = "DELETE FROM spilled WHERE map = ? AND key = ? RETURNING value"
 _PEEK = "SELECT 1 FROM spilled WHERE map = ? AND key = ?"
 _DROP = "DELETE FROM spilled WHERE map = ? AND key = ?"
-_PUT = "INSERT INTO spilled (map, key, value) VALUES (?, ?, ?)"
+_PUT = "INSERT INTO spilled (map, key, tag, value) VALUES (?, ?, ?, ?)"
 _KEYS = "SELECT key FROM spilled WHERE map = ?"
+_KEYS_TAGGED = "SELECT key FROM spilled WHERE map = ? AND tag = ?"
+_DROP_TAGGED = "DELETE FROM spilled WHERE map = ? AND tag = ?"
+
+
+def _same(key: Any) -> Any:
+    return key
 
 
 class SpillFile:
@@ -47,8 +57,10 @@ class SpillFile:
         self._db.execute("PRAGMA journal_mode = OFF")  # a cache rebuilt at every start: nothing to roll back
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute(
-            "CREATE TABLE spilled (map INTEGER, key TEXT, value BLOB NOT NULL, PRIMARY KEY (map, key)) WITHOUT ROWID"
+            "CREATE TABLE spilled (map INTEGER, key TEXT, tag INTEGER, value BLOB NOT NULL, PRIMARY KEY (map, key))"
+            " WITHOUT ROWID"
         )
+        self._db.execute("CREATE INDEX spilled_by_tag ON spilled (map, tag)")
         self._maps = 0
 
     def new_map_id(self) -> int:
@@ -63,25 +75,38 @@ class SpillFile:
         self._db.close()
 
 
-class SpillingMap(MutableMapping[str, V]):
+class SpillingMap(MutableMapping[K, V]):
     """A dict of at most about `hot` entries in memory, the least recently used of the rest in `file`.
 
-    `encode`/`decode` turn a value into bytes and back (exactly: `decode(encode(v)) == v`). Memory holds
-    between `hot` and `hot + hot // 8` entries: eviction runs in batches, one transaction each.
+    `encode`/`decode` turn a value into bytes and back (exactly: `decode(encode(v)) == v`); `key_text` and
+    `text_key` a key into the text the file keeps and back (strings as they are by default); `tag`, if
+    given, the integer a value is filed under (see `keys_tagged`). Memory holds between `hot` and
+    `hot + hot // 8` entries: eviction runs in batches, one transaction each.
     """
 
     def __init__(
-        self, file: SpillFile, *, hot: int, encode: Callable[[V], bytes], decode: Callable[[bytes], V]
+        self,
+        file: SpillFile,
+        *,
+        hot: int,
+        encode: Callable[[V], bytes],
+        decode: Callable[[bytes], V],
+        key_text: Callable[[K], str] = _same,
+        text_key: Callable[[str], K] = _same,
+        tag: Callable[[V], int] | None = None,
     ) -> None:
         if hot < 1:
             raise ValueError(f"hot: {hot} is not allowed; allowed: 1 or more entries in memory")
-        self._hot: dict[str, V] = {}
+        self._hot: dict[K, V] = {}
         self._capacity = hot
         self._batch = max(1, hot // 8)  # entries written per eviction, at least
         self._limit = hot + self._batch
         self._cold = 0  # entries in the file (never also in `_hot`)
         self._encode = encode
         self._decode = decode
+        self._text = key_text
+        self._key = text_key
+        self._tag = tag
         self._db = file.db
         self._map = file.new_map_id()
 
@@ -93,11 +118,11 @@ class SpillingMap(MutableMapping[str, V]):
     def spilled(self) -> int:
         return self._cold
 
-    def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
+    def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
         value = self._lookup(key)
         return default if value is _MISSING else value  # type: ignore[return-value]
 
-    def __getitem__(self, key: str) -> V:
+    def __getitem__(self, key: K) -> V:
         value = self._lookup(key)
         if value is _MISSING:
             raise KeyError(key)
@@ -106,15 +131,17 @@ class SpillingMap(MutableMapping[str, V]):
     def __contains__(self, key: object) -> bool:
         if key in self._hot:
             return True
-        return bool(self._cold) and self._db.execute(_PEEK, (self._map, key)).fetchone() is not None
+        if not self._cold:
+            return False
+        return self._db.execute(_PEEK, (self._map, self._text(key))).fetchone() is not None  # type: ignore[arg-type]
 
-    def __setitem__(self, key: str, value: V) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         hot = self._hot
         was_hot = key in hot
         hot[key] = value  # first: the caller may be recording a state the log has already acknowledged
         if not was_hot and self._cold:
             try:
-                self._cold -= self._db.execute(_DROP, (self._map, key)).rowcount
+                self._cold -= self._db.execute(_DROP, (self._map, self._text(key))).rowcount
             except sqlite3.Error as exc:
                 # Its old value may still be in the file: it must never be evicted over it, so nothing is.
                 self._stop_spilling(exc)
@@ -128,33 +155,60 @@ class SpillingMap(MutableMapping[str, V]):
             extra={"error": f"{type(exc).__name__}: {exc}", "in_memory": len(self._hot)},
         )
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: K) -> None:
         if self._hot.pop(key, _MISSING) is not _MISSING:
             return
-        dropped = self._db.execute(_DROP, (self._map, key)).rowcount if self._cold else 0
+        dropped = self._db.execute(_DROP, (self._map, self._text(key))).rowcount if self._cold else 0
         if not dropped:
             raise KeyError(key)
         self._cold -= dropped
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         """Every key once: those in memory, then those in the file (a snapshot: do not change the map while
         iterating)."""
         keys = list(self._hot)
         if self._cold:
-            keys.extend(row[0] for row in self._db.execute(_KEYS, (self._map,)))
+            key = self._key
+            keys.extend(key(row[0]) for row in self._db.execute(_KEYS, (self._map,)))
         return iter(keys)
+
+    def keys_tagged(self, tags: Collection[int]) -> list[K]:
+        """The keys of the entries filed under one of `tags`; the values in the file are not read."""
+        tag_of = self._tag_of()
+        wanted = frozenset(tags)
+        keys = [key for key, value in self._hot.items() if tag_of(value) in wanted]
+        if self._cold:
+            key = self._key
+            for tag in wanted:
+                keys.extend(key(row[0]) for row in self._db.execute(_KEYS_TAGGED, (self._map, tag)))
+        return keys
+
+    def remove_tagged(self, tags: Collection[int]) -> None:
+        """Remove every entry filed under one of `tags` (the values in the file are not read)."""
+        tag_of = self._tag_of()
+        wanted = frozenset(tags)
+        for key in [key for key, value in self._hot.items() if tag_of(value) in wanted]:
+            del self._hot[key]
+        if self._cold:
+            for tag in wanted:
+                self._cold -= self._db.execute(_DROP_TAGGED, (self._map, tag)).rowcount
+
+    def _tag_of(self) -> Callable[[V], int]:
+        if self._tag is None:
+            raise TypeError("this map files no value under a tag (no `tag` given)")
+        return self._tag
 
     def __len__(self) -> int:
         return len(self._hot) + self._cold
 
-    def _lookup(self, key: str) -> object:
+    def _lookup(self, key: K) -> object:
         """The value (moved to the most recently used end), read back from the file when spilled."""
         hot = self._hot
         value = hot.pop(key, _MISSING)
         if value is _MISSING:
             if not self._cold:
                 return _MISSING
-            row = self._db.execute(_TAKE, (self._map, key)).fetchone()
+            row = self._db.execute(_TAKE, (self._map, self._text(key))).fetchone()  # type: ignore[arg-type]
             if row is None:
                 return _MISSING
             self._cold -= 1
@@ -174,9 +228,11 @@ class SpillingMap(MutableMapping[str, V]):
         updating states the log has already acknowledged."""
         hot = self._hot
         oldest = list(islice(hot, len(hot) - self._capacity))
-        encode = self._encode
+        encode, text, tag = self._encode, self._text, self._tag
         n = self._map
-        rows = [(n, key, encode(hot[key])) for key in oldest]
+        values = [hot[key] for key in oldest]
+        tags = [None] * len(values) if tag is None else [tag(value) for value in values]
+        rows = [(n, text(key), filed, encode(value)) for key, filed, value in zip(oldest, tags, values, strict=True)]
         db = self._db
         try:
             db.execute("BEGIN")
@@ -197,3 +253,23 @@ class SpillingMap(MutableMapping[str, V]):
             del hot[key]
         self._cold += len(rows)
         self._limit = self._capacity + self._batch
+
+
+class TaggedDict(dict[K, V]):
+    """A plain dict with `SpillingMap`'s two tag methods: for a holder that keeps everything in memory."""
+
+    def __init__(self, tag: Callable[[V], int]) -> None:
+        super().__init__()
+        self._tag = tag
+
+    @property
+    def in_memory(self) -> int:
+        return len(self)
+
+    def keys_tagged(self, tags: Collection[int]) -> list[K]:
+        wanted, tag = frozenset(tags), self._tag
+        return [key for key, value in self.items() if tag(value) in wanted]
+
+    def remove_tagged(self, tags: Collection[int]) -> None:
+        for key in self.keys_tagged(tags):
+            del self[key]

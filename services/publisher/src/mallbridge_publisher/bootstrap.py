@@ -76,6 +76,8 @@ class PublisherService:
                 if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                     log.error("publisher component failed", exc_info=result)
             await self.client.close()
+            for engine in self.engines:
+                engine.orders.close()  # the temporary file of spilled orders
             with contextlib.suppress(Exception):
                 await self.event_log.close()
         if failure is not None:
@@ -142,6 +144,7 @@ def bootstrap(
         revoke_grace_s=settings.shutdown_grace_s,
         operator_tail_interval_s=settings.operator_tail_interval_s,
         mall_page_size=settings.mall_page_size,
+        hot_orders=settings.hot_orders,
     )
     engines = [
         LaneEngine(

@@ -64,6 +64,7 @@ class EngineOptions:
     commit_interval_s: float = 1.0
     operator_tail_interval_s: float = 1.0
     mall_page_size: int = 1000
+    hot_orders: int = 0  # orders whose record stays in memory, the rest in a temporary file (0: all in memory)
 
 
 class LaneEngine:
@@ -87,7 +88,9 @@ class LaneEngine:
         self._opt = options
         self._recorder = SyncRecorder(log_, topics.sync_events, clock=clock, on_unavailable=self._log_trouble)
         self._trouble_since: float | None = None
-        self.orders = OrderBook(StateGauges(metrics, tenants))
+        self.orders = OrderBook(StateGauges(metrics, tenants), hot_orders=options.hot_orders)
+        metrics.orders.labels(topics.lane).set_function(lambda: len(self.orders))
+        metrics.orders_in_memory.labels(topics.lane).set_function(lambda: self.orders.in_memory)
         self._offsets = OffsetBook()
         self._scheduler = OrderScheduler(
             self._reconcile,
@@ -103,7 +106,7 @@ class LaneEngine:
         self._poll = UnconfirmedPoll(
             client=client,
             gates=gates,
-            states=lambda: self.orders.states,
+            orders=self.orders,
             request_read=lambda key: self.request_read(key, "poll"),
             metrics=metrics,
             page_size=options.mall_page_size,
@@ -222,7 +225,7 @@ class LaneEngine:
             await self._commit()
         except LogUnavailableError:
             self._log_trouble()  # correctness never depends on this commit; the next owner rebuilds
-        self.orders.drop(keys)
+        self.orders.drop(partitions, keys)
         self._offsets.revoke(partitions, keys)
         self._tail.revoke(partitions)
         for key in keys:
@@ -252,7 +255,7 @@ class LaneEngine:
 
     def request_read(self, key: Key, source: ReadSource) -> None:
         """Read `key`'s order at MALL on a notice (`source` "webhook" or "poll"): once, however many come."""
-        if key in self.orders.states:
+        if key in self.orders:
             self._reads_wanted.setdefault(key, source)
             self._scheduler.schedule(key)
 
@@ -296,7 +299,9 @@ class LaneEngine:
         """One pass over an order: send its steps one by one (reading MALL first when a request is in
         doubt) until nothing more can go out now; then record why (a deferral or attention item)."""
         while not self._scheduler.stopping(key):
-            state = self.orders.states[key]
+            state = self.orders.state(key)
+            if state is None:
+                return  # its partition went to another member meanwhile
             tenant = self._tenants.get(state.tenant_id)
             if tenant is None:
                 # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.

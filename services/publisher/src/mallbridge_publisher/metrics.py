@@ -88,6 +88,12 @@ class PublisherMetrics:
         )
         self.budget_remaining = gauge("request_budget_remaining", "MALL requests left today")
         self.lag = gauge("lag", "Order events not yet settled, per partition", ("topic", "partition"))
+        self.orders = gauge("orders", "Orders of the partitions this member owns", ("lane",))
+        self.orders_in_memory = gauge(
+            "orders_in_memory",
+            "Of those, the orders whose record is in memory (the rest in a temporary file)",
+            ("lane",),
+        )
 
 
 def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:

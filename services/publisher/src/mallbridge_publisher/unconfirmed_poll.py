@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
@@ -59,6 +60,14 @@ def failure_outcome(error: MallError) -> str:
     return "unavailable" if isinstance(error, MallOutcomeUnknown) else "refused"
 
 
+class KnownOrders(Protocol):
+    """This member's orders, as the poll looks them up (`OrderBook`)."""
+
+    def names_orders_of(self, tenant_id: str) -> bool: ...
+    def order_of_mall_id(self, tenant_id: str, mall_order_id: str) -> Key | None: ...
+    def state(self, key: Key) -> OrderState | None: ...
+
+
 def differs(order: MallBasicOrder, state: OrderState) -> bool:
     """MALL's basic object says another status or `confirmed` than the log, or does not say them."""
     if order.status is None or order.confirmed is None:
@@ -72,16 +81,16 @@ class UnconfirmedPoll:
         *,
         client: MallClient,
         gates: Mapping[str, TenantGate],
-        states: Callable[[], Mapping[Key, OrderState]],
+        orders: KnownOrders,
         request_read: Callable[[Key], None],
         metrics: PublisherMetrics,
         page_size: int = 1000,
     ) -> None:
-        """`states()` is this member's projection (its partitions' orders); `request_read(key)` asks for a
-        read of one of them on the poll's notice."""
+        """`orders` are this member's (its partitions' orders); `request_read(key)` asks for a read of one of
+        them on the poll's notice."""
         self._client = client
         self._gates = gates
-        self._states = states
+        self._orders = orders
         self._request_read = request_read
         self._metrics = metrics
         self._page_size = page_size
@@ -107,12 +116,7 @@ class UnconfirmedPoll:
         """One round for `tenant`: list the queue, then ask for the reads. None: the round failed.
 
         A member that holds no order of the tenant lists nothing (no request spent)."""
-        by_mall_id = {
-            state.mall_order_id: key
-            for key, state in self._states().items()
-            if key[0] == tenant.tenant_id and state.fc.status is not None
-        }
-        if not by_mall_id:
+        if not self._orders.names_orders_of(tenant.tenant_id):
             return PollRound(0, 0, 0)  # no order of the tenant here: nothing the queue could be compared with
         listed = await self._list(tenant)
         if listed is None:
@@ -120,10 +124,11 @@ class UnconfirmedPoll:
         orders, pages = listed
         to_read = 0
         for order in orders:
-            key = by_mall_id.get(order.id)
-            if key is None:
+            key = self._orders.order_of_mall_id(tenant.tenant_id, order.id)
+            state = None if key is None else self._orders.state(key)
+            if key is None or state is None:
                 continue  # another member's partition, or an order FastCentrik has not named
-            if differs(order, self._states()[key]):
+            if differs(order, state):
                 self._request_read(key)
                 to_read += 1
         self._metrics.polls.labels(tenant.tenant_id, "ok").inc()

@@ -24,6 +24,7 @@ uses. Pure: no clock, no I/O; "today" comes in as an argument.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -172,19 +173,20 @@ class SlaTally:
     delivered: int = 0
     on_time: int = 0
 
-    def add(self, order: OrderSla) -> None:
-        self.orders += 1
-        self.cancelled += order.partner_cancelled
+    def add(self, order: OrderSla, times: int = 1) -> None:
+        """Count `times` orders with this part (negative: take them out again)."""
+        self.orders += times
+        self.cancelled += order.partner_cancelled * times
         if order.tracked is not None:
-            self.shipped += 1
-            self.tracked += order.tracked
+            self.shipped += times
+            self.tracked += order.tracked * times
             if order.mdp:
-                self.shipped_mdp += 1
+                self.shipped_mdp += times
             else:
-                self.own_tracked += order.tracked
+                self.own_tracked += order.tracked * times
         if order.on_time is not None:
-            self.delivered += 1
-            self.on_time += order.on_time
+            self.delivered += times
+            self.on_time += order.on_time * times
 
     def merge(self, other: SlaTally) -> None:
         """Add another tally's totals (of other orders) to this one."""
@@ -223,4 +225,47 @@ def daily_figures(orders: Iterable[tuple[date | None, OrderSla]], days: tuple[da
         tally = tallies.get(opened) if opened is not None else None
         if tally is not None:
             tally.add(order)
+    return tuple(tallies[day].figures() for day in days)
+
+
+Cohort = tuple[date | None, OrderSla]
+"""An order's day (the Prague day it reached open; None: not known) and its part in the figures."""
+
+
+class SlaCohorts:
+    """How many orders of each tenant share each cohort: the figures of `SlaTally` and `daily_figures`
+    without going over every order. The holder keeps it in step with its orders (`add` an order's cohort,
+    `add(..., -1)` its cohort before a change); the counts stay as small as the days times the 36 parts."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter[Cohort]] = {}
+
+    def add(self, tenant: str, cohort: Cohort, times: int = 1) -> None:
+        counts = self._counts.get(tenant)
+        if counts is None:
+            counts = self._counts[tenant] = Counter()
+        counts[cohort] += times
+        if not counts[cohort]:
+            del counts[cohort]
+
+    def cohorts(self, tenant: str) -> Iterable[tuple[Cohort, int]]:
+        return self._counts.get(tenant, Counter()).items()
+
+
+def cohort_tally(counts: Iterable[tuple[Cohort, int]], *, since: date | None = None) -> SlaTally:
+    """The figures' totals over counted cohorts (`since`: only the orders that reached open that day or later)."""
+    tally = SlaTally()
+    for (opened, order), times in counts:
+        if since is None or (opened is not None and opened >= since):
+            tally.add(order, times)
+    return tally
+
+
+def cohort_daily_figures(counts: Iterable[tuple[Cohort, int]], days: tuple[date, ...]) -> tuple[SlaFigures, ...]:
+    """`daily_figures` over counted cohorts."""
+    tallies = {day: SlaTally() for day in days}
+    for (opened, order), times in counts:
+        tally = tallies.get(opened) if opened is not None else None
+        if tally is not None:
+            tally.add(order, times)
     return tuple(tallies[day].figures() for day in days)

@@ -1,15 +1,15 @@
 """What each console page shows, computed from the engine's state (tenants, queue) or an order's history.
 
 Cheap by design: the queue reads only the orders the state gauges count now (`OrderBook.marked`); the
-tenants page goes once over the orders in memory; only the order page reads the log (one order's
-history). A publisher holds the orders of the partitions it owns: with several publishers in a group,
-each console shows its own share (the audit reads the whole log).
+tenants page sums what the books keep in step with every change (SLA cohorts, the marked orders); only
+the order page reads the log (one order's history). A publisher holds the orders of the partitions it
+owns: with several publishers in a group, each console shows its own share (the audit reads the whole log).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -19,10 +19,9 @@ from mallbridge_core.domain.reconciler import plan
 from mallbridge_core.domain.sla import (
     CANCEL_RATE_LIMIT,
     ON_TIME_TARGET,
-    OrderSla,
     SlaFigures,
-    SlaTally,
-    daily_figures,
+    cohort_daily_figures,
+    cohort_tally,
     last_days,
 )
 from mallbridge_publisher.console.charts import DayValue, Threshold, caption, daily_chart
@@ -37,12 +36,6 @@ Key = tuple[str, str]
 CHART_DAYS = 30
 DEFERRED = "deferred"
 """The queue's code for a deferred step (attention items have their own codes)."""
-
-
-def _orders(books: Sequence[OrderBook]) -> Iterator[tuple[OrderBook, Key, OrderState]]:
-    for book in books:
-        for key, state in list(book.states.items()):
-            yield book, key, state
 
 
 # ---- tenants ----------------------------------------------------------------------------------------------
@@ -82,35 +75,30 @@ def _charts(series: Sequence[SlaFigures], days: Sequence[date]) -> tuple[tuple[s
 
 
 def tenant_cards(books: Sequence[OrderBook], tenants: Sequence[str], *, today: date) -> list[TenantCard]:
-    """Per tenant: the SLA figures over all its orders and the last 30 days, the charts, the open items."""
+    """Per tenant: the SLA figures over all its orders and the last 30 days, the charts, the open items.
+
+    From what the books keep in step with every change (the SLA cohorts, the marked orders), so a page
+    costs the same whatever the number of orders."""
     days = last_days(today, CHART_DAYS)
-    first_day = days[0]
-    overall = {t: SlaTally() for t in tenants}
-    recent = {t: SlaTally() for t in tenants}
-    cohorts: dict[str, list[tuple[date | None, OrderSla]]] = {t: [] for t in tenants}
     attention: Counter[str] = Counter()
     deferred: Counter[str] = Counter()
-    for book, key, state in _orders(books):
-        tenant = key[0]
-        if tenant not in overall or state.fc.status is None:
-            continue
-        sla, opened = book.sla.order_sla(key, state), book.sla.opened_on(key)
-        overall[tenant].add(sla)
-        cohorts[tenant].append((opened, sla))
-        if opened is not None and opened >= first_day:
-            recent[tenant].add(sla)
-        code, is_deferred = marks_of(state)
-        attention[tenant] += code is not None
-        deferred[tenant] += is_deferred
+    for book in books:
+        for key in book.marked():
+            state = book.state(key)
+            if state is None or state.fc.status is None:
+                continue  # not counted until FastCentrik names the order, as in the figures
+            code, is_deferred = marks_of(state)
+            attention[key[0]] += code is not None
+            deferred[key[0]] += is_deferred
     cards = []
     for tenant in tenants:
-        series = daily_figures(cohorts[tenant], days)
+        counts = [entry for book in books for entry in book.sla_cohorts(tenant)]
         cards.append(
             TenantCard(
                 tenant,
-                overall[tenant].figures(),
-                recent[tenant].figures(),
-                _charts(series, days),
+                cohort_tally(counts).figures(),
+                cohort_tally(counts, since=days[0]).figures(),
+                _charts(cohort_daily_figures(counts, days), days),
                 attention[tenant],
                 deferred[tenant],
             )
@@ -171,7 +159,7 @@ def queue(books: Sequence[OrderBook], *, tenant: str | None = None, code: str | 
     result = Queue()
     for book in books:
         for key in book.marked():
-            state = book.states.get(key)
+            state = book.state(key)
             row = _entry(state) if state is not None else None
             if row is None:
                 continue
