@@ -1,7 +1,8 @@
 """Where ingest keeps each tenant's last known order states and its MALL id index (`mallbridge_core.spill`).
 
 With `hot_orders` 0 everything stays in plain dicts (the import's short-lived workers, which want speed);
-otherwise each tenant's orders and MALL ids keep at most about `hot_orders` entries in memory and the rest
+otherwise each tenant's orders keep at most about `hot_orders` entries in memory (its MALL ids a sixteenth of
+that, `spill.index_hot`) and the rest
 in one private temporary SQLite file per rebuild, so a long-running ingest's memory stays flat as the
 merchant's history grows.
 """
@@ -16,7 +17,7 @@ from typing import TypeVar
 import msgspec
 
 from mallbridge_core.domain.fastcentrik import FastCentrikSide
-from mallbridge_core.spill import SpillFile, SpillingMap
+from mallbridge_core.spill import SpillFile, SpillingMap, index_hot
 from mallbridge_ingest.domain.state import OrderState
 from mallbridge_schema.statuses import FastCentrikStatus
 
@@ -100,18 +101,18 @@ class StateStore:
         self._file: SpillFile | None = None
 
     def orders(self) -> MutableMapping[str, OrderState]:
-        return self._map(_encode_state, _decode_state)
+        return self._map(self.hot_orders, _encode_state, _decode_state)
 
     def mall_ids(self) -> MutableMapping[str, str]:
-        return self._map(_encode_text, _decode_text)
+        return self._map(index_hot(self.hot_orders), _encode_text, _decode_text)
 
-    def _map(self, encode: Callable[[V], bytes], decode: Callable[[bytes], V]) -> MutableMapping[str, V]:
+    def _map(self, hot: int, encode: Callable[[V], bytes], decode: Callable[[bytes], V]) -> MutableMapping[str, V]:
         """A plain dict when everything stays in memory, else a map spilling into this rebuild's file."""
         if not self.hot_orders:
             return {}
         if self._file is None:
             self._file = SpillFile()  # opened with the first map that needs it
-        return SpillingMap(self._file, hot=self.hot_orders, encode=encode, decode=decode)
+        return SpillingMap(self._file, hot=hot, encode=encode, decode=decode)
 
     def close(self) -> None:
         if self._file is not None:

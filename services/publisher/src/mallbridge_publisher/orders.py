@@ -27,7 +27,7 @@ import msgspec
 
 from mallbridge_core.domain.projection import OrderState, apply
 from mallbridge_core.domain.sla import Cohort, SlaCohorts
-from mallbridge_core.spill import SpillFile, SpillingMap, TaggedDict
+from mallbridge_core.spill import SpillFile, SpillingMap, TaggedDict, index_hot
 from mallbridge_publisher.gauges import StateGauges
 from mallbridge_publisher.sla_marks import NO_MARKS, SlaMarks, cohort_of, noted
 from mallbridge_schema.events import Event
@@ -97,7 +97,7 @@ class OrderBook:
         self._records: _TaggedMap[Key, OrderRecord] = self._map(hot_orders, _record_partition, _DECODE_RECORD)
         # (tenant, MALL order id) -> (order number, partition); an id stays with the first order that named it
         self._mall_ids: _TaggedMap[tuple[str, str], tuple[str, int]] = self._map(
-            hot_orders, _index_partition, _DECODE_INDEXED
+            index_hot(hot_orders), _index_partition, _DECODE_INDEXED
         )
         self._sla: dict[int, SlaCohorts] = {}
         self._named: Counter[tuple[int, str]] = Counter()  # (partition, tenant) -> orders FastCentrik named
