@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +23,7 @@ from mallbridge_ingest.service import IngestService, PreparedWrite
 from tests.unit.ingest.fakes import FakeEventLog
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+S = TypeVar("S", bound=IngestService)
 
 
 class SlowToFailLog(FakeEventLog):
@@ -42,7 +43,11 @@ def lines(count: int) -> list[RawLine]:
 
 
 async def prepared(log: FakeEventLog) -> IngestService:
-    service = IngestService(
+    return await prepared_as(IngestService, log)
+
+
+async def prepared_as(service_class: type[S], log: FakeEventLog) -> S:
+    service = service_class(
         log=log,
         tenants={"acme": Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None)},
         topics=Topics(prefix="t."),
@@ -121,7 +126,7 @@ class GatedLog(FakeEventLog):
 class WatchedService(IngestService):
     """Notes, for each chunk it prepares, how many appends the log had completed at that moment."""
 
-    def __init__(self, log: GatedLog, **kwargs: Any) -> None:
+    def __init__(self, *, log: GatedLog, **kwargs: Any) -> None:
         super().__init__(log=log, **kwargs)
         self.appends_done_when_prepared: list[int] = []
         self._gated = log
@@ -132,15 +137,7 @@ class WatchedService(IngestService):
 
 
 async def watched(log: GatedLog) -> WatchedService:
-    service = WatchedService(
-        log,
-        tenants={"acme": Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None)},
-        topics=Topics(prefix="t."),
-        metrics=IngestMetrics(),
-        clock=lambda: NOW,
-    )
-    await service.prepare()
-    return service
+    return await prepared_as(WatchedService, log)
 
 
 def settled(line: int, order: str = "O-1") -> RawLine:

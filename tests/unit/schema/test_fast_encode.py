@@ -23,9 +23,11 @@ from mallbridge_schema import serde
 from mallbridge_schema.events import ORDER_EVENT_TYPES, Event, MallWebhookReceived, OrderFirstSeen
 from mallbridge_schema.serde import decode_order_event, encode_event
 
+# Offsets within ±14 h, as zones have them, with seconds and microseconds too. (Near 24 h, pydantic writes an
+# offset it cannot read back: 23:59:30 becomes "+24:00". No zone is there.)
 OFFSETS = st.builds(
     timedelta,
-    hours=st.integers(-23, 23),
+    hours=st.integers(-13, 13),
     minutes=st.integers(0, 59),
     seconds=st.sampled_from([0, 0, 0, 1, 30, 59]),
     microseconds=st.sampled_from([0, 0, 0, 0, 1, 500_000]),
