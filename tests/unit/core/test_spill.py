@@ -248,3 +248,40 @@ def test_the_in_memory_counterpart_finds_and_removes_by_tag_as_the_spilling_map_
     assert dict(spilled.items()) == dict(kept)
     assert len(kept) == 7
     file.close()
+
+
+def test_an_entry_read_back_and_moved_to_another_tag_survives_removing_its_old_tag() -> None:
+    """Read back from the file, an entry keeps its row (it is filed); set under another tag, that row is
+    older than the value in memory. Removing the old tag removes the row, not the entry."""
+    file = SpillFile()
+    orders = by_order(file, 1)
+    orders[("acme", "O-1")] = (0, "a")
+    orders[("acme", "O-2")] = (0, "b")
+    orders[("acme", "O-3")] = (0, "c")  # O-1 and O-2 now in the file
+    assert orders[("acme", "O-1")] == (0, "a")  # back in memory, its row kept
+    orders[("acme", "O-1")] = (1, "moved")
+    orders.remove_tagged({0})
+    assert dict(orders.items()) == {("acme", "O-1"): (1, "moved")}
+    assert len(orders) == 1
+    orders[("acme", "O-4")] = (1, "d")
+    orders[("acme", "O-5")] = (1, "e")  # O-1 goes to the file again, written anew
+    assert dict(orders.items()) == {("acme", "O-1"): (1, "moved"), ("acme", "O-4"): (1, "d"), ("acme", "O-5"): (1, "e")}
+    assert sorted(orders.keys_tagged({1})) == [("acme", "O-1"), ("acme", "O-4"), ("acme", "O-5")]
+    file.close()
+
+
+def test_reading_back_writes_nothing_and_an_unchanged_entry_leaves_memory_for_free() -> None:
+    file = SpillFile()
+    orders = spilling(file, 1)
+    for n in range(3):
+        orders[str(n)] = n
+    assert [orders[str(n)] for n in range(3)] == [0, 1, 2]  # now every entry has been in the file once
+    writes = file.db.total_changes
+    for _ in range(2):
+        assert [orders[str(n)] for n in range(3)] == [0, 1, 2]  # each read back in turn, the others leaving
+    assert file.db.total_changes == writes  # no row written or removed: they were all unchanged
+    orders["0"] = "changed"
+    assert [orders[str(n)] for n in (1, 2)] == [1, 2]  # "0" leaves memory, changed: its row written anew
+    assert file.db.total_changes > writes
+    assert orders["0"] == "changed"
+    file.close()

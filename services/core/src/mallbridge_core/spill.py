@@ -34,13 +34,13 @@ V = TypeVar("V")
 log = logging.getLogger(__name__)
 
 _MISSING = object()
-_TAKE = "DELETE FROM spilled WHERE map = ? AND key = ? RETURNING value"
+_GET = "SELECT value FROM spilled WHERE map = ? AND key = ?"
 _PEEK = "SELECT 1 FROM spilled WHERE map = ? AND key = ?"
 _DROP = "DELETE FROM spilled WHERE map = ? AND key = ?"
-_PUT = "INSERT INTO spilled (map, key, tag, value) VALUES (?, ?, ?, ?)"
+_PUT = "INSERT OR REPLACE INTO spilled (map, key, tag, value) VALUES (?, ?, ?, ?)"
 _KEYS = "SELECT key FROM spilled WHERE map = ?"
 _KEYS_TAGGED = "SELECT key FROM spilled WHERE map = ? AND tag = ?"
-_DROP_TAGGED = "DELETE FROM spilled WHERE map = ? AND tag = ?"
+_DROP_TAGGED = "DELETE FROM spilled WHERE map = ? AND tag = ? RETURNING key"
 
 
 def _same(key: Any) -> Any:
@@ -92,6 +92,11 @@ class SpillingMap(MutableMapping[K, V]):
     `text_key` a key into the text the file keeps and back (strings as they are by default); `tag`, if
     given, the integer a value is filed under (see `keys_tagged`). Memory holds between `hot` and
     `hot + hot // 8` entries: eviction runs in batches, one transaction each.
+
+    An entry read back from the file keeps its row while it is in memory (it is *filed*): evicting it
+    again costs nothing while it is unchanged (*clean*), and a changed one is written over its row. Reads
+    are the common case (an order looked at, not changed), so a read costs one SELECT and no write. Values
+    are never changed in place: a new value is set.
     """
 
     def __init__(
@@ -108,10 +113,12 @@ class SpillingMap(MutableMapping[K, V]):
         if hot < 1:
             raise ValueError(f"hot: {hot} is not allowed; allowed: 1 or more entries in memory")
         self._hot: dict[K, V] = {}
+        self._filed: set[K] = set()  # keys in memory that also have a row in the file (maybe an older value)
+        self._clean: set[K] = set()  # of those, the ones whose row holds the value in memory
+        self._rows = 0  # this map's rows in the file
         self._capacity = hot
         self._batch = max(1, hot // 8)  # entries written per eviction, at least
         self._limit = hot + self._batch
-        self._cold = 0  # entries in the file (never also in `_hot`)
         self._encode = encode
         self._decode = decode
         self._text = key_text
@@ -126,7 +133,12 @@ class SpillingMap(MutableMapping[K, V]):
 
     @property
     def spilled(self) -> int:
-        return self._cold
+        """Entries only in the file."""
+        return self._rows - len(self._filed)
+
+    def _file_has_others(self) -> bool:
+        """Whether the file holds an entry that is not in memory (else a miss in memory is a miss)."""
+        return self._rows > len(self._filed)
 
     def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
         value = self._lookup(key)
@@ -141,20 +153,23 @@ class SpillingMap(MutableMapping[K, V]):
     def __contains__(self, key: object) -> bool:
         if key in self._hot:
             return True
-        if not self._cold:
+        if not self._file_has_others():
             return False
         return self._db.execute(_PEEK, (self._map, self._text(key))).fetchone() is not None  # type: ignore[arg-type]
 
     def __setitem__(self, key: K, value: V) -> None:
         hot = self._hot
-        was_hot = key in hot
-        hot[key] = value  # first: the caller may be recording a state the log has already acknowledged
-        if not was_hot and self._cold:
-            try:
-                self._cold -= self._db.execute(_DROP, (self._map, self._text(key))).rowcount
-            except sqlite3.Error as exc:
-                # Its old value may still be in the file: it must never be evicted over it, so nothing is.
-                self._stop_spilling(exc)
+        if key in hot:
+            hot[key] = value  # first: the caller may be recording a state the log has already acknowledged
+            self._clean.discard(key)  # its row, if any, is older now
+        else:
+            hot[key] = value
+            if self._file_has_others():
+                try:
+                    self._rows -= self._db.execute(_DROP, (self._map, self._text(key))).rowcount
+                except sqlite3.Error as exc:
+                    # Its old value may still be in the file: it must never be evicted over it, so nothing is.
+                    self._stop_spilling(exc)
         if len(hot) > self._limit:
             self._evict()
 
@@ -167,41 +182,54 @@ class SpillingMap(MutableMapping[K, V]):
 
     def __delitem__(self, key: K) -> None:
         if self._hot.pop(key, _MISSING) is not _MISSING:
+            self._clean.discard(key)
+            if key in self._filed:
+                self._filed.discard(key)
+                self._rows -= self._db.execute(_DROP, (self._map, self._text(key))).rowcount
             return
-        dropped = self._db.execute(_DROP, (self._map, self._text(key))).rowcount if self._cold else 0
+        dropped = self._db.execute(_DROP, (self._map, self._text(key))).rowcount if self._file_has_others() else 0
         if not dropped:
             raise KeyError(key)
-        self._cold -= dropped
+        self._rows -= dropped
 
     def __iter__(self) -> Iterator[K]:
-        """Every key once: those in memory, then those in the file (a snapshot: do not change the map while
-        iterating)."""
-        keys = list(self._hot)
-        if self._cold:
+        """Every key once: those in memory, then those only in the file (a snapshot: do not change the map
+        while iterating)."""
+        hot = self._hot
+        keys = list(hot)
+        if self._file_has_others():
             key = self._key
-            keys.extend(key(row[0]) for row in self._db.execute(_KEYS, (self._map,)))
+            keys.extend(k for row in self._db.execute(_KEYS, (self._map,)) if (k := key(row[0])) not in hot)
         return iter(keys)
 
     def keys_tagged(self, tags: Collection[int]) -> list[K]:
         """The keys of the entries filed under one of `tags`; the values in the file are not read."""
         tag_of = self._tag_of()
         wanted = frozenset(tags)
-        keys = [key for key, value in self._hot.items() if tag_of(value) in wanted]
-        if self._cold:
+        hot = self._hot
+        keys = [key for key, value in hot.items() if tag_of(value) in wanted]
+        if self._file_has_others():
             key = self._key
             for tag in wanted:
-                keys.extend(key(row[0]) for row in self._db.execute(_KEYS_TAGGED, (self._map, tag)))
+                rows = self._db.execute(_KEYS_TAGGED, (self._map, tag))
+                keys.extend(k for row in rows if (k := key(row[0])) not in hot)  # in memory: its own tag counts
         return keys
 
     def remove_tagged(self, tags: Collection[int]) -> None:
         """Remove every entry filed under one of `tags` (the values in the file are not read)."""
         tag_of = self._tag_of()
         wanted = frozenset(tags)
-        for key in [key for key, value in self._hot.items() if tag_of(value) in wanted]:
-            del self._hot[key]
-        if self._cold:
+        hot, db = self._hot, self._db
+        for key in [key for key, value in hot.items() if tag_of(value) in wanted]:
+            del self[key]
+        if self._rows:
             for tag in wanted:
-                self._cold -= self._db.execute(_DROP_TAGGED, (self._map, tag)).rowcount
+                for (text,) in db.execute(_DROP_TAGGED, (self._map, tag)).fetchall():
+                    self._rows -= 1
+                    key = self._key(text)
+                    # An entry in memory under another tag whose older row was under this one: the row is gone.
+                    self._filed.discard(key)
+                    self._clean.discard(key)
 
     def _tag_of(self) -> Callable[[V], int]:
         if self._tag is None:
@@ -209,21 +237,22 @@ class SpillingMap(MutableMapping[K, V]):
         return self._tag
 
     def __len__(self) -> int:
-        return len(self._hot) + self._cold
+        return len(self._hot) + self._rows - len(self._filed)
 
     def _lookup(self, key: K) -> object:
         """The value (moved to the most recently used end), read back from the file when spilled."""
         hot = self._hot
         value = hot.pop(key, _MISSING)
         if value is _MISSING:
-            if not self._cold:
+            if not self._file_has_others():
                 return _MISSING
-            row = self._db.execute(_TAKE, (self._map, self._text(key))).fetchone()  # type: ignore[arg-type]
+            row = self._db.execute(_GET, (self._map, self._text(key))).fetchone()  # type: ignore[arg-type]
             if row is None:
                 return _MISSING
-            self._cold -= 1
             value = self._decode(row[0])
             hot[key] = value  # type: ignore[assignment]
+            self._filed.add(key)  # type: ignore[arg-type]
+            self._clean.add(key)  # type: ignore[arg-type]
             if len(hot) > self._limit:
                 self._evict()
             return value
@@ -231,18 +260,23 @@ class SpillingMap(MutableMapping[K, V]):
         return value
 
     def _evict(self) -> None:
-        """Write the least recently used entries beyond `hot` to the file, then drop them from memory.
+        """Write the least recently used entries beyond `hot` to the file (those that changed since it last had
+        them), then drop them from memory.
 
         A failed write (the temporary directory full or not writable) keeps them in memory and tries again
         one batch later: the map may grow, but it never loses or mixes up a value, because the caller may be
         updating states the log has already acknowledged."""
-        hot = self._hot
+        hot, clean, filed = self._hot, self._clean, self._filed
         oldest = list(islice(hot, len(hot) - self._capacity))
+        changed = [key for key in oldest if key not in clean]
         encode, text, tag = self._encode, self._text, self._tag
         n = self._map
-        values = [hot[key] for key in oldest]
+        values = [hot[key] for key in changed]
         tags = [None] * len(values) if tag is None else [tag(value) for value in values]
-        rows = [(n, text(key), filed, encode(value)) for key, filed, value in zip(oldest, tags, values, strict=True)]
+        rows = [
+            (n, text(key), filed_under, encode(value))
+            for key, filed_under, value in zip(changed, tags, values, strict=True)
+        ]
         db = self._db
         try:
             db.execute("BEGIN")
@@ -259,9 +293,11 @@ class SpillingMap(MutableMapping[K, V]):
                 extra={"error": f"{type(exc).__name__}: {exc}", "in_memory": len(hot)},
             )
             return
+        self._rows += sum(1 for key in changed if key not in filed)
         for key in oldest:
             del hot[key]
-        self._cold += len(rows)
+            filed.discard(key)
+            clean.discard(key)
         self._limit = self._capacity + self._batch
 
 
