@@ -39,7 +39,7 @@ from mallbridge_publisher.metrics import PublisherMetrics, count_recorded
 from mallbridge_publisher.offsets import OffsetBook
 from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import Next, plan_notes
+from mallbridge_publisher.outcomes import Effects, Next, plan_notes
 from mallbridge_publisher.ports import MallClient
 from mallbridge_publisher.rebuild import fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 WAKE_MARGIN_S = 0.05
 """A deferred step is planned again this long after its moment, so the plan sees the moment as past."""
+
+
+YIELD_EVERY = 50
+"""Records consumed between two turns of the event loop (a batch holds up to 500, a few ms each 50)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class LaneEngine:
         self._log = log_
         self._topics = topics
         self._tenants = tenants
+        self._gates = gates
         self._metrics = metrics
         self._clock = clock
         self._opt = options
@@ -149,8 +154,10 @@ class LaneEngine:
             subscription = self._subscription
             assert subscription is not None
             try:
-                for record in await subscription.poll(timeout_s=0.2):
+                for n, record in enumerate(await subscription.poll(timeout_s=0.2), 1):
                     await self._consume(record)
+                    if n % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # let the answers of requests in flight through
                 self.ready.set()
                 if loop.time() - last_tail >= self._opt.operator_tail_interval_s:
                     last_tail = loop.time()
@@ -297,32 +304,60 @@ class LaneEngine:
 
     async def _reconcile(self, key: Key) -> None:
         """One pass over an order: send its steps one by one (reading MALL first when a request is in
-        doubt) until nothing more can go out now; then record why (a deferral or attention item)."""
-        while not self._scheduler.stopping(key):
-            state = self.orders.state(key)
-            if state is None:
-                return  # its partition went to another member meanwhile
-            tenant = self._tenants.get(state.tenant_id)
-            if tenant is None:
-                # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.
-                log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
-                return
-            current = plan(state, now=self._clock())
-            notice = self._reads_wanted.pop(key, None) if state.fc.status is not None else None
-            read = current.read or (PendingRead(notice, 0) if notice is not None else None)
-            if read is not None:  # any read now answers the notices that came before it
-                effects = await self._mall.read(tenant, state, read)
-                if effects.read_again and notice is not None:
-                    self._reads_wanted.setdefault(key, notice)
-            elif current.steps:
-                effects = await self._mall.send(tenant, state, current.steps[0])
-            else:
-                await self._record_notes(key, state, current)
-                return
-            if effects.next is Next.BACKOFF:
-                await self._scheduler.back_off(key)
-            elif effects.accepted:
-                self._scheduler.reset_backoff(key)
+        doubt) until nothing more can go out now; then record why (a deferral or attention item).
+
+        An order with something to send or read takes one of its tenant's turns first (`TenantGate`), and
+        plans again once it has it (the state may have moved on while it waited); a backoff waits without
+        one. While the tenant has no turn free (a burst), a pass waits for one before it even plans: its
+        plan would be stale by then, and planning thousands of orders at once holds up the requests in
+        flight."""
+        turn: TenantGate | None = None
+        try:
+            while not self._scheduler.stopping(key):
+                gate = self._gates.get(key[0])
+                if turn is None and gate is not None and gate.turns_taken:
+                    await gate.take_turn()
+                    turn = gate
+                state = self.orders.state(key)
+                if state is None:
+                    return  # its partition went to another member meanwhile
+                tenant = self._tenants.get(state.tenant_id)
+                if tenant is None:
+                    # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.
+                    log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
+                    return
+                current = plan(state, now=self._clock())
+                noticed = key in self._reads_wanted and state.fc.status is not None
+                if current.read is None and not noticed and not current.steps:
+                    await self._record_notes(key, state, current)
+                    return
+                if turn is None:
+                    gate = self._gates[tenant.tenant_id]
+                    await gate.take_turn()
+                    turn = gate
+                    continue  # plan again on the state as it is now
+                effects = await self._call_mall(key, tenant, state, current, noticed)
+                if effects.next is Next.BACKOFF:
+                    turn.end_turn()
+                    turn = None
+                    await self._scheduler.back_off(key)
+                elif effects.accepted:
+                    self._scheduler.reset_backoff(key)
+        finally:
+            if turn is not None:
+                turn.end_turn()
+
+    async def _call_mall(self, key: Key, tenant: Tenant, state: OrderState, current: Plan, noticed: bool) -> Effects:
+        """The read the plan or a notice asks for (any read answers the notices that came before it), else
+        the plan's first step."""
+        notice = self._reads_wanted.pop(key, None) if noticed else None
+        read = current.read or (PendingRead(notice, 0) if notice is not None else None)
+        if read is None:
+            return await self._mall.send(tenant, state, current.steps[0])
+        effects = await self._mall.read(tenant, state, read)
+        if effects.read_again and notice is not None:
+            self._reads_wanted.setdefault(key, notice)
+        return effects
 
     async def _record_notes(self, key: Key, state: OrderState, current: Plan) -> None:
         for note in plan_notes(state, current, self._recorder.stamp()):

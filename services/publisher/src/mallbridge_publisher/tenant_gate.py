@@ -1,6 +1,12 @@
 """Per-tenant traffic control: bounded concurrency, pause on 401/403, waits on 429, a daily request budget.
 
 One tenant's trouble only ever makes that tenant's own orders wait.
+
+Two bounds: *slots* (`concurrency`) are the requests at MALL at once; *turns* (`TURNS_PER_SLOT` per slot)
+are the orders of the tenant being worked on at once: recording a request, waiting for a slot, recording
+the answer. An order waits for its turn before it does any of that work, so a burst of thousands of
+orders keeps the slots busy with a few dozen orders prepared ahead, instead of preparing every order at
+once: that work would run between the answers of the requests in flight and hold them up.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from mallbridge_publisher.metrics import PublisherMetrics
 
 DAY_S = 86_400.0
+TURNS_PER_SLOT = 4
+"""Orders worked on at once per request slot: enough that a slot never waits for an order to be prepared
+(recording its request takes a few ms against MALL's tens), few enough to keep the event loop quick."""
 
 
 class TenantGate:
@@ -28,6 +37,7 @@ class TenantGate:
     ) -> None:
         self.tenant_id = tenant_id
         self._slots = asyncio.Semaphore(concurrency)
+        self._turns = asyncio.Semaphore(concurrency * TURNS_PER_SLOT)
         self._metrics = metrics
         self._not_before = 0.0
         self._paused_until = 0.0
@@ -44,6 +54,18 @@ class TenantGate:
     def pause_probe_s(self) -> float:
         """How long a paused tenant waits before its next request probes MALL again."""
         return self._pause_probe_s
+
+    async def take_turn(self) -> None:
+        """Wait until one of the tenant's orders may be worked on; `end_turn` when its pass is done."""
+        await self._turns.acquire()
+
+    def end_turn(self) -> None:
+        self._turns.release()
+
+    @property
+    def turns_taken(self) -> bool:
+        """Whether every turn is taken (or promised to an order waiting for one)."""
+        return self._turns.locked()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
