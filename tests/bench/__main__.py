@@ -6,7 +6,9 @@
 A stage is a module `tests/bench/<name>_bench.py` with `async def run(bootstrap[, tmpdir])` returning a
 JSON-able dict; its goals, if any, under `"goals"` (see goals.py). The known stages run first in a fixed
 order, any other `*_bench.py` after them. A stage that fails prints its traceback and the run goes on.
-Results go to stdout and to bench-results/latest.json; the run ends with one verdict line per goal.
+Each stage runs in a process of its own (what one stage leaves behind, its garbage and its caches, does
+not weigh on the next). Results go to stdout and to bench-results/latest.json; the run ends with one
+verdict line per goal.
 Nothing here asserts a time: the figures are reported as ratios against a baseline measured in the same
 run, on the same machine. Settings: BENCH_SOAK_S (the soak's length, default 120 s; the goal's
 10 minutes is BENCH_SOAK_S=600), BENCH_E2E_S (each steady load of the e2e stage, default 15 s),
@@ -21,6 +23,7 @@ import inspect
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +64,30 @@ def _selected(argv: list[str]) -> list[str]:
     return chosen
 
 
+def _in_own_process(name: str, bootstrap: str, tmpdir: str) -> dict[str, Any]:
+    """Run stage `name` in a child process (`--stage`); its result, or {"error": ...} if it failed."""
+    out = Path(tmpdir) / "result.json"
+    args = [sys.executable, "-m", "tests.bench", "--stage", name, bootstrap, tmpdir, str(out)]
+    code = subprocess.run(args, check=False).returncode
+    if code != 0 or not out.exists():
+        return {"error": f"the stage's process exited with code {code} (its traceback is above)"}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def _stage_process(name: str, bootstrap: str, tmpdir: str, out: str) -> int:
+    try:
+        result = asyncio.run(_run_one(name, bootstrap, tmpdir))
+    except Exception:
+        traceback.print_exc()  # where it failed, for the one reading the run's output
+        return 1
+    Path(out).write_text(json.dumps(result))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--stage"]:
+        return _stage_process(*argv[1:5])
     selected = _selected(argv)
     given = os.environ.get("MALLBRIDGE_KAFKA")
     broker = None if given else LocalBroker()
@@ -77,12 +103,8 @@ def main(argv: list[str]) -> int:
         for name in selected:
             print(f"== {name}", flush=True)
             with tempfile.TemporaryDirectory(prefix=f"mallbridge-{name}-") as tmpdir:
-                try:
-                    report[name] = asyncio.run(_run_one(name, bootstrap, tmpdir))
-                except Exception as exc:
-                    traceback.print_exc()  # where it failed, for the one reading the run's output
-                    report[name] = {"error": repr(exc)}
-                    failed = True
+                report[name] = _in_own_process(name, bootstrap, tmpdir)
+                failed = failed or "error" in report[name]
             print(json.dumps(report[name], indent=2), flush=True)
     finally:
         if broker is not None:
