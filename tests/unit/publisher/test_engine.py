@@ -6,32 +6,27 @@ The real broker and the sandbox MALL are in tests/integration/publisher.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from pydantic import SecretStr
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.bootstrap import PublisherService
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_publisher.ports import MallAnswerInvalid, MallOutcomeUnknown, MallRejected, MallUnauthorized
 from mallbridge_schema.events import AttentionNeeded, AttentionResolved, MallStateObserved, SyncEventBase
 from mallbridge_schema.serde import decode_sync_event, event_key
 from mallbridge_schema.statuses import MallStatus
-from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+from tests.unit.publisher.running import eventually_on_loop, running_publisher
 from tests.unit.publisher.spilled import run_each_test_with_orders_in_memory_and_spilled
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
-# The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
-eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 TENANTS = {"acme": Tenant(tenant_id="acme", mall_client_id=SecretStr("cid"), ingest_secret=None)}
 FAST = PublisherSettings(
     hot_orders=0, backoff_base_s=0.001, backoff_max_s=0.01, pause_probe_s=0.05, shutdown_grace_s=1.0
@@ -40,16 +35,8 @@ orders_kept = run_each_test_with_orders_in_memory_and_spilled(__name__)
 TRACK = ("ZX1", "https://t.example/ZX1")
 
 
-@asynccontextmanager
-async def running(log: FakeEventLog, mall: FakeMall) -> AsyncIterator[PublisherService]:
-    service = bootstrap(settings=FAST, event_log=log, tenants=TENANTS, topic_prefix=PREFIX, client=mall)
-    task = asyncio.create_task(service.run(serve_http=False))
-    try:
-        await eventually_on_loop(lambda: all(engine.ready.is_set() for engine in service.engines))
-        yield service
-    finally:
-        service.stop()
-        await asyncio.wait_for(task, timeout=10)
+def running(log: FakeEventLog, mall: FakeMall) -> AbstractAsyncContextManager[PublisherService]:
+    return running_publisher(log, mall, settings=FAST, tenants=TENANTS, prefix=PREFIX)
 
 
 def sync_events(log: FakeEventLog) -> list[SyncEventBase]:

@@ -4,12 +4,9 @@ on rebuild and followed live (a resync reads, a balance observation asks for a r
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -17,7 +14,7 @@ from pydantic import SecretStr
 from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.bootstrap import PublisherService
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_publisher.ports import MallOutcomeUnknown
 from mallbridge_schema.events import (
@@ -29,15 +26,13 @@ from mallbridge_schema.events import (
 )
 from mallbridge_schema.serde import decode_sync_event, encode_event, event_key
 from mallbridge_schema.statuses import MallStatus
-from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+from tests.unit.publisher.running import eventually_on_loop, running_publisher
 from tests.unit.publisher.spilled import run_each_test_with_orders_in_memory_and_spilled
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
-# The checks read the in-memory fakes the engine changes on this loop: run them on it, and often.
-eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 FAST = PublisherSettings(
     hot_orders=0,
     backoff_base_s=0.001,
@@ -57,16 +52,8 @@ def tenants(poll_s: float = 0) -> dict[str, Tenant]:
     }
 
 
-@asynccontextmanager
-async def running(log: FakeEventLog, mall: FakeMall, *, poll_s: float = 0) -> AsyncIterator[PublisherService]:
-    service = bootstrap(settings=FAST, event_log=log, tenants=tenants(poll_s), topic_prefix=PREFIX, client=mall)
-    task = asyncio.create_task(service.run(serve_http=False))
-    try:
-        await eventually_on_loop(lambda: all(engine.ready.is_set() for engine in service.engines))
-        yield service
-    finally:
-        service.stop()
-        await asyncio.wait_for(task, timeout=10)
+def running(log: FakeEventLog, mall: FakeMall, *, poll_s: float = 0) -> AbstractAsyncContextManager[PublisherService]:
+    return running_publisher(log, mall, settings=FAST, tenants=tenants(poll_s), prefix=PREFIX)
 
 
 def sync_events(log: FakeEventLog) -> list[SyncEventBase]:

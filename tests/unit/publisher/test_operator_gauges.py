@@ -10,12 +10,12 @@ from mallbridge_schema.events import AttentionNeeded, AttentionResolved
 from mallbridge_schema.statuses import MallStatus
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
+from tests.unit.publisher.running import eventually_on_loop
 from tests.unit.publisher.test_engine import (
     PREFIX,
     TENANTS,
     TOPICS,
     TRACK,
-    eventually_on_loop,
     running,
     sample,
     sync_events,

@@ -4,16 +4,14 @@ slot, answers recorded), so a burst keeps the slots busy without preparing every
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from pydantic import SecretStr
 
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.bootstrap import PublisherService, bootstrap
+from mallbridge_publisher.bootstrap import PublisherService
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.ports import MallAnswer, MallOutcomeUnknown
@@ -21,14 +19,13 @@ from mallbridge_publisher.tenant_gate import TURNS_PER_SLOT, TenantGate
 from mallbridge_schema.events import MallStatusUpdated, MallUpdateRequested, SyncEventBase
 from mallbridge_schema.serde import decode_sync_event
 from mallbridge_schema.statuses import MallStatus
-from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall
+from tests.unit.publisher.running import eventually_on_loop, running_publisher
 from tests.unit.publisher.spilled import run_each_test_with_orders_in_memory_and_spilled
 
 PREFIX = "unit."
 TOPICS = Topics(prefix=PREFIX)
-eventually_on_loop = partial(eventually, on_loop=True, interval=0.005)
 TENANTS = {
     name: Tenant(tenant_id=name, mall_client_id=SecretStr(f"cid-{name}"), ingest_secret=None)
     for name in ("acme", "other")
@@ -64,16 +61,10 @@ class HeldMall(FakeMall):
         return await super().put_order(tenant, mall_order_id, body)
 
 
-@asynccontextmanager
-async def running(log: FakeEventLog, mall: FakeMall, settings: PublisherSettings) -> AsyncIterator[PublisherService]:
-    service = bootstrap(settings=settings, event_log=log, tenants=TENANTS, topic_prefix=PREFIX, client=mall)
-    task = asyncio.create_task(service.run(serve_http=False))
-    try:
-        await eventually_on_loop(lambda: all(engine.ready.is_set() for engine in service.engines))
-        yield service
-    finally:
-        service.stop()
-        await asyncio.wait_for(task, timeout=10)
+def running(
+    log: FakeEventLog, mall: FakeMall, settings: PublisherSettings
+) -> AbstractAsyncContextManager[PublisherService]:
+    return running_publisher(log, mall, settings=settings, tenants=TENANTS, prefix=PREFIX)
 
 
 def sync_events(log: FakeEventLog, tenant: str = "acme") -> list[SyncEventBase]:
