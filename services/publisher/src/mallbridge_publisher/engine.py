@@ -54,9 +54,9 @@ log = logging.getLogger(__name__)
 WAKE_MARGIN_S = 0.05
 """A deferred step is planned again this long after its moment, so the plan sees the moment as past."""
 
-
 YIELD_EVERY = 50
-"""Records consumed between two turns of the event loop (a batch holds up to 500, a few ms each 50)."""
+"""Records consumed between two turns of the event loop: a batch holds up to 500 records, and 50 of them
+take a few ms, so the answers of the requests in flight are not held up longer than that."""
 
 
 @dataclass(frozen=True)
