@@ -134,3 +134,21 @@ async def test_an_order_waiting_out_its_backoff_holds_no_turn() -> None:
             lambda: any(isinstance(e, MallStatusUpdated) and e.order_number == "L-1" for e in sync_events(log))
         )
     assert not any(isinstance(e, MallStatusUpdated) and e.order_number.startswith("S-") for e in sync_events(log))
+
+
+async def test_orders_stopped_while_waiting_for_a_turn_send_nothing_when_they_get_one() -> None:
+    """A stop (a revoke, a shutdown) during a burst: the orders holding turns finish their requests; those
+    that get a turn afterwards see they were stopped and send nothing."""
+    log, mall = FakeEventLog(), HeldMall()
+    w = OrderEventWriter(log, TOPICS.order_events)
+    burst = 6 * TURNS
+    async with running(log, mall, FAST) as service:
+        await w.write(*(w.first_seen("acme", f"B-{i}", str(1000 + i), "in_process") for i in range(burst)))
+        await eventually_on_loop(lambda: mall.waiting == SLOTS)
+        scheduler = service.engines[0]._scheduler
+        service.stop()
+        await eventually_on_loop(lambda: scheduler.stopping(("acme", f"B-{burst - 1}")))
+        mall.release()
+    requested = [e for e in sync_events(log) if isinstance(e, MallUpdateRequested)]
+    assert len(requested) == TURNS
+    assert len([call for call in mall.calls if call[0] == "PUT"]) <= TURNS

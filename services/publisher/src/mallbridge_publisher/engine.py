@@ -318,6 +318,7 @@ class LaneEngine:
                 if turn is None and gate is not None and gate.turns_taken:
                     await gate.take_turn()
                     turn = gate
+                    continue  # the order may have been stopped (a revoke) while it waited
                 state = self.orders.state(key)
                 if state is None:
                     return  # its partition went to another member meanwhile
