@@ -84,6 +84,15 @@ def most_in_progress(events: list[SyncEventBase]) -> int:
     return most
 
 
+async def burst_held_at_mall(w: OrderEventWriter, mall: HeldMall) -> int:
+    """Six turns' worth of acme's orders, once MALL holds the answers to as many requests as there are slots;
+    returns how many orders."""
+    burst = 6 * TURNS
+    await w.write(*(w.first_seen("acme", f"B-{i}", str(1000 + i), "in_process") for i in range(burst)))
+    await eventually_on_loop(lambda: mall.waiting == SLOTS)
+    return burst
+
+
 async def test_a_gate_has_its_slots_times_turns_per_slot_turns() -> None:
     gate = TenantGate("acme", concurrency=3, metrics=PublisherMetrics())
     for _ in range(3 * TURNS_PER_SLOT - 1):
@@ -98,10 +107,8 @@ async def test_a_gate_has_its_slots_times_turns_per_slot_turns() -> None:
 async def test_a_burst_is_worked_on_a_few_turns_at_a_time_and_every_order_goes_out_once() -> None:
     log, mall = FakeEventLog(), HeldMall()
     w = OrderEventWriter(log, TOPICS.order_events)
-    burst = 6 * TURNS
     async with running(log, mall, FAST) as service:
-        await w.write(*(w.first_seen("acme", f"B-{i}", str(1000 + i), "in_process") for i in range(burst)))
-        await eventually_on_loop(lambda: mall.waiting == SLOTS)
+        burst = await burst_held_at_mall(w, mall)
         # A later order of another tenant goes through: the engine consumed the whole burst and ran on.
         await w.write(w.first_seen("other", "O-1", "9001", "in_process"))
         await eventually_on_loop(lambda: [type(e) for e in sync_events(log, "other")][-1:] == [MallStatusUpdated])
@@ -141,10 +148,8 @@ async def test_orders_stopped_while_waiting_for_a_turn_send_nothing_when_they_ge
     that get a turn afterwards see they were stopped and send nothing."""
     log, mall = FakeEventLog(), HeldMall()
     w = OrderEventWriter(log, TOPICS.order_events)
-    burst = 6 * TURNS
     async with running(log, mall, FAST) as service:
-        await w.write(*(w.first_seen("acme", f"B-{i}", str(1000 + i), "in_process") for i in range(burst)))
-        await eventually_on_loop(lambda: mall.waiting == SLOTS)
+        burst = await burst_held_at_mall(w, mall)
         scheduler = service.engines[0]._scheduler
         service.stop()
         await eventually_on_loop(lambda: scheduler.stopping(("acme", f"B-{burst - 1}")))
