@@ -141,7 +141,18 @@ class TopicAdmin:
             parts = await self._partition_ids(topic)
             if not parts:
                 return {}
+            await _track(meta, topic)
             ends = await meta.end_offsets([TopicPartition(topic, p) for p in parts])
         except (KafkaError, OSError) as exc:
             raise LogUnavailableError(f"Kafka at {self._bootstrap} did not give end offsets: {exc!r}") from exc
         return {tp.partition: off for tp, off in ends.items()}
+
+
+async def _track(meta: AIOKafkaConsumer, topic: str) -> None:
+    """Have the metadata consumer know `topic` (an existing one) before it is asked for offsets.
+
+    Asked for a partition of a topic its metadata does not list yet, aiokafka's consumer marks the topic
+    for a refresh and sleeps its retry backoff (100 ms) before asking again: every first look at a topic
+    cost 100 ms (an audit's plan, a rebuild's start). Tracking it first costs one metadata round trip
+    (1–4 ms here); a topic already tracked costs nothing."""
+    await meta._client.add_topic(topic)
