@@ -7,7 +7,9 @@ delivered (some entered late), ~10% MALL Delivery, ~1.2% cancelled, ~3% shipped 
 tracking (deferred), ~0.5% refused by MALL (attention), the rest still in process. Written through the
 EventLog port in batches of 20,000.
 
-Measured in the same run, on the same topics:
+Measured in the same run, on the same topics, the replays in three rounds of (raw, audit in one process,
+audit with its workers), each goal's figure the mean over the rounds (as import's: other load on the
+machine drifts within a minute, and a round keeps the three readers close in time):
 - raw: one aiokafka consumer, manual assignment of every partition of both topics, from offset 0 to
   the end offsets, touching each value (no decoding): the ceiling for any Python reader;
 - audit: `run_audit` (the code behind `mallbridge audit`) with the default report, events/s and the
@@ -25,6 +27,7 @@ import gc
 import os
 import random
 import resource
+import statistics
 import time
 import tracemalloc
 import uuid
@@ -66,6 +69,7 @@ TARGET_EVENTS = int(os.environ.get("MALLBRIDGE_BENCH_AUDIT_EVENTS", "1000000"))
 CHUNK_ORDERS = 2_000
 APPEND_BATCH = 20_000
 PARTITIONS = 6
+ROUNDS = 3  # raw, one process, default workers, in turn: the means damp drift from other load
 TENANT = "bench"
 START = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 _F = FastCentrikStatus
@@ -335,6 +339,23 @@ async def audit_read(
     return report.order_events + report.sync_events, elapsed, figures
 
 
+async def _replay_round(bootstrap: str, url: str, prefix: str, topics: Topics) -> dict[str, Any]:
+    """One round: the raw consumer, the audit in one process, the audit with its default workers."""
+    raw_n, raw_s = await raw_read(bootstrap, [topics.order_events, topics.sync_events])
+    one_n, one_s, one_figures = await audit_read(url, prefix, verify=False, workers=1)
+    audit_n, audit_s, figures = await audit_read(url, prefix, verify=False)
+    return {
+        "raw": raw_n / raw_s,
+        "one": one_n / one_s,
+        "audit": audit_n / audit_s,
+        "raw_n": raw_n,
+        "one_n": one_n,
+        "audit_n": audit_n,
+        "figures": figures,
+        "one_figures": one_figures,
+    }
+
+
 async def audit_memory(url: str, prefix: str) -> dict[str, Any]:
     """Peak traced Python memory of the default audit (table output: flagged orders listed), of the
     all-orders report (`--format json`), and what the per-order state keeps."""
@@ -384,20 +405,24 @@ async def run(bootstrap: str) -> dict[str, Any]:
         await log.close()
 
     await asyncio.sleep(5)  # let the broker finish flushing the writes: every reader below gets the same log
-    raw_n, raw_s = await raw_read(bootstrap, [topics.order_events, topics.sync_events])
-    one_n, one_s, one_figures = await audit_read(url, prefix, verify=False, workers=1)
-    audit_n, audit_s, figures = await audit_read(url, prefix, verify=False)
-    raw2_n, raw2_s = await raw_read(bootstrap, [topics.order_events, topics.sync_events])
-    raw_rate = max(raw_n / raw_s, raw2_n / raw2_s)  # the better of two raw runs: the ratio errs against the audit
-    audit_rate = audit_n / audit_s
-    one_rate = one_n / one_s
-    worker_rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    verify_n, verify_s, verify_figures = await audit_read(url, prefix, verify=True)
-    memory = await audit_memory(url, prefix)
-    assert raw_n == audit_n == one_n == events, (raw_n, audit_n, one_n, events)
+    rounds = [await _replay_round(bootstrap, url, prefix, topics) for _ in range(ROUNDS)]
+    first = rounds[0]
+    figures, one_figures = first["figures"], first["one_figures"]
+    for r in rounds:
+        assert r["raw_n"] == r["audit_n"] == r["one_n"] == events, (r, events)
+        assert r["figures"] == figures, (r["figures"], figures)
+        assert r["one_figures"] == one_figures, (r["one_figures"], one_figures)
     assert {k: v for k, v in figures.items() if k != "workers"} == {
         k: v for k, v in one_figures.items() if k != "workers"
     }, (figures, one_figures)
+
+    def mean(key: str) -> float:
+        return statistics.mean(r[key] for r in rounds)
+
+    raw_rate, audit_rate, one_rate = mean("raw"), mean("audit"), mean("one")
+    worker_rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    verify_n, verify_s, verify_figures = await audit_read(url, prefix, verify=True)
+    memory = await audit_memory(url, prefix)
     goals = [
         goal(
             f"audit replay, {figures['workers']} workers vs a raw consumer",
@@ -418,6 +443,9 @@ async def run(bootstrap: str) -> dict[str, Any]:
         "audit_events_per_s": round(audit_rate),
         "audit_workers": figures["workers"],
         "audit_vs_raw": round(audit_rate / raw_rate, 3),
+        "rounds": ROUNDS,
+        "per_round_ratio": [round(r["audit"] / r["raw"], 3) for r in rounds],
+        "per_round_one_process_ratio": [round(r["one"] / r["raw"], 3) for r in rounds],
         "audit_one_process_events_per_s": round(one_rate),
         "audit_one_process_vs_raw": round(one_rate / raw_rate, 3),
         "audit_worker_peak_rss_mib": round(worker_rss_kib / 1024, 1),
