@@ -146,6 +146,34 @@ async def test_malformed_batches_are_422(client: httpx.AsyncClient, body: bytes,
     assert needle in r.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"orders": ' + b"[" * 2000 + b"]" * 2000 + b"}", "RecursionError"),  # nesting beyond the stack
+        (b'{"orders": [{"order_number": "A-1", "mall_order_id": ' + b"7" * 5000 + b"}]}", "ValueError"),
+    ],
+)
+async def test_json_the_parser_refuses_is_422_not_a_server_error(log: FakeEventLog, body: bytes, needle: str) -> None:
+    app = build_app(settings=IngestSettings(topic_prefix="t."), log=log, tenants=TENANTS, clock=lambda: NOW)
+    await app.state.service.prepare()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as c:
+        r = await push(c, body)
+    assert (r.status_code, r.json()["field"]) == (422, "body")
+    assert needle in r.json()["detail"]
+    assert log.topics["t.order-events.v1"] == []
+
+
+async def test_a_rejection_quoting_a_lone_surrogate_is_still_a_422(
+    client: httpx.AsyncClient, log: FakeEventLog
+) -> None:
+    # JSON may escape a lone surrogate; the rejection names the order_number, which UTF-8 cannot carry.
+    body = b'{"orders": [{"order_number": "A-\\ud800", "mall_order_id": "1", "status": "hotovo"}]}'
+    r = await push(client, body)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["order_number"] == "A-\ud800"
+    assert log.topics["t.order-events.v1"] == []
+
+
 async def test_one_invalid_snapshot_rejects_the_batch_naming_order_field_and_allowed(
     client: httpx.AsyncClient, log: FakeEventLog
 ) -> None:

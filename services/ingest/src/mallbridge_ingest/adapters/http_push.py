@@ -78,6 +78,8 @@ def parse_orders(body: bytes, max_orders: int) -> list[Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _batch_error("body", f"body is not UTF-8 JSON ({exc})", BATCH_SHAPE) from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits, nesting beyond the stack
+        raise _batch_error("body", f"body cannot be read as JSON ({type(exc).__name__})", BATCH_SHAPE) from None
     orders = data.get("orders") if isinstance(data, dict) else None
     if not isinstance(orders, list):
         raise _batch_error("orders", "orders: missing or not a list", BATCH_SHAPE)

@@ -109,7 +109,7 @@ class WebhookHandler:
         body = await read_limited(request, self.max_body_bytes)
         try:
             data = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nesting beyond the stack
             problem = f"body is not UTF-8 JSON ({type(exc).__name__})"
             raise ProblemError(422, "validation", f"{problem}; allowed: {ALLOWED_BODY}", "body", ALLOWED_BODY) from None
         try:

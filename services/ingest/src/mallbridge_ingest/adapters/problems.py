@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -44,7 +45,19 @@ class ProblemError(Exception):
         }
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=self.headers, media_type=PROBLEM_JSON)
+        return ProblemResponse(self.body(), status_code=self.status, headers=self.headers, media_type=PROBLEM_JSON)
+
+
+class ProblemResponse(JSONResponse):
+    """A problem's JSON, also when it quotes text that is not valid Unicode (a lone surrogate sent as a
+    JSON escape, say in the `order_number` a rejection names): that text is written as JSON escapes
+    instead of failing the answer with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _http_problem(exc: StarletteHTTPException, request: Request) -> ProblemError:
