@@ -69,6 +69,7 @@ async def test_unknown_tenant_no_token_and_wrong_token_get_one_and_the_same_404(
         (b'[1, "12x"]', "body[1]", "a string ('12x'), not an order id"),
         (json.dumps(list(range(1, 1002))).encode(), "body", "1001 ids in one delivery"),
         (b"[1, 2", "body", "body is not UTF-8 JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "body", "RecursionError"),  # nesting beyond the parser's stack
     ],
 )
 async def test_a_body_that_is_not_an_array_of_ids_is_a_422_naming_what_is_wrong(
