@@ -41,6 +41,28 @@ async def test_every_order_converges_with_20_percent_500s_and_10_percent_429s(ha
     _no_status_twice(h)
 
 
+async def test_a_put_held_by_a_429_is_not_sent_once_fastcentrik_changed_the_order(harness: Harness) -> None:
+    """MALL answers 429 to `shipped`; while the publisher waits out the reset, FastCentrik cancels the order.
+    The held `shipped` must not go out (it would make the cancel impossible): the order ends cancelled."""
+    h = harness
+    mall_id = "10085345001"
+    h.create_orders("acme", [mall_id])
+    h.faults("acme", rate_limit_rate=1.0, rate_limit_reset_s=3)
+    w = h.writer
+    await w.write(w.first_seen("acme", "H-1", mall_id, "settled", tracking_number=TRACK[0], tracking_url=TRACK[1]))
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: any(r["status"] == 429 for r in h.puts(mall_id)), what="the shipped PUT refused")
+        await w.write(w.status("acme", "H-1", mall_id, "cancelled"))
+        h.faults("acme", rate_limit_rate=0.0)
+        await eventually(lambda: h.mall_status(mall_id) == "cancelled", timeout=30, what="the order cancelled at MALL")
+    finally:
+        await publisher.stop()
+    sent = [(r["body"]["status"], r["status"]) for r in h.puts(mall_id)]
+    assert ("shipped", 200) not in sent
+    assert sent[-1] == ("cancelled", 200)
+
+
 async def test_a_tenant_answering_401_does_not_hold_up_another(harness: Harness) -> None:
     h = harness
     h.tenants["beta"] = h.tenants["beta"].model_copy(

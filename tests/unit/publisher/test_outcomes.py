@@ -14,6 +14,7 @@ from mallbridge_core.domain.projection import (
     MallSide,
     OrderState,
     RequestInDoubt,
+    apply,
 )
 from mallbridge_core.domain.reconciler import Attention, PendingRead, Plan, PutStep
 from mallbridge_publisher.outcomes import (
@@ -26,6 +27,7 @@ from mallbridge_publisher.outcomes import (
     after_read,
     plan_notes,
     request_of,
+    still_as_planned,
 )
 from mallbridge_publisher.ports import (
     MallAnswer,
@@ -43,6 +45,7 @@ from mallbridge_schema.events import (
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
+    OrderStatusChanged,
     StepDeferred,
 )
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
@@ -75,6 +78,37 @@ def test_the_request_is_the_next_request_number_with_the_step_body() -> None:
     requested = request_of(state(), SHIPPING, stamp())
     assert (requested.request_no, requested.status, requested.request) == (5, MallStatus.SHIPPING, SHIPPING.body)
     assert (requested.based_on_seq, requested.recorded_at) == (3, T0)
+
+
+def test_a_held_request_is_still_as_planned_until_the_order_changes() -> None:
+    planned = state()
+    requested = apply(planned, request_of(planned, SHIPPING, stamp()))
+    assert requested.request_in_doubt
+    assert still_as_planned(planned, requested)  # its own request is no change
+    cancelled = OrderStatusChanged(
+        event_id=UUID(int=99),
+        tenant_id="acme",
+        order_number="A-1",
+        mall_order_id="10085339301",
+        occurred_at=T0,
+        recorded_at=T0,
+        seq=4,
+        from_status=FastCentrikStatus.IN_PROCESS,
+        to_status=FastCentrikStatus.CANCELLED,
+        status_label="stornovaná",
+    )
+    assert not still_as_planned(planned, apply(requested, cancelled))  # FastCentrik cancelled meanwhile
+    observed = after_read(
+        requested,
+        PendingRead("webhook", 0),
+        MallOrder("10085339301", MallStatus.CANCELLED, confirmed=False),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
+    ).events[0]
+    assert isinstance(observed, MallStateObserved)
+    assert not still_as_planned(planned, apply(requested, observed))  # MALL's side moved meanwhile
+    assert not still_as_planned(planned, None)  # the order went to another member
 
 
 def test_an_accepted_put_records_the_update_and_starts_the_backoff_over() -> None:

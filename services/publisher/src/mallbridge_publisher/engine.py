@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from mallbridge_publisher.metrics import PublisherMetrics, count_recorded
 from mallbridge_publisher.offsets import OffsetBook
 from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import Effects, Next, plan_notes
+from mallbridge_publisher.outcomes import Effects, Next, plan_notes, still_as_planned
 from mallbridge_publisher.ports import MallClient
 from mallbridge_publisher.rebuild import fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
@@ -354,11 +355,15 @@ class LaneEngine:
         notice = self._reads_wanted.pop(key, None) if noticed else None
         read = current.read or (PendingRead(notice, 0) if notice is not None else None)
         if read is None:
-            return await self._mall.send(tenant, state, current.steps[0])
+            still_due = functools.partial(self._still_as_planned, key, state)
+            return await self._mall.send(tenant, state, current.steps[0], still_due=still_due)
         effects = await self._mall.read(tenant, state, read)
         if effects.read_again and notice is not None:
             self._reads_wanted.setdefault(key, notice)
         return effects
+
+    def _still_as_planned(self, key: Key, planned: OrderState) -> bool:
+        return still_as_planned(planned, self.orders.state(key))
 
     async def _record_notes(self, key: Key, state: OrderState, current: Plan) -> None:
         for note in plan_notes(state, current, self._recorder.stamp()):

@@ -55,8 +55,19 @@ class MallCalls:
         self._stamp = stamp
         self._record = record
 
-    async def send(self, tenant: Tenant, state: OrderState, step: PutStep) -> Effects:
-        """PUT `step` (recorded as requested first); the same request again while MALL answers 429/401."""
+    async def send(
+        self, tenant: Tenant, state: OrderState, step: PutStep, *, still_due: Callable[[], bool] = lambda: True
+    ) -> Effects:
+        """PUT `step` (recorded as requested first); the same request again while MALL answers 429/401, as
+        long as `still_due()` says the order is as it was planned.
+
+        A 429 or a paused tenant can hold the request for minutes (until MALL's quota resets, until someone
+        fixes the client_id), and meanwhile FastCentrik may cancel the order or correct its delivery date.
+        Sending the old body then would put a status FastCentrik no longer wants, maybe one that cannot be
+        undone (`shipped` before a cancel, `delivered`). So when the order changed, the request is not sent
+        again: the pass plans anew (Next.REPLAN). MALL refused it, but nothing recorded says so, so it stays
+        in doubt and the next plan reads the order first, one GET, the safe way the request-in-doubt
+        rule already takes."""
         gate = self._gates[tenant.tenant_id]
         requested = request_of(state, step, self._stamp())
         await self._record(requested)
@@ -66,6 +77,9 @@ class MallCalls:
             outcome: MallAnswer | MallError
             try:
                 async with gate.slot():
+                    if attempts > 1 and not still_due():
+                        self._metrics.withdrawn.labels(tenant.tenant_id).inc()
+                        return Effects(next=Next.REPLAN)
                     outcome = await self._client.put_order(tenant, state.mall_order_id, step.body)
             except MallError as exc:
                 outcome = exc

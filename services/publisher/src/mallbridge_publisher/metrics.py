@@ -50,6 +50,9 @@ class PublisherMetrics:
             "Retried MALL calls (reason: rate_limited, outcome_unknown, read_failed, invalid_answer)",
             ("tenant", "reason"),
         )
+        self.withdrawn = counter(
+            "updates_withdrawn", "PUTs held by a 429 or a pause, not sent again: the order changed meanwhile"
+        )
         self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
 
     def _mall_side_counters(self) -> None:

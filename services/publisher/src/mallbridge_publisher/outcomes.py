@@ -11,10 +11,11 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 |                      |                                           | something changed                       |
 | MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused   |
 |                      |                                           | (a read settling none: backoff)         |
-| MallRateLimited      | gate waits retry_after; same PUT again    | gate waits retry_after; read again      |
-| MallUnauthorized     | tenant paused (attention once); PUT again | tenant paused (attention once)          |
+| MallRateLimited      | gate waits retry_after; same PUT again *  | gate waits retry_after; read again      |
+| MallUnauthorized     | tenant paused (attention once); PUT again*| tenant paused (attention once)          |
 | MallOutcomeUnknown   | backoff; the request stays in doubt       | backoff, then read again                |
 | MallAnswerInvalid    | (PUT answers are not parsed)              | backoff, then read again; nothing made up |
+* only while the order is as planned (`still_as_planned`); else the pass plans anew.
 A read on a notice that fails is still owed (`read_again`), except a 404: MALL does not know the order.
 An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant).
 """
@@ -122,6 +123,16 @@ def request_of(state: OrderState, step: PutStep, stamp: Stamp) -> MallUpdateRequ
     """Recorded before the PUT goes out, so a crash before its outcome leaves the request in doubt."""
     request_no = state.mall.last_request_no + 1
     return MallUpdateRequested(**stamp.envelope(state), request_no=request_no, status=step.status, request=step.body)
+
+
+def still_as_planned(planned: OrderState, now: OrderState | None) -> bool:
+    """Whether the order is now as it was when a PUT of it was planned, but for that PUT's own request
+    (recorded as requested since): FastCentrik's side, MALL's side and what people asked for, all the
+    same. A request held by a 429 or a paused tenant is only sent again while this holds."""
+    if now is None:
+        return False
+    mall = now.mall._replace(last_request_no=planned.mall.last_request_no, in_doubt=planned.mall.in_doubt)
+    return now.fc == planned.fc and now.ops == planned.ops and mall == planned.mall
 
 
 def after_put(
