@@ -4,12 +4,14 @@ orders' hour, what one run records and spends, and a run that cannot finish reco
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from pydantic import SecretStr
 
 from mallbridge_core.domain.mall_side import MallSide
 from mallbridge_core.domain.projection import FastCentrikSide, OrderState
+from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.balance.drift import TenantLog, compare, unknown_drift
@@ -17,9 +19,9 @@ from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_table, report_dict
 from mallbridge_publisher.balance.run import BalanceRun
 from mallbridge_publisher.ports import MallBasicOrder, MallOutcomeUnknown, MallRateLimited, MallUnauthorized
-from mallbridge_schema.events import MallStateObserved
+from mallbridge_schema.events import MallStateObserved, MallStatusUpdated
 from mallbridge_schema.mall_format import format_mall_datetime
-from mallbridge_schema.serde import decode_operator_event
+from mallbridge_schema.serde import decode_operator_event, encode_event, event_key
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall, FakeMallOrder
@@ -119,6 +121,37 @@ async def test_a_run_records_each_status_drift_once_and_counts_the_pages() -> No
     assert [d.kind for d in second.drifts] == ["unknown_to_fastcentrik"]  # recorded drift is no longer drift
     assert len(log.records(TOPICS.operator_events)) == 2
     assert "drift found: 1" in render_table(second)
+
+
+async def test_a_claim_the_log_moved_past_no_longer_hides_the_same_status_later() -> None:
+    """The first run records A-2 `shipping`; the publisher then reads it and sends `shipped`. When MALL shows
+    `shipping` again (MALL Operations moved it back), that is new drift, not the old recorded one."""
+    mall = FakeMall()
+    log = await prepared(mall)
+    mall.orders["102"].status = S.SHIPPING
+    first = await run_of(log, mall)([ACME])
+    assert [(d.order_number, d.mall_status) for d in first.drifts] == [("A-2", S.SHIPPING)]
+    later = NOW + timedelta(minutes=5)
+    shipped = MallStatusUpdated(
+        event_id=uuid4(),
+        tenant_id="acme",
+        order_number="A-2",
+        mall_order_id="102",
+        occurred_at=later,
+        recorded_at=later,
+        based_on_seq=1,
+        request_no=1,
+        status=S.SHIPPED,
+        request={"status": "shipped"},
+        http_status=200,
+        latency_ms=3.0,
+    )
+    await log.append(TOPICS.sync_events, [OutgoingRecord(event_key("acme", "A-2"), encode_event(shipped))])
+
+    second = await BalanceRun(log, mall, PREFIX, lambda: later, page_size=2)([ACME])
+    assert [(d.order_number, d.log_status, d.mall_status) for d in second.drifts] == [("A-2", S.SHIPPED, S.SHIPPING)]
+    third = await BalanceRun(log, mall, PREFIX, lambda: later, page_size=2)([ACME])
+    assert third.drifts == ()  # and, recorded, it is listed once
 
 
 async def test_in_balance_says_so_and_spends_only_the_pages() -> None:

@@ -7,7 +7,8 @@ before anything is decoded; undecodable records are counted and skipped (the pub
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mallbridge_core.domain.projection import OrderState, apply
@@ -26,14 +27,28 @@ Key = tuple[str, str]
 @dataclass
 class _Fold:
     states: dict[Key, OrderState]
-    balance_recorded: dict[Key, MallStatus]
+    balance_recorded: dict[Key, tuple[MallStatus, datetime]]  # the last claim of each order, and when
+    status_moved: dict[Key, datetime] = field(default_factory=dict)  # when anything else last moved the status
     undecodable: int = 0
 
     def take(self, event: Event) -> None:
         key = (event.tenant_id, event.order_number)
-        self.states[key] = apply(self.states.get(key), event)
+        before = self.states.get(key)
+        self.states[key] = after = apply(before, event)
         if type(event) is MallStateObserved and event.source == "balance":
-            self.balance_recorded[key] = event.status
+            self.balance_recorded[key] = (event.status, event.recorded_at)
+        elif before is not None and after.mall.status is not before.mall.status:
+            # By time, not by fold order: the topics are folded one after the other.
+            self.status_moved[key] = max(event.recorded_at, self.status_moved.get(key, event.recorded_at))
+
+    def claim_stands(self, key: Key) -> MallStatus | None:
+        """The last balance claim of the order, unless the log's MALL status moved after it (then MALL's
+        status, even the same one again, is new drift)."""
+        claim = self.balance_recorded.get(key)
+        if claim is None:
+            return None
+        moved = self.status_moved.get(key)
+        return claim[0] if moved is None or moved <= claim[1] else None
 
 
 def _sources(topics: Topics) -> list[tuple[str, Callable[[bytes], Any]]]:
@@ -84,7 +99,8 @@ def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
     for (tenant_id, _), state in fold.states.items():
         if state.fc.status is not None and state.mall_order_id and tenant_id in by_mall_id:
             by_mall_id[tenant_id].setdefault(state.mall_order_id, state)
-    for (tenant_id, order_number), status in fold.balance_recorded.items():
-        if tenant_id in recorded:
+    for key in fold.balance_recorded:
+        tenant_id, order_number = key
+        if tenant_id in recorded and (status := fold.claim_stands(key)) is not None:
             recorded[tenant_id][order_number] = status
     return {t: TenantLog(by_mall_id[t], recorded[t]) for t in tenant_ids}
