@@ -51,6 +51,16 @@ def test_resolved_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path
         ('[tenants."bad id!"]\n', "tenant id must match"),
         ("[tenants.acme]\nunknown_setting = 1\n", "unknown_setting"),
         ("not toml [", "not valid TOML"),
+        ("[tenants.acme]\nmall_clientid = 1\n", "mall_clientid: unknown key; allowed: mall_client_id, ingest_secret"),
+        ('[tenants]\nacme = "x"\n', r"\[tenants.acme\]: not a table of settings"),
+        ('[tenants.acme]\nmall_base_url = "https://"\n', "mall_base_url: is not a valid URL"),
+        ('[tenants.acme]\nmall_base_url = "http://exa mple.com/v1"\n', "mall_base_url: is not a valid URL"),
+        ('[tenants.acme]\nmall_base_url = "http://127.0.0.1:99999/v1"\n', "mall_base_url: is not a valid URL"),
+        ('[tenants.acme]\nmall_base_url = "http://[::1/v1"\n', "mall_base_url: is not a valid URL"),
+        ('[tenants.acme]\nmall_base_url = "ftp://example.com"\n', "must start with http:// or https://"),
+        ("[tenants.acme]\nmall_poll_interval_s = true\n", "mall_poll_interval_s"),
+        ("[tenants.acme]\nmall_poll_interval_s = inf\n", "mall_poll_interval_s: Input should be a finite number"),
+        ("[tenants.acme]\npoll_interval_s = nan\n", "poll_interval_s"),
     ],
 )
 def test_a_bad_file_is_refused_the_same_way_with_or_without_secrets(text: str, message: str) -> None:
@@ -72,3 +82,15 @@ def test_mall_side_and_notify_settings_default_and_resolve(monkeypatch: pytest.M
         parse_tenants("[tenants.a]\nmall_poll_interval_s = -1\n")
     with pytest.raises(TenantsFileError, match="mall_webhook_token"):
         parse_tenants('[tenants.a]\nmall_webhook_token = "inline-token"\n')
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_bytes(b'[tenants.acme]\nlane = "\xff"\n')
+    with pytest.raises(TenantsFileError, match="not UTF-8 text"):
+        load_tenants(path)
+
+
+def test_mall_base_url_keeps_a_host_with_a_port_and_drops_a_trailing_slash() -> None:
+    text = '[tenants.acme]\nmall_base_url = "http://[::1]:19090/v1/"\n'
+    assert parse_tenants(text, resolve_secrets=False)["acme"].mall_base_url == "http://[::1]:19090/v1"

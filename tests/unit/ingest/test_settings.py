@@ -39,8 +39,15 @@ def test_the_environment_sets_and_a_given_option_wins(monkeypatch: pytest.Monkey
 def test_a_bad_variable_is_named_by_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLBRIDGE_INGEST_PUSH_BURST", "0")
     result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as in the other services
     assert "MALLBRIDGE_INGEST_PUSH_BURST" in result.output
+
+
+def test_a_bad_option_is_named_as_the_option_and_its_variable() -> None:
+    result = CliRunner().invoke(cli.ingest, ["--port", "99999", "--tenants", "none.toml", "--log", "sqlite:///x.db"])
+    assert result.exit_code == 2
+    assert "--port / MALLBRIDGE_INGEST_PORT" in result.output
+    assert "65535" in result.output
 
 
 def test_hot_orders_comes_from_the_environment_and_a_negative_count_is_refused(
@@ -51,5 +58,5 @@ def test_hot_orders_comes_from_the_environment_and_a_negative_count_is_refused(
     assert IngestSettings.from_command_line(COMMON).hot_orders == 0
     monkeypatch.setenv("MALLBRIDGE_INGEST_HOT_ORDERS", "-1")
     result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "MALLBRIDGE_INGEST_HOT_ORDERS" in result.output

@@ -28,7 +28,7 @@ from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.verify import Verifier, merge_results
-from mallbridge_core.eventlog import open_event_log
+from mallbridge_core.eventlog import LogUnavailableError, missing_embedded_log, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, Topics, is_lane_name
@@ -130,6 +130,8 @@ async def run_audit(
 
     `workers`: processes that share the partitions (None: automatic, see parallel.py).
     """
+    if (problem := missing_embedded_log(common.log_url)) is not None:
+        raise LogUnavailableError(problem)
     log = open_event_log(common.log_url, partitions=common.partitions)
     await log.start()
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from mallbridge_core.eventlog import LogUrlError
 from mallbridge_core.eventlog.port import LogUnavailableError
 
 COMMANDS_GROUP = "mallbridge.commands"
@@ -96,6 +97,8 @@ class CommandsGroup(click.Group):
             return super().invoke(ctx)
         except LogUnavailableError as exc:
             raise LogUnreachable(str(exc)) from None
+        except LogUrlError as exc:  # an unsupported --log / MALLBRIDGE_LOG: a usage error, not a traceback
+            raise click.UsageError(str(exc)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(registered_commands())

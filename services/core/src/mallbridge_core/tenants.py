@@ -24,8 +24,10 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN
 
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_MALL_BASE_URL = "https://mpapi.mallgroup.com/v1"
+_URL_HINT = f"an http:// or https:// URL with a host, e.g. {DEFAULT_MALL_BASE_URL}"
 TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _SECRET_REF = re.compile(r"^(env|file):(.+)$")
 
@@ -78,10 +81,10 @@ class _RawTenant(BaseModel):
     lane: Annotated[str, Field(pattern=f"^{LANE_PATTERN}$")] = DEFAULT_LANE
     export_url: str | None = None
     export_mapping: str = "sample-csv"
-    poll_interval_s: float = Field(default=300.0, gt=0)
-    daily_request_budget: int | None = Field(default=None, gt=0)
+    poll_interval_s: float = Field(default=300.0, gt=0, strict=True, allow_inf_nan=False)
+    daily_request_budget: int | None = Field(default=None, gt=0, strict=True)
     mall_webhook_token: str | None = None
-    mall_poll_interval_s: float = Field(default=900.0, ge=0)
+    mall_poll_interval_s: float = Field(default=900.0, ge=0, strict=True, allow_inf_nan=False)
     notify_webhook_url: str | None = None
     notify_email: str | None = None
 
@@ -89,7 +92,14 @@ class _RawTenant(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+            raise ValueError(f"must start with http:// or https://; allowed: {_URL_HINT}")
+        try:  # the host and port checked now, not at the first MALL call
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"is not a valid URL ({exc}); allowed: {_URL_HINT}") from None
+        if not parts.hostname or any(ch.isspace() for ch in value) or port == 0:
+            raise ValueError(f"is not a valid URL (a host, no spaces, a port from 1 to 65535); allowed: {_URL_HINT}")
         return value.rstrip("/")
 
 
@@ -136,6 +146,16 @@ def _tenant(tenant_id: str, parsed: _RawTenant, *, where: str, resolve_secrets: 
     )
 
 
+def _problem(error: ErrorDetails) -> str:
+    """One validation error in the file's words: the key, what is wrong, what is allowed."""
+    key = ".".join(map(str, error["loc"]))
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key; allowed: {', '.join(_RawTenant.model_fields)}"
+    if error["type"] == "model_type":
+        return "not a table of settings; allowed: [tenants.<id>] with keys such as mall_client_id, ingest_secret"
+    return f"{key}: {error['msg'].removeprefix('Value error, ')}"
+
+
 def parse_tenants(text: str, *, source: str = "tenants file", resolve_secrets: bool = True) -> dict[str, Tenant]:
     """Validate the tenants file's text. With `resolve_secrets=False` every secret is left unresolved
     (None): for commands that need only the tenants and their lanes (audit, import), so they run where
@@ -155,8 +175,7 @@ def parse_tenants(text: str, *, source: str = "tenants file", resolve_secrets: b
         try:
             parsed = _RawTenant.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise TenantsFileError(f"{where}: {problems}") from None
+            raise TenantsFileError(f"{where}: {'; '.join(_problem(e) for e in exc.errors())}") from None
 
         tenants[tenant_id] = _tenant(tenant_id, parsed, where=where, resolve_secrets=resolve_secrets)
     return tenants
@@ -169,4 +188,7 @@ def load_tenants(path: str | Path, *, resolve_secrets: bool = True) -> dict[str,
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise TenantsFileError(f"tenants file {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start}); allowed: TOML in UTF-8"
+        raise TenantsFileError(f"tenants file {file}: {problem}") from None
     return parse_tenants(text, source=f"tenants file {file}", resolve_secrets=resolve_secrets)

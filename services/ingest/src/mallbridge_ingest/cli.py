@@ -8,16 +8,15 @@ from pathlib import Path
 
 import click
 import uvicorn
-from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.settings import CommonOptions, common_options, settings_from
 from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
 from mallbridge_ingest.bootstrap import ConfigError, build_app
-from mallbridge_ingest.config import ENV_PREFIX, IngestSettings
+from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.imports.command import (
     EXIT_FATAL,
     MAX_AUTO_WORKERS,
@@ -72,12 +71,9 @@ def ingest(
     given here wins over its variable."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        settings = IngestSettings.from_command_line(
-            common, host=host, port=port, run_pollers=run_pollers, log_level=log_level
-        )
-    except ValidationError as exc:
-        raise click.ClickException(f"ingest settings: {_problems(exc)}") from None
+    # A bad option or variable is a usage error (exit 2) naming both, as in the other services.
+    given = {"host": host, "port": port, "run_pollers": run_pollers, "log_level": log_level}
+    settings = settings_from(IngestSettings, {"topic_prefix": common.topic_prefix, "tune_gc": True, **given})
     configure_logging(settings.log_level)
     try:
         app = build_app(
@@ -86,16 +82,9 @@ def ingest(
             tenants=load_tenants(_tenants_path(common)),
         )
     except (TenantsFileError, ConfigError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     exit_zero_on_sigterm()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on")
-
-
-def _problems(exc: ValidationError) -> str:
-    """Which setting is wrong and why, named as its environment variable (values are not repeated)."""
-    return "; ".join(
-        f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors(include_input=False)
-    )
 
 
 @ingest.command(name="import")

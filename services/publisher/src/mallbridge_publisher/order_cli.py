@@ -12,11 +12,10 @@ import asyncio
 import getpass
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
-from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, open_event_log
+from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, missing_embedded_log, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_publisher.operator_actions import (
@@ -57,9 +56,8 @@ def _tenants(common: CommonOptions) -> dict[str, Tenant]:
 
 
 def _check_log_url(url: str) -> None:
-    """An embedded log that is not there is a mistake to report, not a new empty file to decide on."""
-    if url.startswith("sqlite://") and not Path(url.removeprefix("sqlite://")).is_file():
-        raise CouldNotRun(f"no event log at {url} (the file does not exist)")
+    if (problem := missing_embedded_log(url)) is not None:
+        raise CouldNotRun(problem)
 
 
 async def _perform(common: CommonOptions, tenants: dict[str, Tenant], request: ActionRequest) -> Recorded | Refused:

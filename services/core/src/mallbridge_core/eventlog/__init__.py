@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mallbridge_core.eventlog.port import (
     EventLog,
     LogRecord,
@@ -10,7 +12,15 @@ from mallbridge_core.eventlog.port import (
     Subscription,
 )
 
-__all__ = ["EventLog", "LogRecord", "LogUnavailableError", "OutgoingRecord", "Subscription", "open_event_log"]
+__all__ = [
+    "EventLog",
+    "LogRecord",
+    "LogUnavailableError",
+    "OutgoingRecord",
+    "Subscription",
+    "missing_embedded_log",
+    "open_event_log",
+]
 
 
 class LogUrlError(ValueError):
@@ -34,3 +44,14 @@ def open_event_log(url: str, *, partitions: int = 6) -> EventLog:
             raise LogUrlError("--log sqlite:// needs a path, e.g. sqlite:///var/lib/mallbridge/events.db")
         return SqliteEventLog(path)
     raise LogUrlError(f"unsupported --log {url!r}; allowed: kafka://HOST:PORT or sqlite:///PATH")
+
+
+def missing_embedded_log(url: str) -> str | None:
+    """Why `url` cannot be read, when it names an embedded log file that does not exist (None otherwise).
+
+    For the commands that only read a log someone else wrote (audit, balance, order): a mistyped path is
+    a mistake to report, not a new empty log to report on (opening one creates the file)."""
+    path = url.removeprefix("sqlite://")
+    if url.startswith("sqlite://") and path.startswith("/") and not Path(path).is_file():
+        return f"no event log at {url} (the file does not exist)"
+    return None  # another engine, or no path at all (open_event_log says what is allowed)

@@ -12,13 +12,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, open_event_log
+from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, missing_embedded_log, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import HttpMallClient
@@ -87,9 +86,8 @@ def _progress(enabled: bool) -> Iterator[ProgressHooks]:
 
 
 def _check_log_url(url: str) -> None:
-    """An embedded log that is not there is a mistake to report, not a new empty file to compare with."""
-    if url.startswith("sqlite://") and not Path(url.removeprefix("sqlite://")).is_file():
-        raise CouldNotRun(f"no event log at {url} (the file does not exist)")
+    if (problem := missing_embedded_log(url)) is not None:
+        raise CouldNotRun(problem)
 
 
 async def _run(common: CommonOptions, tenants: list[Tenant], page_size: int, hooks: ProgressHooks) -> BalanceReport:
