@@ -5,6 +5,7 @@ Pure functions: "now" and the recording moment always come in as arguments.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ MALL_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TRACKING_NUMBER_PATTERN = re.compile(r"[0-9A-Za-z_-]+")
 TRACKING_NUMBER_ALLOWED = "0-9 a-z A-Z - _"
 _NOON = time(12, 0, 0)
+DELIVERY_YEARS = (2000, 2999)
 
 
 def is_valid_tracking_number(value: str) -> bool:
@@ -34,19 +36,27 @@ def parse_delivery_value(raw: str) -> date | datetime:
     Raises ValueError with the accepted forms.
     """
     text = raw.strip()
+    value: date | datetime | None = None
     if "T" not in text and " " not in text:  # no ISO date form has either: skip a certain failure
+        # Any ISO date form (2026-03-29, 20260329) is a date alone, never midnight of that day.
+        with contextlib.suppress(ValueError):
+            value = date.fromisoformat(text)
+    if value is None:
         try:
-            # Any ISO date form (2026-03-29, 20260329) is a date alone, never midnight of that day.
-            return date.fromisoformat(text)
+            value = datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:
-            pass
-    try:
-        return datetime.fromisoformat(text.replace(" ", "T", 1))
-    except ValueError:
+            raise ValueError(
+                f"invalid delivery date {raw!r}; allowed: YYYY-MM-DD, or an ISO 8601 date-time "
+                "with or without offset (e.g. 2026-11-20T14:05:00+01:00)"
+            ) from None
+    # Beyond these years a moment may not even convert to Prague time (year 1 or 9999 with an offset
+    # overflows) or print as MALL's four-digit year; no real delivery is there.
+    if not DELIVERY_YEARS[0] <= value.year <= DELIVERY_YEARS[1]:
         raise ValueError(
-            f"invalid delivery date {raw!r}; allowed: YYYY-MM-DD, or an ISO 8601 date-time "
-            "with or without offset (e.g. 2026-11-20T14:05:00+01:00)"
-        ) from None
+            f"invalid delivery date {raw!r}: year {value.year}; allowed: the years "
+            f"{DELIVERY_YEARS[0]} to {DELIVERY_YEARS[1]}"
+        )
+    return value
 
 
 def delivered_moment(raw: str, *, recorded_at: datetime) -> datetime:

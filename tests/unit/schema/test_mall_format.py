@@ -154,6 +154,12 @@ def test_invalid_delivery_values_name_the_accepted_forms(raw: str) -> None:
         parse_delivery_value(raw)
 
 
+@pytest.mark.parametrize("raw", ["0999-06-10", "1999-12-31", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_delivery_outside_the_years_mall_can_have_is_refused_naming_them(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"allowed: the years 2000 to 2999"):
+        parse_delivery_value(raw)
+
+
 # ---- the MALL date format ------------------------------------------------------------------------------
 
 
