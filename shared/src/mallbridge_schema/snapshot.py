@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +14,7 @@ from mallbridge_schema.mall_format import parse_delivery_value
 from mallbridge_schema.statuses import FastCentrikStatus, UnknownStatusError, parse_fastcentrik_status
 
 _OPTIONAL_TEXT = ("delivered_at", "tracking_number", "tracking_url")
+_ISO_DATE = re.compile(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @lru_cache(maxsize=256)
@@ -34,7 +37,7 @@ class OrderSnapshot(BaseModel):
     tracking_number: str | None = None
     tracking_url: str | None = None
     changed_at: AwareDatetime | None = None
-    mdp: bool = False
+    mdp: bool = Field(default=False, strict=True)  # true or false: "yes", 1 or "true" are not read as one
 
     @model_validator(mode="before")
     @classmethod
@@ -70,6 +73,14 @@ class OrderSnapshot(BaseModel):
         if not isinstance(value, str):
             raise ValueError("must be a text status code or Czech label")
         return parse_fastcentrik_status(value)  # unknown text: the error names the allowed values
+
+    @field_validator("changed_at", mode="before")
+    @classmethod
+    def _iso_only(cls, value: Any) -> Any:
+        """ISO 8601 text only: pydantic would read a number, or a text of digits, as a Unix time."""
+        if value is None or isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+            return value
+        raise ValueError(f"{type(value).__name__} {value!r} is not an ISO 8601 date-time")
 
     @field_validator("delivered_at")
     @classmethod

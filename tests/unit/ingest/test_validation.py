@@ -24,7 +24,12 @@ def test_a_valid_snapshot_passes_and_ids_become_text() -> None:
         ({"mall_order_id": None}, "mall_order_id", "digits"),
         ({"delivered_at": "20.11.2026"}, "delivered_at", "YYYY-MM-DD"),
         ({"changed_at": "2026-11-20T10:00:00"}, "changed_at", "with offset"),
+        ({"changed_at": 1700000000}, "changed_at", "ISO 8601"),  # not read as a Unix time
+        ({"changed_at": "1700000000"}, "changed_at", "ISO 8601"),
+        ({"delivered_at": "1999-12-31"}, "delivered_at", "the years 2000 to 2999"),
         ({"mdp": "maybe"}, "mdp", "true or false"),
+        ({"mdp": "yes"}, "mdp", "true or false"),  # JSON's true or false only
+        ({"mdp": 1}, "mdp", "true or false"),
         ({"order_number": ""}, "order_number", "1 to 100"),
         ({"tracking_number": 5}, "tracking_number", "text"),
     ],
