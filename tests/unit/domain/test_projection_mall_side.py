@@ -144,8 +144,11 @@ def test_mall_changing_after_the_read_lifts_the_refusal() -> None:
         rejected(1, "shipped", seq=1, body=SHIPPED),
         observed("blocked", confirmed=False, request_no=1, source="refusal", changed=("status",)),
     ]
-    nothing_new = observed("blocked", confirmed=False, source="resync")
+    nothing_new = observed("blocked", confirmed=False, source="webhook")
     assert state_of([*events, nothing_new]).mall.rejection is not None
+    asked = observed("blocked", confirmed=False, source="resync")  # a person asked: may send it once more
+    assert state_of([*events, asked]).mall.rejection is None
+    assert state_of([*events[:2], asked]).mall.rejection is not None  # not before the refusal was read
     opened = observed("open", confirmed=False, source="webhook", changed=("status",))
     assert state_of([*events, opened]).mall.rejection is None
     later = updated(2, "open", {"confirmed": True})

@@ -40,6 +40,33 @@ def test_a_rejection_for_the_current_seq_is_attention_mall_rejected() -> None:
     assert "FastCentrik" in result.attention.reason
 
 
+def test_a_resync_after_the_refusal_sends_the_refused_request_once_more() -> None:
+    """A person fixed at MALL what the refusal was about (a MALL Delivery order's labels) and asks for a
+    resync: the read lifts the refusal; refused again, it stands again until the next resync."""
+    events: list[Event] = [
+        first_seen("settled", tracking=(TN, TU)),
+        rejected(1, "shipped", seq=1, http_status=400, body=SHIPPED_BODY),
+        _read_after(1),
+    ]
+    assert plan(state_of(events), now=NOW).attention is not None
+    events.append(observed("open", confirmed=False, source="resync"))  # nothing changed at MALL as far as it says
+    again = plan(state_of(events), now=NOW)
+    assert (again.attention, [step.body for step in again.steps]) == (None, [SHIPPED_BODY])
+    events += [rejected(2, "shipped", seq=1, http_status=400, body=SHIPPED_BODY), _read_after(2)]
+    final = plan(state_of(events), now=NOW)
+    assert final.steps == ()
+    assert final.attention is not None
+
+
+def test_a_resync_read_before_the_refusal_was_read_does_not_lift_it() -> None:
+    events: list[Event] = [
+        first_seen("settled", tracking=(TN, TU)),
+        rejected(1, "shipped", seq=1, http_status=400, body=SHIPPED_BODY),
+        observed("open", confirmed=False, source="resync"),
+    ]
+    assert plan(state_of(events), now=NOW).read == PendingRead("refusal", 1)
+
+
 def test_a_newer_order_event_clears_the_rejection() -> None:
     events: list[Event] = [
         first_seen("settled", tracking=(TN, TU)),

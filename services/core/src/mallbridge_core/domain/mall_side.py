@@ -313,6 +313,10 @@ def _observed(event: MallStateObserved, mall: MallSide) -> MallSide:
             # MALL changed since the refusal was read (as the observation itself records, so the result
             # does not depend on what a balance claim folded in between): the refusal no longer stands
             rejection = None
+        elif event.source == "resync" and rejection.read_by is not None:
+            # A person asked for MALL to be read again after the refusal (they fixed what MALL lacked, say
+            # a MALL Delivery order's labels): the plan may send the refused request once more.
+            rejection = None
     answered = mall.reads_answered
     if event.source == "resync" and event.event_id not in answered:
         answered = answered | {event.event_id}

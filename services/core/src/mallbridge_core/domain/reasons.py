@@ -21,7 +21,8 @@ def rejected(status: MallStatus, http_status: int, message: str) -> Attention:
     return Attention(
         "mall_rejected",
         f"MALL refused {status} (HTTP {http_status}: {message}). Nothing more is sent for this order until it "
-        "changes in FastCentrik: correct the order there, or ask MALL Operations if MALL's state is wrong.",
+        "changes in FastCentrik: correct the order there, or ask MALL Operations if MALL's state is wrong. "
+        "If what MALL lacked is fixed at MALL (a MALL Delivery order's labels), resync the order to send again.",
     )
 
 
