@@ -122,9 +122,8 @@ async def test_an_id_no_snapshot_named_gets_its_change_right_after_the_first_sna
     await inbox.receive("acme", ("77",))
     assert kinds(log) == [(b"acme:", "MallWebhookReceived", 0)]
 
-    result = await svc.ingest("acme", [(0, snap("C", mall_order_id="77"))], source="push")
+    await svc.ingest("acme", [(0, snap("C", mall_order_id="77"))], source="push")
     assert kinds(log)[1:] == [(b"acme:C", "OrderFirstSeen", 1), (b"acme:C", "MallOrderChanged", 2)]
-    assert (result.events, result.changed) == (2, 1)  # the push's answer counts every event it appended
     receipt_id = written(log)[0][1].event_id
     assert written(log)[2][1].receipt_id == receipt_id
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from mallbridge_core.eventlog.port import EventLog, OutgoingRecord
@@ -303,12 +303,9 @@ class IngestService:
         except BaseException:
             self.mall_ids.restore(tenant_id, prepared.claims)
             raise
-        carried = written.events[len(plan.events) :]  # MallOrderChanged of ids a webhook named first
-        self.count_events(tenant_id, carried)
-        late = await late_mall_changes(self, tenant_id, plan.states)
-        result = self._account(tenant_id, prepared.source, prepared.count, plan)
-        # `events` is every order event this write appended, the MALL changes it carried included.
-        return replace(result, events=result.events + len(carried) + late)
+        self.count_events(tenant_id, written.events[len(plan.events) :])
+        await late_mall_changes(self, tenant_id, plan.states)
+        return self._account(tenant_id, prepared.source, prepared.count, plan)
 
     def abandon_write(self, prepared: PreparedWrite) -> None:
         """A prepared write that will not be committed (the one it was prepared after failed)."""
