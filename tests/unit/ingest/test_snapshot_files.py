@@ -67,3 +67,11 @@ def test_count_lines(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"a\nb\nc\n")
     assert count_lines(path) == 3
+
+
+def test_csv_mdp_spellings_become_booleans_and_anything_else_is_left_to_validation() -> None:
+    text = "order_number,mall_order_id,status,mdp\n" + "".join(
+        f"A-{i},{i},pending,{cell}\n" for i, cell in enumerate(["true", "FALSE", "1", "0", "ano", "ne", "maybe"], 1)
+    )
+    cells = [r.data["mdp"] for r in read_snapshot_file(io.StringIO(text), "csv")]
+    assert cells == [True, False, True, False, True, False, "maybe"]

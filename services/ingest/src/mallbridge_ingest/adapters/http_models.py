@@ -21,7 +21,10 @@ class PushBody(BaseModel):
 
 class PushAccepted(BaseModel):
     accepted: int = Field(description="snapshots in the batch")
-    events: int = Field(description="order events written and acknowledged by the log")
+    events: int = Field(
+        description="order events the snapshots gave, written and acknowledged by the log (a MallOrderChanged "
+        "that a MALL webhook left waiting for the order's first snapshot is written with it, not counted here)"
+    )
     unchanged: int = Field(description="snapshots that changed nothing")
     stale: int = Field(
         description="snapshots older than the newest changed_at already applied to their order: changed nothing"

@@ -109,7 +109,24 @@ def read_csv(stream: TextIO) -> Iterator[RawLine]:
         elif len(record.cells) > len(header):
             yield RawLine(record.line, error=f"more fields than the {len(header)} columns of the header")
         elif values := {k: v for k, v in zip(header, record.cells, strict=False) if v.strip() != ""}:
-            yield RawLine(record.line, values)
+            data: dict[str, object] = dict(values)
+            if "mdp" in values:
+                data["mdp"] = _csv_boolean(values["mdp"])
+            yield RawLine(record.line, data)
+
+
+# A CSV cell is text: these spellings are `mdp`'s true and false (what JSON says with true and false).
+_CSV_TRUE = frozenset({"true", "1", "yes", "y", "t", "on", "ano", "a", "x"})
+_CSV_FALSE = frozenset({"false", "0", "no", "n", "f", "off", "ne"})
+
+
+def _csv_boolean(text: str) -> bool | str:
+    folded = text.strip().casefold()
+    if folded in _CSV_TRUE:
+        return True
+    if folded in _CSV_FALSE:
+        return False
+    return text  # left for validation to refuse, naming what is allowed
 
 
 def open_snapshot_file(path: Path) -> TextIO:
