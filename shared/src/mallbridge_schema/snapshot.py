@@ -14,7 +14,12 @@ from mallbridge_schema.mall_format import parse_delivery_value
 from mallbridge_schema.statuses import FastCentrikStatus, UnknownStatusError, parse_fastcentrik_status
 
 _OPTIONAL_TEXT = ("delivered_at", "tracking_number", "tracking_url")
-_ISO_DATE = re.compile(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NOT_ISO_8601 = object()
+
+
+def _looks_iso(value: object) -> bool:
+    return isinstance(value, str) and _ISO_DATE.match(value) is not None
 
 
 @lru_cache(maxsize=256)
@@ -63,6 +68,11 @@ class OrderSnapshot(BaseModel):
             value = data.get(name)
             if isinstance(value, str) and not value.strip():
                 data[name] = None
+        changed_at = data.get("changed_at")
+        if not (changed_at is None or isinstance(changed_at, datetime) or _looks_iso(changed_at)):
+            # pydantic would read a number, or a text of digits, as a Unix time: ISO 8601 text only. What
+            # takes its place fails the field's own validation (its error names the field and the form).
+            data["changed_at"] = _NOT_ISO_8601
         return data
 
     @field_validator("status", mode="before")
@@ -73,14 +83,6 @@ class OrderSnapshot(BaseModel):
         if not isinstance(value, str):
             raise ValueError("must be a text status code or Czech label")
         return parse_fastcentrik_status(value)  # unknown text: the error names the allowed values
-
-    @field_validator("changed_at", mode="before")
-    @classmethod
-    def _iso_only(cls, value: Any) -> Any:
-        """ISO 8601 text only: pydantic would read a number, or a text of digits, as a Unix time."""
-        if value is None or isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
-            return value
-        raise ValueError(f"{type(value).__name__} {value!r} is not an ISO 8601 date-time")
 
     @field_validator("delivered_at")
     @classmethod
