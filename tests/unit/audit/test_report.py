@@ -184,3 +184,13 @@ def test_a_webhook_receipt_changes_no_report() -> None:
     builder.add_order_event(receipt)  # type: ignore[arg-type]  # the reader passes what the schema decoded
     assert builder.order_events == 0
     assert builder.finish(as_of=sc.AS_OF).orders == ()
+
+
+def test_a_timeline_title_shows_an_order_number_that_looks_like_markup_as_it_is() -> None:
+    from rich.console import Console
+
+    from mallbridge_audit.render import _timeline_table
+
+    console = Console(width=120, record=True)
+    console.print(_timeline_table(("acme", "Z[/]"), []))  # was: rich.errors.MarkupError
+    assert "Timeline of acme:Z[/]" in console.export_text()

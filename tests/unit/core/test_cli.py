@@ -114,3 +114,9 @@ def test_a_registered_module_that_cannot_be_imported_is_an_error_not_a_traceback
     assert result.exit_code == 1
     assert "'audit' is registered by mallbridge_gone, but its module cannot be imported" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_findings_table_without_verify_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["audit", "--format", "csv", "--csv-table", "findings"])
+    assert result.exit_code == 2, result.output
+    assert "--csv-table findings needs --verify" in result.stderr

@@ -244,3 +244,23 @@ async def test_without_a_token_the_console_is_off_404_and_says_so_at_startup(
         assert "Operator token" in login.text
         assert "console on at http://127.0.0.1:8081/console" in caplog.text
     assert TOKEN not in caplog.text
+
+
+async def test_an_order_the_log_does_not_know_is_404_and_so_is_an_action_on_it(world: World) -> None:
+    await world.login()
+    page = await world.client.get(f"/console/orders/{TENANT}/NOPE")
+    assert page.status_code == 404
+    assert "The log holds nothing about this order" in page.text
+    review = await world.client.post(f"/console/actions/ack/{TENANT}/NOPE", data={"csrf": await world.csrf()})
+    assert review.status_code == 404
+    assert operator_events(world.log, TOPICS) == []
+
+
+async def test_a_login_name_the_actions_would_refuse_is_refused_at_login(world: World) -> None:
+    assert await world.login("bad\x07name") == 400
+    assert (await world.client.get("/console/")).status_code == 303  # no session
+
+
+def test_an_empty_console_token_leaves_the_console_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLBRIDGE_CONSOLE_TOKEN", "")
+    assert PublisherSettings().console_token is None

@@ -231,6 +231,8 @@ def audit(
     )
     if fmt == "csv" and csv_table == "timeline" and not orders:
         raise click.UsageError("--csv-table timeline needs --order (timelines are kept only for named orders)")
+    if fmt == "csv" and csv_table == "findings" and not verify:
+        raise click.UsageError("--csv-table findings needs --verify (the findings are what --verify finds)")
     moment = _moment(as_of, name="--as-of")
     topics = lanes_to_read(common, tenants, lanes)
     # The table lists only the orders that need a look unless asked for all; JSON and CSV list every order.

@@ -181,7 +181,8 @@ _SIDES = {"fastcentrik": "FastCentrik", "mall": "MALL", "operator": "Operator"}
 
 
 def _timeline_table(key: tuple[str, str], entries: Sequence[TimelineEntry]) -> Table:
-    table = Table(title=f"Timeline of {key[0]}:{key[1]}", title_justify="left")
+    # A Text, not markup: an order number is free text and may hold "[/]"
+    table = Table(title=Text(f"Timeline of {key[0]}:{key[1]}"), title_justify="left")
     for name in ("When", "Side", "Seq", "Event", "Who", "Lag", "Event id"):
         table.add_column(name, overflow="fold")
     for e in entries:

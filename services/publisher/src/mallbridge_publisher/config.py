@@ -52,6 +52,11 @@ class PublisherSettings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("console_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value  # MALLBRIDGE_CONSOLE_TOKEN=
+
     @field_validator("console_token")
     @classmethod
     def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:

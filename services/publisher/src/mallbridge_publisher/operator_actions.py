@@ -63,6 +63,12 @@ def _clean(value: str, field: str, *, limit: int, required: bool) -> str:
     return text
 
 
+def person_name(by: str) -> str:
+    """Who acts, as recorded with every action (raises ActionInputError naming `by`): for the console's
+    login, so a name the actions would refuse is refused there already."""
+    return _clean(by, "by", limit=MAX_BY, required=True)
+
+
 def action_request(kind: str, *, tenant_id: str, order_number: str, by: str, reason: str = "") -> ActionRequest:
     """A checked request (raises ActionInputError naming the field)."""
     if kind not in ACTIONS:
@@ -71,7 +77,7 @@ def action_request(kind: str, *, tenant_id: str, order_number: str, by: str, rea
         kind,  # type: ignore[arg-type]  # checked just above
         _clean(tenant_id, "tenant", limit=64, required=True),
         _clean(order_number, "order", limit=100, required=True),
-        _clean(by, "by", limit=MAX_BY, required=True),
+        person_name(by),
         _clean(reason, "reason", limit=MAX_REASON, required=False),
     )
 

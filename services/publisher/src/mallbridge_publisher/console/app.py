@@ -47,11 +47,13 @@ from mallbridge_publisher.console.web import (
 )
 from mallbridge_publisher.operator_actions import (
     ACTIONS,
+    MAX_BY,
     ActionInputError,
     OperatorActions,
     Refused,
     action_refusal,
     action_request,
+    person_name,
 )
 from mallbridge_publisher.orders import OrderBook
 
@@ -146,8 +148,10 @@ class Console:
             )
             await asyncio.sleep(FAILED_LOGIN_DELAY_S)
             return self.login_form(request, "Wrong token.", 401, name=name, after=fields.get("next", ""))
-        if not 0 < len(name) <= 100:
-            message = "Your name: 1 to 100 characters (it is recorded with what you do)."
+        try:
+            name = person_name(name)
+        except ActionInputError:
+            message = f"Your name: 1 to {MAX_BY} characters, no control characters (it is recorded with what you do)."
             return self.login_form(request, message, 400, after=fields.get("next", ""))
         now = self.deps.clock().timestamp()
         response = secured(RedirectResponse(_inside(fields.get("next", "")) or f"{BASE}/", status_code=303))
@@ -184,7 +188,8 @@ class Console:
             return self.render("error.html", session, 404, message=f"No tenant {tenant!r} here.")
         done = request.query_params.get("done")
         page = order_page(history, now=self.deps.clock())
-        return self.render("order.html", session, page=page, done=done if done in ACTIONS else None)
+        status = 200 if history.state is not None else 404  # the page says the log holds nothing about it
+        return self.render("order.html", session, status, page=page, done=done if done in ACTIONS else None)
 
     async def find(self, request: Request, session: Session, fields: dict[str, str]) -> Response:
         tenant, number = fields.get("tenant", "").strip(), fields.get("order", "").strip()
@@ -206,7 +211,8 @@ class Console:
             if fields.get("step") != "confirm":
                 history = await self.deps.actions.history(tenant, number)
                 refusal = "unknown tenant" if history is None else action_refusal(wanted, history.state)
-                return self.render("confirm.html", session, want=wanted, refusal=refusal)
+                unknown = history is None or history.state is None
+                return self.render("confirm.html", session, 404 if unknown else 200, want=wanted, refusal=refusal)
             outcome = await self.deps.actions.perform(wanted)
         except LogUnavailableError:
             return self.render(
