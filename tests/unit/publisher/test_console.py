@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -264,3 +265,17 @@ async def test_a_login_name_the_actions_would_refuse_is_refused_at_login(world: 
 def test_an_empty_console_token_leaves_the_console_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLBRIDGE_CONSOLE_TOKEN", "")
     assert PublisherSettings().console_token is None
+
+
+async def test_a_paused_tenant_is_on_the_queue_and_its_card(world: World) -> None:
+    await world.login()
+    assert "Tenants paused" not in (await world.client.get("/console/queue")).text
+    world.deps = dataclasses.replace(world.deps, paused=lambda: [TENANT])
+    world.app = Starlette(routes=[console_mount(world.deps)])
+    async with new_client(world.app) as client:
+        client.cookies = world.client.cookies
+        queue_page = (await client.get("/console/queue")).text
+        tenants_page = (await client.get("/console/")).text
+    assert "Tenants paused" in queue_page
+    assert f"MALL refuses the client_id of <strong>{TENANT}</strong>" in queue_page
+    assert "paused: MALL refuses its client_id" in tenants_page

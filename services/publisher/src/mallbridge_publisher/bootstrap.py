@@ -102,6 +102,7 @@ def _console(
     tenants: Mapping[str, Tenant],
     topic_prefix: str,
     engines: list[LaneEngine],
+    gates: Mapping[str, TenantGate],
     clock: Callable[[], datetime],
 ) -> ConsoleDeps | None:
     """The console's parts, when a token is configured (the same OperatorActions the commands use)."""
@@ -114,6 +115,7 @@ def _console(
         tenants=served,
         actions=OperatorActions(log=event_log, tenants=tenants, topic_prefix=topic_prefix, clock=clock),
         clock=clock,
+        paused=lambda: sorted(t for t in served if t in gates and gates[t].paused),
     )
 
 
@@ -160,7 +162,13 @@ def bootstrap(
         for lane in settings.lanes
     ]
     console = _console(
-        settings, event_log=event_log, tenants=tenants, topic_prefix=topic_prefix, engines=engines, clock=clock
+        settings,
+        event_log=event_log,
+        tenants=tenants,
+        topic_prefix=topic_prefix,
+        engines=engines,
+        gates=gates,
+        clock=clock,
     )
     return PublisherService(
         event_log=event_log, engines=engines, client=client, metrics=metrics, settings=settings, console=console

@@ -68,6 +68,7 @@ class ConsoleDeps:
     tenants: Sequence[str]
     actions: OperatorActions
     clock: Callable[[], datetime]
+    paused: Callable[[], Sequence[str]] = tuple  # the tenants whose client_id MALL refuses now (401/403)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -170,13 +171,16 @@ class Console:
 
     async def tenants_page(self, request: Request, session: Session) -> Response:
         cards = tenant_cards(self.deps.books(), self.deps.tenants, today=prague_date(self.deps.clock()))
-        return self.render("tenants.html", session, cards=cards)
+        return self.render("tenants.html", session, cards=cards, paused=set(self.deps.paused()))
 
     async def queue_page(self, request: Request, session: Session) -> Response:
         tenant = request.query_params.get("tenant") or None
         code = request.query_params.get("code") or None
         found = queue(self.deps.books(), tenant=tenant, code=code)
-        return self.render("queue.html", session, queue=found, tenant=tenant, code=code, deferred_code=DEFERRED)
+        paused = [t for t in self.deps.paused() if tenant in (None, t)]
+        return self.render(
+            "queue.html", session, queue=found, tenant=tenant, code=code, deferred_code=DEFERRED, paused=paused
+        )
 
     async def order_view(self, request: Request, session: Session) -> Response:
         tenant, number = request.path_params["tenant"], request.path_params["order"]
