@@ -79,7 +79,7 @@ def test_a_cancel_at_mall_tells_the_warehouse_not_to_ship_until_fastcentrik_canc
     assert result.attention is not None
     assert result.attention.code == "cancelled_at_mall"
     assert result.attention.reason.startswith("MALL cancelled this order: do not ship it; cancel it in FastCentrik.")
-    assert "FastCentrik says in_process (in_process)" in result.attention.reason
+    assert "FastCentrik says in_process;" in result.attention.reason
     events.append(status_changed(3, "in_process", "cancelled"))
     resolved = _plan(events)
     assert resolved.settled

@@ -14,7 +14,9 @@ _S = MallStatus
 
 
 def fastcentrik_says(state: OrderState) -> str:
-    return f"{state.fc.status_label or state.fc.status} ({state.fc.status})"
+    """The status as the shop showed it, and its code when the label is not the code itself."""
+    label, code = state.fc.status_label, str(state.fc.status)
+    return code if not label or label.strip().casefold() == code else f"{label} ({code})"
 
 
 def rejected(status: MallStatus, http_status: int, message: str) -> Attention:
