@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from mallbridge_schema.events import AttentionNeeded, MallStateObserved, StepDeferred
 from mallbridge_schema.statuses import MallStatus
-from tests.support.mall_chain import TRACK, Chain, eventually
+from tests.support.mall_chain import TRACK, Chain, T, eventually
 
 
 def observed(events: Sequence[object]) -> list[MallStateObserved]:
@@ -47,6 +47,35 @@ async def test_a_blocked_order_waits_and_the_update_goes_out_by_itself_once_mall
     assert [r["status"] for r in await chain.requests(mid, "PUT")] == [200]
     sources = [(e.source, e.status) for e in observed(await chain.sync_events("B-1"))]
     assert sources == [("webhook", MallStatus.BLOCKED), ("webhook", MallStatus.OPEN)]
+
+
+async def test_blocked_orders_named_by_the_webhook_get_no_put_when_one_push_brings_them_all(
+    chain: Chain, event_log_url: str
+) -> None:
+    """One push of many orders whose ids a webhook named first: each order's notice is read before it is
+    planned (it comes right after the order's first snapshot, and an order is planned once the batch it
+    came in is folded), so none of the blocked orders gets a PUT MALL would refuse."""
+    mids = [str(10085600100 + i) for i in range(30)]
+    await chain.use_webhook()
+    await chain.start_publisher(event_log_url)
+    for mid in mids:
+        await chain.create(mid, status="blocked")
+    assert sorted((await chain.deliver())["ids"]) == sorted(int(m) for m in mids)
+    snapshots = [
+        {"order_number": f"BB-{i}", "mall_order_id": mid, "status": "in_process"} for i, mid in enumerate(mids)
+    ]
+    assert (await chain.ingest.push(T, snapshots)).status_code == 202
+
+    async def all_deferred() -> bool:
+        deferred = {e.order_number for e in await chain.sync_events() if isinstance(e, StepDeferred)}
+        return deferred >= {f"BB-{i}" for i in range(len(mids))}
+
+    await eventually(all_deferred, what="every blocked order deferred")
+    await chain.processed()
+    puts = [r for mid in mids for r in await chain.requests(mid, "PUT")]
+    assert puts == []
+    reads = [len(await chain.requests(mid, "GET")) for mid in mids]
+    assert reads == [1] * len(mids)  # one read each
 
 
 async def test_a_customer_cancel_at_mall_stops_the_shipping_put_and_tells_the_warehouse(

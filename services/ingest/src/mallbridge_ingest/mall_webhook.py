@@ -27,7 +27,7 @@ from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_ingest.domain import BatchPlan, OrderState
 from mallbridge_ingest.domain.mall_webhook import mall_order_changed
 from mallbridge_ingest.mall_ids import MallIdBook, PendingId
-from mallbridge_schema.events import Event, MallOrderChanged, MallWebhookReceived
+from mallbridge_schema.events import Event, MallOrderChanged, MallWebhookReceived, OrderEventBase
 
 log = logging.getLogger(__name__)
 IdFactory = Callable[[], uuid.UUID]
@@ -64,19 +64,23 @@ class WebhookReceipt:
 def with_pending_mall_changes(
     book: MallIdBook, tenant_id: str, plan: BatchPlan, *, recorded_at: datetime
 ) -> tuple[BatchPlan, dict[str, PendingId]]:
-    """`plan` with a `MallOrderChanged` after the events of each order whose MALL id is pending (claimed:
-    the caller restores the claims if the write fails). The plan itself when there is none."""
+    """`plan` with a `MallOrderChanged` right after the events of each order whose MALL id is pending
+    (claimed: the caller restores the claims if the write fails). The plan itself when there is none.
+
+    Right after them, not after the whole batch: the publisher plans an order as soon as it has read the
+    order's records, so its notice must come with them (the publisher reads MALL first when it has one,
+    and a blocked or cancelled order then gets no PUT)."""
     if not book.has_pending(tenant_id):
         return plan, {}
     claims: dict[str, PendingId] = {}
-    events = list(plan.events)
+    notices: dict[str, MallOrderChanged] = {}
     states = dict(plan.states)
     for order_number, state in plan.states.items():
         named = book.claim(tenant_id, state.mall_order_id)
         if named is None:
             continue
         claims[state.mall_order_id] = named
-        event, states[order_number] = mall_order_changed(
+        notices[order_number], states[order_number] = mall_order_changed(
             state,
             tenant_id=tenant_id,
             order_number=order_number,
@@ -84,10 +88,23 @@ def with_pending_mall_changes(
             occurred_at=named.received_at,
             recorded_at=recorded_at,
         )
-        events.append(event)
     if not claims:
         return plan, claims
-    return dataclasses.replace(plan, events=tuple(events), states=states), claims
+    return dataclasses.replace(plan, events=_each_after_its_order(plan.events, notices), states=states), claims
+
+
+def _each_after_its_order(
+    events: Sequence[OrderEventBase], notices: Mapping[str, MallOrderChanged]
+) -> tuple[OrderEventBase, ...]:
+    """`events` with each notice placed right after the last event of its order (or at the end)."""
+    last = {e.order_number: i for i, e in enumerate(events) if e.order_number in notices}
+    out: list[OrderEventBase] = []
+    for i, event in enumerate(events):
+        out.append(event)
+        if last.get(event.order_number) == i:
+            out.append(notices[event.order_number])
+    out.extend(notice for order, notice in notices.items() if order not in last)
+    return tuple(out)
 
 
 async def late_mall_changes(service: OrderWriter, tenant_id: str, orders: Mapping[str, OrderState]) -> int:

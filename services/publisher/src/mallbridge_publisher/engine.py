@@ -155,10 +155,20 @@ class LaneEngine:
             subscription = self._subscription
             assert subscription is not None
             try:
-                for n, record in enumerate(await subscription.poll(timeout_s=0.2), 1):
-                    await self._consume(record)
-                    if n % YIELD_EVERY == 0:
-                        await asyncio.sleep(0)  # let the answers of requests in flight through
+                # The orders are planned once the whole batch is folded, not at each order's first record:
+                # an order's later records in the batch (a MALL webhook's notice right after a first
+                # snapshot, say) must count, or it might get a PUT MALL refuses (a blocked order).
+                touched: dict[Key, None] = {}
+                try:
+                    for n, record in enumerate(await subscription.poll(timeout_s=0.2), 1):
+                        key = await self._consume(record)
+                        if key is not None:
+                            touched[key] = None
+                        if n % YIELD_EVERY == 0:
+                            await asyncio.sleep(0)  # let the answers of requests in flight through
+                finally:  # what was folded is planned, even when a later record could not be handled
+                    for key in touched:
+                        self._scheduler.schedule(key)
                 self.ready.set()
                 if loop.time() - last_tail >= self._opt.operator_tail_interval_s:
                     last_tail = loop.time()
@@ -243,23 +253,24 @@ class LaneEngine:
 
     # ---- consuming -------------------------------------------------------------------------------------
 
-    async def _consume(self, record: LogRecord) -> None:
+    async def _consume(self, record: LogRecord) -> Key | None:
+        """Fold one order-events record; the order to plan (None: nothing to plan for it)."""
         async with self._rebuilding:
             try:
                 event = decode_order_event(record.value)
             except EventDecodeError as exc:
                 self._offsets.passed(record.partition, record.offset)
                 await self._dead_letter(record, str(exc))
-                return
+                return None
             if not event.order_number:
                 # a tenant-level receipt (MallWebhookReceived): no order to fold; its offset is done
                 self._offsets.passed(record.partition, record.offset)
-                return
+                return None
             key = self.orders.fold_live(event, record.partition)
             self._offsets.consumed(record.partition, record.offset, key)
             if isinstance(event, MallOrderChanged):
                 self._reads_wanted.setdefault(key, "webhook")
-            self._scheduler.schedule(key)
+            return key
 
     def request_read(self, key: Key, source: ReadSource) -> None:
         """Read `key`'s order at MALL on a notice (`source` "webhook" or "poll"): once, however many come."""
