@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import UTC, date, datetime, time
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 PRAGUE = ZoneInfo("Europe/Prague")
@@ -21,6 +22,16 @@ DELIVERY_YEARS = (2000, 2999)
 
 def is_valid_tracking_number(value: str) -> bool:
     return TRACKING_NUMBER_PATTERN.fullmatch(value) is not None
+
+
+def is_web_address(value: str) -> bool:
+    """An absolute http(s) URL with a host and no spaces: what a tracking link must be to be followed."""
+    if any(ch.isspace() for ch in value) or not value.lower().startswith(("http://", "https://")):
+        return False
+    try:
+        return bool(urlsplit(value).hostname)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        return False
 
 
 def format_mall_datetime(moment: datetime) -> str:

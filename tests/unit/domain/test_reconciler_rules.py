@@ -156,6 +156,18 @@ def test_invalid_tracking_characters_defer_shipped(number: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url", ["ftp://t.example/1", "t.example/DR1", "https://", "https://t.example/a b", "http://[::1"]
+)
+def test_a_tracking_url_that_is_no_web_address_defers_shipped(url: str) -> None:
+    facts = first_seen("settled", tracking=(TN, url))
+    result = plan(with_mall(state_of([facts]), "open", confirmed=None), now=NOW)
+    assert result.steps == ()
+    assert result.deferral is not None
+    assert result.deferral.status is MallStatus.SHIPPED
+    assert f"tracking URL {url!r} is not a web address" in result.deferral.reason
+
+
+@pytest.mark.parametrize(
     ("number", "url", "missing"),
     [
         (None, TU, "waiting for the tracking number:"),

@@ -23,6 +23,7 @@ from mallbridge_schema.mall_format import (
     delivered_moment,
     format_mall_datetime,
     is_valid_tracking_number,
+    is_web_address,
 )
 from mallbridge_schema.statuses import MallStatus
 from mallbridge_schema.transitions import shortest_path
@@ -95,6 +96,12 @@ def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
             _S.SHIPPED,
             f"tracking number {number!r} has characters MALL refuses (allowed: {TRACKING_NUMBER_ALLOWED}). "
             "Correct it in FastCentrik; the update is sent as soon as it is fixed.",
+        )
+    if not is_web_address(url):
+        return Deferral(
+            _S.SHIPPED,
+            f"tracking URL {url!r} is not a web address (http:// or https:// and a host) where a customer can "
+            "follow the parcel. Correct it in FastCentrik; the update is sent as soon as it is fixed.",
         )
     return {"tracking_number": number, "tracking_url": url}
 
