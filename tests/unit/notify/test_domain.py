@@ -140,9 +140,10 @@ def test_markup_and_line_breaks_in_a_reason_stay_text() -> None:
     alert = alert_for(event)
     assert alert is not None
     message = render(alert, console_base_url=BASE)
-    section = slack_payload(message)["blocks"][0]["text"]["text"]
-    assert "<https://evil" not in section
-    assert "&lt;https://evil.example|here&gt; &amp;" in section
+    payload = slack_payload(message)
+    for shown in (payload["blocks"][0]["text"]["text"], payload["text"]):  # the fallback text is formatted too
+        assert "<https://evil" not in shown
+        assert "&lt;https://evil.example|here&gt; &amp;" in shown
     assert "\n" not in message.subject
     assert "\r" not in message.subject
 

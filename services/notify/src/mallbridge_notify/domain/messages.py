@@ -88,7 +88,9 @@ def _mrkdwn(text: str) -> str:
 def slack_payload(message: AlertMessage) -> dict[str, Any]:
     """`{"text": ...}` (what any Slack-compatible receiver shows) plus blocks with the console link."""
     return {
-        "text": f"{message.text} {message.link}",
+        # Escaped as the blocks are: Slack formats this text too, and an order number or a shop's status
+        # label reaching it raw could ping a channel (`<!channel>`) or forge a link.
+        "text": f"{_mrkdwn(message.text)} {message.link}",
         "blocks": [
             {
                 "type": "section",
