@@ -165,3 +165,14 @@ async def test_ingest_serves_it(document: dict[str, Any]) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == document
+
+
+def test_every_payload_lists_its_union_tag_as_required(document: dict[str, Any]) -> None:
+    # AsyncAPI 3.0, Schema Object: the discriminator property MUST be in the required list.
+    tagged = {
+        name: s
+        for name, s in document["components"]["schemas"].items()
+        if "const" in s.get("properties", {}).get("type", {})
+    }
+    assert tagged
+    assert [name for name, s in tagged.items() if "type" not in s.get("required", [])] == []

@@ -153,8 +153,18 @@ def asyncapi_document() -> dict[str, Any]:
     }
     for message in components["messages"].values():
         message["title"] = _component_name(message["title"])
+    for schema in components["schemas"].values():
+        _tag_required(schema)
     named: dict[str, Any] = _spec_names(document)
     return named
+
+
+def _tag_required(schema: dict[str, Any]) -> None:
+    """The union's tag (`type`) listed as required: AsyncAPI requires a discriminator property to be (the
+    event models give it a default, so pydantic's schema leaves it out; every event written carries it)."""
+    tag = schema.get("properties", {}).get("type")
+    if isinstance(tag, dict) and "const" in tag and "type" not in schema.setdefault("required", []):
+        schema["required"].insert(0, "type")
 
 
 def asyncapi_yaml() -> str:
