@@ -46,6 +46,16 @@ def test_an_unreachable_event_log_is_one_line_and_exit_2(args: list[str]) -> Non
     assert any(words in result.stderr for words in ("no event log at", "Kafka at 127.0.0.1:9"))
 
 
+def test_kafkas_own_connection_errors_do_not_come_before_the_one_error_line() -> None:
+    # In a process of its own: the Kafka client logs through Python's last-resort handler there.
+    probe = "from mallbridge_core.cli import main; main(['audit', '--log', 'kafka://127.0.0.1:9'])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: Kafka at 127.0.0.1:9")
+
+
 @pytest.mark.parametrize("log", ["foo://bar", "sqlite://relative.db", "kafka://"])
 def test_an_unsupported_log_url_is_a_usage_error_naming_what_is_allowed(log: str) -> None:
     result = CliRunner().invoke(main, ["audit", "--log", log])
