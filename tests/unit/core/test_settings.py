@@ -7,6 +7,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from mallbridge_core.cli import main
 from mallbridge_core.settings import CommonOptions, CommonSettings, common_options, env_name, settings_from
 
 ENV_NAMES = (
@@ -101,3 +102,10 @@ def test_a_bad_secret_is_named_but_its_value_never_shown(monkeypatch: pytest.Mon
         settings_from(WithSecret, {"console_token": None})
     assert "MALLBRIDGE_TEST_CONSOLE_TOKEN" in failure.value.message
     assert "short-but-secret" not in failure.value.message
+
+
+@pytest.mark.parametrize("prefix", ["bad prefix!", "mallbridge/", "ä."])
+def test_a_topic_prefix_kafka_cannot_name_topics_with_is_a_usage_error(prefix: str) -> None:
+    result = CliRunner().invoke(main, ["audit", "--topic-prefix", prefix, "--log", "sqlite:///nonexistent.db"])
+    assert result.exit_code == 2, result.output
+    assert "--topic-prefix / MALLBRIDGE_TOPIC_PREFIX" in result.stderr

@@ -119,7 +119,8 @@ class CommonSettings(BaseSettings):
     kafka: str = DEFAULT_KAFKA
     # named tenants_path so that it never collides with a command's own `tenants` (e.g. the audit's --tenant)
     tenants_path: str | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_TENANTS"))
-    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    # Kafka's topic names: letters, digits, ".", "_" and "-" (the prefix is the start of every name)
+    topic_prefix: str = Field(default=DEFAULT_TOPIC_PREFIX, pattern=r"^[A-Za-z0-9._-]{0,200}$")
     partitions: int = Field(default=6, ge=1, le=10_000)
 
     @property
