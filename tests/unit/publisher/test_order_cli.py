@@ -136,3 +136,11 @@ def test_a_bad_by_is_a_usage_error_naming_the_field(env: tuple[str, Path]) -> No
     code, _, err = _run(url, tenants, "resync", "--tenant", TENANT, "--order", ORDER, "--by", "   ")
     assert code == 2
     assert "by: must not be empty" in err
+
+
+def test_a_by_given_empty_is_a_usage_error_not_the_os_user(env: tuple[str, Path]) -> None:
+    url, tenants = env
+    code, _, err = _run(url, tenants, "resync", "--tenant", TENANT, "--order", ORDER, "--by", "")
+    assert code == 2
+    assert "by: must not be empty" in err
+    assert _recorded(url) == []

@@ -89,7 +89,8 @@ def _report(outcome: Recorded) -> None:
 def run_action(common: CommonOptions, kind: str, *, tenant: str, order: str, by: str | None, reason: str) -> None:
     """The body of each subcommand: check, perform, report, exit 0/1/2."""
     try:
-        request = action_request(kind, tenant_id=tenant, order_number=order, by=by or _os_user(), reason=reason)
+        who = _os_user() if by is None else by  # a --by given empty is refused, not taken as the OS user
+        request = action_request(kind, tenant_id=tenant, order_number=order, by=who, reason=reason)
     except ActionInputError as exc:
         raise click.UsageError(str(exc)) from None
     _check_log_url(common.log_url)
