@@ -143,6 +143,11 @@ def test_filters_by_tenant_and_window(event_log_url: str, topic_prefix: str) -> 
     assert (alpha["orders"], alpha["partner_cancellations"]) == (3, 1)
     rows = list(csv.DictReader(io.StringIO(run(event_log_url, topic_prefix, "--format", "csv").stdout)))
     assert len(rows) == 9
+    typo = run(event_log_url, topic_prefix, "--tenant", "betta", "--order", "A9")
+    assert typo.exit_code == 0  # a filter that matches nothing is no error, but it is said
+    assert "Note: no order of tenant 'betta' in this report (check the name)" in typo.stderr
+    assert "Note: no order 'A9' in this report (check the number)" in typo.stderr
+    assert "Note:" not in run(event_log_url, topic_prefix, "--tenant", "beta").stderr
 
 
 def test_lanes_of_the_tenants_file_are_read(event_log_url: str, topic_prefix: str, tmp_path: Path) -> None:

@@ -251,8 +251,22 @@ def audit(
         )
     )
     _write(report, meta, fmt=fmt, csv_table=csv_table, all_orders=all_orders)
+    for note in unmatched(report, tenants=tenants, orders=orders):
+        click.echo(f"Note: {note}", err=True)
     if report.verify is not None and not report.verify.clean:
         sys.exit(1)
+
+
+def unmatched(report: Report, *, tenants: tuple[str, ...], orders: tuple[str, ...]) -> list[str]:
+    """The --tenant and --order values no event in the log matched (a typo reads as "all is well")."""
+    seen_tenants = {t.tenant_id for t in report.tenants}
+    seen_orders = {o.order_number for o in report.orders} | {order for _, order in report.timelines}
+    window = " and --since/--until" if report.since or report.until else ""
+    notes = [
+        f"no order of tenant {t!r} in this report (check the name{window})" for t in tenants if t not in seen_tenants
+    ]
+    notes += [f"no order {o!r} in this report (check the number{window})" for o in orders if o not in seen_orders]
+    return notes
 
 
 def _write(report: Report, meta: dict[str, Any], *, fmt: str, csv_table: str, all_orders: bool) -> None:
