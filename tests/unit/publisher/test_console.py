@@ -279,3 +279,13 @@ async def test_a_paused_tenant_is_on_the_queue_and_its_card(world: World) -> Non
     assert "Tenants paused" in queue_page
     assert f"MALL refuses the client_id of <strong>{TENANT}</strong>" in queue_page
     assert "paused: MALL refuses its client_id" in tenants_page
+
+
+async def test_logging_out_ends_the_session_even_for_a_copy_of_its_cookie(world: World) -> None:
+    await world.login()
+    copied = dict(world.client.cookies)
+    answer = await world.client.post("/console/logout", data={"csrf": await world.csrf()})
+    assert answer.status_code == 303
+    async with new_client(world.app) as other:
+        other.cookies.update(copied)
+        assert (await other.get("/console/queue")).status_code == 303  # back to the login

@@ -163,6 +163,7 @@ class Console:
         return response
 
     async def logout(self, request: Request, session: Session, fields: dict[str, str]) -> Response:
+        self.deps.keys.end(session, now=self.deps.clock().timestamp())
         response = secured(RedirectResponse(f"{BASE}/login", status_code=303))
         response.delete_cookie(SESSION_COOKIE, path=BASE)
         return response

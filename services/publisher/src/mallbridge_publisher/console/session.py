@@ -8,6 +8,9 @@
 - The CSRF token of a session is HMAC(key, "csrf:" + session id): every form carries it, every POST is
   checked against it. Before login there is no session, so the login form's token is bound to a random
   nonce in a short-lived cookie of its own.
+- Logging out ends the session here: its id is kept until the session would have expired, and a cookie
+  of an ended session is refused. That list lives in this process (a restarted publisher, or another one,
+  accepts the cookie until it expires; changing the token ends every session everywhere).
 - Secrets are compared in constant time (`hmac.compare_digest`), the token through its SHA-256 digest so
   the comparison does not depend on its length either.
 """
@@ -50,6 +53,12 @@ class SessionKeys:
             raise ValueError(f"the console token must have at least {MIN_TOKEN_LENGTH} characters")
         self._token_digest = hashlib.sha256(token.encode()).digest()
         self._key = hmac.new(token.encode(), b"mallbridge console session v1", hashlib.sha256).digest()
+        self._ended: dict[str, int] = {}  # session id -> when its cookie would have expired anyway
+
+    def end(self, session: Session, *, now: float) -> None:
+        """Log out: the session's cookie is refused from now on (by this process)."""
+        self._ended = {sid: until for sid, until in self._ended.items() if until >= now}
+        self._ended[session.sid] = session.issued_at + SESSION_TTL_S
 
     def token_matches(self, given: str) -> bool:
         return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._token_digest)
@@ -74,7 +83,7 @@ class SessionKeys:
             session = Session(str(data["n"]), str(data["s"]), int(data["t"]))
         except (ValueError, KeyError, TypeError):
             return None
-        if not 0 <= now - session.issued_at <= SESSION_TTL_S:
+        if not 0 <= now - session.issued_at <= SESSION_TTL_S or session.sid in self._ended:
             return None
         return session
 
