@@ -94,3 +94,12 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path) -> N
 def test_mall_base_url_keeps_a_host_with_a_port_and_drops_a_trailing_slash() -> None:
     text = '[tenants.acme]\nmall_base_url = "http://[::1]:19090/v1/"\n'
     assert parse_tenants(text, resolve_secrets=False)["acme"].mall_base_url == "http://[::1]:19090/v1"
+
+
+def test_an_export_url_that_is_no_http_address_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACME_EXPORT", "https://shop.example:99999/export.csv?token=T0P-SECRET")
+    with pytest.raises(TenantsFileError, match="export_url: the URL it names is not a valid URL") as refused:
+        parse_tenants('[tenants.acme]\nexport_url = "env:ACME_EXPORT"\n')
+    assert "T0P-SECRET" not in str(refused.value)

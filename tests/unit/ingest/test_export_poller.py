@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,8 +79,7 @@ async def test_good_export_then_identical_one(poller: ExportPoller, log: FakeEve
 @pytest.mark.parametrize(
     ("body", "status", "error", "outcome"),
     [
-        (b"<html>login</html>", 200, None, "malformed"),
-        (SAMPLE.replace("stornovaná".encode(), b"zrusena"), 200, None, "malformed"),
+        (b"<html>login at https://shop.example/export?key=T0P-SECRET</html>", 200, None, "malformed"),
         (SAMPLE, 500, None, "http_error"),
         (SAMPLE, 200, httpx.ConnectError(f"cannot connect to {URL}"), "fetch_error"),
         (SAMPLE * 200, 200, None, "too_large"),
@@ -103,24 +103,45 @@ async def test_failures_write_nothing_and_never_quote_the_url(
     assert f'mallbridge_ingest_polls_total{{outcome="{outcome}",tenant="acme"}} 1.0' in poller.metrics.render().decode()
 
 
-async def test_an_invalid_row_is_named_with_its_line(poller: ExportPoller, export: Export) -> None:
+async def test_an_invalid_row_is_named_with_its_line_and_the_others_are_written(
+    poller: ExportPoller, export: Export, log: FakeEventLog
+) -> None:
     export.body = SAMPLE.replace("stornovaná".encode(), b"zrusena")
     result = await poller.poll_once(ACME)
+    assert result.outcome == "partial"
     assert "line 6" in result.detail
     assert "zrusena" in result.detail
+    assert written(log) == 4  # one bad row holds back no other order
+    assert (await poller.poll_once(ACME)).outcome == "unchanged"  # reported once per change of the export
 
 
-async def test_conflicting_mall_id_rejects_the_whole_export(
+async def test_a_row_naming_another_mall_id_is_refused_and_the_others_are_written(
     poller: ExportPoller, export: Export, log: FakeEventLog
 ) -> None:
     assert (await poller.poll_once(ACME)).outcome == "ok"
     export.body = SAMPLE.replace(b"2026-000101;1000000000101", b"2026-000101;1000000000999").replace(
         "nevyřízená".encode(), "vyřizuje se".encode()
     )
+    export.body = export.body.replace(
+        "2026-000102;1000000000102;vyřizuje se".encode(), b"2026-000102;1000000000102;stornovana"
+    )
     result = await poller.poll_once(ACME)
-    assert result.outcome == "malformed"
+    assert result.outcome == "partial"
     assert "mall_order_id" in result.detail
-    assert written(log) == 5
+    assert written(log) == 6  # order 102's cancel went in
+
+
+async def test_an_export_dripping_bytes_is_cut_at_the_deadline(poller: ExportPoller, log: FakeEventLog) -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        yield SAMPLE[:10]
+        await asyncio.sleep(60)
+        yield SAMPLE[10:]
+
+    poller.client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=drip())))
+    poller.fetch_deadline_s = 0.2
+    result = await poller.poll_once(ACME)
+    assert (result.outcome, result.detail) == ("fetch_error", "export not read within 0.2 s")
+    assert written(log) == 0
 
 
 async def test_log_down_is_reported_and_the_next_poll_writes(poller: ExportPoller, log: FakeEventLog) -> None:

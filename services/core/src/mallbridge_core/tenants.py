@@ -91,16 +91,25 @@ class _RawTenant(BaseModel):
     @field_validator("mall_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://; allowed: {_URL_HINT}")
-        try:  # the host and port checked now, not at the first MALL call
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"is not a valid URL ({exc}); allowed: {_URL_HINT}") from None
-        if not parts.hostname or any(ch.isspace() for ch in value) or port == 0:
-            raise ValueError(f"is not a valid URL (a host, no spaces, a port from 1 to 65535); allowed: {_URL_HINT}")
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem}; allowed: {_URL_HINT}")
         return value.rstrip("/")
+
+
+def url_problem(value: str) -> str | None:
+    """What is wrong with `value` as an http(s) URL (None: nothing), checked at startup, not at the first
+    call. The value itself is never part of the answer: some URLs carry a secret."""
+    if not value.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if not parts.hostname or any(ch.isspace() for ch in value) or port == 0:
+        return "is not a valid URL (a host, no spaces, a port from 1 to 65535)"
+    return None
 
 
 class Tenant(BaseModel):
@@ -129,13 +138,17 @@ def _tenant(tenant_id: str, parsed: _RawTenant, *, where: str, resolve_secrets: 
             return None
         return resolve_secret(reference, where=f"{where} {name}")
 
+    export_url = secret(parsed.export_url, "export_url")
+    if export_url is not None and (problem := url_problem(export_url.get_secret_value())) is not None:
+        raise TenantsFileError(f"{where} export_url: the URL it names {problem}")
+
     return Tenant(
         tenant_id=tenant_id,
         mall_client_id=secret(parsed.mall_client_id, "mall_client_id"),
         ingest_secret=secret(parsed.ingest_secret, "ingest_secret"),
         mall_base_url=parsed.mall_base_url,
         lane=parsed.lane,
-        export_url=secret(parsed.export_url, "export_url"),
+        export_url=export_url,
         export_mapping=parsed.export_mapping,
         poll_interval_s=parsed.poll_interval_s,
         daily_request_budget=parsed.daily_request_budget,

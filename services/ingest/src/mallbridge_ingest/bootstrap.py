@@ -22,7 +22,7 @@ from mallbridge_core.gc_tuning import tune_gc
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping, MappingError, load_mapping
-from mallbridge_ingest.adapters.export_poller import ExportPoller
+from mallbridge_ingest.adapters.export_poller import FETCH_DEADLINE_READS, ExportPoller
 from mallbridge_ingest.adapters.http_app import create_app
 from mallbridge_ingest.adapters.http_push import PushHandler
 from mallbridge_ingest.adapters.http_webhook import WebhookHandler, WebhookMetrics, add_webhook_route
@@ -102,7 +102,14 @@ class Runtime:
             follow_redirects=True,
             headers={"User-Agent": "mallbridge-ingest"},
         )
-        poller = ExportPoller(self.service, self.metrics, client, self.mappings, self.settings.export_max_bytes)
+        poller = ExportPoller(
+            self.service,
+            self.metrics,
+            client,
+            self.mappings,
+            self.settings.export_max_bytes,
+            fetch_deadline_s=self.settings.export_timeout_s * FETCH_DEADLINE_READS,
+        )
         app.state.poller = poller
         task = asyncio.create_task(self._prepare_then_poll(poller), name="ingest-prepare")
         try:

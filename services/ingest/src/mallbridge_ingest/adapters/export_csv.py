@@ -2,7 +2,7 @@
 
 Structural problems (no header, required columns missing) raise MalformedExportError; problems of
 single rows (bytes the encoding cannot read, a broken CSV line, a wrong field count, an invalid value)
-come back as rejections with their line numbers (the poller treats either as a malformed export).
+come back as rejections with their line numbers (the poller writes the other rows and reports these).
 """
 
 from __future__ import annotations
@@ -54,10 +54,16 @@ def _header_positions(mapping: CsvExportMapping, header: list[str]) -> dict[str,
     positions = {f: found[col.casefold()] for f, col in mapping.columns.items() if col.casefold() in found}
     missing = [mapping.columns[f] for f in REQUIRED_FIELDS if f not in positions]
     if missing:
-        shown = "; ".join(h.strip() for h in header[:12])[:300]
+        # What the first line holds is not quoted: an error page in its place may echo the export URL,
+        # which is a secret. Its shape is enough to tell a wrong delimiter from something else.
+        looks = (
+            "an HTML page, not a CSV export"
+            if header and header[0].lstrip().startswith("<")
+            else (f"{len(header)} column(s)")
+        )
         raise MalformedExportError(
             f"missing column(s) {', '.join(missing)} (mapping {mapping.name!r}, "
-            f"delimiter {mapping.delimiter!r}); header found: {shown!r}"
+            f"delimiter {mapping.delimiter!r}); the first line has {looks}"
         )
     return positions
 

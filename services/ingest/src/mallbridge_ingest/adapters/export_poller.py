@@ -1,9 +1,14 @@
 """Per tenant, poll the FastCentrik export URL and ingest what changed.
 
-Each export is all-or-nothing, like a push: a malformed export (unreadable, columns missing, or any row
-invalid) writes nothing and is reported in the logs and in `mallbridge_ingest_polls_total{outcome=
-"malformed"}`. The export URL is a secret (it may carry a token): it never reaches a log line, a metric
-or an error text, so failures are reported by exception type and HTTP status only.
+Rows are skip-and-report, as in a file import: the valid rows of an export are written, each invalid
+row (a value ingest refuses, a broken line, another MALL id than on record) is reported with its line
+and reason in the log and counted (`mallbridge_ingest_polls_total{outcome="partial"}`,
+`snapshots_rejected_total{source="poll"}`). An export is refetched every interval, so all-or-nothing
+would let one row nobody fixes hold back every order of the tenant for good; and since an export the
+same as the last one is skipped, a bad row is reported once per change of the export, not every poll.
+An export that cannot be read at all (not the mapping's columns, an unknown encoding) writes nothing
+(`outcome="malformed"`). The export URL is a secret (it may carry a token): it never reaches a log
+line, a metric or an error text, so failures are reported by exception type and HTTP status only.
 """
 
 from __future__ import annotations
@@ -22,16 +27,20 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.export_csv import MalformedExportError, parse_export
 from mallbridge_ingest.adapters.export_mapping import CsvExportMapping
 from mallbridge_ingest.metrics import IngestMetrics
-from mallbridge_ingest.service import BatchRejectedError, IngestResult, IngestService, NotReadyError
+from mallbridge_ingest.service import IngestResult, IngestService, NotReadyError
 
 log = logging.getLogger(__name__)
 EXPORT_MAX_BYTES = 32 << 20
+FETCH_DEADLINE_READS = 10
+"""A whole export fetch may take this many times `export_timeout_s` (which bounds each read)."""
 MAX_PROBLEMS_LOGGED = 5
 
 
 @dataclass(frozen=True)
 class PollOutcome:
-    outcome: str  # ok, unchanged, fetch_error, http_error, too_large, malformed, log_unavailable, not_ready
+    # ok, partial (some rows refused), unchanged, fetch_error, http_error, too_large, malformed,
+    # log_unavailable, not_ready
+    outcome: str
     detail: str = ""
     result: IngestResult | None = None
 
@@ -50,13 +59,14 @@ class ExportPoller:
     client: httpx.AsyncClient
     mappings: Mapping[str, CsvExportMapping]  # tenant id -> mapping
     max_bytes: int = EXPORT_MAX_BYTES
+    fetch_deadline_s: float = 300.0  # a whole fetch (httpx's timeout bounds each read, not all of them)
     _last_digest: dict[str, bytes] = field(default_factory=dict)
 
     async def poll_once(self, tenant: Tenant) -> PollOutcome:
         """Fetch, parse and ingest one export of `tenant`; never raises, reports the outcome."""
         outcome = await self._poll(tenant)
         self.metrics.polls.labels(tenant.tenant_id, outcome.outcome).inc()
-        if outcome.outcome not in ("ok", "unchanged"):
+        if outcome.outcome not in ("ok", "partial", "unchanged"):
             self.metrics.requests_rejected.labels(tenant.tenant_id, "poll", outcome.outcome).inc()
             log.warning(
                 "export poll failed",
@@ -64,6 +74,8 @@ class ExportPoller:
             )
         elif outcome.result is not None:
             r = outcome.result
+            if outcome.outcome == "partial":
+                log.warning("export rows refused", extra={"tenant": tenant.tenant_id, "detail": outcome.detail})
             log.info(
                 "export polled",
                 extra={
@@ -88,23 +100,29 @@ class ExportPoller:
             parsed = parse_export(self.mappings[tenant.tenant_id], data)
         except MalformedExportError as exc:
             return PollOutcome("malformed", str(exc))
-        if parsed.rejections:
+        if parsed.rejections:  # rows the snapshot's validation refused; a conflict is refused by the service
             self.metrics.snapshots_rejected.labels(tenant.tenant_id, "poll").inc(len(parsed.rejections))
-            shown = "; ".join(r.describe(f"line {r.index}") for r in parsed.rejections[:MAX_PROBLEMS_LOGGED])
-            return PollOutcome("malformed", f"{len(parsed.rejections)} invalid row(s), nothing written: {shown}")
         try:
-            result = await self.service.ingest(tenant.tenant_id, parsed.snapshots, source="poll")
-        except BatchRejectedError as exc:  # e.g. a row naming another MALL order id than on record
-            shown = "; ".join(r.describe(f"line {r.index}") for r in exc.rejections[:MAX_PROBLEMS_LOGGED])
-            return PollOutcome("malformed", f"{len(exc.rejections)} row(s) refused, nothing written: {shown}")
+            result = await self.service.ingest(tenant.tenant_id, parsed.snapshots, source="poll", all_or_nothing=False)
         except NotReadyError as exc:
             return PollOutcome("not_ready", str(exc))
         except LogUnavailableError:
             return PollOutcome("log_unavailable", "the event log did not acknowledge; will retry next poll")
         self._last_digest[tenant.tenant_id] = digest
+        refused = sorted([*parsed.rejections, *result.rejections], key=lambda r: r.index)
+        if refused:
+            shown = "; ".join(r.describe(f"line {r.index}") for r in refused[:MAX_PROBLEMS_LOGGED])
+            return PollOutcome("partial", f"{len(refused)} row(s) refused, the others written: {shown}", result)
         return PollOutcome("ok", f"{parsed.ignored} non-MALL row(s) ignored", result)
 
     async def _fetch(self, tenant: Tenant) -> bytes:
+        try:
+            async with asyncio.timeout(self.fetch_deadline_s):  # a server dripping bytes cannot hold a poll
+                return await self._read_export(tenant)
+        except TimeoutError:
+            raise _FetchError("fetch_error", f"export not read within {self.fetch_deadline_s:g} s") from None
+
+    async def _read_export(self, tenant: Tenant) -> bytes:
         if tenant.export_url is None:
             raise _FetchError("fetch_error", "no export_url configured")
         try:

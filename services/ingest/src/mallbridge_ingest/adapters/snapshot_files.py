@@ -83,7 +83,7 @@ def _json_problem(text: str) -> str:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+        return f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
     return "not valid JSON"
 
 
