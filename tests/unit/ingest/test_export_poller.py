@@ -170,3 +170,19 @@ async def test_a_stale_export_changes_nothing_and_is_counted(
     assert (
         'mallbridge_ingest_snapshots_stale_total{source="poll",tenant="acme"} 1.0' in poller.metrics.render().decode()
     )
+
+
+async def test_a_large_export_is_written_a_chunk_at_a_time(
+    poller: ExportPoller, export: Export, log: FakeEventLog
+) -> None:
+    header = SAMPLE.splitlines(keepends=True)[0]
+    rows = [f"2026-9{i:05d};{2000000000000 + i};nevyřízená;;;;ne;20.11.2026 08:15;;\n".encode() for i in range(2500)]
+    export.body = header + b"".join(rows)
+    poller.max_bytes = len(export.body) + 1
+    appends_before = log.appends
+    result = await poller.poll_once(ACME)
+    assert result.outcome == "ok"
+    assert result.result is not None
+    assert (result.result.accepted, result.result.events) == (2500, 2500)
+    assert written(log) == 2500
+    assert log.appends - appends_before == 3  # 1000 + 1000 + 500: the event loop is free in between
