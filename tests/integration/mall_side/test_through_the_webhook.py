@@ -214,3 +214,34 @@ async def test_a_webhook_receipt_survives_a_publisher_that_is_down_when_it_arriv
     await eventually(cancel_seen, what="the cancel read after the restart")
     (seen,) = [e for e in observed(await chain.sync_events("D-1")) if e.status is MallStatus.CANCELLED]
     assert (seen.source, seen.changed) == ("webhook", ("status", "confirmed"))
+
+
+async def test_a_notice_received_while_the_publisher_was_down_is_read_before_the_order_is_planned(
+    chain: Chain, event_log_url: str
+) -> None:
+    """MALL's customer cancels while no publisher runs, and FastCentrik settles the order meanwhile: the
+    publisher that starts reads the order before planning it, so no `shipped` goes to a cancelled order."""
+    mid = "10085600032"
+    await chain.use_webhook()
+    await chain.create(mid, status="open", confirmed=True)
+    await chain.start_publisher(event_log_url)
+    await chain.push("D-2", mid, "in_process")
+
+    async def shipping() -> bool:
+        return (await chain.mall(mid))["status"] == "shipping"
+
+    await eventually(shipping, what="the shipping PUT")
+    await chain.stop_publisher()
+    await chain.act(mid, "customer-cancel")
+    assert (await chain.deliver())["ids"] == [int(mid)]
+    await chain.push("D-2", mid, "settled", tracking_number=TRACK[0], tracking_url=TRACK[1])
+
+    await chain.start_publisher(event_log_url)
+
+    async def attention() -> list[AttentionNeeded]:
+        return [e for e in await chain.sync_events("D-2") if isinstance(e, AttentionNeeded)]
+
+    await eventually(attention, what="the cancelled_at_mall item")
+    await chain.processed()
+    assert [item.code for item in await attention()] == ["cancelled_at_mall"]
+    assert await chain.put_bodies(mid) == [{"status": "shipping", "confirmed": True}]  # nothing after the cancel

@@ -42,7 +42,7 @@ from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.orders import Key, OrderBook
 from mallbridge_publisher.outcomes import Effects, Next, plan_notes, still_as_planned
 from mallbridge_publisher.ports import MallClient
-from mallbridge_publisher.rebuild import fold_partitions
+from mallbridge_publisher.rebuild import NoticesSeen, fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
 from mallbridge_publisher.scheduler import OrderScheduler
 from mallbridge_publisher.tenant_gate import TenantGate
@@ -109,6 +109,7 @@ class LaneEngine:
         )
         self._tail = OperatorTail(log_, topics.operator_events, fold=self._fold_operator_event)
         self._reads_wanted: dict[Key, ReadSource] = {}
+        self._rebuilt_up_to: dict[int, int] = {}  # order-events partition -> the offset its rebuild read up to
         self._poll = UnconfirmedPoll(
             client=client,
             gates=gates,
@@ -221,15 +222,20 @@ class LaneEngine:
         async with self._rebuilding:
             backoff = Backoff(base_s=0.5, cap_s=10.0)
             while True:
+                notices = NoticesSeen(self.orders.fold)
                 try:
                     read_up_to = await fold_partitions(
-                        self._log, self._topics, partitions, tenants=self._tenants, fold=self.orders.fold
+                        self._log, self._topics, partitions, tenants=self._tenants, fold=notices.fold
                     )
                     break
                 except LogUnavailableError as exc:  # folding is idempotent: a retry starts over safely
                     log.warning("rebuild failed; retrying", extra={"error": str(exc)})
                     await backoff.sleep()
             self._tail.assign(partitions, read_up_to.get(self._topics.operator_events, {}))
+            rebuilt = read_up_to.get(self._topics.order_events, {})
+            self._rebuilt_up_to.update({p: rebuilt.get(p, 0) for p in partitions})
+            for key in notices.unanswered():  # read before the first plan, as on the live path
+                self._reads_wanted.setdefault(key, "webhook")
         keys = self.orders.keys_in(partitions)
         self.orders.counted(keys)
         for key in keys:
@@ -237,6 +243,8 @@ class LaneEngine:
         return {}  # resume at the committed offset; what lies before it is already folded
 
     async def _on_revoked(self, partitions: frozenset[int]) -> None:
+        for partition in partitions:
+            self._rebuilt_up_to.pop(partition, None)
         keys = self.orders.keys_in(partitions)
         await self._scheduler.stop(keys)
         try:
@@ -268,7 +276,8 @@ class LaneEngine:
                 return None
             key = self.orders.fold_live(event, record.partition)
             self._offsets.consumed(record.partition, record.offset, key)
-            if isinstance(event, MallOrderChanged):
+            if isinstance(event, MallOrderChanged) and record.offset >= self._rebuilt_up_to.get(record.partition, 0):
+                # (a notice the rebuild folded is redelivered from the committed offset: the rebuild decided)
                 self._reads_wanted.setdefault(key, "webhook")
             return key
 

@@ -9,11 +9,13 @@ partition numbers). Folding is idempotent, so a rebuild cut short by the log can
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any
 
 from mallbridge_core.eventlog import EventLog
 from mallbridge_core.topics import Topics
-from mallbridge_schema.events import Event
+from mallbridge_publisher.orders import Key
+from mallbridge_schema.events import Event, MallOrderChanged, MallStateObserved
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
 
 
@@ -51,3 +53,33 @@ async def fold_partitions(
                     continue
                 fold(event, record.partition)
     return read_up_to
+
+
+class NoticesSeen:
+    """A rebuild's fold that also notes MALL's notices (`MallOrderChanged`) no read has answered yet.
+
+    After a restart the consumer goes on from the committed offset, behind the rebuild: a notice among the
+    records it redelivers would only be seen after the rebuilt orders were planned, and an order MALL
+    blocked or cancelled meanwhile could get a PUT MALL refuses. So the rebuild tells which notices are
+    still owed a read: those with no `MallStateObserved` of their order recorded after them (compared by
+    `recorded_at`: the topics are folded one after the other, not in time order). A read on a notice that
+    found nothing new recorded nothing, so such a notice is read once more after a rebuild: rare (a MALL
+    change resets `confirmed`, which a read records) and harmless.
+    """
+
+    def __init__(self, fold: Callable[[Event, int], Key]) -> None:
+        self._fold = fold
+        self._notice_at: dict[Key, datetime] = {}
+        self._read_at: dict[Key, datetime] = {}
+
+    def fold(self, event: Event, partition: int) -> Key:
+        key = self._fold(event, partition)
+        if type(event) is MallOrderChanged:
+            self._notice_at[key] = max(event.recorded_at, self._notice_at.get(key, event.recorded_at))
+        elif type(event) is MallStateObserved:
+            self._read_at[key] = max(event.recorded_at, self._read_at.get(key, event.recorded_at))
+        return key
+
+    def unanswered(self) -> list[Key]:
+        """The orders whose last notice came after their last read (or that were never read)."""
+        return [k for k, at in self._notice_at.items() if (read := self._read_at.get(k)) is None or read < at]
