@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mallbridge_schema.events import AttentionNeeded, MallUpdateRejected, MallUpdateRequested
+from mallbridge_schema.events import AttentionNeeded, MallStateObserved, MallUpdateRejected, MallUpdateRequested
 from tests.integration.publisher.conftest import Harness
 from tests.integration.publisher.holding_mall import HoldingMall
 from tests.support.eventually import eventually
@@ -61,6 +61,32 @@ async def test_a_put_held_by_a_429_is_not_sent_once_fastcentrik_changed_the_orde
     sent = [(r["body"]["status"], r["status"]) for r in h.puts(mall_id)]
     assert ("shipped", 200) not in sent
     assert sent[-1] == ("cancelled", 200)
+
+
+async def test_a_put_still_at_mall_when_the_client_gave_up_is_not_sent_twice(harness: Harness) -> None:
+    """MALL takes 5.5 s over a PUT, the client waits 5 s: the outcome is unknown, and MALL applies it half a
+    second later. The read that settles the doubt waits for that (read timeout + a margin after the PUT
+    went out); read at once, it saw `open` and the same PUT went out again."""
+    h = harness
+    mall_id = "10085345101"
+    h.create_orders("acme", [mall_id], confirmed=True)
+    h.faults("acme", latency_ms=5500, methods=["PUT"])
+    w = h.writer
+    await w.write(w.first_seen("acme", "L-1", mall_id, "in_process"))
+    publisher = h.start_publisher(read_timeout_s=5.0)
+    try:
+
+        async def settled() -> list[MallStateObserved]:
+            return [e for e in await h.sync_events() if isinstance(e, MallStateObserved) and e.order_number == "L-1"]
+
+        await eventually(settled, timeout=30, what="the read that settles the PUT in doubt")
+    finally:
+        await publisher.stop()
+    (read,) = await settled()
+    assert read.status.value == "shipping"  # it had landed
+    assert [r["body"]["status"] for r in h.puts(mall_id)] == ["shipping"]
+    requested = [e for e in await h.sync_events() if isinstance(e, MallUpdateRequested) and e.order_number == "L-1"]
+    assert len(requested) == 1
 
 
 async def test_a_tenant_answering_401_does_not_hold_up_another(harness: Harness) -> None:

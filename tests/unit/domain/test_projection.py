@@ -166,7 +166,7 @@ def test_the_request_in_doubt_is_kept_until_an_outcome_settles_it() -> None:
     body = {"status": "shipping", "confirmed": True}
     start = [first_seen("in_process"), requested(1, "shipping", body, seq=1)]
     doubt = state_of(start).mall.in_doubt
-    assert doubt == RequestInDoubt(MallStatus.SHIPPING, body, 1)
+    assert doubt == RequestInDoubt(MallStatus.SHIPPING, body, 1, start[1].recorded_at)  # when it went out
     # Deferrals and attention items leave it in doubt; a stale outcome of an older request does too.
     assert state_of([*start, deferred("shipped", "no tracking"), attention("x")]).mall.in_doubt == doubt
     assert state_of([*start, observed("open", confirmed=False, request_no=0)]).mall.in_doubt == doubt
@@ -181,7 +181,9 @@ def test_the_request_in_doubt_is_kept_until_an_outcome_settles_it() -> None:
         assert not settled.request_in_doubt
     # A newer request replaces it; the outcome of the older one does not settle the newer.
     newer = [*start, updated(1, "shipping", body), requested(2, "shipped", {"status": "shipped"}, seq=2)]
-    assert state_of(newer).mall.in_doubt == RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped"}, 2)
+    assert state_of(newer).mall.in_doubt == RequestInDoubt(
+        MallStatus.SHIPPED, {"status": "shipped"}, 2, newer[-1].recorded_at
+    )
     assert state_of([*newer, rejected(1, "shipping", seq=1)]).mall.in_doubt is not None
 
 

@@ -19,7 +19,7 @@ from mallbridge_publisher.adapters.http_api import create_http_app
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_publisher.console.app import ConsoleDeps, console_mount
 from mallbridge_publisher.console.session import SessionKeys
-from mallbridge_publisher.engine import EngineOptions, LaneEngine
+from mallbridge_publisher.engine import DOUBT_MARGIN_S, EngineOptions, LaneEngine
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.operator_actions import OperatorActions
 from mallbridge_publisher.ports import MallClient
@@ -147,6 +147,7 @@ def bootstrap(
         operator_tail_interval_s=settings.operator_tail_interval_s,
         mall_page_size=settings.mall_page_size,
         hot_orders=settings.hot_orders,
+        doubt_settle_s=settings.read_timeout_s + DOUBT_MARGIN_S,
     )
     engines = [
         LaneEngine(

@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mallbridge_core.backoff import Backoff
 from mallbridge_core.domain.plans import PendingRead, ReadSource
@@ -60,6 +60,11 @@ YIELD_EVERY = 50
 take a few ms, so the answers of the requests in flight are not held up longer than that."""
 
 
+DOUBT_MARGIN_S = 1.0
+"""A PUT with no answer in time is read this long after the client's read timeout has passed (its request
+may still be in MALL's hands for about as long as we waited)."""
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     group: str = "mallbridge-publisher"
@@ -70,6 +75,7 @@ class EngineOptions:
     operator_tail_interval_s: float = 1.0
     mall_page_size: int = 1000
     hot_orders: int = 0  # orders whose record stays in memory, the rest in a temporary file (0: all in memory)
+    doubt_settle_s: float = 11.0  # how long after a PUT in doubt went out MALL is read (see _settles_at)
 
 
 class LaneEngine:
@@ -110,6 +116,8 @@ class LaneEngine:
         self._tail = OperatorTail(log_, topics.operator_events, fold=self._fold_operator_event)
         self._reads_wanted: dict[Key, ReadSource] = {}
         self._rebuilt_up_to: dict[int, int] = {}  # order-events partition -> the offset its rebuild read up to
+        self._unanswered: set[Key] = set()  # orders whose PUT in doubt got no answer in time (see _settles_at)
+        self._started_at = clock()
         self._poll = UnconfirmedPoll(
             client=client,
             gates=gates,
@@ -348,7 +356,11 @@ class LaneEngine:
                     # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.
                     log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
                     return
-                current = plan(state, now=self._clock())
+                now = self._clock()
+                current = plan(state, now=now)
+                if (settles_at := self._settles_at(key, state, current)) is not None and settles_at > now:
+                    self._scheduler.wake_after(key, (settles_at - now).total_seconds())
+                    return
                 noticed = key in self._reads_wanted and state.fc.status is not None
                 if current.read is None and not noticed and not current.steps:
                     await self._record_notes(key, state, current)
@@ -359,6 +371,8 @@ class LaneEngine:
                     turn = gate
                     continue  # plan again on the state as it is now
                 effects = await self._call_mall(key, tenant, state, current, noticed)
+                if effects.unanswered:
+                    self._unanswered.add(key)
                 if effects.next is Next.BACKOFF:
                     turn.end_turn()
                     turn = None
@@ -381,6 +395,21 @@ class LaneEngine:
         if effects.read_again and notice is not None:
             self._reads_wanted.setdefault(key, notice)
         return effects
+
+    def _settles_at(self, key: Key, state: OrderState, current: Plan) -> datetime | None:
+        """When a PUT in doubt may be read: `doubt_settle_s` after it went out (the client's read timeout and
+        a margin), if it got no answer in time or was cut by a crash of an earlier process. MALL may still
+        be working on such a PUT; a read before it lands sees the old status, the plan sends the same PUT
+        again, and MALL gets the status twice (the late one then taken for MALL's own change). A 5xx or a
+        dropped connection ends MALL's part, so those are read at once."""
+        doubt = state.mall.in_doubt
+        if current.read is None or current.read.source != "outcome_unknown" or doubt is None:
+            self._unanswered.discard(key)
+            return None
+        cut_before_us = doubt.requested_at is not None and doubt.requested_at < self._started_at
+        if doubt.requested_at is None or not (key in self._unanswered or cut_before_us):
+            return None
+        return doubt.requested_at + timedelta(seconds=self._opt.doubt_settle_s)
 
     def _still_as_planned(self, key: Key, planned: OrderState) -> bool:
         return still_as_planned(planned, self.orders.state(key))

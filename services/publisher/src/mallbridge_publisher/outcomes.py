@@ -36,6 +36,7 @@ from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
     MallError,
+    MallNoAnswer,
     MallOrder,
     MallRateLimited,
     MallRejected,
@@ -82,6 +83,7 @@ class Effects:
     retry_reason: str | None = None  # counted in mallbridge_publisher_retries{reason}
     accepted: bool = False  # MALL accepted a PUT: the order's backoff starts over
     read_again: bool = False  # a read on a notice (webhook, poll) failed for now: it is still owed
+    unanswered: bool = False  # a PUT got no answer in time: MALL may still be working on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ def after_put(
         return Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
     # MallOutcomeUnknown (and anything else): the PUT may have landed. Its request stays in doubt, so the
     # next plan reads the order first.
-    return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown")
+    return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown", unanswered=isinstance(outcome, MallNoAnswer))
 
 
 def after_read(

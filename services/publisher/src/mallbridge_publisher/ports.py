@@ -90,6 +90,11 @@ class MallOutcomeUnknown(MallError):
     pass
 
 
+class MallNoAnswer(MallOutcomeUnknown):
+    """No answer within the timeout: unlike a 5xx or a dropped connection, MALL may still be working on
+    the request, so a read right away could see the order as it was before it."""
+
+
 class MallAnswerInvalid(MallError):
     """A 2xx answer that does not say what MALL documents; `field` names the part that is wrong."""
 

@@ -95,6 +95,7 @@ class RequestInDoubt:
     status: MallStatus
     body: dict[str, Any]
     based_on_seq: int
+    requested_at: datetime | None = None  # when it was recorded as requested (the PUT went out right after)
 
 
 class MallSide(NamedTuple):
@@ -235,7 +236,7 @@ def apply_sync(event: Event, mall: MallSide) -> MallSide:
 def _requested(event: MallUpdateRequested, mall: MallSide) -> MallSide:
     if event.request_no <= mall.last_request_no:
         return mall
-    requested = RequestInDoubt(event.status, event.request, event.based_on_seq)
+    requested = RequestInDoubt(event.status, event.request, event.based_on_seq, event.recorded_at)
     return _mall_side(mall, requests=(event.request_no, mall.settled_request_no, requested))
 
 

@@ -27,6 +27,7 @@ from mallbridge_publisher.config import DEFAULT_TENANT_CONCURRENCY, PublisherSet
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
+    MallNoAnswer,
     MallOrder,
     MallOrderPage,
     MallOutcomeUnknown,
@@ -149,7 +150,7 @@ class HttpMallClient:
         try:
             response = await self._client(tenant).request(method, path, params=params, json=body)
         except httpx.TimeoutException:
-            raise MallOutcomeUnknown(f"{what}: no answer within the timeout") from None
+            raise MallNoAnswer(f"{what}: no answer within the timeout") from None
         except httpx.TransportError as exc:
             raise MallOutcomeUnknown(f"{what}: connection failed ({type(exc).__name__})") from None
         latency_ms = (time.perf_counter() - started) * 1000
