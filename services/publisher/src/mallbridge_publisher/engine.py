@@ -389,7 +389,7 @@ class LaneEngine:
         notice = self._reads_wanted.pop(key, None) if noticed else None
         read = current.read or (PendingRead(notice, 0) if notice is not None else None)
         if read is None:
-            still_due = functools.partial(self._still_as_planned, key, state)
+            still_due = functools.partial(self._still_due, key, state)
             return await self._mall.send(tenant, state, current.steps[0], still_due=still_due)
         effects = await self._mall.read(tenant, state, read)
         if effects.read_again and notice is not None:
@@ -411,8 +411,10 @@ class LaneEngine:
             return None
         return doubt.requested_at + timedelta(seconds=self._opt.doubt_settle_s)
 
-    def _still_as_planned(self, key: Key, planned: OrderState) -> bool:
-        return still_as_planned(planned, self.orders.state(key))
+    def _still_due(self, key: Key, planned: OrderState) -> bool:
+        """Whether a planned PUT may go out now: the order is not being stopped (shutdown, revoke) and is
+        still as it was planned."""
+        return not self._scheduler.stopping(key) and still_as_planned(planned, self.orders.state(key))
 
     async def _record_notes(self, key: Key, state: OrderState, current: Plan) -> None:
         for note in plan_notes(state, current, self._recorder.stamp()):

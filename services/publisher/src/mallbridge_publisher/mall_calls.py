@@ -58,8 +58,11 @@ class MallCalls:
     async def send(
         self, tenant: Tenant, state: OrderState, step: PutStep, *, still_due: Callable[[], bool] = lambda: True
     ) -> Effects:
-        """PUT `step` (recorded as requested first); the same request again while MALL answers 429/401, as
-        long as `still_due()` says the order is as it was planned.
+        """PUT `step` (recorded as requested first); the same request again while MALL answers 429/401. Each
+        time only if `still_due()`: the publisher is not stopping and the order is as it was planned.
+
+        A request waiting for a slot when the publisher is told to stop is not sent (it stays in doubt: the
+        next start reads the order first), so a stop ends with the calls already at MALL, not new ones.
 
         A 429 or a paused tenant can hold the request for minutes (until MALL's quota resets, until someone
         fixes the client_id), and meanwhile FastCentrik may cancel the order or correct its delivery date.
@@ -77,7 +80,7 @@ class MallCalls:
             outcome: MallAnswer | MallError
             try:
                 async with gate.slot():
-                    if attempts > 1 and not still_due():
+                    if not still_due():
                         self._metrics.withdrawn.labels(tenant.tenant_id).inc()
                         return Effects(next=Next.REPLAN)
                     outcome = await self._client.put_order(tenant, state.mall_order_id, step.body)

@@ -51,7 +51,7 @@ class PublisherMetrics:
             ("tenant", "reason"),
         )
         self.withdrawn = counter(
-            "updates_withdrawn", "PUTs held by a 429 or a pause, not sent again: the order changed meanwhile"
+            "updates_withdrawn", "PUTs recorded but not sent: the order changed while they waited, or a stop began"
         )
         self.dead_letters = counter("dead_letters", "Undecodable messages moved aside", ())
 
