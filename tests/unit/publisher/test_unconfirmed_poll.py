@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from mallbridge_core.domain.fastcentrik import FastCentrikSide
 from mallbridge_core.domain.mall_side import MallSide
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher import unconfirmed_poll
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.ports import MallOrderPage, MallRateLimited
 from mallbridge_publisher.tenant_gate import TenantGate
@@ -158,3 +160,21 @@ async def test_an_interval_of_0_turns_the_poll_off() -> None:
 
 def test_the_interval_defaults_to_900_seconds() -> None:
     assert Tenant(tenant_id="acme", mall_client_id=None, ingest_secret=None).mall_poll_interval_s == 900
+
+
+async def test_the_first_round_comes_soon_after_a_start_not_a_whole_interval_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(unconfirmed_poll, "FIRST_ROUND_AFTER_S", 0.05)
+    mall = FakeMall()
+    mall.orders["101"] = FakeMallOrder(MallStatus.CANCELLED)
+    p = Poll(mall, dict([known("A-1", "101", MallStatus.OPEN, True)]))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    ready.set()
+    polled = asyncio.create_task(p.poll.run({"acme": tenant(poll_s=900)}, ready=ready, stop=stop))
+    async with asyncio.timeout(5):  # not 900 s
+        while not lists(mall):
+            await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(polled, timeout=5)
+    assert len(lists(mall)) == 1  # and the next one a whole interval later

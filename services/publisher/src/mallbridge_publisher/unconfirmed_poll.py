@@ -39,6 +39,7 @@ from mallbridge_publisher.ports import (
 from mallbridge_publisher.tenant_gate import TenantGate
 
 log = logging.getLogger(__name__)
+FIRST_ROUND_AFTER_S = 30.0
 Key = tuple[str, str]
 
 
@@ -102,9 +103,14 @@ class UnconfirmedPoll:
 
     async def _every_interval(self, tenant: Tenant, *, ready: asyncio.Event, stop: asyncio.Event) -> None:
         await ready.wait()
+        # The first round soon after a start, not a whole interval later: the poll is the fallback for
+        # webhooks lost while nothing listened, and a publisher restarted more often than the interval
+        # (15 minutes by default) would otherwise never run it.
+        wait_s = min(tenant.mall_poll_interval_s, FIRST_ROUND_AFTER_S)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tenant.mall_poll_interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=wait_s)
+            wait_s = tenant.mall_poll_interval_s
             if stop.is_set():
                 return
             try:
