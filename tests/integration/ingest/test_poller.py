@@ -60,7 +60,7 @@ def export_server() -> Iterator[ExportServer]:
         server.httpd.server_close()
 
 
-async def test_poller_ingests_good_exports_and_writes_nothing_from_malformed_ones(
+async def test_poller_ingests_good_exports_skips_and_reports_bad_rows_and_writes_nothing_from_malformed_ones(
     export_server: ExportServer, event_log_url: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -91,28 +91,29 @@ async def test_poller_ingests_good_exports_and_writes_nothing_from_malformed_one
         # Malformed: an HTML login page instead of the CSV.
         export_server.serve(b"<html><body>Session expired</body></html>")
         await eventually(lambda: polled("malformed"), what="a malformed export to be reported")
-        # Malformed rows: one real change next to an invalid status. All or nothing: nothing is written.
+        assert await written() == first
+        # One real change next to an invalid status: skip and report, the change is written.
         changed = sample.replace(
             "2026-000101;1000000000101;nevyřízená".encode(), "2026-000101;1000000000101;vyřizuje se".encode()
         )
         assert changed != sample
         export_server.serve(changed.replace("stornovaná".encode(), b"hotovo"))
-        await eventually(lambda: polled("malformed", 2), what="an export with an invalid row to be reported")
-        # The export URL answering an error.
-        export_server.serve(b"busy", status=503)
-        await eventually(lambda: polled("http_error"), what="an HTTP error to be reported")
-        assert await written() == first
-
-        # A good export again: exactly the one change is written.
-        export_server.serve(changed)
+        await eventually(lambda: polled("partial"), what="an export with an invalid row to be reported")
 
         async def status_changed() -> bool:
             return (await written())[b"acme:2026-000101"] == [("OrderFirstSeen", 1), ("OrderStatusChanged", 2)]
 
         await eventually(status_changed, what="the changed order's event")
+        # The export URL answering an error.
+        export_server.serve(b"busy", status=503)
+        await eventually(lambda: polled("http_error"), what="an HTTP error to be reported")
+        # The good export again: nothing more to write.
+        export_server.serve(changed)
+        await eventually(lambda: polled("ok", 2), what="the good export polled again")
         assert sum(len(v) for v in (await written()).values()) == 6
         metrics = await srv.metrics()
         assert 'mallbridge_ingest_requests_rejected_total{reason="malformed",source="poll",tenant="acme"}' in metrics
+        assert 'mallbridge_ingest_snapshots_rejected_total{source="poll",tenant="acme"} 1.0' in metrics
         assert 'mallbridge_ingest_snapshots_changed_total{source="poll",tenant="acme"}' in metrics
         assert TOKEN not in metrics
 
