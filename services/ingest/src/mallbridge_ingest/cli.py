@@ -11,7 +11,7 @@ import uvicorn
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options, settings_from
+from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.signals import exit_zero_on_sigterm
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import FORMATS, SnapshotFileError, count_lines, detect_format
@@ -72,8 +72,9 @@ def ingest(
     if ctx.invoked_subcommand is not None:
         return
     # A bad option or variable is a usage error (exit 2) naming both, as in the other services.
-    given = {"host": host, "port": port, "run_pollers": run_pollers, "log_level": log_level}
-    settings = settings_from(IngestSettings, {"topic_prefix": common.topic_prefix, "tune_gc": True, **given})
+    settings = IngestSettings.from_command_line(
+        common, host=host, port=port, run_pollers=run_pollers, log_level=log_level
+    )
     configure_logging(settings.log_level)
     try:
         app = build_app(

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mallbridge_core.settings import CommonOptions
+from mallbridge_core.settings import CommonOptions, settings_from
 from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES
 from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
 from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
@@ -55,9 +55,10 @@ class IngestSettings(BaseSettings):
 
     @classmethod
     def from_command_line(cls, common: CommonOptions, **given: Any) -> IngestSettings:
-        """The environment's settings, overridden by the options given on the command line (None = not given)."""
-        chosen = {name: value for name, value in given.items() if value is not None}
-        return cls(topic_prefix=common.topic_prefix, tune_gc=True, **chosen)
+        """The environment's settings, overridden by the options given on the command line (None = not given).
+
+        A bad value is a click.UsageError naming the option and its variable (`settings_from`)."""
+        return settings_from(cls, {"topic_prefix": common.topic_prefix, "tune_gc": True, **given})
 
     @classmethod
     def from_common(cls, common: CommonOptions, *, run_pollers: bool = True) -> IngestSettings:
