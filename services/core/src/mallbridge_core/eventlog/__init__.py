@@ -39,8 +39,8 @@ def open_event_log(url: str, *, partitions: int = 6) -> EventLog:
     if url.startswith("sqlite://"):
         from mallbridge_core.eventlog.sqlite import SqliteEventLog
 
-        path = url.removeprefix("sqlite://")
-        if not path.startswith("/") or len(path) < 2:
+        path = _embedded_path(url)
+        if path is None:
             raise LogUrlError("--log sqlite:// needs a path, e.g. sqlite:///var/lib/mallbridge/events.db")
         return SqliteEventLog(path)
     raise LogUrlError(f"unsupported --log {url!r}; allowed: kafka://HOST:PORT or sqlite:///PATH")
@@ -51,7 +51,13 @@ def missing_embedded_log(url: str) -> str | None:
 
     For the commands that only read a log someone else wrote (audit, balance, order): a mistyped path is
     a mistake to report, not a new empty log to report on (opening one creates the file)."""
-    path = url.removeprefix("sqlite://")
-    if url.startswith("sqlite://") and path.startswith("/") and not Path(path).is_file():
+    path = _embedded_path(url) if url.startswith("sqlite://") else None
+    if path is not None and not Path(path).is_file():
         return f"no event log at {url} (the file does not exist)"
     return None  # another engine, or no path at all (open_event_log says what is allowed)
+
+
+def _embedded_path(url: str) -> str | None:
+    """The file a `sqlite:///path` URL names (an absolute path), or None when it names none."""
+    path = url.removeprefix("sqlite://")
+    return path if path.startswith("/") and len(path) >= 2 else None
