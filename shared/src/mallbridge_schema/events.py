@@ -46,8 +46,13 @@ class Event(BaseModel):
 
 # ---- order-events.v1: facts about the FastCentrik side, written by ingest only -------------------------
 
+MallOrderId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$", description="a MALL order id, as digits")]
+
 
 class OrderEventBase(Event):
+    # Ingest takes only digits (the snapshot's rule), and the publisher puts this id in MALL's URL: a record
+    # with anything else is not an order event (dead-lettered, never planned).
+    mall_order_id: MallOrderId
     seq: int = Field(ge=1, description="per-order sequence number assigned by ingest; 1 = first seen")
     changed_at: AwareDatetime | None = Field(
         default=None,
@@ -104,7 +109,6 @@ class MallOrderChanged(OrderEventBase):
     receipt_id: UUID = Field(description="the event_id of the MallWebhookReceived this came with")
 
 
-MallOrderId = Annotated[str, Field(pattern=r"^[0-9]{1,32}$", description="a MALL order id, as digits")]
 MAX_WEBHOOK_IDS = 1000
 
 

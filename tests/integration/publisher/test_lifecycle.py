@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mallbridge_core.eventlog import LogRecord, OutgoingRecord
 from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, StepDeferred
 from tests.integration.publisher.conftest import Harness
@@ -178,3 +180,31 @@ async def test_an_undecodable_order_event_is_dead_lettered_and_the_next_order_st
     assert headers["source-topic"] == h.topics.order_events.encode()
     assert headers["source-offset"] == b"0"
     assert b"JSON" in headers["error"]
+
+
+async def test_an_order_event_whose_mall_id_is_not_digits_is_dead_lettered_and_nothing_reaches_mall(
+    harness: Harness,
+) -> None:
+    # The publisher puts the id in MALL's URL: "" used to send `PUT /orders/` and then GET `/orders/` for ever.
+    h, mid = harness, "10085339352"
+    h.create_orders(T, [mid])
+    w = h.writer
+    for n, bad_id in enumerate(("", "10085339351/../../partners")):
+        event = w.first_seen(T, f"BAD-{n}", "1", "in_process").model_dump(mode="json")
+        value = json.dumps({**event, "mall_order_id": bad_id}).encode()
+        await h.log.append(h.topics.order_events, [OutgoingRecord(f"acme:BAD-{n}".encode(), value)])
+    publisher = h.start_publisher()
+    try:
+        await w.write(w.first_seen(T, "A-52", mid, "in_process"))
+        await eventually(lambda: h.mall_status(mid) == "shipping")
+
+        async def dead_letters() -> list[LogRecord]:
+            found = [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
+            return found if len(found) == 2 else []
+
+        dead = await eventually(dead_letters, what="both records on the dead-letter topic")
+    finally:
+        await publisher.stop()
+    assert sorted(r.key for r in dead) == [b"acme:BAD-0", b"acme:BAD-1"]
+    assert all(b"mall_order_id" in dict(r.headers)["error"] for r in dead)
+    assert {r["path"] for r in h.requests()} == {f"/v1/orders/{mid}"}

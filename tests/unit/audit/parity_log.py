@@ -47,6 +47,7 @@ T0 = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 TENANTS = ("t1", "t2")
 NUMBERS = ("A", "B", "C")
 MALL_IDS = ("1001", "1002", "0042", "", "x-7")
+ORDER_MALL_IDS = MALL_IDS[:3]  # an order event's id is digits (the schema's `MallOrderId`); others are undecodable
 CODES = ("mall_rejected", "no_legal_path", "mall_unauthorized", "")
 DELIVERIES = (None, "2026-10-02T14:00:00+02:00", "2026-10-02", "", "not a date")
 TRACKING = ((None, None), ("DR-1", "https://t.example/1"), ("DR-2", None), ("", ""))
@@ -107,13 +108,10 @@ def _envelope(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def order_events(draw: st.DrawFn) -> Event | dict[str, Any]:
-    env = _envelope(draw)
+    env = {**_envelope(draw), "mall_order_id": draw(st.sampled_from(ORDER_MALL_IDS))}
     seq = draw(st.integers(1, 6))
-    kind = draw(
-        st.sampled_from(
-            ["first", "first", "status", "status", "delivery", "tracking", "mdp", "mall", "receipt", "unknown"]
-        )
-    )
+    kinds = ["first", "first", "status", "status", "delivery", "tracking", "mdp", "mall", "receipt", "bad_id"]
+    kind = draw(st.sampled_from([*kinds, "unknown"]))
     if kind == "first":
         number, url = draw(st.sampled_from(TRACKING))
         return OrderFirstSeen(
@@ -142,6 +140,9 @@ def order_events(draw: st.DrawFn) -> Event | dict[str, Any]:
     if kind == "receipt":
         env = {k: v for k, v in env.items() if k not in ("order_number", "mall_order_id")}
         return MallWebhookReceived(order_ids=("1001",), **env)
+    if kind == "bad_id":  # not MALL's digits: undecodable on every path
+        bad = {**_plain(env), "mall_order_id": draw(st.sampled_from(MALL_IDS[3:]))}
+        return {**bad, "type": "MdpFlagSet", "seq": seq, "mdp": True, "schema_version": 1}
     return {**_plain(env), "type": "OrderTeleported", "seq": seq, "schema_version": 1}
 
 

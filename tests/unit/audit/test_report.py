@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime
@@ -163,6 +164,18 @@ def test_undecodable_and_unknown_records_are_counted_not_fatal() -> None:
         decode_sync_fact(b"not json")
     with pytest.raises(EventDecodeError):
         decode_sync_fact(b'{"type": "MallStatusUpdated", "tenant_id": "a"}')
+
+
+@pytest.mark.parametrize("mall_order_id", ["", "10085339302/../../partners", "１２３"])
+def test_an_order_event_whose_mall_order_id_is_not_digits_is_undecodable_on_the_fast_path_too(
+    mall_order_id: str,
+) -> None:
+    from mallbridge_schema.serde import EventDecodeError
+
+    event = next(iter(sc.order_events(sc.build())))
+    data = {**json.loads(encode_event(event)), "mall_order_id": mall_order_id}
+    with pytest.raises(EventDecodeError, match="mall_order_id"):
+        decode_order_fact(json.dumps(data).encode())
 
 
 def test_parse_moment_reads_dates_as_prague_days() -> None:

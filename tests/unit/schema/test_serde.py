@@ -168,6 +168,15 @@ def test_unknown_extra_fields_are_ignored(event: Event) -> None:
     assert not hasattr(decoded, "carrier")
 
 
+@pytest.mark.parametrize("event", ORDER_EXAMPLES[:-1], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("mall_order_id", ["", "10085339302/../../partners", "1008533930x", "１２３", "1" * 33])
+def test_an_order_event_whose_mall_order_id_is_not_digits_is_a_decode_error(event: Event, mall_order_id: str) -> None:
+    # the publisher puts the id in MALL's URL: "" sent `PUT /orders/` and then GETs without end
+    data = {**_wire(event), "mall_order_id": mall_order_id}
+    with pytest.raises(EventDecodeError, match="mall_order_id"):
+        decode_order_event(json.dumps(data).encode())
+
+
 def test_an_operator_event_without_a_reason_reads() -> None:
     data = _wire(OPERATOR_EXAMPLES[1])
     del data["reason"]
