@@ -13,6 +13,7 @@ import pytest
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.views import (
+    decode_operator_fact,
     decode_order_fact,
     decode_sync_fact,
     order_fact_from_event,
@@ -160,8 +161,12 @@ def test_undecodable_and_unknown_records_are_counted_not_fatal() -> None:
         decode_order_fact(b'{"type": "OrderSplit", "tenant_id": "a", "order_number": "1"}')
     from mallbridge_schema.serde import EventDecodeError
 
-    with pytest.raises(EventDecodeError):
+    with pytest.raises(EventDecodeError, match="not UTF-8 JSON"):  # was "not a JSON object", the report's sample
         decode_sync_fact(b"not json")
+    with pytest.raises(EventDecodeError, match="not UTF-8 JSON"):
+        decode_order_fact(b"\xff\xfe{}")
+    with pytest.raises(EventDecodeError, match="not a JSON object"):
+        decode_operator_fact(b"[1, 2]")
     with pytest.raises(EventDecodeError):
         decode_sync_fact(b'{"type": "MallStatusUpdated", "tenant_id": "a"}')
 

@@ -238,11 +238,11 @@ def _schema_decode(raw: bytes, decode: Callable[[bytes], Any], known: frozenset[
     """The schema's own decoder; its refusal of an event *type* it does not know becomes UnknownEventType."""
     try:
         return decode(raw)
-    except EventDecodeError:
+    except EventDecodeError as exc:
         try:
             kind = _TAG_DECODER.decode(raw).type
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise EventDecodeError("not a JSON object") from None
+            raise exc from None  # the schema's own reason: not UTF-8 JSON, or not a JSON object
         upcastable = {t for t, _ in UPCASTERS}
         if isinstance(kind, str) and kind not in known and kind not in upcastable:
             raise UnknownEventType(kind) from None
