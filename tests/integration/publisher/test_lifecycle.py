@@ -182,6 +182,27 @@ async def test_an_undecodable_order_event_is_dead_lettered_and_the_next_order_st
     assert b"JSON" in headers["error"]
 
 
+async def test_a_record_without_a_key_is_dead_lettered_without_a_key(harness: Harness) -> None:
+    # "same key, same bytes": a record read without a key went to the dead-letter topic with the key b""
+    h, mid = harness, "10085339353"
+    h.create_orders(T, [mid])
+    w = h.writer
+    await h.log.append(h.topics.order_events, [OutgoingRecord(None, b"[1, 2]")])
+    publisher = h.start_publisher()
+    try:
+        await w.write(w.first_seen(T, "A-53", mid, "in_process"))
+        await eventually(lambda: h.mall_status(mid) == "shipping")
+
+        async def dead_letters() -> list[LogRecord]:
+            return [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
+
+        dead = await eventually(dead_letters, what="a record on the dead-letter topic")
+    finally:
+        await publisher.stop()
+    assert [(r.key, r.value) for r in dead] == [(None, b"[1, 2]")]
+    assert dict(dead[0].headers)["error"] == b"event is not a JSON object"
+
+
 async def test_an_order_event_whose_mall_id_is_not_digits_is_dead_lettered_and_nothing_reaches_mall(
     harness: Harness,
 ) -> None:

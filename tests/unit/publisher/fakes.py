@@ -45,8 +45,8 @@ class FakeEventLog:
         for topic in topics:
             self._topic(topic)
 
-    def partition_of(self, key: bytes) -> int:
-        return zlib.crc32(key) % self.partitions
+    def partition_of(self, key: bytes | None) -> int:
+        return zlib.crc32(key or b"") % self.partitions
 
     async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
         stored = self._topic(topic)

@@ -65,4 +65,4 @@ def dead_letter(record: LogRecord, error: str) -> OutgoingRecord:
         ("source-offset", str(record.offset).encode()),
         ("error", error[:2000].encode()),
     )
-    return OutgoingRecord(record.key or b"", record.value, headers)
+    return OutgoingRecord(record.key, record.value, headers)

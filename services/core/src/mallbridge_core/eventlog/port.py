@@ -35,7 +35,7 @@ class LogRecord(NamedTuple):
 
 
 class OutgoingRecord(NamedTuple):
-    key: bytes
+    key: bytes | None  # None only where a record read without a key is moved on unchanged (a dead letter)
     value: bytes
     headers: Headers = ()
 
