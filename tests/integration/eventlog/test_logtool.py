@@ -85,7 +85,8 @@ def _dead_letters() -> list[OutgoingRecord]:
             key=b"acme:ACME-1",
             value=b"\xff\xfe not UTF-8 \x00",
             headers=(("source_topic", b"mallbridge.order-events.v1"), ("error", b"\x80bad bytes")),
-        )
+        ),
+        OutgoingRecord(key=None, value=b"[1, 2]", headers=(("error", b"event is not a JSON object"),)),
     ]
 
 
@@ -199,13 +200,24 @@ def test_export_embedded_import_into_kafka_and_back_keeps_every_record_and_event
 def test_import_checks_the_whole_file_first_and_writes_nothing_on_a_bad_line(tmp_path: Path) -> None:
     good = {"topic": "order-events.v1", "partition": 0, "offset": 0, "timestamp_ms": 1, "key": "a:1", "value": "{}"}
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join([json.dumps(good), json.dumps(good), json.dumps({**good, "key": None})]) + "\n")
+    path.write_text("\n".join([json.dumps(good), json.dumps(good), json.dumps({**good, "value": None})]) + "\n")
     url = f"sqlite://{tmp_path}/target.db"
     result = _cli("log", "import", "--log", url, "--topic-prefix", "p.", str(path))
     assert result.exit_code != 0
     assert "line 3" in result.output
     assert "nothing was written" in result.output
     assert asyncio.run(_replay(url, ["p.order-events.v1"])) == {"p.order-events.v1": []}
+
+
+def test_a_record_without_a_key_moves_between_logs_without_a_key(tmp_path: Path) -> None:
+    # a dead letter of a record read without a key: the import refused the whole export ("key missing")
+    source, target = f"sqlite://{tmp_path}/source.db", f"sqlite://{tmp_path}/target.db"
+    asyncio.run(_fill(source, {"p.dead-letter.v1": _dead_letters()}))
+    assert _cli("log", "export", "--log", source, "--topic-prefix", "p.", str(tmp_path / "out.jsonl")).exit_code == 0
+    result = _cli("log", "import", "--log", target, "--topic-prefix", "p.", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    moved = asyncio.run(_replay(target, ["p.dead-letter.v1"]))["p.dead-letter.v1"]
+    assert [(r.key, r.value, r.headers) for r in moved] == [(r.key, r.value, r.headers) for r in _dead_letters()]
 
 
 def test_export_of_named_topics_to_stdout(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ The file is JSON Lines, one record per line, per topic in log order (per partiti
 
 `topic` has no prefix (so a log can move to another prefix); lane topics keep their lane part
 (`lane-acme.order-events.v1`). `key`, `value` and header values are UTF-8 text when the bytes are
-UTF-8, otherwise `key_b64` / `value_b64` carry them base64-encoded. `partition`, `offset` and
-`timestamp_ms` are the source's, for reference: on import the target assigns its own (Kafka partitions
-by key, so per-key order is kept; the embedded log has one partition per topic).
+UTF-8, otherwise `key_b64` / `value_b64` carry them base64-encoded; a record without a key (a dead letter
+of one) has `"key": null`. `partition`, `offset` and `timestamp_ms` are the source's, for reference: on
+import the target assigns its own (Kafka partitions by key, so per-key order is kept; the embedded log
+has one partition per topic).
 
 Import checks the whole file before it writes anything, and refuses to write into topics that already
 hold records unless `--into-nonempty` is given (a second import would duplicate every event).
@@ -109,9 +110,7 @@ def line_to_record(text: str, number: int) -> ImportedRecord:
         topic = line.get("topic")
         if not isinstance(topic, str) or not topic:
             raise ValueError("topic missing")
-        key = _get_bytes(line, "key")
-        if key is None:
-            raise ValueError("key missing: the event log port appends keyed records only")
+        key = _get_bytes(line, "key")  # None: a record without a key (a dead letter of one), kept as it is
         value = _get_bytes(line, "value")
         if value is None:
             raise ValueError("value missing")
