@@ -6,12 +6,15 @@ The real broker and the sandbox MALL are in tests/integration/publisher.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
 import pytest
 from pydantic import SecretStr
 
+from mallbridge_core.eventlog.port import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.bootstrap import PublisherService
@@ -167,3 +170,37 @@ async def test_the_state_gauges_follow_the_partitions_this_member_owns() -> None
         assert _gauges(service) == (0, 0 if b_partition == a_partition else 1)
         await member.rebalance(everything)
         assert _gauges(service) == (1, 1)
+
+
+class DeadLetterHeld(FakeEventLog):
+    """A FakeEventLog whose writes to dead-letter wait until `release` is set (the broker slow to answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def append(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
+        if topic == TOPICS.dead_letter:
+            self.writing.set()
+            await self.release.wait()
+        await super().append(topic, records)
+
+
+async def test_an_undecodable_record_is_not_committed_past_before_it_is_in_dead_letter() -> None:
+    log, mall = DeadLetterHeld(), FakeMall()
+    key = event_key("acme", "A-1")
+    partition = log.partition_of(key)
+    async with running(log, mall) as service:
+        await log.append(TOPICS.order_events, [OutgoingRecord(key, b"\xff\xfe not an event")])
+        await asyncio.wait_for(log.writing.wait(), timeout=5)
+        # a rebalance takes the partition away while the dead letter is still being written: it commits
+        subscription = log.subscriptions[0]
+        try:
+            await subscription.rebalance(frozenset(p for p in range(log.partitions) if p != partition))
+            assert subscription.committed.get(partition, 0) == 0
+        finally:
+            log.release.set()
+        await eventually_on_loop(lambda: len(log.records(TOPICS.dead_letter)) == 1)
+        assert service.engines[0].ready.is_set()
+    assert [r.value for r in log.records(TOPICS.dead_letter)] == [b"\xff\xfe not an event"]

@@ -275,8 +275,9 @@ class LaneEngine:
             try:
                 event = decode_order_event(record.value)
             except EventDecodeError as exc:
-                self._offsets.passed(record.partition, record.offset)
                 await self._dead_letter(record, str(exc))
+                # passed only once it is in dead-letter: a commit meanwhile (a rebalance) must not skip it
+                self._offsets.passed(record.partition, record.offset)
                 return None
             if not event.order_number:
                 # a tenant-level receipt (MallWebhookReceived): no order to fold; its offset is done
