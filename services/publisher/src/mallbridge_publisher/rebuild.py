@@ -8,6 +8,7 @@ partition numbers). Folding is idempotent, so a rebuild cut short by the log can
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from mallbridge_core.topics import Topics
 from mallbridge_publisher.orders import Key
 from mallbridge_schema.events import Event, MallOrderChanged, MallStateObserved
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
+
+log = logging.getLogger(__name__)
 
 
 async def fold_partitions(
@@ -47,12 +50,23 @@ async def fold_partitions(
             for record in batch:
                 try:
                     event: Event = decode(record.value)
-                except EventDecodeError:
-                    continue  # order events: dead-lettered when the subscription reaches them
+                except EventDecodeError as exc:
+                    if decode is not decode_order_event:  # (order events: dead-lettered when consumed)
+                        _skipped(record.topic, record.partition, record.offset, exc)
+                    continue
                 if not event.order_number or (only_these_tenants and event.tenant_id not in tenants):
                     continue
                 fold(event, record.partition)
     return read_up_to
+
+
+def _skipped(topic: str, partition: int, offset: int, exc: EventDecodeError) -> None:
+    """A sync or operator record the schema cannot read: skipped (tolerant reading), but said, at every
+    rebuild that meets it (copying it to dead-letter at every rebuild would multiply it)."""
+    log.warning(
+        "record not understood; skipped by the rebuild",
+        extra={"topic": topic, "partition": partition, "offset": offset, "error": str(exc)[:300]},
+    )
 
 
 class NoticesSeen:
