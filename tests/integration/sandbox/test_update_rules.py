@@ -294,6 +294,9 @@ def test_delivered_requires_delivered_at(sandbox: Sandbox, acme: PartnerClient) 
         "2026-11-20 24:00:00",
         "2026-11-20 07:30:00 PM",
         " 2026-11-20 09:30:00",
+        "2026-11-20 09:30:00\n",
+        "２０２６-11-20 09:30:00",  # full-width digits: MALL's format has ASCII digits only
+        "2026-11-2٠ 09:30:00",  # an Arabic-Indic digit
     ],
 )
 def test_delivered_at_format_is_exactly_yyyy_mm_dd_hh_mm_ss(sandbox: Sandbox, acme: PartnerClient, value: str) -> None:

@@ -30,7 +30,8 @@ UPDATE_FIELDS: dict[str, type] = {
     "first_delivery_attempt": str,
 }
 TRACKING_FIELDS: dict[str, type] = {"tracking_number": str, "tracking_url": str}
-_DATETIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# ASCII digits only (`\d` would also take e.g. full-width ones), and fullmatch: `$` would allow a final newline.
+_DATETIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _STATUS_VALUES = [s.value for s in MallStatus]
 
 
@@ -120,7 +121,7 @@ def parse_update(raw: bytes) -> OrderUpdate:
 def parse_mall_datetime(value: str, *, field: str) -> datetime:
     """Exactly `YYYY-MM-DD HH:MM:SS` (24 h, MALL's date-time format); returned as aware Prague time."""
     try:
-        if not _DATETIME_SHAPE.match(value):
+        if not _DATETIME_SHAPE.fullmatch(value):
             raise ValueError(value)
         moment = datetime.strptime(value, MALL_DATETIME_FORMAT)  # noqa: DTZ007 - MALL sends Prague local time
     except ValueError:
