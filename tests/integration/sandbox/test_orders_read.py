@@ -121,7 +121,17 @@ def test_paging_is_one_based_with_total_pages_size_page(sandbox: Sandbox, acme: 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("page", "0"), ("page", "-1"), ("page", "x"), ("page_size", "0"), ("page_size", "1001"), ("page_size", "1.5")],
+    [
+        ("page", "0"),
+        ("page", "-1"),
+        ("page", "x"),
+        ("page", "²"),  # a digit to str.isdigit(), not a number to int()
+        ("page", "١"),  # an Arabic-Indic one
+        ("page_size", "0"),
+        ("page_size", "1001"),
+        ("page_size", "1.5"),
+        ("page_size", "１０"),  # full-width
+    ],
 )
 def test_bad_paging_is_refused(sandbox: Sandbox, acme: PartnerClient, name: str, value: str) -> None:
     body = assert_mall_error(acme.get("/orders", **{name: value}), 400, "INVALID_QUERY")

@@ -82,7 +82,8 @@ def parse_status_filter(raw: str) -> StatusFilter:
 def _positive_int(raw: str | None, *, name: str, default: int, maximum: int | None = None) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+    # ASCII digits only: str.isdigit() also takes e.g. "²" (which int() refuses) and "١" (which it reads as 1)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
         limit = f"1..{maximum}" if maximum else ">= 1"
         raise _invalid(f"{name} must be an integer {limit}", parameter=name, value=raw)
     return int(raw)
