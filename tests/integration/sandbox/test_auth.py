@@ -59,6 +59,16 @@ def test_unknown_path_is_404_in_mall_shape(sandbox: Sandbox, acme: PartnerClient
     assert_mall_error(acme.get("/orders/10085339302/items"), 404, "RESOURCE_NOT_FOUND")
 
 
+def test_a_trailing_slash_is_an_unknown_path_not_a_redirect(sandbox: Sandbox, acme: PartnerClient) -> None:
+    order = sandbox.create()
+    assert_mall_error(acme.get("/orders/"), 404, "RESOURCE_NOT_FOUND")
+    assert_mall_error(acme.get("/orders/unconfirmed/"), 404, "RESOURCE_NOT_FOUND")
+    assert_mall_error(
+        acme.put(f"/orders/{order['id']}/", {"status": "shipping", "confirmed": True}), 404, "RESOURCE_NOT_FOUND"
+    )
+    assert acme.status_of(order["id"]) == "open"
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

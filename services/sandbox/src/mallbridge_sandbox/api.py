@@ -137,4 +137,8 @@ def create_partner_api(state: SandboxState) -> Starlette:
         Route("/v1/orders/{order_id}", api.update_order, methods=["PUT"]),
         Route("/v1/orders/{order_id}/tracking", api.update_tracking, methods=["PUT"]),
     ]
-    return Starlette(routes=routes, exception_handlers={MallError: _mall_error, HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={MallError: _mall_error, HTTPException: _http_error})
+    # A path MALL does not serve is a 404 in MALL's shape, a trailing slash included: not Starlette's
+    # redirect to the path without it (an empty 307 that a client following redirects would take as served).
+    app.router.redirect_slashes = False
+    return app
