@@ -130,4 +130,6 @@ def test_health(sandbox: Sandbox) -> None:
 def test_admin_bad_json_and_unknown_paths(sandbox: Sandbox) -> None:
     response = sandbox.admin("POST", "/orders", content=b"{oops", headers={"content-type": "application/json"})
     assert response.status_code == 400
+    deep = b"[" * 100_000 + b"]" * 100_000  # too deep for Python's parser: still a 400, not a 500
+    assert sandbox.admin("POST", "/orders", content=deep).status_code == 400
     assert sandbox.admin("GET", "/nothing-here").status_code == 404

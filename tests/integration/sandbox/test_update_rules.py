@@ -395,6 +395,18 @@ def test_invalid_json_is_refused(sandbox: Sandbox, acme: PartnerClient) -> None:
     assert_unchanged(acme, order["id"], "open", False)
 
 
+def test_json_nested_too_deep_to_parse_is_invalid_json_and_logged(sandbox: Sandbox, acme: PartnerClient) -> None:
+    """Python's parser gives up (RecursionError) on deep nesting: the answer is still MALL's 400, not a
+    plain-text 500, and the request is in the request log."""
+    order = sandbox.create()
+    deep = b'{"status": "shipping", "confirmed": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = acme.request("PUT", f"/orders/{order['id']}", content=deep, headers={"content-type": "application/json"})
+    assert_mall_error(response, 400, "INVALID_JSON")
+    assert_unchanged(acme, order["id"], "open", False)
+    (logged,) = sandbox.requests(method="PUT")
+    assert (logged["status"], logged["body"][:30]) == (400, deep[:30].decode())
+
+
 @pytest.mark.parametrize("raw", [b"", b"[]", b'"shipping"', b"null", b"42"])
 def test_body_must_be_a_json_object(sandbox: Sandbox, acme: PartnerClient, raw: bytes) -> None:
     order = sandbox.create()

@@ -35,7 +35,7 @@ async def read_json(request: Request) -> Any:
         return {}
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise AdminError(400, "request body is not valid JSON") from None
 
 

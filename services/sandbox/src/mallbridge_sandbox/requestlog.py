@@ -34,7 +34,7 @@ def body_for_log(raw: bytes) -> Any:
     text = raw.decode("utf-8", errors="replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for Python's parser
         return text[:MAX_BODY_CHARS]
 
 

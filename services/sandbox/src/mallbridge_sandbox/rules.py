@@ -63,7 +63,7 @@ def parse_json_object(raw: bytes, fields: dict[str, type]) -> dict[str, Any]:
     """Decode a JSON object whose keys are all in `fields` with the right JSON types (null is refused)."""
     try:
         data = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise bad_request(ErrorCode.INVALID_JSON, "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise bad_request(ErrorCode.INVALID_BODY, "request body must be a JSON object", allowed=sorted(fields))
