@@ -312,6 +312,17 @@ def test_delivered_at_format_is_exactly_yyyy_mm_dd_hh_mm_ss(sandbox: Sandbox, ac
     assert_unchanged(acme, order["id"], "shipped", True)
 
 
+def test_delivered_at_must_be_a_prague_wall_time_that_exists(sandbox: Sandbox, acme: PartnerClient) -> None:
+    """02:00-02:59 on the last Sunday of March never happens in Prague (the clocks go from 02:00 to 03:00);
+    the repeated hour of the last Sunday of October does happen (twice)."""
+    order = sandbox.create(status="shipped", confirmed=True, **TRACKING)
+    skipped = {"status": "delivered", "delivered_at": "2026-03-29 02:30:00"}
+    body = assert_mall_error(acme.put(f"/orders/{order['id']}", skipped), 400, "DATETIME_INVALID")
+    assert body["errorCodes"][0]["errorAttributes"]["value"] == "2026-03-29 02:30:00"
+    assert_unchanged(acme, order["id"], "shipped", True)
+    assert_ok(acme.put(f"/orders/{order['id']}", {"status": "delivered", "delivered_at": "2026-10-25 02:30:00"}))
+
+
 def test_delivered_at_in_the_future_is_refused(sandbox: Sandbox, acme: PartnerClient) -> None:
     order = sandbox.create(status="shipped", confirmed=True, **TRACKING)
     future = {"status": "delivered", "delivered_at": "2026-11-20 10:00:01"}  # clock: 10:00:00 Prague

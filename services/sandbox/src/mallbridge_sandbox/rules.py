@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,7 +132,16 @@ def parse_mall_datetime(value: str, *, field: str) -> datetime:
             value=value,
             format="YYYY-MM-DD HH:MM:SS",
         ) from None
-    return moment.replace(tzinfo=PRAGUE)
+    prague = moment.replace(tzinfo=PRAGUE)
+    if prague.astimezone(UTC).astimezone(PRAGUE).replace(tzinfo=None) != moment:
+        raise bad_request(
+            ErrorCode.DATETIME_INVALID,
+            f"{field} {value} is not a time in Prague: the clocks skip that hour (summer time begins)",
+            field=field,
+            value=value,
+            format="YYYY-MM-DD HH:MM:SS",
+        )
+    return prague
 
 
 def check_tracking_values(tracking_number: str | None, tracking_url: str | None) -> None:
