@@ -148,6 +148,50 @@ async def test_mall_s_http_failures_map_onto_the_error_tree(
         assert caught.value.retry_after_s == 7
 
 
+def echoing(status: int, *, as_json: bool = True) -> HttpMallClient:
+    """A MALL whose answer quotes the request, as a framework's error page does ("No route found for …")."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        echo = f"cannot process {request.method} {request.url}"
+        if not as_json:
+            return httpx.Response(status, text=f"<html><body>{echo}</body></html>")
+        body = {
+            "result": {"code": status, "status": "ERROR", "message": echo},
+            "errorCodes": [{"errorCode": "X", "message": echo, "errorAttributes": {"url": [str(request.url)]}}],
+        }
+        return httpx.Response(status, json=body, headers={"X-RateLimit-Reset": "3"})
+
+    return client(handler)
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500, 503])
+async def test_an_answer_that_echoes_the_request_carries_no_client_id(status: int, as_json: bool) -> None:
+    with pytest.raises(MallError) as caught:
+        await echoing(status, as_json=as_json).put_order(TENANT, ORDER_ID, {"status": "shipping"})
+    assert caught.value.http_status == status
+    assert f"orders/{ORDER_ID}" in str(caught.value)  # the rest of the echo is kept
+    assert CLIENT_ID not in str(caught.value)
+    assert CLIENT_ID not in repr(caught.value.body)
+    assert "client_id=***" in repr(caught.value.body)
+
+
+async def test_a_short_client_id_leaves_a_successful_answer_as_mall_sent_it() -> None:
+    tenant = TENANT.model_copy(update={"mall_client_id": SecretStr("k")})
+    order = await answering(200, ok(detail(tracking_number="K1k"))).get_order(tenant, ORDER_ID)
+    assert order.tracking_number == "K1k"
+
+
+async def test_a_client_id_the_url_encodes_is_masked_in_both_forms() -> None:
+    tenant = TENANT.model_copy(update={"mall_client_id": SecretStr("k/ey+a b=c")})
+    with pytest.raises(MallRejected) as caught:
+        await echoing(404).get_order(tenant, ORDER_ID)
+    shown = f"{caught.value} {caught.value.body!r}"
+    assert "k/ey+a b=c" not in shown
+    assert "k%2Fey%2Ba" not in shown
+    assert "client_id=***" in shown
+
+
 async def test_a_dropped_connection_is_an_unknown_outcome_without_the_url() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot reach {request.url}")

@@ -8,8 +8,11 @@ publisher's `mall_transport` setting, should a network between mallbridge and MA
 handles and the lean one does not, such as HTTP/2).
 
 The client_id goes into the query string of each request here and nowhere else; errors are built
-from the status and body only, never from httpx's messages (which carry the URL). MALL's JSON is
-parsed here into the port's typed values (`MallOrder`), so nothing past this module reads raw dicts.
+from the status and body only, never from httpx's messages (which carry the URL), and the body of a
+refusal is masked first: an error page that echoes the request URL (a framework's "No route found for GET
+…?client_id=…") must not carry the client_id into a sync event, a log line or an error message. MALL's
+JSON is parsed here into the port's typed values (`MallOrder`), so nothing past this module reads raw
+dicts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, Literal
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -44,12 +48,39 @@ MallTransport = Literal["http1", "httpcore"]
 """Which connection pool carries MALL requests: mallbridge's HTTP/1.1 transport, or httpx's default."""
 
 
-def _body(response: httpx.Response) -> dict[str, Any] | str:
+MASK = "***"
+
+
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """`value` (parsed JSON or text) with every occurrence of each of `secrets` in a string value replaced by
+    `***` (keys are left alone: `_message` reads MALL's by name)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, secrets) for item in value]
+    return value
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The ways `secret` can appear in an answer that echoes the request: as sent, and URL-encoded."""
+    if not secret:
+        return ()
+    return tuple(sorted({secret, quote(secret, safe=""), quote_plus(secret, safe="")}, key=len, reverse=True))
+
+
+def _body(response: httpx.Response, secrets: tuple[str, ...] = ()) -> dict[str, Any] | str:
     try:
         parsed = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:2000]
-    return parsed if isinstance(parsed, dict) else response.text[:2000]
+        return str(_masked(response.text, secrets))[:2000]
+    if not isinstance(parsed, dict):
+        return str(_masked(response.text, secrets))[:2000]
+    masked: dict[str, Any] = _masked(parsed, secrets)
+    return masked
 
 
 def _message(body: dict[str, Any] | str) -> str:
@@ -74,12 +105,13 @@ def _retry_after(response: httpx.Response) -> float:
     return 1.0
 
 
-def raise_for_answer(response: httpx.Response, what: str) -> dict[str, Any] | str:
-    """Translate a MALL response into a MallError, or return its body on 2xx."""
-    body = _body(response)
+def raise_for_answer(response: httpx.Response, what: str, secrets: tuple[str, ...] = ()) -> dict[str, Any] | str:
+    """Translate a MALL response into a MallError (its body's values with `secrets` masked), or return its body
+    on 2xx (parsed for its fields only, never recorded or shown whole: left as MALL sent it)."""
     status = response.status_code
     if 200 <= status < 300:
-        return body
+        return _body(response)
+    body = _body(response, secrets)
     message = f"{what}: HTTP {status}: {_message(body)}"
     if status == 429:
         raise MallRateLimited(message, retry_after_s=_retry_after(response), body=body)
@@ -145,7 +177,8 @@ class HttpMallClient:
             raise MallUnauthorized(
                 f"{what}: tenant {tenant.tenant_id} has no mall_client_id configured", http_status=401
             )
-        params: dict[str, str | int] = {**(query or {}), "client_id": tenant.mall_client_id.get_secret_value()}
+        client_id = tenant.mall_client_id.get_secret_value()
+        params: dict[str, str | int] = {**(query or {}), "client_id": client_id}
         started = time.perf_counter()
         try:
             response = await self._client(tenant).request(method, path, params=params, json=body)
@@ -154,7 +187,7 @@ class HttpMallClient:
         except httpx.TransportError as exc:
             raise MallOutcomeUnknown(f"{what}: connection failed ({type(exc).__name__})") from None
         latency_ms = (time.perf_counter() - started) * 1000
-        return MallAnswer(response.status_code, raise_for_answer(response, what), latency_ms)
+        return MallAnswer(response.status_code, raise_for_answer(response, what, secret_forms(client_id)), latency_ms)
 
     async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
         return await self._send(tenant, "PUT", f"/orders/{mall_order_id}", f"PUT order {mall_order_id}", body)
