@@ -24,6 +24,7 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_publisher.adapters.http1_transport import Http1Transport
 from mallbridge_publisher.adapters.mall_http import MallTransport, mall_client_for
 from mallbridge_publisher.config import PublisherSettings
+from mallbridge_publisher.ports import MallOutcomeUnknown
 from tests.support.eventually import eventually
 from tests.support.threaded_server import ThreadedServer
 
@@ -231,6 +232,34 @@ async def test_a_refused_connection_is_a_connect_error_that_names_no_url() -> No
         with pytest.raises(httpx.ConnectError) as caught:
             await c.get(url)
     assert "secret-4711" not in str(caught.value)
+
+
+@pytest.mark.parametrize("host", ["mpapi..mallgroup.com", "a" * 64 + ".example", "nosuchhost.invalid"])
+async def test_a_host_name_that_cannot_be_resolved_is_a_connect_error_that_names_no_url(host: str) -> None:
+    async with client(Http1Transport(max_connections=1)) as c:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await c.get(f"http://{host}/v1/orders/1?client_id=secret-4711")
+    assert "secret-4711" not in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["http1", "httpcore"])
+async def test_a_base_url_whose_host_cannot_be_resolved_is_an_unknown_outcome_on_either_transport(
+    kind: MallTransport,
+) -> None:
+    mall = mall_client_for(PublisherSettings(mall_transport=kind, tenant_concurrency=2))
+    tenant = Tenant(
+        tenant_id="acme",
+        mall_client_id=SecretStr("cid-4711"),
+        ingest_secret=None,
+        mall_base_url="http://mpapi..mallgroup.com/v1",  # a typo: an empty label
+    )
+    try:
+        with pytest.raises(MallOutcomeUnknown) as caught:
+            await mall.put_order(tenant, "10085339301", {"status": "shipping"})
+    finally:
+        await mall.close()
+    assert "connection failed" in str(caught.value)
+    assert "cid-4711" not in str(caught.value)
 
 
 async def test_a_cancelled_request_closes_its_connection_and_the_next_one_is_answered() -> None:

@@ -9,7 +9,8 @@ The publisher bench (tests/bench/publisher_bench.py) measures both transports ag
 
 The contract it keeps from httpx's: the request's `timeout` extension applies (connect, read, pool; the
 write of a few kilobytes is buffered at once and its time counts against the read timeout), raising
-httpx.ConnectTimeout, ReadTimeout, PoolTimeout; a refused connection raises ConnectError, one lost
+httpx.ConnectTimeout, ReadTimeout, PoolTimeout; a refused connection, or a host name that cannot be
+resolved or even asked for (an empty label: `mpapi..mallgroup.com`), raises ConnectError, one lost
 before the whole answer RemoteProtocolError, a malformed answer RemoteProtocolError (the framing rules
 are in http1_wire.py). At most `max_connections` requests are in flight per host; a connection carries
 one request at a time and is reused only after a whole answer that allows it, never once the server
@@ -172,7 +173,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 _, connection = await loop.create_connection(_Connection, host.decode("ascii"), port, **tls)
         except TimeoutError:
             raise httpx.ConnectTimeout("no connection within the connect timeout", request=request) from None
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, UnicodeError) as exc:  # UnicodeError: a host name no DNS can be asked for
             raise httpx.ConnectError(f"connection failed ({type(exc).__name__})", request=request) from None
         return connection
 
