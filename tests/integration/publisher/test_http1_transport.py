@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -260,6 +264,40 @@ async def test_a_base_url_whose_host_cannot_be_resolved_is_an_unknown_outcome_on
         await mall.close()
     assert "connection failed" in str(caught.value)
     assert "cid-4711" not in str(caught.value)
+
+
+async def test_a_host_whose_lookup_hangs_holds_up_no_other_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One tenant's MALL host whose resolver never answers: its requests time out, and another tenant's
+    transport still connects at once (the lookups do not share the loop's few default threads)."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+    stuck_lookups: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stuck.example":
+            stuck_lookups.append(host)
+            release.wait(20)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        if host == "mall.example":
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    stuck = httpx.AsyncClient(transport=Http1Transport(max_connections=40), timeout=httpx.Timeout(5, connect=0.3))
+    try:
+        async with scripted(answer_each(OK)) as server, client(Http1Transport(max_connections=1)) as healthy:
+            port = server.url.rsplit(":", 1)[1]
+            waiting = [asyncio.create_task(stuck.get(f"http://stuck.example/{n}")) for n in range(40)]
+            await asyncio.sleep(0.1)  # every stuck request is waiting for its host's lookup
+            started = time.monotonic()
+            assert (await healthy.get(f"http://mall.example:{port}/")).text == "ok"
+            assert time.monotonic() - started < 0.3
+            for outcome in await asyncio.gather(*waiting, return_exceptions=True):
+                assert isinstance(outcome, httpx.ConnectTimeout)
+            assert stuck_lookups == ["stuck.example"]  # one lookup under way is joined, not repeated
+    finally:
+        release.set()
+        await stuck.aclose()
 
 
 async def test_a_cancelled_request_closes_its_connection_and_the_next_one_is_answered() -> None:

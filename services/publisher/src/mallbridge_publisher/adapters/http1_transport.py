@@ -15,13 +15,22 @@ before the whole answer RemoteProtocolError, a malformed answer RemoteProtocolEr
 are in http1_wire.py). At most `max_connections` requests are in flight per host; a connection carries
 one request at a time and is reused only after a whole answer that allows it, never once the server
 closed it or after `keepalive_expiry_s` idle (below the 5 s servers commonly keep idle connections).
+
+Host names are looked up on the transport's own thread (one per transport, so one per tenant), and a
+lookup already under way for the same host is joined, not repeated. asyncio would use the event loop's
+default executor, a handful of threads the whole process shares: a resolver that does not answer for
+one tenant's host would hold them all, and every other tenant's new connections would wait behind it
+until their connect timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -128,6 +137,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._expiry_s = keepalive_expiry_s
         self._ssl_context = ssl_context
+        self._resolver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mallbridge-mall-resolver")
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[Address]]] = {}
         self._pools: dict[tuple[bytes, bytes, int], _HostPool] = {}
         self._closed = False
 
@@ -167,15 +178,44 @@ class Http1Transport(httpx.AsyncBaseTransport):
             if self._ssl_context is None:  # built once: loading the trusted roots takes milliseconds
                 self._ssl_context = httpx.create_ssl_context()
             tls = {"ssl": self._ssl_context, "server_hostname": host.decode("ascii")}
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout_s):
-                _, connection = await loop.create_connection(_Connection, host.decode("ascii"), port, **tls)
+                return await self._open(host.decode("ascii"), port, tls)
         except TimeoutError:
             raise httpx.ConnectTimeout("no connection within the connect timeout", request=request) from None
         except (OSError, ssl.SSLError, UnicodeError) as exc:  # UnicodeError: a host name no DNS can be asked for
             raise httpx.ConnectError(f"connection failed ({type(exc).__name__})", request=request) from None
-        return connection
+
+    async def _open(self, host: str, port: int, tls: dict[str, Any]) -> _Connection:
+        """A connection to the first of the host's addresses that takes one."""
+        loop = asyncio.get_running_loop()
+        addresses = [(host, port)] if _is_ip(host) else await self._resolve(host, port)
+        error: OSError | None = None
+        for address, address_port in addresses:
+            try:
+                _, connection = await loop.create_connection(_Connection, address, address_port, **tls)
+            except OSError as exc:
+                error = exc
+                continue
+            return connection
+        raise error or OSError(f"no address for the host ({len(addresses)})")
+
+    async def _resolve(self, host: str, port: int) -> list[Address]:
+        """The host's addresses, looked up on this transport's thread; a lookup under way is joined (shielded:
+        one request's timeout does not cancel it for the others, nor start a second one beside it)."""
+        key = (host, port)
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.get_running_loop().run_in_executor(self._resolver, _addresses, host, port)
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(lookup)
+
+    def _forget(self, key: tuple[str, int], lookup: asyncio.Future[list[Address]]) -> None:
+        if self._lookups.get(key) is lookup:
+            del self._lookups[key]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: a lookup whose every waiter timed out is not reported as unhandled
 
     async def aclose(self) -> None:
         self._closed = True
@@ -183,6 +223,30 @@ class Http1Transport(httpx.AsyncBaseTransport):
             for connection in pool.idle:
                 connection.close()
             pool.idle.clear()
+        self._resolver.shutdown(wait=False, cancel_futures=True)
+
+
+Address = tuple[str, int]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses(host: str, port: int) -> list[Address]:
+    """The (address, port) pairs of a host name, in the resolver's order (blocking: run on a thread)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[Address] = []
+    for *_, sockaddr in infos:
+        address = str(sockaddr[0])
+        if len(sockaddr) == 4 and sockaddr[3]:  # an IPv6 link-local address keeps its interface
+            address = f"{address}%{sockaddr[3]}"
+        addresses.append((address, int(sockaddr[1])))
+    return addresses
 
 
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
