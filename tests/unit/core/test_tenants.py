@@ -103,3 +103,40 @@ def test_an_export_url_that_is_no_http_address_is_refused_without_showing_it(
     with pytest.raises(TenantsFileError, match="export_url: the URL it names is not a valid URL") as refused:
         parse_tenants('[tenants.acme]\nexport_url = "env:ACME_EXPORT"\n')
     assert "T0P-SECRET" not in str(refused.value)
+
+
+SHARED = """
+[tenants.acme]
+mall_client_id = "env:TEST_TENANTS_ACME_KEY"
+ingest_secret = "env:TEST_TENANTS_ACME_PUSH"
+mall_webhook_token = "env:TEST_TENANTS_ACME_HOOK"
+
+[tenants.globex]
+mall_client_id = "env:TEST_TENANTS_GLOBEX_KEY"
+ingest_secret = "env:TEST_TENANTS_ACME_PUSH"
+mall_webhook_token = "env:TEST_TENANTS_GLOBEX_HOOK"
+"""
+
+
+def test_two_tenants_with_the_same_credential_are_named_in_a_warning_without_the_value(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TEST_TENANTS_ACME_KEY", "client-one")
+    monkeypatch.setenv("TEST_TENANTS_GLOBEX_KEY", "client-two")
+    monkeypatch.setenv("TEST_TENANTS_ACME_PUSH", "copied-push-secret")
+    monkeypatch.setenv("TEST_TENANTS_ACME_HOOK", "change-me")
+    monkeypatch.setenv("TEST_TENANTS_GLOBEX_HOOK", "change-me")  # another reference, the same placeholder
+    with caplog.at_level("WARNING", logger="mallbridge_core.tenants"):
+        tenants = parse_tenants(SHARED)
+    assert set(tenants) == {"acme", "globex"}  # still loaded: one merchant's two shops may share on purpose
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert "tenants acme, globex have the same ingest_secret" in warnings[0]
+    assert "tenants acme, globex have the same mall_webhook_token" in warnings[1]
+    assert not any(v in w for w in warnings for v in ("copied-push-secret", "change-me", "client-"))
+
+
+def test_credentials_are_not_compared_when_they_are_not_resolved(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="mallbridge_core.tenants"):
+        parse_tenants(SHARED, resolve_secrets=False)
+    assert caplog.records == []

@@ -14,11 +14,15 @@ mall_poll_interval_s = 900                   # optional: poll MALL's unconfirmed
 notify_webhook_url = "env:ACME_NOTIFY_URL"   # optional: where attention alerts go (secret ref)
 notify_email = "ops@acme.example"            # optional: attention alerts by e-mail
 ```
-Secrets are resolved once at startup into `pydantic.SecretStr`, so they never print.
+Secrets are resolved once at startup into `pydantic.SecretStr`, so they never print. Two tenants that
+resolve the same credential (a copied table whose references were not renamed, a placeholder such as
+`change-me` left for every tenant) are named in a warning, never the value: a push signed with one
+tenant's `ingest_secret` would be accepted for the other, and the MALL webhook token likewise.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -41,6 +45,8 @@ __all__ = [
     "parse_tenants",
     "resolve_secret",
 ]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MALL_BASE_URL = "https://mpapi.mallgroup.com/v1"
 _URL_HINT = f"an http:// or https:// URL with a host, e.g. {DEFAULT_MALL_BASE_URL}"
@@ -191,7 +197,34 @@ def parse_tenants(text: str, *, source: str = "tenants file", resolve_secrets: b
             raise TenantsFileError(f"{where}: {'; '.join(_problem(e) for e in exc.errors())}") from None
 
         tenants[tenant_id] = _tenant(tenant_id, parsed, where=where, resolve_secrets=resolve_secrets)
+    for problem in shared_credentials(tenants):
+        log.warning("%s: %s", source, problem)
     return tenants
+
+
+_CREDENTIALS = {
+    "ingest_secret": "a push signed for one is accepted for the others",
+    "mall_webhook_token": "a MALL webhook for one is accepted for the others",
+    "mall_client_id": "they act on one MALL account",
+}
+
+
+def shared_credentials(tenants: dict[str, Tenant]) -> list[str]:
+    """Each credential that more than one tenant resolved to the same value: the setting and the tenants,
+    never the value."""
+    problems: list[str] = []
+    for name, consequence in _CREDENTIALS.items():
+        holders: dict[str, list[str]] = {}
+        for tenant in tenants.values():
+            value: SecretStr | None = getattr(tenant, name)
+            if value is not None:
+                holders.setdefault(value.get_secret_value(), []).append(tenant.tenant_id)
+        problems.extend(
+            f"tenants {', '.join(ids)} have the same {name} ({consequence}); give each tenant its own"
+            for ids in holders.values()
+            if len(ids) > 1
+        )
+    return problems
 
 
 def load_tenants(path: str | Path, *, resolve_secrets: bool = True) -> dict[str, Tenant]:
