@@ -44,6 +44,15 @@ def test_resolved_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert "s3cret-value" not in repr(tenant)
 
 
+def test_a_secret_file_that_is_not_utf8_is_refused_naming_the_file_not_its_content(tmp_path: Path) -> None:
+    secret_file = tmp_path / "client-id"
+    secret_file.write_bytes("s3cret-value".encode("utf-16"))  # as a Windows editor may save it
+    with pytest.raises(TenantsFileError) as caught:
+        parse_tenants(f'[tenants.acme]\nmall_client_id = "file:{secret_file}"\n')
+    assert f"mall_client_id: file {secret_file} is not UTF-8 text" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -73,6 +73,9 @@ def resolve_secret(reference: str, *, where: str) -> SecretStr:
             value = Path(target).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise TenantsFileError(f"{where}: cannot read {target}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:  # e.g. saved as UTF-16 by an editor; never a part of the value
+            problem = f"not UTF-8 text (byte {exc.start}); allowed: the secret as UTF-8 text"
+            raise TenantsFileError(f"{where}: file {target} is {problem}") from None
         if not value:
             raise TenantsFileError(f"{where}: file {target} is empty")
     return SecretStr(value)
