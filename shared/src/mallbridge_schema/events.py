@@ -221,6 +221,21 @@ class MallStateObserved(SyncEventBase):
     mdp: bool | None = None
 
 
+class MallReadRefused(SyncEventBase):
+    """MALL refused a read of the order for good (`GET /orders/{id}` answered 4xx, e.g. 404: MALL does not
+    know the order), when the read was owed for a reason that only an answer ends: `source` "resync" (a
+    person or a balance drift asked for it) or "refusal" (the read after refused request `request_no`).
+    It answers that read, so the order is not read again until something new asks for it; what MALL's
+    side is stays as the log knew it. (A read on MALL's notice records nothing when refused; a read of a
+    PUT in doubt answered 404 records that PUT as refused.)"""
+
+    type: Literal["MallReadRefused"] = "MallReadRefused"
+    request_no: int = Field(default=0, ge=0, description="the refused request this read was for (0: none)")
+    source: ObservationSource
+    http_status: int
+    message: str
+
+
 class StepDeferred(SyncEventBase):
     type: Literal["StepDeferred"] = "StepDeferred"
     status: MallStatus
@@ -246,6 +261,7 @@ SyncEvent = Annotated[
     | MallStatusUpdated
     | MallUpdateRejected
     | MallStateObserved
+    | MallReadRefused
     | StepDeferred
     | AttentionNeeded
     | AttentionResolved,
@@ -300,6 +316,7 @@ SYNC_EVENT_TYPES: tuple[type[SyncEventBase], ...] = (
     MallStatusUpdated,
     MallUpdateRejected,
     MallStateObserved,
+    MallReadRefused,
     StepDeferred,
     AttentionNeeded,
     AttentionResolved,

@@ -17,6 +17,7 @@ from mallbridge_schema.events import (
     DeliveryDateSet,
     Event,
     MallOrderChanged,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -127,6 +128,13 @@ SYNC_EXAMPLES: list[Event] = [
     AttentionResolved(**ENVELOPE, based_on_seq=8, code="mall_final", scope="tenant"),
     MallUpdateRequested(  # a confirm-only request: status is the one the order has, unchanged
         **ENVELOPE, based_on_seq=8, request_no=6, status=MallStatus.SHIPPING, request={"confirmed": True}
+    ),
+    MallReadRefused(
+        **ENVELOPE,
+        based_on_seq=7,
+        source="resync",
+        http_status=404,
+        message="read order: HTTP 404: Order not found",
     ),
 ]
 OPERATOR_EXAMPLES: list[Event] = [

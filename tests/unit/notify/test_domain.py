@@ -70,6 +70,7 @@ def test_only_attention_events_alert() -> None:
         "MallUpdateRequested": None,
         "MallStatusUpdated": None,
         "MallUpdateRejected": None,
+        "MallReadRefused": None,
         "MallStateObserved": None,
         "StepDeferred": None,
         "AttentionNeeded": "tenant_paused",  # the example is tenant-scoped

@@ -16,9 +16,10 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.bootstrap import PublisherService
 from mallbridge_publisher.config import PublisherSettings
-from mallbridge_publisher.ports import MallOutcomeUnknown
+from mallbridge_publisher.ports import MallOutcomeUnknown, MallRejected
 from mallbridge_schema.events import (
     AttentionNeeded,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     OrderResyncRequested,
@@ -243,3 +244,26 @@ async def test_an_update_mall_accepted_is_recorded_as_a_confirm_only_when_it_onl
         await eventually_on_loop(lambda: "MallStatusUpdated" in kinds(log, "A-1"))
     (updated,) = [e for e in sync_events(log) if isinstance(e, MallStatusUpdated)]
     assert (updated.status, updated.request) == (MallStatus.OPEN, {"confirmed": True})
+
+
+async def test_a_resync_mall_answers_404_is_recorded_once_and_not_read_again() -> None:
+    """MALL does not know the order: the refused read answers the resync (it was read again at every backoff,
+    for ever, each GET against the tenant's daily quota)."""
+    log, mall = FakeEventLog(), FakeMall()
+    w = OrderEventWriter(log, TOPICS.order_events)
+    await w.write(w.first_seen("acme", "A-1", "101", "pending"))
+    mall.failures["GET"].append(MallRejected("read order 101: HTTP 404: Order not found", http_status=404))
+    async with running(log, mall):
+        await write_operator(log, resync("A-1", "101"))
+        await eventually_on_loop(lambda: "MallReadRefused" in kinds(log, "A-1"))
+        # a later order is worked on to its end: the engine got well past A-1's refused read
+        await w.write(w.first_seen("acme", "M-1", "199", "in_process"))
+        await eventually_on_loop(lambda: "MallStatusUpdated" in kinds(log, "M-1"))
+    assert mall.gets("101") == 1
+    assert kinds(log, "A-1") == ["MallReadRefused"]
+    [refused] = [e for e in sync_events(log) if isinstance(e, MallReadRefused)]
+    assert (refused.source, refused.http_status) == ("resync", 404)
+    async with running(log, mall):  # restarted: the answered resync is folded, not read again
+        await w.write(w.first_seen("acme", "M-2", "299", "in_process"))
+        await eventually_on_loop(lambda: "MallStatusUpdated" in kinds(log, "M-2"))
+    assert mall.gets("101") == 1

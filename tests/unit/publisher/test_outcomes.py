@@ -13,6 +13,7 @@ from mallbridge_core.domain.projection import (
     FastCentrikSide,
     MallSide,
     OrderState,
+    Rejection,
     RequestInDoubt,
     apply,
 )
@@ -42,9 +43,11 @@ from mallbridge_publisher.ports import (
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
+    OrderResyncRequested,
     OrderStatusChanged,
     StepDeferred,
 )
@@ -229,12 +232,60 @@ def test_a_read_answers_the_read_the_plan_asked_for_and_names_only_what_changed(
     assert (observed.confirmed, observed.mdp) == (None, True)  # MALL did not say confirmed: none made up
 
 
-def test_a_refused_read_that_settles_no_request_records_nothing_and_reads_again_later() -> None:
+def resync_requested() -> OrderResyncRequested:
+    return OrderResyncRequested(
+        event_id=UUID(int=99),
+        tenant_id="acme",
+        order_number="A-1",
+        mall_order_id="10085339301",
+        occurred_at=T0,
+        recorded_at=T0,
+        by="jana",
+    )
+
+
+def test_a_resync_read_mall_refuses_for_good_is_recorded_and_answers_the_resync() -> None:
+    """A 404 to a resync's read (MALL does not know the order) was retried at every backoff for ever, each
+    GET against the tenant's daily quota: it is recorded, and the fold takes it as the resync's answer."""
+    settled = state(mall=MallSide(last_request_no=4, settled_request_no=4))
+    asked = apply(settled, resync_requested())
+    assert asked.resync_pending
     read = PendingRead("resync", 0)
     effects = after_read(
-        state(), read, MallRejected("404", http_status=404), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+        asked,
+        read,
+        MallRejected("read: HTTP 404", http_status=404),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
     )
-    assert (effects.events, effects.next, effects.retry_reason) == ((), Next.BACKOFF, "read_failed")
+    [refused] = effects.events
+    assert isinstance(refused, MallReadRefused)
+    assert (refused.source, refused.request_no, refused.http_status) == ("resync", 0, 404)
+    assert (effects.next, effects.retry_reason, effects.read_again) == (Next.REPLAN, None, False)
+    after = apply(asked, refused)
+    assert not after.resync_pending
+    assert after.mall._replace(reads_answered=frozenset()) == asked.mall  # nothing else about MALL changes
+
+
+def test_a_refusals_read_mall_refuses_for_good_marks_the_refusal_read_and_it_stands() -> None:
+    refusal = Rejection(MallStatus.SHIPPED, 2, 400, "bad", request_no=4, body={"status": "shipped"})
+    refused_put = state(mall=MallSide(last_request_no=4, settled_request_no=4, rejection=refusal))
+    read = PendingRead("refusal", 4)
+    effects = after_read(
+        refused_put,
+        read,
+        MallRejected("404", http_status=404),
+        tenant_paused=False,
+        pause_probe_s=PROBE_S,
+        stamp=stamp(),
+    )
+    [refused] = effects.events
+    assert isinstance(refused, MallReadRefused)
+    assert (refused.source, refused.request_no) == ("refusal", 4)
+    rejection = apply(refused_put, refused).mall.rejection
+    assert rejection is not None
+    assert (rejection.read, rejection.request_no) == (True, 4)
 
 
 def test_a_404_on_the_read_records_the_request_in_doubt_as_refused() -> None:

@@ -22,6 +22,7 @@ from mallbridge_schema.events import (
     DeliveryDateSet,
     Event,
     MallOrderChanged,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -161,6 +162,12 @@ def _(event: MallStateObserved) -> str:
     changed = f"; changed: {', '.join(event.changed)}" if event.changed else "; nothing new"
     why = _READ_BECAUSE.get(event.source, event.source)
     return f"MALL read ({why}{settles}): {event.status}, {confirmed}{changed}"
+
+
+@_summary.register
+def _(event: MallReadRefused) -> str:
+    why = _READ_BECAUSE.get(event.source, event.source)
+    return f"MALL refused the read ({why}): HTTP {event.http_status} {event.message}; not read again for it"
 
 
 @_summary.register

@@ -175,7 +175,7 @@ def _sync_complete(fact: SyncFact) -> bool:
         return fact.status is not None
     if fact.type in ("AttentionNeeded", "AttentionResolved"):
         return fact.code is not None
-    return False
+    return fact.type == "MallReadRefused"
 
 
 def _operator_complete(fact: OperatorFact) -> bool:

@@ -9,8 +9,9 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 | answer               | MallStatusUpdated; backoff starts over    | MallStateObserved (source, changed);    |
 |                      |                                           | on a notice (webhook, poll) only when   |
 |                      |                                           | something changed                       |
-| MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused   |
-|                      |                                           | (a read settling none: backoff)         |
+| MallRejected         | MallUpdateRejected                        | the request in doubt recorded refused;  |
+|                      |                                           | for a resync or a refusal's read:       |
+|                      |                                           | MallReadRefused (answers that read)     |
 | MallRateLimited      | gate waits retry_after; same PUT again *  | gate waits retry_after; read again      |
 | MallUnauthorized     | tenant paused (attention once); PUT again*| tenant paused (attention once)          |
 | MallOutcomeUnknown   | backoff; the request stays in doubt       | backoff, then read again                |
@@ -45,6 +46,7 @@ from mallbridge_publisher.ports import (
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -206,9 +208,20 @@ def _after_read(
         step = PutStep(doubt.status, doubt.body)
         refusal = _refusal(state, read.request_no, step, outcome, stamp=stamp, based_on=doubt.based_on_seq)
         return Effects(events=(refusal,))
+    if isinstance(outcome, MallRejected) and read.source in ("resync", "refusal"):
+        # Refused for good (404: MALL does not know the order): recorded, it answers the read, which would
+        # otherwise be asked for at every backoff for ever, each GET against the tenant's daily quota.
+        refused = MallReadRefused(
+            **stamp.envelope(state),
+            request_no=read.request_no,
+            source=read.source,
+            http_status=outcome.http_status,
+            message=str(outcome),
+        )
+        return Effects(events=(refused,))
     if isinstance(outcome, MallAnswerInvalid):
         return Effects(next=Next.BACKOFF, retry_reason="invalid_answer")
-    # 5xx, timeouts; and a refusal of a read that settles no request in doubt (nothing to record it as)
+    # 5xx, timeouts; and a refusal of a read that settles nothing (a notice's: nothing to record it as)
     return Effects(next=Next.BACKOFF, retry_reason="read_failed")
 
 

@@ -26,6 +26,8 @@ itself when nothing changes). The rules (ARCHITECTURE.md §3, §6):
   refusal no longer stands). The observation's own `changed` decides, not a comparison with the state,
   so that a balance claim folded in between cannot change the result. Refusals of `returned` are
   counted for the operator's return requests.
+- **A read MALL refused for good** (`MallReadRefused`, e.g. 404: MALL does not know the order) answers
+  the read it was owed for, a resync or the read after a refusal, and changes nothing else.
 - An order event of the FastCentrik side never touches this side, so the two topics may interleave in
   any order; redelivered sync events change nothing.
 """
@@ -43,6 +45,7 @@ from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,
     Event,
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRejected,
@@ -334,6 +337,23 @@ def _observed(event: MallStateObserved, mall: MallSide) -> MallSide:
     )
 
 
+def _read_refused(event: MallReadRefused, mall: MallSide) -> MallSide:
+    """MALL refused the read for good (404: it does not know the order): the read it was owed for is
+    answered (a resync; the read after a refusal), or it would be asked for again and again. MALL's side
+    is as it was: the refusal a read was owed for still stands."""
+    if event.source == "resync" and event.event_id not in mall.reads_answered:
+        return _mall_side(mall, reads_answered=mall.reads_answered | {event.event_id})
+    rejection = mall.rejection
+    if (
+        event.source == "refusal"
+        and rejection is not None
+        and rejection.read_by is None
+        and event.request_no == rejection.request_no
+    ):
+        return _mall_side(mall, rejection=_read(rejection, event.event_id))
+    return mall
+
+
 _STANDING_CHANGES = frozenset({"status", "confirmed"})
 
 _SYNC_FOLDS: dict[type[Event], Callable[[Any, MallSide], MallSide]] = {
@@ -341,6 +361,7 @@ _SYNC_FOLDS: dict[type[Event], Callable[[Any, MallSide], MallSide]] = {
     MallStatusUpdated: _updated,
     MallUpdateRejected: _rejected,
     MallStateObserved: _observed,
+    MallReadRefused: _read_refused,
     StepDeferred: _deferred,
     AttentionNeeded: _attention_needed,
     AttentionResolved: _attention_resolved,
