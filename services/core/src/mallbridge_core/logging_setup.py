@@ -7,17 +7,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
-
-from pydantic import BeforeValidator
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
-"""A service's `log_level` setting: one of these, in any case (a typo is a usage error naming the setting)."""
+from typing import Any
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 

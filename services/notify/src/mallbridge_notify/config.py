@@ -12,8 +12,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mallbridge_core.logging_setup import LogLevel
-
 DEFAULT_HTTP_PORT = 8082
 
 
@@ -24,7 +22,7 @@ class NotifySettings(BaseSettings):
     http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
     group: str = Field(default="mallbridge-notify", min_length=1)
     lanes: str = Field(default="", description="comma-separated lanes; empty: every lane of the tenants file")
-    log_level: LogLevel = "INFO"
+    log_level: str = "INFO"
     console_base_url: str = Field(
         default="http://127.0.0.1:8081", description="where people open the console (the publisher's HTTP address)"
     )

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mallbridge_core.logging_setup import LogLevel
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
 from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
@@ -28,7 +27,7 @@ class PublisherSettings(BaseSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     group: str = Field(default="mallbridge-publisher", min_length=1)
     lanes: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_LANE,)
-    log_level: LogLevel = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tenant_concurrency: int = Field(default=DEFAULT_TENANT_CONCURRENCY, ge=1, le=256)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
@@ -47,6 +46,11 @@ class PublisherSettings(BaseSettings):
     mall_transport: Literal["http1", "httpcore"] = "http1"
     # The operator token of the web console (MALLBRIDGE_CONSOLE_TOKEN): unset, the console is off.
     console_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_CONSOLE_TOKEN"))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("console_token", mode="before")
     @classmethod
