@@ -36,6 +36,8 @@ def test_demo_takes_the_log_from_mallbridge_log(monkeypatch: pytest.MonkeyPatch)
         (run, [], {"MALLBRIDGE_RUN_PORT": "http"}, "MALLBRIDGE_RUN_PORT: Input should be a valid integer"),
         (run, ["--port", "70000"], {}, "--port / MALLBRIDGE_RUN_PORT: Input should be less than or equal to 65535"),
         (run, ["--log", "sqlite:///x.db"], {}, "mallbridge run needs --tenants (or MALLBRIDGE_TENANTS)"),
+        (run, ["--log-level", "LOUD"], {}, "--log-level / MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
+        (run, [], {"MALLBRIDGE_RUN_LOG_LEVEL": "verbose"}, "MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG'"),
     ],
 )
 def test_bad_settings_are_usage_errors_before_anything_starts(

@@ -60,3 +60,16 @@ def test_hot_orders_comes_from_the_environment_and_a_negative_count_is_refused(
     result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"])
     assert result.exit_code == 2
     assert "MALLBRIDGE_INGEST_HOT_ORDERS" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env"), [(["--log-level", "LOUD"], {}), ([], {"MALLBRIDGE_INGEST_LOG_LEVEL": "loud"})]
+)
+def test_a_bad_log_level_is_a_usage_error_saying_what_is_allowed(args: list[str], env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli.ingest, [*args, "--tenants", "none.toml", "--log", "sqlite:///x.db"], env=env)
+    assert result.exit_code == 2, result.output  # was a ValueError traceback from logging, after the settings
+    assert "MALLBRIDGE_INGEST_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in result.output
+
+
+def test_the_log_level_is_taken_in_any_case() -> None:
+    assert IngestSettings.from_command_line(COMMON, log_level="warning").log_level == "WARNING"

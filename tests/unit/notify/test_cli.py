@@ -43,3 +43,11 @@ def test_a_bad_console_url_names_the_option(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--console-base-url" in result.stderr
     assert "must start with http:// or https://" in result.stderr
+
+
+def test_a_bad_log_level_names_the_option_and_what_is_allowed(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text("[tenants.acme]\n")
+    result = CliRunner().invoke(main, ["notify", "--tenants", str(tenants), "--log-level", "LOUD"])
+    assert result.exit_code == 2, result.output
+    assert "--log-level / MALLBRIDGE_NOTIFY_LOG_LEVEL: Input should be 'DEBUG', 'INFO'" in result.stderr

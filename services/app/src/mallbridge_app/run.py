@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options, setting_option, settings_from
+from mallbridge_core.settings import CommonOptions, LogLevel, common_options, setting_option, settings_from
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_core.topics import DEFAULT_LANE
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
@@ -35,7 +35,7 @@ class RunSettings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     http_port: int = Field(default=8081, ge=0, le=65535)
     lanes: str = DEFAULT_LANE
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     def lane_names(self) -> tuple[str, ...]:
         return tuple(lane.strip() for lane in self.lanes.split(",") if lane.strip())

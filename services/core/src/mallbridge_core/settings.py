@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import click
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.topics import DEFAULT_LANE, Topics
@@ -27,6 +27,15 @@ from mallbridge_schema.serde import DEFAULT_TOPIC_PREFIX
 DEFAULT_KAFKA = "127.0.0.1:9092"
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound=BaseSettings)
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
+"""A log level setting, in any case: checked with the other settings, so a wrong one is a usage error naming
+its option and variable (not a traceback from `logging` once the command has started)."""
 
 
 def env_name(settings: type[BaseSettings], field: str) -> str:

@@ -54,7 +54,12 @@ def _tenants_path(common: CommonOptions) -> str:
     default=None,
     help="Run the export-URL pollers [env MALLBRIDGE_INGEST_RUN_POLLERS; on].",
 )
-@click.option("--log-level", default=None, envvar="MALLBRIDGE_LOG_LEVEL", help="[env MALLBRIDGE_LOG_LEVEL; INFO].")
+@click.option(
+    "--log-level",
+    default=None,
+    envvar="MALLBRIDGE_LOG_LEVEL",
+    help="DEBUG, INFO, WARNING or ERROR [env MALLBRIDGE_INGEST_LOG_LEVEL or MALLBRIDGE_LOG_LEVEL; INFO].",
+)
 @common_options
 @click.pass_context
 def ingest(

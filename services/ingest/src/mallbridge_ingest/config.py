@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mallbridge_core.settings import CommonOptions, settings_from
+from mallbridge_core.settings import CommonOptions, LogLevel, settings_from
 from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES
 from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
 from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
@@ -27,7 +27,7 @@ class IngestSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     run_pollers: bool = True
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1)
     max_orders: int = Field(default=MAX_ORDERS, ge=1)

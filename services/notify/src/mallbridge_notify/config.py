@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mallbridge_core.settings import LogLevel
+
 DEFAULT_HTTP_PORT = 8082
 
 
@@ -22,7 +24,7 @@ class NotifySettings(BaseSettings):
     http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
     group: str = Field(default="mallbridge-notify", min_length=1)
     lanes: str = Field(default="", description="comma-separated lanes; empty: every lane of the tenants file")
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     console_base_url: str = Field(
         default="http://127.0.0.1:8081", description="where people open the console (the publisher's HTTP address)"
     )
