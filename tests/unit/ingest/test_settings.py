@@ -73,3 +73,19 @@ def test_a_bad_log_level_is_a_usage_error_saying_what_is_allowed(args: list[str]
 
 def test_the_log_level_is_taken_in_any_case() -> None:
     assert IngestSettings.from_command_line(COMMON, log_level="warning").log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("notjson", 'not JSON; allowed: a JSON object of tenant id to pushes per second, e.g. {"big": 500}'),
+        ("[500]", "Input should be a valid dictionary"),
+        ('{"big": -1}', "Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_bad_per_tenant_push_rate_names_its_variable(value: str, expected: str) -> None:
+    env = {"MALLBRIDGE_INGEST_PUSH_RATE_PER_TENANT": value}
+    result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"], env=env)
+    assert result.exit_code == 2, result.output  # text that is not JSON was pydantic-settings' SettingsError traceback
+    assert "MALLBRIDGE_INGEST_PUSH_RATE_PER_TENANT: " in result.output
+    assert expected in result.output

@@ -7,10 +7,11 @@ The options every subcommand shares (`--log`, `--tenants`, `--topic-prefix`, ...
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, NonNegativeFloat, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mallbridge_core.settings import CommonOptions, LogLevel, settings_from
 from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES
@@ -38,7 +39,7 @@ class IngestSettings(BaseSettings):
     # MALLBRIDGE_INGEST_PUSH_RATE_PER_TENANT='{"big": 500}').
     push_rate_per_s: float = Field(default=200.0, ge=0)
     push_burst: int = Field(default=400, ge=1)
-    push_rate_per_tenant: dict[str, float] = Field(default_factory=dict)
+    push_rate_per_tenant: Annotated[dict[str, NonNegativeFloat], NoDecode] = Field(default_factory=dict)
     # Signed pushes remembered per tenant to answer a replay (same timestamp and signature) as the first,
     # in a temporary file (adapters/replay.py), for the whole signature window. The default covers that
     # window at the default rate limit: 200 pushes/s x 300 s = 60,000, plus the burst (400) and up to a
@@ -52,6 +53,19 @@ class IngestSettings(BaseSettings):
     # temporary file until their order changes again (mallbridge_ingest/state_store.py). 0: all in memory.
     hot_orders: int = Field(default=5_000, ge=0)
     tune_gc: bool = False  # process-wide GC settings for throughput (the CLI's processes, not tests)
+
+    @field_validator("push_rate_per_tenant", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        """The variable's JSON, read here so that text that is not JSON is named like any other bad value."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                'not JSON; allowed: a JSON object of tenant id to pushes per second, e.g. {"big": 500}'
+            ) from None
 
     @classmethod
     def from_command_line(cls, common: CommonOptions, **given: Any) -> IngestSettings:
