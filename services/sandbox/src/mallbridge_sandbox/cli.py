@@ -49,13 +49,21 @@ def collect_partners(
 
 
 @click.command(name="sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="MALLBRIDGE_SANDBOX_HOST")
-@click.option("--port", default=8090, show_default=True, type=int, envvar="MALLBRIDGE_SANDBOX_PORT")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MALLBRIDGE_SANDBOX_HOST", show_envvar=True)
+@click.option(
+    "--port",
+    default=8090,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="MALLBRIDGE_SANDBOX_PORT",
+    show_envvar=True,
+)
 @click.option(
     "--partners",
     "partners_file",
     type=click.Path(dir_okay=False),
     envvar="MALLBRIDGE_SANDBOX_PARTNERS",
+    show_envvar=True,
     help="TOML or JSON file of partners ([partners.NAME] client_id, quota), or a mallbridge tenants file.",
 )
 @click.option(
