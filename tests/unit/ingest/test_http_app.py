@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from pydantic import SecretStr
 
@@ -15,6 +16,7 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.signature import sign
 from mallbridge_ingest.bootstrap import build_app
 from mallbridge_ingest.config import IngestSettings
+from mallbridge_ingest.domain.mall_webhook import WebhookBodyError, webhook_ids
 from tests.unit.ingest.fakes import FakeEventLog
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -261,3 +263,34 @@ async def test_each_app_has_its_own_metrics_registry(log: FakeEventLog) -> None:
     a = build_app(settings=IngestSettings(), log=log, tenants=TENANTS)
     b = build_app(settings=IngestSettings(), log=FakeEventLog(), tenants=TENANTS)
     assert a.state.metrics.registry is not b.state.metrics.registry
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ([10085339302, "10085339303", 0, "99999999999999999999"], True),
+        ([], True),
+        ([True], False),
+        ([1.5], False),
+        ([-3], False),
+        (["12a"], False),
+        ([""], False),
+        ([10**20], False),
+        ([None], False),
+        ({"ids": [1]}, False),
+        (list(range(1, 1002)), False),
+    ],
+)
+async def test_openapi_documents_the_webhook_body_the_webhook_takes(
+    client: httpx.AsyncClient, body: Any, accepted: bool
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    op = spec["paths"]["/v1/tenants/{tenant_id}/mall-webhook/{token}"]["post"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]  # was any array: items {}
+    assert jsonschema.Draft202012Validator(schema).is_valid(body) is accepted
+    try:
+        webhook_ids(body)
+    except WebhookBodyError:
+        assert not accepted
+    else:
+        assert accepted

@@ -36,7 +36,7 @@ from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, Problem
 from mallbridge_ingest.adapters.http_push import read_limited
 from mallbridge_ingest.adapters.problems import ProblemError
 from mallbridge_ingest.adapters.webhook_token import install_token_redaction
-from mallbridge_ingest.domain.mall_webhook import ALLOWED_BODY, WebhookBodyError, webhook_ids
+from mallbridge_ingest.domain.mall_webhook import ALLOWED_BODY, BODY_SCHEMA, WebhookBodyError, webhook_ids
 from mallbridge_ingest.mall_webhook import MallWebhookInbox
 from mallbridge_ingest.metrics import UNKNOWN_TENANT
 from mallbridge_ingest.service import NotReadyError
@@ -151,7 +151,7 @@ def add_webhook_route(app: FastAPI, handler: WebhookHandler) -> None:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"type": "array", "maxItems": 1000, "items": {}}}},
+                "content": {"application/json": {"schema": BODY_SCHEMA}},
             }
         },
         summary="MALL's webhook: changed order ids",

@@ -22,6 +22,20 @@ ALLOWED_BODY = (
     f"{MAX_ID_DIGITS} digits, e.g. [10085339302, 10085339303]"
 )
 
+BODY_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "maxItems": MAX_WEBHOOK_IDS,
+    "items": {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 10**MAX_ID_DIGITS - 1},
+            {"type": "string", "pattern": f"^[0-9]{{1,{MAX_ID_DIGITS}}}$"},
+        ]
+    },
+    "description": ALLOWED_BODY,
+    "example": [10085339302, 10085339303],
+}
+"""The body as JSON Schema (the OpenAPI document's request body): what `webhook_ids` takes."""
+
 
 class WebhookBodyError(ValueError):
     """The body is not what MALL sends: `field` says where (`body`, `body[3]`), `allowed` what is allowed."""
