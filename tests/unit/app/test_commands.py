@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from mallbridge_app.demo.cli import DemoSettings, demo
-from mallbridge_app.run import RunSettings, run
-from mallbridge_core.settings import settings_from
+from mallbridge_app.run import RunSettings, _servers, run
+from mallbridge_core.settings import CommonOptions, settings_from
 
 
 def test_run_settings_from_the_environment_with_given_options_on_top(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +49,15 @@ def test_bad_settings_are_usage_errors_before_anything_starts(
     result = CliRunner().invoke(command, args, env=env)  # type: ignore[arg-type]
     assert result.exit_code == 2, result.output
     assert expected in result.stderr
+
+
+def test_run_binds_the_publisher_where_http_host_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text("[tenants.acme]\n")
+    common = CommonOptions(f"sqlite:///{tmp_path}/e.db", str(tenants), "mallbridge.", 1)
+    monkeypatch.setenv("MALLBRIDGE_RUN_HTTP_HOST", "0.0.0.0")
+    settings = settings_from(RunSettings, {"host": "0.0.0.0", "http_port": 0})
+    server, publisher = _servers(common, settings)
+    # was always 127.0.0.1: `mallbridge run --host 0.0.0.0` left the console reachable from this machine only
+    assert (server.config.host, publisher.settings.http_host) == ("0.0.0.0", "0.0.0.0")
+    assert settings_from(RunSettings, {"http_host": "10.0.0.5"}).http_host == "10.0.0.5"

@@ -33,6 +33,7 @@ class RunSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
     http_port: int = Field(default=8081, ge=0, le=65535)
     lanes: str = DEFAULT_LANE
     log_level: LogLevel = "INFO"
@@ -59,7 +60,8 @@ def _servers(common: CommonOptions, settings: RunSettings) -> tuple[uvicorn.Serv
     )
     config = uvicorn.Config(ingest_app, host=settings.host, port=settings.port, log_config=None, access_log=False)
     publisher_settings = settings_from(
-        PublisherSettings, {"http_port": settings.http_port, "lanes": settings.lane_names()}
+        PublisherSettings,
+        {"http_host": settings.http_host, "http_port": settings.http_port, "lanes": settings.lane_names()},
     )
     publisher = bootstrap(
         settings=publisher_settings,
@@ -96,6 +98,7 @@ async def _run_both(common: CommonOptions, settings: RunSettings) -> None:
 @common_options
 @setting_option(RunSettings, "host", "--host", help="Address of ingest's push API.")
 @setting_option(RunSettings, "port", "--port", type=int, help="Port of ingest's push API.")
+@setting_option(RunSettings, "http_host", "--http-host", help="Address of the publisher's health, metrics and console.")
 @setting_option(RunSettings, "http_port", "--http-port", type=int, help="Publisher health and metrics port.")
 @setting_option(RunSettings, "lanes", "--lanes", help="Comma-separated lanes the publisher serves.")
 @setting_option(RunSettings, "log_level", "--log-level", help="Log level (DEBUG, INFO, WARNING, ERROR).")
