@@ -112,3 +112,17 @@ def test_the_console_token_comes_from_its_own_variable(started: list[PublisherSe
     token = started[0].console_token
     assert token is not None
     assert token.get_secret_value() == "a-long-enough-console-token"
+
+
+def test_help_shows_each_options_variable_and_default() -> None:
+    # the root README: "Each subcommand's own options show their variable in `mallbridge <subcommand> --help`"
+    shown = CliRunner().invoke(cli.publisher, ["--help"], terminal_width=300).output
+    for option, variable, default in [
+        ("--http-host", "MALLBRIDGE_PUBLISHER_HTTP_HOST", "127.0.0.1"),
+        ("--http-port", "MALLBRIDGE_PUBLISHER_HTTP_PORT", "8081"),
+        ("--lanes", "MALLBRIDGE_PUBLISHER_LANES", "default"),
+        ("--group", "MALLBRIDGE_PUBLISHER_GROUP", "mallbridge-publisher"),
+        ("--log-level", "MALLBRIDGE_PUBLISHER_LOG_LEVEL", "INFO"),
+    ]:
+        line = next(line for line in shown.splitlines() if line.strip().startswith(option))
+        assert f"[env var: {variable}; default: {default}]" in line, line

@@ -69,7 +69,7 @@ class SettingOption(click.Option):
 
 def setting_option(settings: type[BaseSettings], field: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
     """A click option that overrides `settings.<field>` when given (its parameter name is `field`)."""
-    default = settings.model_fields[field].default
+    kwargs.setdefault("settings_default", settings.model_fields[field].default)
     return click.option(
         *decls,
         field,
@@ -77,7 +77,6 @@ def setting_option(settings: type[BaseSettings], field: str, *decls: str, **kwar
         default=None,
         envvar=env_name(settings, field),
         show_envvar=True,
-        settings_default=default,
         **kwargs,
     )
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options, env_name
+from mallbridge_core.settings import CommonOptions, common_options, env_name, setting_option
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
@@ -72,11 +72,17 @@ async def serve(service: PublisherService) -> None:
 
 @click.command(name="publisher")
 @common_options
-@click.option("--http-host", default=None, help="Address for health and metrics [default: 127.0.0.1].")
-@click.option("--http-port", default=None, type=int, help="Port for /healthz, /readyz, /metrics [default: 8081].")
-@click.option("--lanes", default=None, help="Comma-separated lanes this instance serves [default: default].")
-@click.option("--group", default=None, help="Consumer group of all publishers [default: mallbridge-publisher].")
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR [default: INFO].")
+@setting_option(PublisherSettings, "http_host", "--http-host", help="Address for health, metrics and the console.")
+@setting_option(PublisherSettings, "http_port", "--http-port", type=int, help="Port for /healthz, /readyz, /metrics.")
+@setting_option(
+    PublisherSettings,
+    "lanes",
+    "--lanes",
+    settings_default=",".join(PublisherSettings.model_fields["lanes"].default),
+    help="Comma-separated lanes this instance serves.",
+)
+@setting_option(PublisherSettings, "group", "--group", help="Consumer group of all publishers.")
+@setting_option(PublisherSettings, "log_level", "--log-level", help="DEBUG, INFO, WARNING or ERROR.")
 def publisher(common: CommonOptions, **options: Any) -> None:
     """Project order events into MALL statuses and call the MALL Partner API.
 
