@@ -35,6 +35,7 @@ ORDER_EVENTS_TOPIC = "order-events.v1"
 SYNC_EVENTS_TOPIC = "sync-events.v1"
 OPERATOR_EVENTS_TOPIC = "operator-events.v1"
 DEAD_LETTER_TOPIC = "dead-letter.v1"
+NOTIFY_ALERTS_TOPIC = "notify-alerts.v1"  # the notifier's ledger (mallbridge_notify.domain.ledger), one for all lanes
 DEFAULT_TOPIC_PREFIX = "mallbridge."
 
 ORDER_EVENT_ADAPTER: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)

@@ -29,3 +29,12 @@ def test_every_topic_of_every_lane_is_exported_and_nothing_foreign() -> None:
 
     assert found == sorted(name.removeprefix("p.") for name in ours)
     assert "operator-events.v1" in found
+
+
+def test_the_notifiers_ledger_is_exported_too() -> None:
+    # without it, `mallbridge notify` on the log the export is imported into sends recent attention items again
+    names = ["p.order-events.v1", "p.sync-events.v1", "p.notify-alerts.v1", "p.lane-acme.notify-alerts.v1"]
+
+    found = asyncio.run(logtool.discover_topics(ListingLog(names), "p."))  # type: ignore[arg-type]
+
+    assert found == ["notify-alerts.v1", "order-events.v1", "sync-events.v1"]  # one ledger for all lanes

@@ -37,11 +37,25 @@ import click
 
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
-from mallbridge_schema.serde import DEAD_LETTER_TOPIC, OPERATOR_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC
+from mallbridge_schema.serde import (
+    DEAD_LETTER_TOPIC,
+    NOTIFY_ALERTS_TOPIC,
+    OPERATOR_EVENTS_TOPIC,
+    ORDER_EVENTS_TOPIC,
+    SYNC_EVENTS_TOPIC,
+)
 
 # every topic mallbridge writes: an export without one of them would lose that part of the audit trail
 BASE_TOPICS = (ORDER_EVENTS_TOPIC, SYNC_EVENTS_TOPIC, OPERATOR_EVENTS_TOPIC, DEAD_LETTER_TOPIC)
-_MALLBRIDGE_TOPIC = re.compile(r"(?:lane-[^.]+\.)?(?:" + "|".join(re.escape(t) for t in BASE_TOPICS) + r")")
+# ... and the notifier's ledger (one for all lanes): without it, `mallbridge notify` on the target log would
+# send every attention item of the last MALLBRIDGE_NOTIFY_MAX_AGE_S again
+_MALLBRIDGE_TOPIC = re.compile(
+    r"(?:(?:lane-[^.]+\.)?(?:"
+    + "|".join(re.escape(t) for t in BASE_TOPICS)
+    + r")|"
+    + re.escape(NOTIFY_ALERTS_TOPIC)
+    + ")"
+)
 IMPORT_CHUNK = 1000
 
 

@@ -19,8 +19,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from mallbridge_notify.domain.alerts import Alert, Channel, is_stale
+from mallbridge_schema.serde import NOTIFY_ALERTS_TOPIC
 
-LEDGER_TOPIC = "notify-alerts.v1"
+LEDGER_TOPIC = NOTIFY_ALERTS_TOPIC
 
 
 class LedgerEntry(BaseModel):
