@@ -4,9 +4,11 @@ orders' hour, what one run records and spends, and a run that cannot finish reco
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from mallbridge_core.domain.mall_side import MallSide
@@ -14,6 +16,7 @@ from mallbridge_core.domain.projection import FastCentrikSide, OrderState
 from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
+from mallbridge_publisher.balance import cli as balance_cli
 from mallbridge_publisher.balance.drift import TenantLog, compare, unknown_drift
 from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_table, report_dict
@@ -208,3 +211,27 @@ async def test_a_429_is_waited_out_and_counted() -> None:
     report = await BalanceRun(log, mall, PREFIX, lambda: NOW, page_size=100, sleep=sleep)([ACME])
     assert (report.spent.pages, report.spent.rate_limited, waited) == (2, 1, [7.0])
     assert run.page_size == 100
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("MALLBRIDGE_PUBLISHER_MALL_PAGE_SIZE", "50", "Input should be greater than or equal to 100"),
+        ("MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S", "soon", "Input should be a valid number"),
+    ],
+)
+def test_a_bad_publisher_variable_is_could_not_run_not_drift(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text('[tenants.acme]\nmall_client_id = "env:ACME_ID"\n')
+    db = tmp_path / "events.db"
+    db.touch()
+    args = ["--tenants", str(tenants), "--log", f"sqlite:///{db}"]
+    result = CliRunner().invoke(balance_cli.balance, args, env={variable: value, "ACME_ID": "k"})
+    # was a ValidationError traceback and exit 1, the exit code that says "drift found"
+    assert result.exit_code == 2, result.output
+    assert f"Error: publisher setting {variable.removeprefix('MALLBRIDGE_PUBLISHER_').lower()} (env {variable})" in (
+        result.stderr
+    )
+    assert expected in result.stderr

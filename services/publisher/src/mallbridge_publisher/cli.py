@@ -32,10 +32,11 @@ def settings_from(options: Mapping[str, Any]) -> PublisherSettings:
     try:
         return PublisherSettings(**given)
     except ValidationError as exc:
-        raise click.UsageError(_explain(exc)) from None
+        raise click.UsageError(explain_settings_error(exc)) from None
 
 
-def _explain(exc: ValidationError) -> str:
+def explain_settings_error(exc: ValidationError) -> str:
+    """One line per bad setting: its name, option or variable, and what is allowed."""
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "settings"

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
@@ -24,6 +25,7 @@ from mallbridge_publisher.adapters.mall_http import HttpMallClient
 from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_json, render_table
 from mallbridge_publisher.balance.run import BalanceReport, BalanceRun, ProgressHooks
+from mallbridge_publisher.cli import explain_settings_error
 from mallbridge_publisher.config import PublisherSettings
 
 EXIT_DRIFT = 1
@@ -85,6 +87,16 @@ def _progress(enabled: bool) -> Iterator[ProgressHooks]:
         )
 
 
+def _page_size(given: int | None) -> int:
+    """`--page-size`, else MALLBRIDGE_PUBLISHER_MALL_PAGE_SIZE (PublisherSettings, which checks every variable)."""
+    if given is not None:
+        return given
+    try:
+        return PublisherSettings().mall_page_size
+    except ValidationError as exc:
+        raise CouldNotRun(explain_settings_error(exc)) from None
+
+
 def _check_log_url(url: str) -> None:
     if (problem := missing_embedded_log(url)) is not None:
         raise CouldNotRun(problem)
@@ -127,7 +139,7 @@ def balance(
     """Compare MALL's non-final orders with the log; record and list the drift (exit 0 none, 1 drift, 2 error)."""
     tenants = _tenants_in_scope(common, tenant_id)
     _check_log_url(common.log_url)
-    size = page_size or PublisherSettings().mall_page_size
+    size = _page_size(page_size)
     with _progress(sys.stderr.isatty() if progress is None else progress) as hooks:
         report = asyncio.run(_run(common, tenants, size, hooks))
     click.echo(render_json(report) if fmt == "json" else render_table(report))
