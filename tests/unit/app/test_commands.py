@@ -38,6 +38,14 @@ def test_demo_takes_the_log_from_mallbridge_log(monkeypatch: pytest.MonkeyPatch)
         (run, [], {"MALLBRIDGE_RUN_PORT": "http"}, "MALLBRIDGE_RUN_PORT: Input should be a valid integer"),
         (run, ["--port", "70000"], {}, "--port / MALLBRIDGE_RUN_PORT: Input should be less than or equal to 65535"),
         (run, ["--log", "sqlite:///x.db"], {}, "mallbridge run needs --tenants (or MALLBRIDGE_TENANTS)"),
+        # the demo's own ingest and publisher read MALLBRIDGE_INGEST_* / _PUBLISHER_* too (was a traceback, exit 1)
+        (demo, ["--once"], {"MALLBRIDGE_INGEST_PUSH_BURST": "0"}, "MALLBRIDGE_INGEST_PUSH_BURST: Input should be"),
+        (
+            demo,
+            ["--once"],
+            {"MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S": "soon"},
+            "MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S: Input",
+        ),
         (run, ["--log-level", "LOUD"], {}, "--log-level / MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
         (run, [], {"MALLBRIDGE_RUN_LOG_LEVEL": "verbose"}, "MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG'"),
     ],

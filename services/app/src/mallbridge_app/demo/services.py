@@ -17,6 +17,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from mallbridge_core.eventlog import EventLog, open_event_log
+from mallbridge_core.settings import settings_from
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
@@ -88,7 +89,8 @@ class DemoServices:
 
     def _start_ingest(self, tenant: Tenant) -> None:
         app = build_app(
-            settings=IngestSettings(topic_prefix=self.prefix, run_pollers=False),
+            # settings_from: a bad MALLBRIDGE_INGEST_* variable is a usage error naming it, not a traceback
+            settings=settings_from(IngestSettings, {"topic_prefix": self.prefix, "run_pollers": False}),
             log=open_event_log(self.log_url),
             tenants={TENANT: tenant},
         )
@@ -105,12 +107,15 @@ class DemoServices:
 
     def _start_publisher(self, tenant: Tenant) -> PublisherService:
         publisher = bootstrap(
-            settings=PublisherSettings(
-                http_port=self.console_port,
-                backoff_base_s=0.1,
-                backoff_max_s=2.0,
-                operator_tail_interval_s=0.2,
-                console_token=self.console_token,
+            settings=settings_from(
+                PublisherSettings,
+                {
+                    "http_port": self.console_port,
+                    "backoff_base_s": 0.1,
+                    "backoff_max_s": 2.0,
+                    "operator_tail_interval_s": 0.2,
+                    "console_token": self.console_token,
+                },
             ),
             event_log=open_event_log(self.log_url),
             tenants={TENANT: tenant},
