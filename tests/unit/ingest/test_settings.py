@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -89,3 +91,25 @@ def test_a_bad_per_tenant_push_rate_names_its_variable(value: str, expected: str
     assert result.exit_code == 2, result.output  # text that is not JSON was pydantic-settings' SettingsError traceback
     assert "MALLBRIDGE_INGEST_PUSH_RATE_PER_TENANT: " in result.output
     assert expected in result.output
+
+
+def test_a_bad_variable_stops_an_import_before_it_starts(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text("[tenants.acme]\n")
+    snapshots = tmp_path / "orders.jsonl"
+    snapshots.write_text('{"order_number": "1", "mall_order_id": "1", "status": "pending"}\n')
+    args = [
+        "import",
+        str(snapshots),
+        "--tenant",
+        "acme",
+        "--tenants",
+        str(tenants),
+        "--log",
+        f"sqlite:///{tmp_path}/e.db",
+    ]
+    result = CliRunner().invoke(cli.ingest, args, env={"MALLBRIDGE_INGEST_PUSH_BURST": "0"})
+    # was a ValidationError traceback from the worker and exit 1, the code that says "some lines rejected"
+    assert result.exit_code == 2, result.output
+    assert "MALLBRIDGE_INGEST_PUSH_BURST: Input should be greater than or equal to 1" in result.output
+    assert not (tmp_path / "e.db").exists()

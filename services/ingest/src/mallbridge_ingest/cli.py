@@ -119,6 +119,8 @@ def import_command(
 ) -> None:
     """Import a JSON Lines or CSV snapshot file: valid lines are written, invalid ones reported (exit 1)."""
     configure_logging("WARNING")
+    # the workers read MALLBRIDGE_INGEST_* too: a bad one is a usage error here, before anything starts
+    IngestSettings.from_command_line(common, hot_orders=0)
     try:
         tenant = tenant_for_import(_tenants_path(common), tenant_id)
         file_format = detect_format(file, fmt)
