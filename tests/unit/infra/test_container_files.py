@@ -262,6 +262,13 @@ MUTATIONS = [
         id="k8s-more-publishers-than-partitions",
     ),
     pytest.param(
+        "infra/k8s/ingest.yaml",
+        "replicas: 1",
+        "replicas: 2",
+        "2 ingest replicas would write the same tenants",
+        id="k8s-ingest-replicas-share-tenants",
+    ),
+    pytest.param(
         "infra/k8s/publisher.yaml",
         "minAvailable: 1",
         "minAvailable: 2",

@@ -243,7 +243,13 @@ class Kubernetes:
         return files
 
     def _check_replicas(self, launch: Launch, replicas: int, where: str, problems: list[str]) -> None:
-        """Publishers share partitions in one consumer group: replicas beyond the partition count sit idle."""
+        """Publishers share partitions in one consumer group: replicas beyond the partition count sit idle.
+        Ingest numbers each order's events from its own memory: one writer per tenant, so one replica."""
+        if launch.argv[:1] == ["ingest"] and replicas > 1:
+            problems.append(
+                f"{where}: {replicas} ingest replicas would write the same tenants, each numbering an order's "
+                "events from its own memory; run one per group of tenants"
+            )
         if launch.argv[:1] != ["publisher"]:
             return
         partitions = launch.env.get("MALLBRIDGE_PARTITIONS")
