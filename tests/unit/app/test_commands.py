@@ -46,6 +46,9 @@ def test_demo_takes_the_log_from_mallbridge_log(monkeypatch: pytest.MonkeyPatch)
             {"MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S": "soon"},
             "MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S: Input",
         ),
+        # run's lanes were checked by the publisher's settings only, named as MALLBRIDGE_PUBLISHER_LANES
+        (run, [], {"MALLBRIDGE_RUN_LANES": "Big Shop"}, "MALLBRIDGE_RUN_LANES: Value error, 'Big Shop': a lane name"),
+        (run, ["--lanes", ",,"], {}, "--lanes / MALLBRIDGE_RUN_LANES: Value error, name at least one lane"),
         (run, ["--log-level", "LOUD"], {}, "--log-level / MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG', 'INFO'"),
         (run, [], {"MALLBRIDGE_RUN_LOG_LEVEL": "verbose"}, "MALLBRIDGE_RUN_LOG_LEVEL: Input should be 'DEBUG'"),
     ],
