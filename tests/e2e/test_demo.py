@@ -32,6 +32,8 @@ def test_demo_passes_every_scripted_outcome(engine: str, tmp_path: Path, request
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "8 of 8 outcomes as expected" in result.stdout
+    # not a terminal here: the live table's last line and the summary's title each on a line of their own
+    assert re.search(r"^ *Summary: expected outcome vs what happened *$", result.stdout, re.MULTILINE), result.stdout
 
 
 def test_the_demo_keeps_the_console_up_with_its_url_and_token_until_ctrl_c(tmp_path: Path) -> None:

@@ -262,6 +262,8 @@ async def run_demo(
             await demo.barrier()
             await demo.refresh()
             live.update(demo.progress.table())
+        if not console.is_terminal:
+            console.line()  # rich ends a live table with a line break only on a terminal (not in CI logs, files)
         rows = await demo.outcomes()
         console.print(summary_table(rows))
         passed = sum(1 for *_, ok in rows if ok)
