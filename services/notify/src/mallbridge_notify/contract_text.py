@@ -18,8 +18,9 @@ default lane first.
 **Keys and ordering.** The key of an order's event is `{tenant_id}:{order_number}` (UTF-8). Kafka keeps
 the records of one key in order, so one order's events arrive in the order they were written; there is
 no order across orders or topics. Tenant-level events have `order_number` "" (key `{tenant_id}:`).
-Order events carry a per-order `seq` (1 = first seen, no gaps); a sync event's `based_on_seq` names the
-order event its decision was made on.
+Order events carry a per-order `seq` (1 = first seen, then strictly increasing; a write the log did not
+acknowledge leaves a gap, so a gap is no missing event); a sync event's `based_on_seq` names the order
+event its decision was made on.
 
 **Delivery.** mallbridge writes each event once, but a reader sees a record again after a restart or a
 rebalance that happens before its offsets are committed: deduplicate by `event_id` (a UUID, unique per
