@@ -2,8 +2,11 @@
 order events, operator events).
 
 A lane also folds its tenants' history from the default lane's topics first (`Topics.history()`): a
-tenant moved to a lane keeps what MALL already has (the same partition count on both, so the same
-partition numbers). Folding is idempotent, so a rebuild cut short by the log can simply start over.
+tenant moved to a lane keeps what MALL already has. With the same partition count on both, an order's
+history is in the same partition number; a lane given more (or fewer) partitions than the default lane
+(a big merchant's lane often is) has its history read from every partition of the default lane's topics,
+each record kept only when its key falls into one of the member's partitions of the lane. Folding is
+idempotent, so a rebuild cut short by the log can simply start over.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from mallbridge_core.eventlog import EventLog
+from mallbridge_core.eventlog import EventLog, key_partition
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.orders import Key
 from mallbridge_schema.events import Event, MallOrderChanged, MallStateObserved
@@ -41,13 +44,24 @@ async def fold_partitions(
         sources.append((lane.sync_events, decode_sync_event, history_only))
         sources.append((lane.order_events, decode_order_event, history_only))
         sources.append((lane.operator_events, decode_operator_event, history_only))
+    lane_partitions = len(await log.end_offsets(topics.order_events))
     read_up_to: dict[str, dict[int, int]] = {}
     for topic, decode, only_these_tenants in sources:
         ends = await log.end_offsets(topic)
         read_up_to[topic] = ends
-        skip = {p: end for p, end in ends.items() if p not in partitions}
+        # Another partition count than the lane's (history only): an order's partition number differs, so
+        # every partition is read and each record goes to the partition its key has in the lane.
+        rehash = only_these_tenants and len(ends) != lane_partitions
+        skip = None if rehash else {p: end for p, end in ends.items() if p not in partitions}
         async for batch in log.replay(topic, start=skip, stop=ends):
             for record in batch:
+                partition = record.partition
+                if rehash:
+                    if record.key is None:
+                        continue
+                    partition = key_partition(record.key, lane_partitions)
+                    if partition not in partitions:
+                        continue
                 try:
                     event: Event = decode(record.value)
                 except EventDecodeError as exc:
@@ -56,7 +70,7 @@ async def fold_partitions(
                     continue
                 if not event.order_number or (only_these_tenants and event.tenant_id not in tenants):
                     continue
-                fold(event, record.partition)
+                fold(event, partition)
     return read_up_to
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "LogUnavailableError",
     "OutgoingRecord",
     "Subscription",
+    "key_partition",
     "missing_embedded_log",
     "open_event_log",
 ]
@@ -44,6 +45,20 @@ def open_event_log(url: str, *, partitions: int = 6) -> EventLog:
             raise LogUrlError("--log sqlite:// needs a path, e.g. sqlite:///var/lib/mallbridge/events.db")
         return SqliteEventLog(path)
     raise LogUrlError(f"unsupported --log {url!r}; allowed: kafka://HOST:PORT or sqlite:///PATH")
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition an append gives `key` in a topic of `partitions` partitions.
+
+    Kafka's default partitioner (murmur2 of the key), which the Kafka adapter appends with; the embedded
+    log has one partition per topic, so there it is always 0. For a reader that must find an order's
+    records in topics of different partition counts (a lane's history in the default lane's topics).
+    """
+    if partitions <= 1:
+        return 0
+    from mallbridge_core.eventlog.kafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def missing_embedded_log(url: str) -> str | None:
