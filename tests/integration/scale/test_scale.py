@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,47 @@ async def test_a_lane_tenant_under_load_does_not_slow_a_small_tenant(
         big_pub.stop()
     # The outcome, not a clock: every small order reached MALL while the big lane still had work queued.
     assert big_done < len(big), "the big tenant finished first: the small tenant was not shown to pass it"
+
+
+async def test_moving_a_tenant_to_a_lane_as_documented_sends_nothing_twice(
+    kafka_bootstrap: str, topic_prefix: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """README, "Lanes": set the lane, restart the default lane's publishers, then start the lane's. Orders
+    whose `delivered` waits for its moment across the move get it once: a default-lane publisher still
+    running on the old tenants file would send it as well (MALL refuses the second)."""
+    ids = [str(10085395000 + i) for i in range(10)]
+    _create(sandbox, "big", ids)
+    tenants = _tenants_file(tmp_path, sandbox)
+    log = open_event_log(f"kafka://{kafka_bootstrap}", partitions=6)
+    topics = Topics(prefix=topic_prefix)
+    await log.ensure_topics([topics.order_events, topics.sync_events, topics.dead_letter])
+    w = OrderEventWriter(log, topics.order_events)
+    due = (datetime.now(UTC) + timedelta(seconds=40)).isoformat()
+    events = []
+    for mall_id in ids:
+        order = f"big-{mall_id}"
+        events += [
+            w.first_seen("big", order, mall_id, "in_process"),
+            w.tracking("big", order, mall_id, *TRACK),
+            w.status("big", order, mall_id, "settled"),
+            w.delivered("big", order, mall_id, due),
+        ]
+    await w.write(*events)
+    await log.close()
+    default_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "default", group="lane-default")
+    lane_pub = None
+    try:
+        await eventually(lambda: set(_statuses(sandbox, "big").values()) == {"shipped"}, timeout=60, interval=0.5)
+        _tenants_file(tmp_path, sandbox, lanes={"big": "big"})
+        default_pub.stop()
+        default_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "default", group="lane-default")
+        lane_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "big", group="lane-big")
+        await eventually(lambda: default_pub.ready() and lane_pub is not None and lane_pub.ready(), timeout=60)
+        assert set(_statuses(sandbox, "big").values()) == {"shipped"}, "the move did not happen before the moment"
+        await eventually(lambda: set(_statuses(sandbox, "big").values()) == {"delivered"}, timeout=90, interval=0.5)
+        await asyncio.sleep(3)  # a second sender would have sent by now
+    finally:
+        default_pub.stop()
+        if lane_pub is not None:
+            lane_pub.stop()
+    _assert_nothing_twice(sandbox)
