@@ -232,6 +232,13 @@ def test_a_read_answers_the_read_the_plan_asked_for_and_names_only_what_changed(
     assert (observed.confirmed, observed.mdp) == (None, True)  # MALL did not say confirmed: none made up
 
 
+def refused_read(of: OrderState, read: PendingRead) -> Effects:
+    """What a read MALL answers 404 (it does not know the order) causes."""
+    return after_read(
+        of, read, MallRejected("404", http_status=404), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+
+
 def resync_requested() -> OrderResyncRequested:
     return OrderResyncRequested(
         event_id=UUID(int=99),
@@ -251,14 +258,7 @@ def test_a_resync_read_mall_refuses_for_good_is_recorded_and_answers_the_resync(
     asked = apply(settled, resync_requested())
     assert asked.resync_pending
     read = PendingRead("resync", 0)
-    effects = after_read(
-        asked,
-        read,
-        MallRejected("read: HTTP 404", http_status=404),
-        tenant_paused=False,
-        pause_probe_s=PROBE_S,
-        stamp=stamp(),
-    )
+    effects = refused_read(asked, read)
     [refused] = effects.events
     assert isinstance(refused, MallReadRefused)
     assert (refused.source, refused.request_no, refused.http_status) == ("resync", 0, 404)
@@ -272,14 +272,7 @@ def test_a_refusals_read_mall_refuses_for_good_marks_the_refusal_read_and_it_sta
     refusal = Rejection(MallStatus.SHIPPED, 2, 400, "bad", request_no=4, body={"status": "shipped"})
     refused_put = state(mall=MallSide(last_request_no=4, settled_request_no=4, rejection=refusal))
     read = PendingRead("refusal", 4)
-    effects = after_read(
-        refused_put,
-        read,
-        MallRejected("404", http_status=404),
-        tenant_paused=False,
-        pause_probe_s=PROBE_S,
-        stamp=stamp(),
-    )
+    effects = refused_read(refused_put, read)
     [refused] = effects.events
     assert isinstance(refused, MallReadRefused)
     assert (refused.source, refused.request_no) == ("refusal", 4)
@@ -291,14 +284,7 @@ def test_a_refusals_read_mall_refuses_for_good_marks_the_refusal_read_and_it_sta
 def test_a_404_on_the_read_records_the_request_in_doubt_as_refused() -> None:
     doubt = RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped", "tracking_number": "T"}, based_on_seq=2)
     in_doubt = state(mall=MallSide(last_request_no=4, settled_request_no=3, in_doubt=doubt))
-    effects = after_read(
-        in_doubt,
-        SETTLING,
-        MallRejected("404", http_status=404),
-        tenant_paused=False,
-        pause_probe_s=PROBE_S,
-        stamp=stamp(),
-    )
+    effects = refused_read(in_doubt, SETTLING)
     [refusal] = effects.events
     assert isinstance(refusal, MallUpdateRejected)
     assert (refusal.request_no, refusal.status, refusal.request) == (4, MallStatus.SHIPPED, doubt.body)
