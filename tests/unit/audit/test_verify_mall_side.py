@@ -11,6 +11,7 @@ import pytest
 from mallbridge_audit.model import VerifyResult
 from mallbridge_audit.verify import Verifier
 from mallbridge_schema.events import (
+    MallReadRefused,
     MallStateObserved,
     MallStatusUpdated,
     MallUpdateRequested,
@@ -185,3 +186,27 @@ def test_operator_events_must_come_before_the_sync_events() -> None:
     event = next(e for o in orders for e in o.operator_events if isinstance(e, OrderReturnRequested))
     with pytest.raises(RuntimeError, match="before the first sync event"):
         verifier.add_operator_event(event)
+
+
+def test_a_resync_mall_refused_to_read_is_answered() -> None:
+    """MALL answered the resync's read 404 (it does not know the order): `MallReadRefused` answers it."""
+
+    def refuse_resync_read(orders: dict[str, ms.MallOrder]) -> None:
+        g2 = orders["G2"]
+        g2.sync_events = [
+            MallReadRefused(
+                **e.model_dump(include={"event_id", "tenant_id", "order_number", "mall_order_id"}),
+                occurred_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                based_on_seq=e.based_on_seq,
+                source="resync",
+                http_status=404,
+                message="read order: HTTP 404: Order not found",
+            )
+            if isinstance(e, MallStateObserved) and e.source == "resync"
+            else e
+            for e in g2.sync_events
+        ]
+
+    refused = verify(refuse_resync_read)
+    assert (refused.differences, refused.warnings) == ((), ())
