@@ -131,6 +131,27 @@ class Order:
             )
         )
 
+    def put_in_doubt(self, at: datetime, no: int, body: dict[str, Any], *, based_on: int) -> None:
+        """MallUpdateRequested at `at` whose answer was lost (a timeout): no outcome is recorded."""
+        status = MallStatus(str(body["status"]))
+        self.sync_events.append(
+            MallUpdateRequested(**self._sync_env(at), based_on_seq=based_on, request_no=no, status=status, request=body)
+        )
+
+    def read_after_doubt(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
+        """The GET after request `no`'s answer was lost: MALL has `status` (the PUT landed when it asked for it)."""
+        self.sync_events.append(
+            MallStateObserved(
+                **self._sync_env(at),
+                based_on_seq=based_on,
+                request_no=no,
+                source="outcome_unknown",
+                changed=("status",),
+                status=MallStatus(status),
+                confirmed=True,
+            )
+        )
+
     def read_after_refusal(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
         """The one GET after MALL refused request `no` (ARCHITECTURE.md §6): MALL has the order as we thought."""
         self.sync_events.append(

@@ -46,6 +46,7 @@ from mallbridge_schema.events import (
     Event,
     MallStatusUpdated,
     MallUpdateRejected,
+    MallUpdateRequested,
     MallWebhookReceived,
 )
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
@@ -113,7 +114,34 @@ def _delivered(sync_rows: Rows) -> dict[tuple[str, str], float | None]:
     return lags
 
 
-def _from_projection(state: OrderState, delivered: dict[tuple[str, str], float | None]) -> dict[str, Any]:
+def _requested(sync_rows: Rows) -> dict[tuple[str, str], float | None]:
+    """Per order, the lag of our last `delivered` request (the highest request_no) when it was recorded:
+    what counts when its answer was lost and a read showed it landed."""
+    last: dict[tuple[str, str], int] = {}
+    lags: dict[tuple[str, str], float | None] = {}
+    for _, value in sync_rows:
+        try:
+            event = decode_sync_event(value)
+        except EventDecodeError:
+            continue
+        if not (
+            isinstance(event, MallUpdateRequested)
+            and event.status is MallStatus.DELIVERED
+            and "status" in event.request
+        ):
+            continue
+        key = (event.tenant_id, event.order_number)
+        if event.request_no <= last.get(key, 0):
+            continue
+        last[key] = event.request_no
+        sent = event.request.get("delivered_at")
+        lags[key] = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
+    return lags
+
+
+def _from_projection(
+    state: OrderState, delivered: dict[tuple[str, str], float | None], requested: dict[tuple[str, str], float | None]
+) -> dict[str, Any]:
     desired = desired_status(state)
     mall = state.mall
     mdp = effective_mdp(state)
@@ -129,7 +157,9 @@ def _from_projection(state: OrderState, delivered: dict[tuple[str, str], float |
         mdp=mdp,
     )
     key = (state.tenant_id, state.order_number)
-    sla = order_sla(state, delivered_lag=delivered.get(key), delivered_sent=key in delivered)
+    sla = order_sla(
+        state, delivered_lag=delivered.get(key), delivered_sent=key in delivered, requested_lag=requested.get(key)
+    )
     return {
         "fc_status": state.fc.status.value if state.fc.status is not None else None,
         "fc_delivery_date": state.fc.delivered_at is not None,
@@ -178,8 +208,8 @@ def test_the_fast_path_agrees_with_the_full_decode_and_the_projection(log: tuple
         assert other.tenants == fast.tenants
         assert other.orders == fast.orders
 
-    delivered = _delivered(sync_rows)
+    delivered, requested = _delivered(sync_rows), _requested(sync_rows)
     projected = _projection(order_rows, sync_rows, operator_rows)
-    expected = {key: _from_projection(state, delivered) for key, state in projected.items()}
+    expected = {key: _from_projection(state, delivered, requested) for key, state in projected.items()}
     got = {(o.tenant_id, o.order_number): _from_audit(o) for o in fast.orders}
     assert got == expected

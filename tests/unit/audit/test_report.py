@@ -212,3 +212,37 @@ def test_a_timeline_title_shows_an_order_number_that_looks_like_markup_as_it_is(
     console = Console(width=120, record=True)
     console.print(_timeline_table(("acme", "Z[/]"), []))  # was: rich.errors.MarkupError
     assert "Timeline of acme:Z[/]" in console.export_text()
+
+
+def test_a_delivered_whose_answer_was_lost_counts_for_on_time_from_when_it_was_sent() -> None:
+    """A `delivered` PUT that timed out but landed (the read after it shows it) is ours: late or on time by
+    the moment it was sent, as if MALL had answered."""
+    orders = []
+    for number, delivered_at, late in (("D1", "2026-10-05 12:00:00", True), ("D2", "2026-10-07 12:00:00", False)):
+        order = sc.Order("alpha", number, f"30000000000{number[-1]}")
+        order.seen(sc.T, "settled", tracking_number="TRK" + number, tracking_url=sc.URL + number)
+        order.put(sc.T + sc.M, 1, {"status": "shipped", **_track(number)}, based_on=1)
+        order.delivery(sc.T + 2 * sc.H, delivered_at)  # seq 2
+        sent = datetime(2026, 10, 8, 8, 0, tzinfo=UTC)  # 3 days after the 5th's noon, 20 h after the 7th's
+        order.put_in_doubt(sent, 2, {"status": "delivered", "delivered_at": delivered_at}, based_on=2)
+        order.read_after_doubt(sent + 30 * sc.S, 2, "delivered", based_on=2)
+        orders.append((order, late))
+    builder = ReportBuilder()
+    for order, _ in orders:
+        for event in order.order_events:
+            builder.add_order_fact(decode_order_fact(encode_event(event)))
+    for order, _ in orders:
+        for sync_event in order.sync_events:
+            builder.add_sync_fact(decode_sync_fact(encode_event(sync_event)))
+    report = builder.finish(as_of=sc.AS_OF)
+    (alpha,) = report.tenants
+    assert (alpha.delivered_orders, alpha.delivered_on_time) == (2, 1)
+    by_number = {o.order_number: o for o in report.orders}
+    for order, late in orders:
+        got = by_number[order.number]
+        assert (got.mall_status, got.mall_status_by, got.on_time) == ("delivered", "us", not late)
+    assert by_number["D1"].delivered_lag_s == 3 * 24 * 3600 - 2 * 3600  # noon Prague = 10:00 UTC on the 5th
+
+
+def _track(number: str) -> dict[str, str]:
+    return {"tracking_number": "TRK" + number, "tracking_url": sc.URL + number}

@@ -24,7 +24,7 @@ from mallbridge_core.domain.sla import (
 )
 from mallbridge_schema.mall_format import PRAGUE, delivered_moment
 from mallbridge_schema.statuses import MallStatus
-from tests.unit.domain.builders import ORDER, TENANT, first_seen, observed, updated
+from tests.unit.domain.builders import ORDER, TENANT, first_seen, observed, requested, updated
 from tests.unit.schema.delivery_values import WALL_TIMES, ZONES, delivery_values
 
 TRACK = ("ZX1-CZ", "https://t.example/ZX1-CZ")
@@ -74,6 +74,18 @@ def test_on_time_counts_only_while_mall_has_our_delivered() -> None:
     state = _state(first_seen("settled", tracking=TRACK), updated(1, "delivered", {"status": "delivered"}))
     assert order_sla(state, delivered_lag=10.0, delivered_sent=True).on_time is True
     assert order_sla(state, delivered_lag=10.0, delivered_sent=False).on_time is None
+
+
+@pytest.mark.parametrize(("lag", "on_time"), [(3600.0, True), (72 * 3600.0, False)])
+def test_our_delivered_whose_answer_was_lost_counts_for_on_time_from_when_it_was_sent(
+    lag: float, on_time: bool
+) -> None:
+    shipped = updated(1, "shipped", {"status": "shipped", "tracking_number": TRACK[0], "tracking_url": TRACK[1]})
+    body = {"status": "delivered", "delivered_at": "2026-03-01 09:00:00"}
+    landed = observed("delivered", confirmed=True, request_no=2, source="outcome_unknown", changed=("status",))
+    state = _state(first_seen("settled", tracking=TRACK), shipped, requested(2, "delivered", body), landed)
+    assert state.mall.status_by == "us"
+    assert order_sla(state, delivered_lag=None, delivered_sent=False, requested_lag=lag).on_time is on_time
 
 
 @pytest.mark.parametrize(

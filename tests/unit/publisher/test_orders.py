@@ -25,7 +25,7 @@ from mallbridge_publisher.orders import Key, OrderBook, key_of
 from mallbridge_publisher.sla_marks import NO_MARKS, SlaMarks, cohort_of, noted, opened_on, order_part
 from mallbridge_schema.events import Event
 from tests.unit.audit.parity_log import SETTINGS, TENANTS, operator_events, order_events, sync_events
-from tests.unit.domain.builders import TENANT, first_seen, mdp_set, observed
+from tests.unit.domain.builders import TENANT, first_seen, mdp_set, observed, requested, updated
 
 EVENTS = st.one_of(order_events(), sync_events(), operator_events()).filter(
     lambda e: isinstance(e, Event) and bool(e.order_number)
@@ -172,4 +172,24 @@ def test_an_order_that_turns_out_to_ship_with_mall_delivery_moves_to_the_tracked
         book.fold_live(event, 0)
         tracked.extend(part.tracked for (_, part), _ in book.sla_cohorts(TENANT))
     assert tracked == [None, False, True]
+    book.close()
+
+
+@pytest.mark.parametrize("hot", HOT)
+def test_our_delivered_whose_answer_was_lost_counts_for_on_time_as_the_audit_counts_it(hot: int) -> None:
+    """A `delivered` PUT that timed out but landed (the read after it shows it): in the on-time figure, late
+    here (sent two days after the delivery moment), not left out."""
+    book = book_of(hot)
+    track = {"tracking_number": "ZX1", "tracking_url": "https://t.example/ZX1"}
+    late = {"status": "delivered", "delivered_at": "2026-02-27 09:00:00"}  # the builders record on 03-01
+    log = [
+        first_seen("settled", tracking=("ZX1", "https://t.example/ZX1")),
+        updated(1, "shipped", {"status": "shipped", **track}),
+        requested(2, "delivered", late),
+        observed("delivered", confirmed=True, request_no=2, source="outcome_unknown", changed=("status",)),
+    ]
+    for event in log:
+        book.fold_live(event, 0)
+    (((_, part), count),) = book.sla_cohorts(TENANT)
+    assert (part.on_time, count) == (False, 1)
     book.close()

@@ -119,9 +119,16 @@ def fold_sync_fact(acc: OrderAcc, fact: SyncFact) -> int:
 
 def _requested(acc: OrderAcc, fact: SyncFact) -> None:
     number = fact.request_no
+    body = fact.request
     if number > max(acc.req_no, acc.settled):  # the projection takes it as the request in doubt
-        body = fact.request
         acc.doubt = fact.status if body is not None and body.status is not None else None
+    if (
+        fact.status is _S.DELIVERED
+        and body is not None
+        and body.status is not None
+        and (acc.req_lag is None or number > acc.req_lag[0])
+    ):  # our last `delivered`, measured from now should its answer be lost (sla.order_contribution)
+        acc.req_lag = (number, delivered_lag_s(body.delivered_at, accepted_at=fact.recorded_at))
     if number > acc.req_no:
         acc.req_no = number
         acc.n_req += 1

@@ -71,6 +71,7 @@ class OrderAcc:
         "ops",
         "pending",
         "rejection",
+        "req_lag",
         "req_no",
         "said",
         "seq",
@@ -94,6 +95,7 @@ class OrderAcc:
         self.doubt: MallStatus | None = None  # the status our last PUT in doubt asked for (None: none, confirm-only)
         self.pending: list[tuple[int, float]] | None = None  # (based_on_seq, recorded_at) of lags to measure
         self.dlv_lag: float | None = None
+        self.req_lag: tuple[int, float | None] | None = None  # our last `delivered` request: number, lag then
         self.deferral: tuple[str, str] | None = None
         self.attention: tuple[str, str, float] | None = None  # (code, reason, raised: its occurred_at)
         self.rejection: tuple[str, int, str] | None = None

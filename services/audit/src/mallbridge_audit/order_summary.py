@@ -91,6 +91,7 @@ def sla_of(acc: OrderAcc) -> OrderSla:
         tracking=bool(flags & TRACKED),
         delivered_sent=bool(flags & DELIVERED_SENT),
         delivered_lag=acc.dlv_lag,
+        requested_lag=acc.req_lag[1] if acc.req_lag is not None else None,
     )
 
 
@@ -102,6 +103,14 @@ def mall_changes_of(acc: OrderAcc) -> tuple[MallChange, ...]:
         if kind:
             changes.append(MallChange(kind, source))
     return tuple(changes)
+
+
+def _delivered_lag(acc: OrderAcc) -> float | None:
+    """The lag of our `delivered`: the accepted one's, or, when its answer was lost and a read showed it
+    landed, the request's (measured when it was recorded)."""
+    if acc.flags & DELIVERED_SENT or acc.mall is not MallStatus.DELIVERED or acc.status_by != "us":
+        return acc.dlv_lag
+    return acc.req_lag[1] if acc.req_lag is not None else None
 
 
 def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float, sla: OrderSla) -> OrderSummary:
@@ -126,7 +135,7 @@ def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float,
         partner_cancelled=sla.partner_cancelled,
         lags_s=tuple(acc.lags()),
         tracking=sla.tracked,
-        delivered_lag_s=acc.dlv_lag,
+        delivered_lag_s=_delivered_lag(acc),
         on_time=sla.on_time,
         deferral=acc.deferral if state == "deferred" else None,
         attention=acc.attention[:2] if acc.attention is not None else None,

@@ -1,7 +1,9 @@
 """What the SLA figures need about an order that its projected state does not keep (for the console).
 
 The moment the order reached `open` (the `occurred_at` of its first order event: the day it counts for)
-and whether MALL accepted a `delivered` of ours, with that update's lag (on time or not). Noted from every
+and whether MALL accepted a `delivered` of ours, with that update's lag (on time or not), and the lag of our
+last `delivered` request when it was recorded (what counts when its answer was lost and a read showed it
+landed). Noted from every
 event the `OrderBook` folds, so a rebuild brings them back like the state itself; the rules themselves are
 `mallbridge_core.domain.sla`'s. Pure: new values, never mutation.
 """
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.sla import Cohort, OrderSla, delivered_lag_s, order_sla, prague_date
-from mallbridge_schema.events import Event, MallOrderChanged, MallStatusUpdated, OrderEventBase
+from mallbridge_schema.events import Event, MallOrderChanged, MallStatusUpdated, MallUpdateRequested, OrderEventBase
 from mallbridge_schema.statuses import MallStatus
 
 
@@ -22,6 +24,8 @@ class SlaMarks(NamedTuple):
     opened_at: datetime | None = None
     delivered_sent: bool = False  # MALL accepted a `delivered` of ours
     delivered_lag: float | None = None  # ... this long after the delivery moment it carried (None: unknown)
+    requested_no: int = 0  # our last `delivered` request (0: none), and its lag when it was recorded
+    requested_lag: float | None = None
 
 
 NO_MARKS = SlaMarks()
@@ -39,6 +43,15 @@ def noted(marks: SlaMarks, event: Event) -> SlaMarks:
         sent = event.request.get("delivered_at")
         lag = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
         return marks._replace(delivered_sent=True, delivered_lag=lag)
+    if (
+        type(event) is MallUpdateRequested
+        and event.status is MallStatus.DELIVERED
+        and "status" in event.request
+        and event.request_no > marks.requested_no
+    ):
+        sent = event.request.get("delivered_at")
+        lag = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
+        return marks._replace(requested_no=event.request_no, requested_lag=lag)
     return marks
 
 
@@ -49,7 +62,12 @@ def opened_on(marks: SlaMarks) -> date | None:
 
 def order_part(state: OrderState, marks: SlaMarks) -> OrderSla:
     """What the order adds to its tenant's figures."""
-    return order_sla(state, delivered_lag=marks.delivered_lag, delivered_sent=marks.delivered_sent)
+    return order_sla(
+        state,
+        delivered_lag=marks.delivered_lag,
+        delivered_sent=marks.delivered_sent,
+        requested_lag=marks.requested_lag,
+    )
 
 
 def cohort_of(state: OrderState, marks: SlaMarks) -> Cohort | None:

@@ -13,7 +13,8 @@ doubt landed; "mall" = MALL's side, seen in a read):
   (MALL's own carrier supplies it). The `own` figure leaves them out: what the merchant itself sent. MALL
   publishes no target.
 - **on-time delivery**: orders MALL has `delivered` whose delivered we sent (on time when MALL accepted it
-  ≤ 24 h after the delivery moment it carried) or MALL Delivery set itself (on time: MALL set it from its
+  ≤ 24 h after the delivery moment it carried; a `delivered` whose answer was lost, which a read showed
+  landed, is measured from when it was sent) or MALL Delivery set itself (on time: MALL set it from its
   carrier's data) ÷ all such orders. A `delivered` MALL shows on an order of the merchant's own carrier that
   we did not send (set by hand in the portal) is not in it: no moment to measure is known. Target: ≥ 90 %.
 
@@ -95,11 +96,14 @@ class OrderSla:
     on_time: bool | None = None  # None: not in the on-time figure (see the module docstring)
 
 
-def order_sla(state: OrderState, *, delivered_lag: float | None, delivered_sent: bool) -> OrderSla:
+def order_sla(
+    state: OrderState, *, delivered_lag: float | None, delivered_sent: bool, requested_lag: float | None = None
+) -> OrderSla:
     """The order's part in the figures, from its projected state.
 
     `delivered_sent`: MALL accepted a `delivered` update of ours; `delivered_lag`: that update's lag
-    (`delivered_lag_s`). Both come from the sync events, which the state does not keep.
+    (`delivered_lag_s`); `requested_lag`: the lag of our last `delivered` request at the moment it was
+    recorded (for one whose answer was lost). They come from the sync events, which the state does not keep.
     """
     mall = state.mall
     return order_contribution(
@@ -109,6 +113,7 @@ def order_sla(state: OrderState, *, delivered_lag: float | None, delivered_sent:
         tracking=carries_tracking(mall.tracking_number, mall.tracking_url),
         delivered_sent=delivered_sent,
         delivered_lag=delivered_lag,
+        requested_lag=requested_lag,
     )
 
 
@@ -120,15 +125,19 @@ def order_contribution(
     tracking: bool,
     delivered_sent: bool,
     delivered_lag: float | None,
+    requested_lag: float | None = None,
 ) -> OrderSla:
     """The one rule (the module docstring) from plain values: what MALL has and who set it, whether it is a
-    MALL Delivery order, whether the order carries a tracking number and URL, and our accepted `delivered`
-    (`order_sla` gives it from a projected state, the audit from its compact fold)."""
+    MALL Delivery order, whether the order carries a tracking number and URL, our accepted `delivered` and
+    the lag of our last `delivered` request when it was sent (`order_sla` gives them from a projected state,
+    the audit from its compact fold)."""
     tracked = (mdp or tracking) if status in TRACKING_STATUSES else None
     on_time: bool | None = None
     if status is MallStatus.DELIVERED:
         if delivered_sent:
             on_time = is_on_time(delivered_lag)
+        elif status_by == "us" and requested_lag is not None:
+            on_time = is_on_time(requested_lag)  # our `delivered` whose answer was lost; a read showed it landed
         elif status_by == "mall" and mdp:
             on_time = True  # MALL Delivery set it from its carrier's data: no partner delay in it
     partner_cancelled = status is MallStatus.CANCELLED and status_by == "us"
