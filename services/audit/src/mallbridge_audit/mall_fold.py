@@ -127,8 +127,9 @@ def _requested(acc: OrderAcc, fact: SyncFact) -> None:
         and body is not None
         and body.status is not None
         and (acc.req_lag is None or number > acc.req_lag[0])
-    ):  # our last `delivered`, measured from now should its answer be lost (sla.order_contribution)
-        acc.req_lag = (number, delivered_lag_s(body.delivered_at, accepted_at=fact.recorded_at))
+    ):  # our last `delivered`, measured from when it was sent should its answer be lost (`order_summary`);
+        # kept as given, the lag worked out only for such an order, the few among every delivered one
+        acc.req_lag = (number, body.delivered_at, fact.recorded_at)
     if number > acc.req_no:
         acc.req_no = number
         acc.n_req += 1
@@ -183,6 +184,7 @@ def _count_accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
     if status is _S.DELIVERED:
         acc.flags |= DELIVERED_SENT
         acc.dlv_lag = delivered_lag_s(body.delivered_at, accepted_at=fact.recorded_at)
+        acc.req_lag = None  # answered: the request's own lag is never needed (nor kept, for memory)
 
 
 # ---- reads of MALL ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from datetime import datetime
 
 from mallbridge_audit.views import OrderFact
 from mallbridge_core.domain.mall_side import StatusBy
@@ -95,7 +96,8 @@ class OrderAcc:
         self.doubt: MallStatus | None = None  # the status our last PUT in doubt asked for (None: none, confirm-only)
         self.pending: list[tuple[int, float]] | None = None  # (based_on_seq, recorded_at) of lags to measure
         self.dlv_lag: float | None = None
-        self.req_lag: tuple[int, float | None] | None = None  # our last `delivered` request: number, lag then
+        # our last `delivered` request not yet answered: its number, the delivered_at it sent, when it was sent
+        self.req_lag: tuple[int, str | None, datetime] | None = None
         self.deferral: tuple[str, str] | None = None
         self.attention: tuple[str, str, float] | None = None  # (code, reason, raised: its occurred_at)
         self.rejection: tuple[str, int, str] | None = None

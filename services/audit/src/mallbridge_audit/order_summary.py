@@ -10,7 +10,7 @@ from mallbridge_audit.mall_fold import read_of
 from mallbridge_audit.model import QUIET_STATES, MallChange, OrderSummary
 from mallbridge_audit.operator_fold import acknowledged, actions_of
 from mallbridge_audit.order_fold import DELIVERED_SENT, DELIVERY, TRACKED, OrderAcc
-from mallbridge_core.domain.sla import OrderSla, order_contribution
+from mallbridge_core.domain.sla import OrderSla, delivered_lag_s, order_contribution
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
@@ -91,8 +91,16 @@ def sla_of(acc: OrderAcc) -> OrderSla:
         tracking=bool(flags & TRACKED),
         delivered_sent=bool(flags & DELIVERED_SENT),
         delivered_lag=acc.dlv_lag,
-        requested_lag=acc.req_lag[1] if acc.req_lag is not None else None,
+        requested_lag=_requested_lag(acc),
     )
+
+
+def _requested_lag(acc: OrderAcc) -> float | None:
+    """The lag of our last `delivered` request, as of when it was sent (None: none unanswered)."""
+    if acc.req_lag is None:
+        return None
+    _, sent, at = acc.req_lag
+    return delivered_lag_s(sent, accepted_at=at)
 
 
 def mall_changes_of(acc: OrderAcc) -> tuple[MallChange, ...]:
@@ -110,7 +118,7 @@ def _delivered_lag(acc: OrderAcc) -> float | None:
     landed, the request's (measured when it was recorded)."""
     if acc.flags & DELIVERED_SENT or acc.mall is not MallStatus.DELIVERED or acc.status_by != "us":
         return acc.dlv_lag
-    return acc.req_lag[1] if acc.req_lag is not None else None
+    return _requested_lag(acc)
 
 
 def summary(acc: OrderAcc, desired: MallStatus | None, state: str, first: float, sla: OrderSla) -> OrderSummary:

@@ -151,13 +151,9 @@ class UnknownEventType(ValueError):
     """A well-formed event of a type this version does not know (a newer writer): skipped, counted."""
 
 
-def _is_mall_id(text: str) -> bool:
-    """Digits only, as the schema's `MallOrderId` (ASCII: `str.isdigit` alone takes other scripts' digits)."""
-    return 0 < len(text) <= 32 and text.isascii() and text.isdigit()
-
-
 def _order_complete(fact: OrderFact) -> bool:
-    if fact.type != "MallWebhookReceived" and not _is_mall_id(fact.mall_order_id):
+    mall_id = fact.mall_order_id  # the schema's `MallOrderId`: 1 to 32 ASCII digits (isdigit takes others too)
+    if not (mall_id.isdigit() and mall_id.isascii() and len(mall_id) <= 32) and fact.type != "MallWebhookReceived":
         return False  # the schema's decoder refuses it: undecodable on every path
     if fact.type == "OrderFirstSeen":
         return fact.status is not None
