@@ -72,6 +72,37 @@ async def test_pause_is_probed_again_and_resume_clears_the_metric() -> None:
     assert metrics.registry.get_sample_value("mallbridge_publisher_tenant_paused", {"tenant": "acme"}) == 0
 
 
+async def test_a_paused_tenant_is_probed_by_one_request_while_the_others_wait_for_its_answer() -> None:
+    clock = FakeClock()
+    gate = TenantGate("acme", concurrency=3, metrics=PublisherMetrics(), pause_probe_s=30, monotonic=clock)
+    gate.pause()
+    clock.now += 31
+    entered = answered = 0
+
+    async def request() -> None:
+        nonlocal entered
+        async with gate.slot():
+            entered += 1
+            me = entered
+            while answered < me:  # at MALL until its answer comes
+                await asyncio.sleep(0.01)
+
+    tasks = [asyncio.create_task(request()) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    assert entered == 1  # the probe; the other two wait for its answer
+    gate.pause()  # MALL refused the client_id again
+    answered = 1
+    await asyncio.sleep(0.2)
+    assert entered == 1  # the next round waits for the next probe time
+    clock.now += 31
+    await asyncio.sleep(1.2)  # a waiter looks at the clock at least once a second
+    assert entered == 2  # one probe again
+    gate.resume()  # MALL accepted it: everything goes
+    answered = 3
+    await asyncio.wait_for(asyncio.gather(*tasks), 2)
+    assert entered == 3
+
+
 @pytest.mark.parametrize("concurrency", [1, 3])
 async def test_concurrency_is_bounded_per_tenant(concurrency: int) -> None:
     gate = TenantGate("acme", concurrency=concurrency, metrics=PublisherMetrics(), monotonic=FakeClock())

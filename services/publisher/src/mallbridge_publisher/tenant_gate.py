@@ -2,6 +2,10 @@
 
 One tenant's trouble only ever makes that tenant's own orders wait.
 
+A paused tenant (401/403) is probed by one request at a time: when the pause runs out, one request goes
+to MALL and the others wait for its answer (`resume`, or `pause` for another round), so a refused
+client_id costs one refused request per `pause_probe_s`, not one per slot.
+
 Two bounds: *slots* (`concurrency`) are the requests at MALL at once; *turns* (`TURNS_PER_SLOT` per slot)
 are the orders of the tenant being worked on at once: recording a request, waiting for a slot, recording
 the answer. An order waits for its turn before it does any of that work, so a burst of thousands of
@@ -19,6 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from mallbridge_publisher.metrics import PublisherMetrics
 
 DAY_S = 86_400.0
+PROBE_WAIT_S = 0.05
+"""How often a request waiting for the answer to a paused tenant's probe looks again."""
 TURNS_PER_SLOT = 4
 """Orders worked on at once per request slot: enough that a slot never waits for an order to be prepared
 (recording its request takes a few ms against MALL's tens), few enough to keep the event loop quick."""
@@ -47,6 +53,7 @@ class TenantGate:
         self._window_start = monotonic()
         self._monotonic = monotonic
         self.paused = False
+        self._probing = False  # a request of the paused tenant is at MALL as its probe
         if daily_budget is not None:
             metrics.budget_remaining.labels(tenant_id).set(daily_budget)
 
@@ -71,13 +78,21 @@ class TenantGate:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the tenant's concurrent request slots, once the tenant may send again."""
         async with self._slots:
-            await self._wait_until_allowed()
-            yield
+            probe = await self._wait_until_allowed()
+            try:
+                yield
+            finally:
+                if probe:
+                    self._probing = False
 
-    async def _wait_until_allowed(self) -> None:
+    async def _wait_until_allowed(self) -> bool:
+        """Wait until a request may go; True when it goes as the probe of a paused tenant."""
         while True:
             now = self._monotonic()
             wait = max(self._not_before, self._paused_until) - now
+            probe = self.paused
+            if probe and wait <= 0 and self._probing:
+                wait = PROBE_WAIT_S  # another request is probing MALL: wait for its answer
             if self._budget is not None:
                 if now - self._window_start >= DAY_S:
                     self._window_start, self._spent = now, 0
@@ -87,7 +102,8 @@ class TenantGate:
                 self._spent += 1
                 if self._budget is not None:
                     self._metrics.budget_remaining.labels(self.tenant_id).set(self._budget - self._spent)
-                return
+                self._probing = probe
+                return probe
             await asyncio.sleep(min(wait, 1.0))
 
     def rate_limited(self, retry_after_s: float) -> None:
