@@ -331,7 +331,9 @@ STUCK = Attention("backwards", "MALL statuses cannot go back")
         (MallSide(), Plan(deferral=WAIT), ["StepDeferred"]),
         (MallSide(deferral=WAIT), Plan(deferral=WAIT), []),  # already recorded
         (MallSide(), Plan(attention=STUCK), ["AttentionNeeded"]),
-        (MallSide(attention_code="backwards"), Plan(attention=STUCK), []),
+        (MallSide(attention_code="backwards", attention_reason=STUCK.reason), Plan(attention=STUCK), []),
+        # the same code for another reason (FastCentrik moved on): a new item, raised again
+        (MallSide(attention_code="backwards", attention_reason="older"), Plan(attention=STUCK), ["AttentionNeeded"]),
         (MallSide(attention_code="mall_final"), Plan(attention=STUCK), ["AttentionNeeded"]),
         (MallSide(attention_code="backwards"), Plan(), ["AttentionResolved"]),
         (MallSide(attention_code="backwards"), Plan(deferral=WAIT), ["StepDeferred", "AttentionResolved"]),

@@ -251,17 +251,20 @@ def _observation(state: OrderState, read: PendingRead, order: MallOrder, stamp: 
 
 def plan_notes(state: OrderState, current: Plan, stamp: Stamp) -> tuple[SyncEventBase, ...]:
     """The deferral or attention item of a plan that sends nothing, when it is new; the resolution of
-    attention that no longer applies."""
+    attention that no longer applies. An attention item whose reason changed (the same code, but the order
+    moved on, e.g. FastCentrik shipped an order MALL cancelled) is a new one: raised again, so an earlier
+    acknowledgement does not hide it."""
     deferral, attention = current.deferral, current.attention
     notes: list[SyncEventBase] = []
     if deferral is not None and deferral != state.mall.deferral:
         notes.append(
             StepDeferred(**stamp.envelope(state), status=deferral.status, reason=deferral.reason, until=deferral.until)
         )
-    if attention is not None and attention.code != state.mall.attention_code:
+    mall = state.mall
+    if attention is not None and (attention.code, attention.reason) != (mall.attention_code, mall.attention_reason):
         notes.append(AttentionNeeded(**stamp.envelope(state), code=attention.code, reason=attention.reason))
-    elif attention is None and state.mall.attention_code is not None:
-        notes.append(AttentionResolved(**stamp.envelope(state), code=state.mall.attention_code))
+    elif attention is None and mall.attention_code is not None:
+        notes.append(AttentionResolved(**stamp.envelope(state), code=mall.attention_code))
     return tuple(notes)
 
 
