@@ -323,6 +323,7 @@ def test_a_401_on_a_read_pauses_the_tenant() -> None:
 
 WAIT = Deferral(MallStatus.SHIPPED, "waiting for the tracking number")
 STUCK = Attention("backwards", "MALL statuses cannot go back")
+STUCK_ACKED = Attention(STUCK.code, STUCK.reason, acknowledged=True)
 
 
 @pytest.mark.parametrize(
@@ -332,8 +333,15 @@ STUCK = Attention("backwards", "MALL statuses cannot go back")
         (MallSide(deferral=WAIT), Plan(deferral=WAIT), []),  # already recorded
         (MallSide(), Plan(attention=STUCK), ["AttentionNeeded"]),
         (MallSide(attention_code="backwards", attention_reason=STUCK.reason), Plan(attention=STUCK), []),
-        # the same code for another reason (FastCentrik moved on): a new item, raised again
-        (MallSide(attention_code="backwards", attention_reason="older"), Plan(attention=STUCK), ["AttentionNeeded"]),
+        # the same code for another reason (FastCentrik moved on): an open item is not raised twice, an
+        # acknowledged one is raised again (the person acknowledged the old situation, not this one)
+        (MallSide(attention_code="backwards", attention_reason="older"), Plan(attention=STUCK), []),
+        (
+            MallSide(attention_code="backwards", attention_reason="older"),
+            Plan(attention=STUCK_ACKED),
+            ["AttentionNeeded"],
+        ),
+        (MallSide(attention_code="backwards", attention_reason=STUCK.reason), Plan(attention=STUCK_ACKED), []),
         (MallSide(attention_code="mall_final"), Plan(attention=STUCK), ["AttentionNeeded"]),
         (MallSide(attention_code="backwards"), Plan(), ["AttentionResolved"]),
         (MallSide(attention_code="backwards"), Plan(deferral=WAIT), ["StepDeferred", "AttentionResolved"]),

@@ -251,9 +251,10 @@ def _observation(state: OrderState, read: PendingRead, order: MallOrder, stamp: 
 
 def plan_notes(state: OrderState, current: Plan, stamp: Stamp) -> tuple[SyncEventBase, ...]:
     """The deferral or attention item of a plan that sends nothing, when it is new; the resolution of
-    attention that no longer applies. An attention item whose reason changed (the same code, but the order
-    moved on, e.g. FastCentrik shipped an order MALL cancelled) is a new one: raised again, so an earlier
-    acknowledgement does not hide it."""
+    attention that no longer applies. An acknowledged attention item whose reason changed (the same code,
+    but the order moved on, e.g. FastCentrik shipped an order MALL cancelled after a person acknowledged
+    the "do not ship it") is raised again, so the acknowledgement of the old situation does not hide the
+    new one; an open item is not raised twice for the same code."""
     deferral, attention = current.deferral, current.attention
     notes: list[SyncEventBase] = []
     if deferral is not None and deferral != state.mall.deferral:
@@ -261,7 +262,9 @@ def plan_notes(state: OrderState, current: Plan, stamp: Stamp) -> tuple[SyncEven
             StepDeferred(**stamp.envelope(state), status=deferral.status, reason=deferral.reason, until=deferral.until)
         )
     mall = state.mall
-    if attention is not None and (attention.code, attention.reason) != (mall.attention_code, mall.attention_reason):
+    if attention is not None and (
+        attention.code != mall.attention_code or (attention.acknowledged and attention.reason != mall.attention_reason)
+    ):
         notes.append(AttentionNeeded(**stamp.envelope(state), code=attention.code, reason=attention.reason))
     elif attention is None and mall.attention_code is not None:
         notes.append(AttentionResolved(**stamp.envelope(state), code=mall.attention_code))
