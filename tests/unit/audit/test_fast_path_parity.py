@@ -27,6 +27,7 @@ planning: not the same thing, not compared.)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import given
@@ -48,6 +49,7 @@ from mallbridge_schema.events import (
     MallUpdateRejected,
     MallUpdateRequested,
     MallWebhookReceived,
+    SyncEvent,
 )
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
 from mallbridge_schema.statuses import MallStatus
@@ -92,16 +94,21 @@ def _projection(order_rows: Rows, sync_rows: Rows, operator_rows: Rows) -> dict[
     return states
 
 
+def _readable(sync_rows: Rows) -> Iterator[SyncEvent]:
+    """The sync events of the rows the schema reads (the others are undecodable for every reader)."""
+    for _, value in sync_rows:
+        try:
+            yield decode_sync_event(value)
+        except EventDecodeError:
+            continue
+
+
 def _delivered(sync_rows: Rows) -> dict[tuple[str, str], float | None]:
     """Per order, the lag of our accepted `delivered` as the README defines it: of the outcome counted last,
     an outcome counting once, when its request_no is above every earlier outcome's of the order."""
     settled: dict[tuple[str, str], int] = {}
     lags: dict[tuple[str, str], float | None] = {}
-    for _, value in sync_rows:
-        try:
-            event = decode_sync_event(value)
-        except EventDecodeError:
-            continue
+    for event in _readable(sync_rows):
         if not isinstance(event, MallStatusUpdated | MallUpdateRejected):
             continue
         key = (event.tenant_id, event.order_number)
@@ -119,11 +126,7 @@ def _requested(sync_rows: Rows) -> dict[tuple[str, str], float | None]:
     what counts when its answer was lost and a read showed it landed."""
     last: dict[tuple[str, str], int] = {}
     lags: dict[tuple[str, str], float | None] = {}
-    for _, value in sync_rows:
-        try:
-            event = decode_sync_event(value)
-        except EventDecodeError:
-            continue
+    for event in _readable(sync_rows):
         if not (
             isinstance(event, MallUpdateRequested)
             and event.status is MallStatus.DELIVERED

@@ -56,6 +56,14 @@ from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SHIPPING = PutStep(MallStatus.SHIPPING, {"status": "shipping", "confirmed": True})
 SETTLING = PendingRead("outcome_unknown", 4)  # the read that settles request 4, in doubt
+ENVELOPE = {  # the common fields of an event about the test's order, A-1
+    "event_id": UUID(int=99),
+    "tenant_id": "acme",
+    "order_number": "A-1",
+    "mall_order_id": "10085339301",
+    "occurred_at": T0,
+    "recorded_at": T0,
+}
 PROBE_S = 45.0  # how often a paused tenant is probed again (the publisher's pause_probe_s)
 
 
@@ -89,12 +97,7 @@ def test_a_held_request_is_still_as_planned_until_the_order_changes() -> None:
     assert requested.request_in_doubt
     assert still_as_planned(planned, requested)  # its own request is no change
     cancelled = OrderStatusChanged(
-        event_id=UUID(int=99),
-        tenant_id="acme",
-        order_number="A-1",
-        mall_order_id="10085339301",
-        occurred_at=T0,
-        recorded_at=T0,
+        **ENVELOPE,
         seq=4,
         from_status=FastCentrikStatus.IN_PROCESS,
         to_status=FastCentrikStatus.CANCELLED,
@@ -241,12 +244,7 @@ def refused_read(of: OrderState, read: PendingRead) -> Effects:
 
 def resync_requested() -> OrderResyncRequested:
     return OrderResyncRequested(
-        event_id=UUID(int=99),
-        tenant_id="acme",
-        order_number="A-1",
-        mall_order_id="10085339301",
-        occurred_at=T0,
-        recorded_at=T0,
+        **ENVELOPE,
         by="jana",
     )
 
