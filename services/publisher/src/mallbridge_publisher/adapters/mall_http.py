@@ -105,13 +105,14 @@ def _retry_after(response: httpx.Response) -> float:
     return 1.0
 
 
-def raise_for_answer(response: httpx.Response, what: str, secrets: tuple[str, ...] = ()) -> dict[str, Any] | str:
-    """Translate a MALL response into a MallError (its body's values with `secrets` masked), or return its body
-    on 2xx (parsed for its fields only, never recorded or shown whole: left as MALL sent it)."""
+def raise_for_answer(response: httpx.Response, what: str, client_id: str = "") -> dict[str, Any] | str:
+    """Translate a MALL response into a MallError (its body's values with `client_id` masked), or return its
+    body on 2xx (parsed for its fields only, never recorded or shown whole: left as MALL sent it, and no
+    masking work on the path every accepted request takes)."""
     status = response.status_code
     if 200 <= status < 300:
         return _body(response)
-    body = _body(response, secrets)
+    body = _body(response, secret_forms(client_id))
     message = f"{what}: HTTP {status}: {_message(body)}"
     if status == 429:
         raise MallRateLimited(message, retry_after_s=_retry_after(response), body=body)
@@ -187,7 +188,7 @@ class HttpMallClient:
         except httpx.TransportError as exc:
             raise MallOutcomeUnknown(f"{what}: connection failed ({type(exc).__name__})") from None
         latency_ms = (time.perf_counter() - started) * 1000
-        return MallAnswer(response.status_code, raise_for_answer(response, what, secret_forms(client_id)), latency_ms)
+        return MallAnswer(response.status_code, raise_for_answer(response, what, client_id), latency_ms)
 
     async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
         return await self._send(tenant, "PUT", f"/orders/{mall_order_id}", f"PUT order {mall_order_id}", body)
