@@ -44,7 +44,8 @@ async def fold_partitions(
         sources.append((lane.sync_events, decode_sync_event, history_only))
         sources.append((lane.order_events, decode_order_event, history_only))
         sources.append((lane.operator_events, decode_operator_event, history_only))
-    lane_partitions = len(await log.end_offsets(topics.order_events))
+    # the lane's own partition count, which only a lane reading the default lane's history needs to know
+    lane_partitions = 0 if topics.is_default_lane else len(await log.end_offsets(topics.order_events))
     read_up_to: dict[str, dict[int, int]] = {}
     for topic, decode, only_these_tenants in sources:
         ends = await log.end_offsets(topic)

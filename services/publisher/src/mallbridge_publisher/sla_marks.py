@@ -40,19 +40,21 @@ def noted(marks: SlaMarks, event: Event) -> SlaMarks:
             return marks
         return marks._replace(opened_seq=event.seq, opened_at=event.occurred_at)
     if type(event) is MallStatusUpdated and event.status is MallStatus.DELIVERED and "status" in event.request:
-        sent = event.request.get("delivered_at")
-        lag = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
-        return marks._replace(delivered_sent=True, delivered_lag=lag)
+        return marks._replace(delivered_sent=True, delivered_lag=_lag_of(event))
     if (
         type(event) is MallUpdateRequested
         and event.status is MallStatus.DELIVERED
         and "status" in event.request
         and event.request_no > marks.requested_no
     ):
-        sent = event.request.get("delivered_at")
-        lag = delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
-        return marks._replace(requested_no=event.request_no, requested_lag=lag)
+        return marks._replace(requested_no=event.request_no, requested_lag=_lag_of(event))
     return marks
+
+
+def _lag_of(event: MallStatusUpdated | MallUpdateRequested) -> float | None:
+    """The lag of the `delivered` a request carried, as of the moment the event was recorded."""
+    sent = event.request.get("delivered_at")
+    return delivered_lag_s(sent if isinstance(sent, str) else None, accepted_at=event.recorded_at)
 
 
 def opened_on(marks: SlaMarks) -> date | None:
