@@ -19,7 +19,7 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_core.settings import CommonOptions, LogLevel, common_options, setting_option, settings_from
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
-from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
+from mallbridge_core.topics import DEFAULT_LANE, checked_lanes, lane_list
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
 from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
@@ -42,16 +42,11 @@ class RunSettings(BaseSettings):
     @classmethod
     def _lane_names(cls, lanes: str) -> str:
         """Checked here, so a wrong one is named as run's own option and variable (MALLBRIDGE_RUN_LANES)."""
-        names = [lane.strip() for lane in lanes.split(",") if lane.strip()]
-        if not names:
-            raise ValueError(f"name at least one lane (e.g. {DEFAULT_LANE!r})")
-        wrong = [lane for lane in names if not is_lane_name(lane)]
-        if wrong:
-            raise ValueError(f"{', '.join(map(repr, wrong))}: a lane name must match {LANE_PATTERN}")
+        checked_lanes(lane_list(lanes))
         return lanes
 
     def lane_names(self) -> tuple[str, ...]:
-        return tuple(lane.strip() for lane in self.lanes.split(",") if lane.strip())
+        return lane_list(self.lanes)
 
 
 def _tenants(common: CommonOptions) -> dict[str, Tenant]:

@@ -31,7 +31,7 @@ from mallbridge_audit.verify import Verifier, merge_results
 from mallbridge_core.eventlog import LogUnavailableError, missing_embedded_log, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import TenantsFileError, load_tenants
-from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, Topics, is_lane_name
+from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, Topics, is_lane_name, lane_list
 
 PROGRESS_MIN_RECORDS = 20_000
 
@@ -59,7 +59,7 @@ def lanes_to_read(common: CommonOptions, tenants: tuple[str, ...], lanes: str | 
 
 
 def _extra_lanes(lanes: str | None) -> list[str]:
-    names = [lane.strip() for lane in (lanes or "").split(",") if lane.strip()]
+    names = list(lane_list(lanes or ""))
     for lane in names:
         if not is_lane_name(lane):
             raise click.BadParameter(f"lane {lane!r} must match {LANE_PATTERN}", param_hint="--lanes")

@@ -28,6 +28,22 @@ def is_lane_name(name: str) -> bool:
     return re.fullmatch(LANE_PATTERN, name) is not None
 
 
+def lane_list(text: str) -> tuple[str, ...]:
+    """Lanes given as a comma list ("default, acme"), as options and variables give them: blanks dropped."""
+    return tuple(lane.strip() for lane in text.split(",") if lane.strip())
+
+
+def checked_lanes(lanes: tuple[str, ...]) -> tuple[str, ...]:
+    """`lanes` without repeats; ValueError (for a setting's validator) when none is named or a name is no
+    lane name."""
+    if not lanes:
+        raise ValueError(f"name at least one lane (e.g. {DEFAULT_LANE!r})")
+    wrong = [lane for lane in lanes if not is_lane_name(lane)]
+    if wrong:
+        raise ValueError(f"{', '.join(map(repr, wrong))}: a lane name must match {LANE_PATTERN}")
+    return tuple(dict.fromkeys(lanes))
+
+
 @dataclass(frozen=True)
 class Topics:
     """The topic names of one lane, under one prefix."""

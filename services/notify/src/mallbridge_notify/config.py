@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.settings import LogLevel
+from mallbridge_core.topics import lane_list
 
 DEFAULT_HTTP_PORT = 8082
 
@@ -36,7 +37,7 @@ class NotifySettings(BaseSettings):
     shutdown_grace_s: float = Field(default=5.0, ge=0)
 
     def lane_names(self) -> tuple[str, ...]:
-        return tuple(lane.strip() for lane in self.lanes.split(",") if lane.strip())
+        return lane_list(self.lanes)
 
     @field_validator("console_base_url")
     @classmethod

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, is_lane_name
+from mallbridge_core.settings import LogLevel
+from mallbridge_core.topics import DEFAULT_LANE, checked_lanes, lane_list
 from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
 DEFAULT_TENANT_CONCURRENCY = 16
@@ -27,7 +28,7 @@ class PublisherSettings(BaseSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     group: str = Field(default="mallbridge-publisher", min_length=1)
     lanes: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_LANE,)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
     tenant_concurrency: int = Field(default=DEFAULT_TENANT_CONCURRENCY, ge=1, le=256)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
@@ -47,11 +48,6 @@ class PublisherSettings(BaseSettings):
     # The operator token of the web console (MALLBRIDGE_CONSOLE_TOKEN): unset, the console is off.
     console_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MALLBRIDGE_CONSOLE_TOKEN"))
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
-
     @field_validator("console_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -70,16 +66,9 @@ class PublisherSettings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """Lanes come as a comma list ("default,acme") from the environment and the command line."""
-        if isinstance(value, str):
-            return tuple(lane.strip() for lane in value.split(",") if lane.strip())
-        return value
+        return lane_list(value) if isinstance(value, str) else value
 
     @field_validator("lanes")
     @classmethod
     def _lane_names(cls, lanes: tuple[str, ...]) -> tuple[str, ...]:
-        if not lanes:
-            raise ValueError(f"name at least one lane (e.g. {DEFAULT_LANE!r})")
-        wrong = [lane for lane in lanes if not is_lane_name(lane)]
-        if wrong:
-            raise ValueError(f"{', '.join(map(repr, wrong))}: a lane name must match {LANE_PATTERN}")
-        return tuple(dict.fromkeys(lanes))
+        return checked_lanes(lanes)
