@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from mallbridge_core.eventlog import LogRecord, OutgoingRecord
 from mallbridge_schema.events import AttentionNeeded, MallStatusUpdated, StepDeferred
@@ -15,6 +16,12 @@ TRACK = ("ZX12345-CZ", "https://tracking.example/ZX12345-CZ")
 
 def _bodies(h: Harness, mall_id: str) -> list[dict[str, object]]:
     return [r["body"] for r in h.puts(mall_id)]
+
+
+async def _dead_letters(h: Harness, *, at_least: int = 1) -> list[LogRecord]:
+    """The dead-letter topic's records once there are `at_least` of them (else none, to wait on)."""
+    found = [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
+    return found if len(found) >= at_least else []
 
 
 def _statuses_ok(h: Harness, mall_id: str) -> list[int]:
@@ -168,10 +175,7 @@ async def test_an_undecodable_order_event_is_dead_lettered_and_the_next_order_st
         await w.write(w.first_seen(T, "A-51", mid, "in_process"))
         await eventually(lambda: h.mall_status(mid) == "shipping")
 
-        async def dead_letters() -> list[LogRecord]:
-            return [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
-
-        dead: list[LogRecord] = await eventually(dead_letters, what="a record on the dead-letter topic")
+        dead: list[LogRecord] = await eventually(partial(_dead_letters, h), what="a record on the dead-letter topic")
     finally:
         await publisher.stop()
     assert len(dead) == 1
@@ -193,10 +197,7 @@ async def test_a_record_without_a_key_is_dead_lettered_without_a_key(harness: Ha
         await w.write(w.first_seen(T, "A-53", mid, "in_process"))
         await eventually(lambda: h.mall_status(mid) == "shipping")
 
-        async def dead_letters() -> list[LogRecord]:
-            return [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
-
-        dead = await eventually(dead_letters, what="a record on the dead-letter topic")
+        dead = await eventually(partial(_dead_letters, h), what="a record on the dead-letter topic")
     finally:
         await publisher.stop()
     assert [(r.key, r.value) for r in dead] == [(None, b"[1, 2]")]
@@ -219,11 +220,7 @@ async def test_an_order_event_whose_mall_id_is_not_digits_is_dead_lettered_and_n
         await w.write(w.first_seen(T, "A-52", mid, "in_process"))
         await eventually(lambda: h.mall_status(mid) == "shipping")
 
-        async def dead_letters() -> list[LogRecord]:
-            found = [r async for batch in h.log.replay(h.topics.dead_letter) for r in batch]
-            return found if len(found) == 2 else []
-
-        dead = await eventually(dead_letters, what="both records on the dead-letter topic")
+        dead = await eventually(partial(_dead_letters, h, at_least=2), what="both records on the dead-letter topic")
     finally:
         await publisher.stop()
     assert sorted(r.key for r in dead) == [b"acme:BAD-0", b"acme:BAD-1"]
