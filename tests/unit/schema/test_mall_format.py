@@ -18,6 +18,7 @@ from mallbridge_schema.mall_format import (
     delivered_moment,
     format_mall_datetime,
     is_valid_tracking_number,
+    is_web_address,
     parse_delivery_value,
 )
 
@@ -208,3 +209,24 @@ def test_the_instant_keeps_the_zone_it_came_in(raw: str, offset: int) -> None:
     instant = delivered_instant(raw, recorded_at=LATE)
     assert instant.utcoffset() == timedelta(hours=offset)  # the gap's 02:30 stays a CET reading: 03:30 CEST
     assert instant.astimezone(UTC) == delivered_moment(raw, recorded_at=LATE).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://t.example/TRK1", "http://t.example", "HTTPS://T.EXAMPLE/a?b=c", "https://[::1]:8080/x"]
+)
+def test_web_addresses(url: str) -> None:
+    assert is_web_address(url)
+
+
+@pytest.mark.parametrize("url", ["t.example/TRK1", "ftp://t.example/x", "https://", "https:///x", "https://[::1/x", ""])
+def test_not_web_addresses(url: str) -> None:
+    assert not is_web_address(url)
+
+
+def test_a_web_address_with_any_whitespace_is_refused() -> None:
+    """Every character Python calls whitespace (NBSP, the ideographic space, a line separator, …)."""
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    assert len(spaces) > 20
+    for space in spaces:
+        assert not is_web_address(f"https://t.example/TRK{space}1"), repr(space)
+        assert not is_web_address(f"https://t.example/TRK1{space}"), repr(space)
