@@ -73,6 +73,35 @@ def test_a_bad_log_level_is_a_usage_error_saying_what_is_allowed(args: list[str]
     assert "MALLBRIDGE_INGEST_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in result.output
 
 
+def test_a_bad_general_log_level_is_named_as_the_variable_that_was_set() -> None:
+    env = {"MALLBRIDGE_LOG_LEVEL": "loud"}
+    result = CliRunner().invoke(cli.ingest, ["--tenants", "none.toml", "--log", "sqlite:///x.db"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "MALLBRIDGE_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR' (got 'LOUD')" in result.output
+    assert "MALLBRIDGE_INGEST_LOG_LEVEL" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "option", "expected"),
+    [
+        ({"MALLBRIDGE_LOG_LEVEL": "warning"}, None, "WARNING"),
+        ({"MALLBRIDGE_INGEST_LOG_LEVEL": "error"}, None, "ERROR"),
+        # the service's own variable is more specific than the general one: it wins (the general one did)
+        ({"MALLBRIDGE_LOG_LEVEL": "warning", "MALLBRIDGE_INGEST_LOG_LEVEL": "debug"}, None, "DEBUG"),
+        ({"MALLBRIDGE_LOG_LEVEL": "warning", "MALLBRIDGE_INGEST_LOG_LEVEL": "debug"}, "error", "ERROR"),
+        ({}, None, "INFO"),
+    ],
+)
+def test_the_log_level_comes_from_the_option_then_the_services_variable_then_the_general_one(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], option: str | None, expected: str
+) -> None:
+    for name in ("MALLBRIDGE_LOG_LEVEL", "MALLBRIDGE_INGEST_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert IngestSettings.from_command_line(COMMON, log_level=option).log_level == expected
+
+
 def test_the_log_level_is_taken_in_any_case() -> None:
     assert IngestSettings.from_command_line(COMMON, log_level="warning").log_level == "WARNING"
 

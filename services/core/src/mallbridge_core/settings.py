@@ -13,6 +13,7 @@ The common options (README "Configuration"): `--log kafka://HOST:PORT | sqlite:/
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -48,6 +49,14 @@ def env_name(settings: type[BaseSettings], field: str) -> str:
     if choices and isinstance(choices[0], str):
         return choices[0].upper()
     return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def env_name_read(settings: type[BaseSettings], field: str) -> str:
+    """The variable a value of `field` was read from: of several a field reads (a service's own, then a
+    general one), the first that is set; else `env_name`. For error messages: name what the user set."""
+    choices = getattr(settings.model_fields[field].validation_alias, "choices", None) or ()
+    present = {name.upper() for name in os.environ}
+    return next((c.upper() for c in choices if isinstance(c, str) and c.upper() in present), env_name(settings, field))
 
 
 class SettingOption(click.Option):
@@ -92,11 +101,22 @@ def settings_from(settings: type[S], given: Mapping[str, Any]) -> S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            where = env_name(settings, field) if field in settings.model_fields else field
+            field = _field_of(settings, str(error["loc"][0]) if error["loc"] else "")
+            where = env_name_read(settings, field) if field in settings.model_fields else field
             flag = f"{_flag(field)} / " if given.get(field) is not None else ""
             problems.append(f"{flag}{where}: {error['msg']}{_got(settings, field, error.get('input'))}")
         raise click.UsageError("; ".join(problems)) from None
+
+
+def _field_of(settings: type[BaseSettings], loc: str) -> str:
+    """The field an error is about: a value read from a variable is located by that field's alias."""
+    if loc in settings.model_fields:
+        return loc
+    for field, info in settings.model_fields.items():
+        choices = getattr(info.validation_alias, "choices", None) or (info.validation_alias,)
+        if any(isinstance(c, str) and c.upper() == loc.upper() for c in choices):
+            return field
+    return loc
 
 
 _SECRET_WORDS = ("secret", "token", "password", "client_id", "key")

@@ -57,7 +57,6 @@ def _tenants_path(common: CommonOptions) -> str:
 @click.option(
     "--log-level",
     default=None,
-    envvar="MALLBRIDGE_LOG_LEVEL",
     help="DEBUG, INFO, WARNING or ERROR [env MALLBRIDGE_INGEST_LOG_LEVEL or MALLBRIDGE_LOG_LEVEL; INFO].",
 )
 @common_options

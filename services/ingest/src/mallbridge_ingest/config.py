@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import Field, NonNegativeFloat, field_validator
+from pydantic import AliasChoices, Field, NonNegativeFloat, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mallbridge_core.settings import CommonOptions, LogLevel, settings_from
@@ -23,12 +23,15 @@ ENV_PREFIX = "MALLBRIDGE_INGEST_"
 
 
 class IngestSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     run_pollers: bool = True
-    log_level: LogLevel = "INFO"
+    # The service's own variable first, then the general one (a more specific setting wins).
+    log_level: LogLevel = Field(
+        default="INFO", validation_alias=AliasChoices("MALLBRIDGE_INGEST_LOG_LEVEL", "MALLBRIDGE_LOG_LEVEL")
+    )
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1)
     max_orders: int = Field(default=MAX_ORDERS, ge=1)
