@@ -130,64 +130,33 @@ async def read_log(
                         progress(len(batch))
 
 
-PHASE_RECORDS = 256
-"""Records taken through one phase at a time when verifying (`_read_batch`)."""
-
-
 def _read_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None, kind: Kind) -> None:
     """Full events where a timeline or --verify needs them, narrow facts everywhere else (the fast path)."""
     scope = builder.scope
-    if scope.filters_keys:
-        batch = [record for record in batch if scope.wants_key(record.key) is not False]
-    if verifier is not None:
-        for start in range(0, len(batch), PHASE_RECORDS):
-            _verify_phased(batch[start : start + PHASE_RECORDS], builder, verifier, kind)
-        return
+    filters = scope.filters_keys
+    timelines = bool(scope.orders)
     add_event: Callable[[Any], None] = getattr(builder, kind.add_event)
     add_fact: Callable[[Any], None] = getattr(builder, kind.add_fact)
+    verify: Callable[[Any], None] | None = getattr(verifier, kind.add_event) if verifier is not None else None
     decode_full, decode_fact = kind.decode_full, kind.decode_fact
-    timelines = bool(scope.orders)
     for record in batch:
+        if filters and scope.wants_key(record.key) is False:
+            continue
         try:
             if timelines and scope.wants_key(record.key) is not False:
-                add_event(decode_full(record.value))
+                event = decode_full(record.value)
+                add_event(event)
+                if verify is not None:
+                    verify(event)
+            elif verify is not None:
+                # The verifier needs the whole event; the report still folds the fast fact (equal to the
+                # event's, see views.py), decoded after the event so a record the schema refuses is
+                # undecodable for both, as when the report folded the event itself.
+                verify(decode_full(record.value))
+                add_fact(decode_fact(record.value))
             else:
                 add_fact(decode_fact(record.value))
         except UnknownEventType:
             builder.skip_unknown()
         except EventDecodeError as exc:
-            builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
-
-
-def _verify_phased(records: list[LogRecord], builder: ReportBuilder, verifier: Verifier, kind: Kind) -> None:
-    """A few hundred records through one step after another: the schema's decoding of each, the verifier,
-    then the report's fold. Why phases: measured on the bench's log, taking each record through all three
-    before the next one costs about a third more per record (each step's code and data push the others'
-    out of the CPU caches). Order is kept within each step, and the steps are independent of one another.
-
-    The report folds the fast fact (equal to the event's, see views.py) for orders whose timeline is not
-    kept, decoded after the event, so a record the schema refuses is undecodable for both."""
-    scope = builder.scope
-    timelines = bool(scope.orders)
-    decode_full, decode_fact = kind.decode_full, kind.decode_fact
-    decoded: list[tuple[LogRecord, Any]] = []
-    for record in records:
-        try:
-            decoded.append((record, decode_full(record.value)))
-        except UnknownEventType:
-            builder.skip_unknown()
-        except EventDecodeError as exc:
-            builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
-    verify: Callable[[Any], None] = getattr(verifier, kind.add_event)
-    for _, event in decoded:
-        verify(event)
-    add_event: Callable[[Any], None] = getattr(builder, kind.add_event)
-    add_fact: Callable[[Any], None] = getattr(builder, kind.add_fact)
-    for record, event in decoded:
-        if timelines and scope.wants_key(record.key) is not False:
-            add_event(event)
-            continue
-        try:
-            add_fact(decode_fact(record.value))
-        except EventDecodeError as exc:  # the schema took it, the view did not (views.py calls that a bug)
             builder.note_undecodable(record.topic, record.partition, record.offset, str(exc))
