@@ -8,8 +8,8 @@ tracking (deferred), ~0.5% refused by MALL (attention), the rest still in proces
 EventLog port in batches of 20,000.
 
 Measured in the same run, on the same topics, the replays in three rounds of (raw, audit in one process,
-audit with its workers), each goal's figure the mean over the rounds (as import's: other load on the
-machine drifts within a minute, and a round keeps the three readers close in time):
+audit with its workers, audit --verify with its workers), each goal's figure the mean over the rounds (as
+import's: other load on the machine drifts within a minute, and a round keeps the readers close in time):
 - raw: one aiokafka consumer, manual assignment of every partition of both topics, from offset 0 to
   the end offsets, touching each value (no decoding): the ceiling for any Python reader;
 - audit: `run_audit` (the code behind `mallbridge audit`) with the default report, events/s and the
@@ -340,19 +340,24 @@ async def audit_read(
 
 
 async def _replay_round(bootstrap: str, url: str, prefix: str, topics: Topics) -> dict[str, Any]:
-    """One round: the raw consumer, the audit in one process, the audit with its default workers."""
+    """One round: the raw consumer, the audit in one process, the audit with its default workers, and
+    `--verify` with them."""
     raw_n, raw_s = await raw_read(bootstrap, [topics.order_events, topics.sync_events])
     one_n, one_s, one_figures = await audit_read(url, prefix, verify=False, workers=1)
     audit_n, audit_s, figures = await audit_read(url, prefix, verify=False)
+    verify_n, verify_s, verify_figures = await audit_read(url, prefix, verify=True)
     return {
         "raw": raw_n / raw_s,
         "one": one_n / one_s,
         "audit": audit_n / audit_s,
+        "verify": verify_n / verify_s,
         "raw_n": raw_n,
         "one_n": one_n,
         "audit_n": audit_n,
+        "verify_n": verify_n,
         "figures": figures,
         "one_figures": one_figures,
+        "verify_figures": verify_figures,
     }
 
 
@@ -412,6 +417,8 @@ async def run(bootstrap: str) -> dict[str, Any]:
         assert r["raw_n"] == r["audit_n"] == r["one_n"] == events, (r, events)
         assert r["figures"] == figures, (r["figures"], figures)
         assert r["one_figures"] == one_figures, (r["one_figures"], one_figures)
+        assert r["verify_n"] == events, (r["verify_n"], events)
+        assert r["verify_figures"] == first["verify_figures"], (r["verify_figures"], first["verify_figures"])
     assert {k: v for k, v in figures.items() if k != "workers"} == {
         k: v for k, v in one_figures.items() if k != "workers"
     }, (figures, one_figures)
@@ -419,9 +426,9 @@ async def run(bootstrap: str) -> dict[str, Any]:
     def mean(key: str) -> float:
         return statistics.mean(r[key] for r in rounds)
 
-    raw_rate, audit_rate, one_rate = mean("raw"), mean("audit"), mean("one")
+    raw_rate, audit_rate, one_rate, verify_rate = mean("raw"), mean("audit"), mean("one"), mean("verify")
     worker_rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    verify_n, verify_s, verify_figures = await audit_read(url, prefix, verify=True)
+    verify_figures = first["verify_figures"]
     memory = await audit_memory(url, prefix)
     goals = [
         goal(
@@ -432,7 +439,7 @@ async def run(bootstrap: str) -> dict[str, Any]:
             unit="events/s",
         ),
         goal("audit replay, one process vs a raw consumer", one_rate, raw_rate, at_least=0.5, unit="events/s"),
-        goal("audit --verify", verify_n / verify_s, at_least=100_000, unit="events/s"),
+        goal("audit --verify", verify_rate, at_least=100_000, unit="events/s"),
     ]
     return {
         "goals": goals,
@@ -449,8 +456,9 @@ async def run(bootstrap: str) -> dict[str, Any]:
         "audit_one_process_events_per_s": round(one_rate),
         "audit_one_process_vs_raw": round(one_rate / raw_rate, 3),
         "audit_worker_peak_rss_mib": round(worker_rss_kib / 1024, 1),
-        "verify_events_per_s": round(verify_n / verify_s),
-        "verify_vs_raw": round(verify_n / verify_s / raw_rate, 3),
+        "verify_events_per_s": round(verify_rate),
+        "verify_vs_raw": round(verify_rate / raw_rate, 3),
+        "per_round_verify_events_per_s": [round(r["verify"]) for r in rounds],
         "report": figures,
         "verify": {k: v for k, v in verify_figures.items() if k.startswith("verify")},
         "memory": {**memory, "goal_bytes_per_order": 1024},
