@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from mallbridge_core.eventlog.port import OutgoingRecord
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.rebuild import fold_partitions
-from mallbridge_schema.events import Event
-from mallbridge_schema.serde import event_key
+from mallbridge_publisher.outcomes import UNAUTHORIZED
+from mallbridge_publisher.rebuild import TenantItemsSeen, fold_partitions
+from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event
+from mallbridge_schema.serde import encode_event, event_key
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog
 
@@ -35,3 +38,52 @@ async def test_an_unreadable_sync_or_operator_record_is_skipped_and_said_an_orde
     skipped = [r for r in caplog.records if r.getMessage() == "record not understood; skipped by the rebuild"]
     assert sorted(r.topic for r in skipped) == sorted([TOPICS.sync_events, TOPICS.operator_events])  # type: ignore[attr-defined]
     assert all(r.offset == 0 and "UTF-8" in r.error for r in skipped)  # type: ignore[attr-defined]
+
+
+def _tenant_item(
+    kind: type[AttentionNeeded] | type[AttentionResolved], tenant: str, minute: int, **fields: object
+) -> Event:
+    extra = {"reason": "MALL refused the tenant's client_id (HTTP 401)"} if kind is AttentionNeeded else {}
+    at = datetime(2026, 12, 7, 10, minute, tzinfo=UTC)
+    return kind(  # type: ignore[call-arg]
+        event_id=uuid.uuid4(),
+        tenant_id=tenant,
+        order_number="",
+        mall_order_id="",
+        occurred_at=at,
+        recorded_at=at,
+        **{"code": UNAUTHORIZED, "scope": "tenant", **extra, **fields},
+    )
+
+
+def test_the_latest_tenant_item_by_its_recording_moment_says_whether_it_is_open() -> None:
+    seen = TenantItemsSeen(UNAUTHORIZED)
+    # folded out of time order (the items ride on different orders' keys, so on different partitions)
+    for event in (
+        _tenant_item(AttentionResolved, "acme", 5),
+        _tenant_item(AttentionNeeded, "acme", 1),
+        _tenant_item(AttentionNeeded, "beta", 2),
+        _tenant_item(AttentionResolved, "gamma", 3),
+        _tenant_item(AttentionNeeded, "gamma", 4),
+        _tenant_item(AttentionNeeded, "delta", 4, code="mall_quota"),  # another code
+        _tenant_item(AttentionNeeded, "epsilon", 4, scope="order"),  # an order's item
+    ):
+        seen.fold(event)
+    assert seen.open_for() == ["beta", "gamma"]
+
+
+async def test_a_tenants_own_item_goes_to_the_tenant_fold_and_an_orders_events_to_the_order_fold() -> None:
+    log = FakeEventLog(partitions=1)
+    w = OrderEventWriter(log, TOPICS.order_events)
+    await w.write(w.first_seen("acme", "A-1", "101", "in_process"))
+    item = _tenant_item(AttentionNeeded, "acme", 1)
+    await log.append(TOPICS.sync_events, [OutgoingRecord(event_key("acme", "A-1"), encode_event(item))])
+    folded: list[Event] = []
+    seen = TenantItemsSeen(UNAUTHORIZED)
+
+    await fold_partitions(
+        log, TOPICS, {0}, tenants={"acme"}, fold=lambda event, _p: folded.append(event), fold_tenant=seen.fold
+    )
+
+    assert [type(e).__name__ for e in folded] == ["OrderFirstSeen"]
+    assert seen.open_for() == ["acme"]

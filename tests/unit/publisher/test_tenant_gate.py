@@ -103,6 +103,26 @@ async def test_a_paused_tenant_is_probed_by_one_request_while_the_others_wait_fo
     assert entered == 3
 
 
+async def test_a_pause_the_log_recorded_probes_at_once_with_one_request() -> None:
+    clock, metrics = FakeClock(), PublisherMetrics()
+    gate = TenantGate("acme", concurrency=3, metrics=metrics, pause_probe_s=30, monotonic=clock)
+    gate.pause_as_recorded()
+    assert gate.paused
+    assert metrics.registry.get_sample_value("mallbridge_publisher_tenant_paused", {"tenant": "acme"}) == 1
+    async with gate.slot():  # no wait for the probe time: the first request is the probe, now
+        assert await _try_slot(gate) is False  # the others wait for its answer
+    gate.resume()
+    assert await _try_slot(gate) is True
+
+
+async def test_a_pause_the_log_recorded_leaves_a_live_pause_as_it_is() -> None:
+    clock = FakeClock()
+    gate = TenantGate("acme", concurrency=1, metrics=PublisherMetrics(), pause_probe_s=30, monotonic=clock)
+    gate.pause()  # a 401 this run: the next probe in 30 s
+    gate.pause_as_recorded()
+    assert await _try_slot(gate) is False
+
+
 @pytest.mark.parametrize("concurrency", [1, 3])
 async def test_concurrency_is_bounded_per_tenant(concurrency: int) -> None:
     gate = TenantGate("acme", concurrency=concurrency, metrics=PublisherMetrics(), monotonic=FakeClock())

@@ -40,9 +40,9 @@ from mallbridge_publisher.metrics import PublisherMetrics, count_recorded
 from mallbridge_publisher.offsets import OffsetBook
 from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import Effects, Next, plan_notes, still_as_planned
+from mallbridge_publisher.outcomes import UNAUTHORIZED, Effects, Next, plan_notes, still_as_planned
 from mallbridge_publisher.ports import MallClient
-from mallbridge_publisher.rebuild import NoticesSeen, fold_partitions
+from mallbridge_publisher.rebuild import NoticesSeen, TenantItemsSeen, fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
 from mallbridge_publisher.scheduler import OrderScheduler
 from mallbridge_publisher.tenant_gate import TenantGate
@@ -230,10 +230,15 @@ class LaneEngine:
         async with self._rebuilding:
             backoff = Backoff(base_s=0.5, cap_s=10.0)
             while True:
-                notices = NoticesSeen(self.orders.fold)
+                notices, paused = NoticesSeen(self.orders.fold), TenantItemsSeen(UNAUTHORIZED)
                 try:
                     read_up_to = await fold_partitions(
-                        self._log, self._topics, partitions, tenants=self._tenants, fold=notices.fold
+                        self._log,
+                        self._topics,
+                        partitions,
+                        tenants=self._tenants,
+                        fold=notices.fold,
+                        fold_tenant=paused.fold,
                     )
                     break
                 except LogUnavailableError as exc:  # folding is idempotent: a retry starts over safely
@@ -244,6 +249,10 @@ class LaneEngine:
             self._rebuilt_up_to.update({p: rebuilt.get(p, 0) for p in partitions})
             for key in notices.unanswered():  # read before the first plan, as on the live path
                 self._reads_wanted.setdefault(key, "webhook")
+            for tenant_id in paused.open_for():
+                gate = self._gates.get(tenant_id)
+                if gate is not None:
+                    gate.pause_as_recorded()
         keys = self.orders.keys_in(partitions)
         self.orders.counted(keys)
         for key in keys:

@@ -19,7 +19,7 @@ from typing import Any
 from mallbridge_core.eventlog import EventLog, key_partition
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.orders import Key
-from mallbridge_schema.events import Event, MallOrderChanged, MallStateObserved
+from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event, MallOrderChanged, MallStateObserved
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,12 @@ async def fold_partitions(
     *,
     tenants: Collection[str],
     fold: Callable[[Event, int], object],
+    fold_tenant: Callable[[Event], object] | None = None,
 ) -> dict[str, dict[int, int]]:
     """Fold every event of `partitions` (sync, then order, then operator events, per lane in history order).
 
     In the default lane's topics read for another lane, only the events of that lane's `tenants` count.
+    An event of no order (a tenant's own attention item) goes to `fold_tenant`, if given.
     Returns, per topic, the end offsets it was read up to (where a live tail of the topic goes on).
     """
     sources: list[tuple[str, Callable[[bytes], Any], bool]] = []
@@ -69,9 +71,12 @@ async def fold_partitions(
                     if decode is not decode_order_event:  # (order events: dead-lettered when consumed)
                         _skipped(record.topic, record.partition, record.offset, exc)
                     continue
-                if not event.order_number or (only_these_tenants and event.tenant_id not in tenants):
+                if only_these_tenants and event.tenant_id not in tenants:
                     continue
-                fold(event, partition)
+                if event.order_number:
+                    fold(event, partition)
+                elif fold_tenant is not None:
+                    fold_tenant(event)
     return read_up_to
 
 
@@ -112,3 +117,30 @@ class NoticesSeen:
     def unanswered(self) -> list[Key]:
         """The orders whose last notice came after their last read (or that were never read)."""
         return [k for k, at in self._notice_at.items() if (read := self._read_at.get(k)) is None or read < at]
+
+
+class TenantItemsSeen:
+    """A rebuild's view of the tenants' own attention items of one code (`mall_unauthorized`): which are
+    still open, so a restarted publisher knows a tenant it paused (and does not raise the item again, nor
+    leave it open when the fixed client_id works at once).
+
+    The latest item by `recorded_at` wins: a tenant's items ride on the keys of different orders, so no log
+    order relates them (as in the audit). Only the partitions a publisher rebuilds are seen: another
+    instance may hold the item, and then raises it again itself at its first refusal, as before.
+    """
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+        self._latest: dict[str, tuple[datetime, bool]] = {}
+
+    def fold(self, event: Event) -> None:
+        if (type(event) is AttentionNeeded or type(event) is AttentionResolved) and event.scope == "tenant":
+            if event.code != self._code:
+                return
+            known = self._latest.get(event.tenant_id)
+            if known is None or known[0] <= event.recorded_at:
+                self._latest[event.tenant_id] = (event.recorded_at, type(event) is AttentionNeeded)
+
+    def open_for(self) -> list[str]:
+        """The tenants whose latest item of the code is open."""
+        return sorted(tenant for tenant, (_, is_open) in self._latest.items() if is_open)

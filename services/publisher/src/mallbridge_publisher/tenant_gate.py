@@ -115,6 +115,15 @@ class TenantGate:
         self._paused_until = self._monotonic() + self._pause_probe_s
         self._metrics.tenant_paused.labels(self.tenant_id).set(1)
 
+    def pause_as_recorded(self) -> None:
+        """The log says the tenant's 401/403 item is still open (a rebuild after a restart): paused, with the
+        first request going as the probe at once. Its answer resolves the item (`resume`) or keeps the
+        tenant paused without raising the item a second time; unpaused, a restart forgot both."""
+        if not self.paused:
+            self.paused = True
+            self._paused_until = self._monotonic()
+            self._metrics.tenant_paused.labels(self.tenant_id).set(1)
+
     def resume(self) -> None:
         if self.paused:
             self.paused = False
