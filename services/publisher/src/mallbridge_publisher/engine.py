@@ -117,6 +117,9 @@ class LaneEngine:
         self._reads_wanted: dict[Key, ReadSource] = {}
         self._rebuilt_up_to: dict[int, int] = {}  # order-events partition -> the offset its rebuild read up to
         self._unanswered: set[Key] = set()  # orders whose PUT in doubt got no answer in time (see _settles_at)
+        # the tenants' 401 items this instance has seen, rebuilt and written (a rebuild of one more partition
+        # must not take an item this instance resolved since for open)
+        self._tenant_items = TenantItemsSeen(UNAUTHORIZED)
         self._started_at = clock()
         self._poll = UnconfirmedPoll(
             client=client,
@@ -230,7 +233,7 @@ class LaneEngine:
         async with self._rebuilding:
             backoff = Backoff(base_s=0.5, cap_s=10.0)
             while True:
-                notices, paused = NoticesSeen(self.orders.fold), TenantItemsSeen(UNAUTHORIZED)
+                notices = NoticesSeen(self.orders.fold)
                 try:
                     read_up_to = await fold_partitions(
                         self._log,
@@ -238,7 +241,7 @@ class LaneEngine:
                         partitions,
                         tenants=self._tenants,
                         fold=notices.fold,
-                        fold_tenant=paused.fold,
+                        fold_tenant=self._tenant_items.fold,
                     )
                     break
                 except LogUnavailableError as exc:  # folding is idempotent: a retry starts over safely
@@ -249,7 +252,7 @@ class LaneEngine:
             self._rebuilt_up_to.update({p: rebuilt.get(p, 0) for p in partitions})
             for key in notices.unanswered():  # read before the first plan, as on the live path
                 self._reads_wanted.setdefault(key, "webhook")
-            for tenant_id in paused.open_for():
+            for tenant_id in self._tenant_items.open_for():
                 gate = self._gates.get(tenant_id)
                 if gate is not None:
                     gate.pause_as_recorded()
@@ -439,3 +442,5 @@ class LaneEngine:
         await self._recorder.write(event)
         count_recorded(self._metrics, event)
         self.orders.record(event)
+        if not event.order_number:
+            self._tenant_items.fold(event)
