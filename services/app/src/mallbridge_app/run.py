@@ -17,7 +17,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, LogLevel, common_options, setting_option, settings_from
+from mallbridge_core.settings import (
+    CommonOptions,
+    LogLevel,
+    common_options,
+    log_level_setting,
+    setting_option,
+    settings_from,
+)
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_core.topics import DEFAULT_LANE, checked_lanes, lane_list
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
@@ -29,14 +36,14 @@ from mallbridge_publisher.config import PublisherSettings
 class RunSettings(BaseSettings):
     """`mallbridge run`'s own options (env MALLBRIDGE_RUN_<NAME>)."""
 
-    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_RUN_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_RUN_", extra="ignore", frozen=True, populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8081, ge=0, le=65535)
     lanes: str = DEFAULT_LANE
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = log_level_setting("MALLBRIDGE_RUN_")
 
     @field_validator("lanes")
     @classmethod
@@ -108,7 +115,12 @@ async def _run_both(common: CommonOptions, settings: RunSettings) -> None:
 @setting_option(RunSettings, "http_host", "--http-host", help="Address of the publisher's health, metrics and console.")
 @setting_option(RunSettings, "http_port", "--http-port", type=int, help="Publisher health and metrics port.")
 @setting_option(RunSettings, "lanes", "--lanes", help="Comma-separated lanes the publisher serves.")
-@setting_option(RunSettings, "log_level", "--log-level", help="Log level (DEBUG, INFO, WARNING, ERROR).")
+@setting_option(
+    RunSettings,
+    "log_level",
+    "--log-level",
+    help="Log level (DEBUG, INFO, WARNING, ERROR; else env MALLBRIDGE_LOG_LEVEL).",
+)
 def run(common: CommonOptions, **given: Any) -> None:
     """Ingest and publisher in one process."""
     settings = settings_from(RunSettings, given)

@@ -39,6 +39,16 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidat
 its option and variable (not a traceback from `logging` once the command has started)."""
 
 
+GENERAL_LOG_LEVEL_ENV = "MALLBRIDGE_LOG_LEVEL"
+
+
+def log_level_setting(env_prefix: str) -> Any:
+    """A service's `log_level` field: its own variable (`{env_prefix}LOG_LEVEL`) first, else the general
+    MALLBRIDGE_LOG_LEVEL (one variable for every service of a container), else INFO. The settings class
+    needs `populate_by_name=True` so the command-line option still sets the field by name."""
+    return Field(default="INFO", validation_alias=AliasChoices(f"{env_prefix}LOG_LEVEL", GENERAL_LOG_LEVEL_ENV))
+
+
 def env_name(settings: type[BaseSettings], field: str) -> str:
     """The environment variable `settings` reads for `field` (its alias when it has one)."""
     info = settings.model_fields[field]
@@ -101,14 +111,14 @@ def settings_from(settings: type[S], given: Mapping[str, Any]) -> S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = _field_of(settings, str(error["loc"][0]) if error["loc"] else "")
+            field = field_of(settings, str(error["loc"][0]) if error["loc"] else "")
             where = env_name_read(settings, field) if field in settings.model_fields else field
             flag = f"{_flag(field)} / " if given.get(field) is not None else ""
             problems.append(f"{flag}{where}: {error['msg']}{_got(settings, field, error.get('input'))}")
         raise click.UsageError("; ".join(problems)) from None
 
 
-def _field_of(settings: type[BaseSettings], loc: str) -> str:
+def field_of(settings: type[BaseSettings], loc: str) -> str:
     """The field an error is about: a value read from a variable is located by that field's alias."""
     if loc in settings.model_fields:
         return loc

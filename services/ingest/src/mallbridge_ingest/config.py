@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, NonNegativeFloat, field_validator
+from pydantic import Field, NonNegativeFloat, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mallbridge_core.settings import CommonOptions, LogLevel, settings_from
+from mallbridge_core.settings import CommonOptions, LogLevel, log_level_setting, settings_from
 from mallbridge_ingest.adapters.export_poller import EXPORT_MAX_BYTES
 from mallbridge_ingest.adapters.http_models import MAX_BODY_BYTES, MAX_ORDERS
 from mallbridge_ingest.adapters.signature import SIGNATURE_WINDOW_S
@@ -28,10 +28,7 @@ class IngestSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     run_pollers: bool = True
-    # The service's own variable first, then the general one (a more specific setting wins).
-    log_level: LogLevel = Field(
-        default="INFO", validation_alias=AliasChoices("MALLBRIDGE_INGEST_LOG_LEVEL", "MALLBRIDGE_LOG_LEVEL")
-    )
+    log_level: LogLevel = log_level_setting(ENV_PREFIX)
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1)
     max_orders: int = Field(default=MAX_ORDERS, ge=1)

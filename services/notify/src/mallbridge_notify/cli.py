@@ -68,7 +68,12 @@ async def serve(service: NotifyService) -> None:
 @setting_option(NotifySettings, "lanes", "--lanes", help="Comma-separated lanes to watch (default: the tenants').")
 @setting_option(NotifySettings, "group", "--group", help="Consumer group (lane x: GROUP.x).")
 @setting_option(NotifySettings, "console_base_url", "--console-base-url", help="Console address in the alerts.")
-@setting_option(NotifySettings, "log_level", "--log-level", help="Log level (DEBUG, INFO, WARNING, ERROR).")
+@setting_option(
+    NotifySettings,
+    "log_level",
+    "--log-level",
+    help="Log level (DEBUG, INFO, WARNING, ERROR; else env MALLBRIDGE_LOG_LEVEL).",
+)
 def notify(common: CommonOptions, **given: Any) -> None:
     """Push attention items to each tenant's webhook and e-mail."""
     settings = settings_from(NotifySettings, given)

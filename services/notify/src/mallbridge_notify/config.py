@@ -12,20 +12,22 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mallbridge_core.settings import LogLevel
+from mallbridge_core.settings import LogLevel, log_level_setting
 from mallbridge_core.topics import lane_list
 
 DEFAULT_HTTP_PORT = 8082
 
 
 class NotifySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MALLBRIDGE_NOTIFY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="MALLBRIDGE_NOTIFY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
     group: str = Field(default="mallbridge-notify", min_length=1)
     lanes: str = Field(default="", description="comma-separated lanes; empty: every lane of the tenants file")
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = log_level_setting("MALLBRIDGE_NOTIFY_")
     console_base_url: str = Field(
         default="http://127.0.0.1:8081", description="where people open the console (the publisher's HTTP address)"
     )

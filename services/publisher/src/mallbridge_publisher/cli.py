@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options, env_name, setting_option
+from mallbridge_core.settings import CommonOptions, common_options, env_name_read, field_of, setting_option
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
@@ -39,8 +39,9 @@ def explain_settings_error(exc: ValidationError) -> str:
     """One line per bad setting: its name, option or variable, and what is allowed."""
     lines = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "settings"
-        where = f"env {env_name(PublisherSettings, field) if field in PublisherSettings.model_fields else field}"
+        field = field_of(PublisherSettings, str(error["loc"][0])) if error["loc"] else "settings"
+        known = field in PublisherSettings.model_fields
+        where = f"env {env_name_read(PublisherSettings, field) if known else field}"
         if field in OPTIONS:
             where = f"--{field.replace('_', '-')} or {where}"
         lines.append(f"publisher setting {field} ({where}): {error['msg']}")
@@ -83,7 +84,9 @@ async def serve(service: PublisherService) -> None:
     help="Comma-separated lanes this instance serves.",
 )
 @setting_option(PublisherSettings, "group", "--group", help="Consumer group of all publishers.")
-@setting_option(PublisherSettings, "log_level", "--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+@setting_option(
+    PublisherSettings, "log_level", "--log-level", help="DEBUG, INFO, WARNING or ERROR (else env MALLBRIDGE_LOG_LEVEL)."
+)
 def publisher(common: CommonOptions, **options: Any) -> None:
     """Project order events into MALL statuses and call the MALL Partner API.
 

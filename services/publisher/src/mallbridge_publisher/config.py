@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mallbridge_core.settings import LogLevel
+from mallbridge_core.settings import LogLevel, log_level_setting
 from mallbridge_core.topics import DEFAULT_LANE, checked_lanes, lane_list
 from mallbridge_publisher.console.session import MIN_TOKEN_LENGTH
 
@@ -28,7 +28,7 @@ class PublisherSettings(BaseSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     group: str = Field(default="mallbridge-publisher", min_length=1)
     lanes: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_LANE,)
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = log_level_setting("MALLBRIDGE_PUBLISHER_")
     tenant_concurrency: int = Field(default=DEFAULT_TENANT_CONCURRENCY, ge=1, le=256)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
