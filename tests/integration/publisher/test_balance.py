@@ -158,3 +158,21 @@ def test_a_log_that_cannot_be_reached_is_exit_2(sandbox: SandboxServer, tmp_path
     assert (code, out) == (2, "")
     assert err.startswith("Error: ")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("read_timeout_s", "expected_code"), [("0.3", 2), ("10", 0)])
+def test_balance_waits_for_mall_as_long_as_the_publishers_read_timeout_says(
+    tmp_path: Path, topic_prefix: str, read_timeout_s: str, expected_code: int
+) -> None:
+    url = f"sqlite:///{tmp_path}/events.db"
+    with SandboxServer(create_app([Partner("acme", PARTNERS["acme"])], latency_ms=1000)) as sandbox:
+        write_first_seen(url, topic_prefix, [])
+        tenants = str(tenants_file(tmp_path, sandbox))
+        command = ["balance", "--log", url, "--topic-prefix", topic_prefix, "--tenants", tenants, "--no-progress"]
+        env = {"BALANCE_ACME_CID": PARTNERS["acme"], "MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S": read_timeout_s}
+        result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == expected_code, result.output
+    if expected_code == 2:  # it used a 10 s of its own and waited the answer out
+        assert "no answer within the timeout" in result.stderr
+    else:
+        assert result.stdout.splitlines()[-1] == "in balance"

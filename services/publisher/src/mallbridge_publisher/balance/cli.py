@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, missing_embedded_log, open_event_log
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
-from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_json, render_table
 from mallbridge_publisher.balance.run import BalanceReport, BalanceRun, ProgressHooks
@@ -87,12 +87,11 @@ def _progress(enabled: bool) -> Iterator[ProgressHooks]:
         )
 
 
-def _page_size(given: int | None) -> int:
-    """`--page-size`, else MALLBRIDGE_PUBLISHER_MALL_PAGE_SIZE (PublisherSettings, which checks every variable)."""
-    if given is not None:
-        return given
+def _publisher_settings() -> PublisherSettings:
+    """The MALL settings balance shares with the publisher (MALLBRIDGE_PUBLISHER_*: the page size, the
+    timeouts and the transport its requests go over), every variable checked."""
     try:
-        return PublisherSettings().mall_page_size
+        return PublisherSettings()
     except ValidationError as exc:
         raise CouldNotRun(explain_settings_error(exc)) from None
 
@@ -102,13 +101,15 @@ def _check_log_url(url: str) -> None:
         raise CouldNotRun(problem)
 
 
-async def _run(common: CommonOptions, tenants: list[Tenant], page_size: int, hooks: ProgressHooks) -> BalanceReport:
+async def _run(
+    common: CommonOptions, tenants: list[Tenant], settings: PublisherSettings, page_size: int, hooks: ProgressHooks
+) -> BalanceReport:
     url = common.log_url
     try:
         log = open_event_log(url, partitions=common.partitions)
     except LogUrlError as exc:
         raise CouldNotRun(str(exc)) from None
-    client = HttpMallClient()
+    client = mall_client_for(settings)
     try:
         await log.start()
         run = BalanceRun(log, client, common.topic_prefix, _utc_now, page_size=page_size, hooks=hooks)
@@ -139,9 +140,10 @@ def balance(
     """Compare MALL's non-final orders with the log; record and list the drift (exit 0 none, 1 drift, 2 error)."""
     tenants = _tenants_in_scope(common, tenant_id)
     _check_log_url(common.log_url)
-    size = _page_size(page_size)
+    settings = _publisher_settings()
+    size = settings.mall_page_size if page_size is None else page_size
     with _progress(sys.stderr.isatty() if progress is None else progress) as hooks:
-        report = asyncio.run(_run(common, tenants, size, hooks))
+        report = asyncio.run(_run(common, tenants, settings, size, hooks))
     click.echo(render_json(report) if fmt == "json" else render_table(report))
     if not report.in_balance:
         sys.exit(EXIT_DRIFT)
