@@ -395,3 +395,56 @@ def test_a_failed_read_on_a_notice_is_still_owed_unless_mall_does_not_know_the_o
     assert effects.read_again is owed
     settling = after_read(state(), SETTLING, error, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp())
     assert settling.read_again is False  # the plan asks for a settling read again by itself
+
+
+def _resumes(effects: Effects) -> bool:
+    resolved = effects.events[0] if effects.events else None
+    return (
+        effects.gate is not None
+        and effects.gate.action is GateAction.RESUME
+        and isinstance(resolved, AttentionResolved)
+        and (resolved.scope, resolved.code) == ("tenant", "mall_unauthorized")
+    )
+
+
+def test_a_refused_put_while_the_tenant_is_paused_resumes_it_mall_took_the_client_id() -> None:
+    effects = after_put(
+        put(), MallRejected("400", http_status=400), tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+    assert kinds(effects) == ["AttentionResolved", "MallUpdateRejected"]  # was: paused until a 2xx came
+    assert _resumes(effects)
+    assert effects.next is Next.REPLAN
+
+
+@pytest.mark.parametrize(
+    ("read", "recorded"),
+    [
+        (PendingRead("webhook", 0), []),  # a notice's read: nothing to record of a 404
+        (SETTLING, ["MallUpdateRejected"]),  # the request in doubt recorded refused
+        (PendingRead("resync", 0), ["MallReadRefused"]),
+    ],
+)
+def test_a_refused_read_while_the_tenant_is_paused_resumes_it(read: PendingRead, recorded: list[str]) -> None:
+    doubt = RequestInDoubt(MallStatus.SHIPPED, {"status": "shipped"}, based_on_seq=2)
+    current = state(mall=MallSide(last_request_no=4, settled_request_no=3, in_doubt=doubt))
+    paused = after_read(
+        current, read, MallRejected("404", http_status=404), tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+    running = after_read(
+        current, read, MallRejected("404", http_status=404), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+    assert kinds(paused) == ["AttentionResolved", *recorded]
+    assert _resumes(paused)
+    assert kinds(running) == recorded
+    assert running.gate is None
+    assert (paused.next, paused.read_again) == (running.next, running.read_again)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [MallRateLimited("429", retry_after_s=1.0), MallOutcomeUnknown("500", http_status=500), MallOutcomeUnknown("t")],
+)
+def test_a_429_or_a_failure_while_paused_says_nothing_of_the_client_id(outcome: MallError) -> None:
+    effects = after_put(put(), outcome, tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp())
+    assert "AttentionResolved" not in kinds(effects)
+    assert effects.gate is None or effects.gate.action is not GateAction.RESUME

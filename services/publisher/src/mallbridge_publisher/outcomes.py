@@ -18,7 +18,8 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 | MallAnswerInvalid    | (PUT answers are not parsed)              | backoff, then read again; nothing made up |
 * only while the order is as planned (`still_as_planned`); else the pass plans anew.
 A read on a notice that fails is still owed (`read_again`), except a 404: MALL does not know the order.
-An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant).
+An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant): any answer but
+401/403, 429 and 5xx, since a refusal of the request itself (400, 404) says MALL took the client_id.
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def after_put(
         pause = _Pause(tenant_paused, pause_probe_s)
         return _paused(state, outcome, pause, stamp=stamp, then=Next.RETRY)
     if isinstance(outcome, MallRejected):
-        return Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
+        refused = Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
+        return _resumed(refused, state, tenant_paused=tenant_paused, stamp=stamp)
     # MallOutcomeUnknown (and anything else): the PUT may have landed. Its request stays in doubt, so the
     # next plan reads the order first.
     return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown", unanswered=isinstance(outcome, MallNoAnswer))
@@ -180,10 +182,11 @@ def after_read(
     """What MALL's answer (or failure) to the read `read` of `state`'s order causes (`pause_probe_s` as
     in `after_put`)."""
     effects = _after_read(state, read, outcome, _Pause(tenant_paused, pause_probe_s), stamp=stamp)
+    if isinstance(outcome, MallRejected):  # refused the request, not the client_id: a paused tenant resumes
+        # (without a settled read: MALL does not know the order (404), nothing to learn from this notice)
+        return _resumed(effects if read.settles else Effects(), state, tenant_paused=tenant_paused, stamp=stamp)
     if read.settles or isinstance(outcome, MallOrder):
         return effects
-    if isinstance(outcome, MallRejected):
-        return Effects()  # MALL does not know the order (404): nothing to learn from this notice
     return replace(effects, read_again=True)  # 429, 401, 5xx, a timeout, an invalid answer: read it later
 
 
@@ -279,10 +282,16 @@ def _answered(
     stamp: Stamp,
     accepted: bool = False,
 ) -> Effects:
+    return _resumed(Effects(events=events, accepted=accepted), state, tenant_paused=tenant_paused, stamp=stamp)
+
+
+def _resumed(effects: Effects, state: OrderState, *, tenant_paused: bool, stamp: Stamp) -> Effects:
+    """MALL answered (with the order, or a refusal of the request itself): the client_id works, so a paused
+    tenant resumes and its attention item is resolved, first."""
     if not tenant_paused:
-        return Effects(events=events, accepted=accepted)
+        return effects
     resolved = AttentionResolved(**stamp.tenant_envelope(state), code=UNAUTHORIZED, scope="tenant")
-    return Effects(events=(resolved, *events), gate=GateChange(GateAction.RESUME), accepted=accepted)
+    return replace(effects, events=(resolved, *effects.events), gate=GateChange(GateAction.RESUME))
 
 
 def _rate_limited(outcome: MallRateLimited, *, then: Next) -> Effects:
