@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import click
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mallbridge_core.topics import DEFAULT_LANE, Topics
@@ -49,24 +50,25 @@ def log_level_setting(env_prefix: str) -> Any:
     return Field(default="INFO", validation_alias=AliasChoices(f"{env_prefix}LOG_LEVEL", GENERAL_LOG_LEVEL_ENV))
 
 
-def env_name(settings: type[BaseSettings], field: str) -> str:
-    """The environment variable `settings` reads for `field` (its alias when it has one)."""
-    info = settings.model_fields[field]
+def _env_aliases(info: FieldInfo) -> tuple[str, ...]:
+    """The variables a field reads instead of `{env_prefix}{NAME}`, in order (upper case; none: no alias)."""
     alias = info.validation_alias
-    if isinstance(alias, str):
-        return alias.upper()
-    choices = getattr(alias, "choices", None)
-    if choices and isinstance(choices[0], str):
-        return choices[0].upper()
-    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+    names = (alias,) if isinstance(alias, str) else getattr(alias, "choices", ())
+    return tuple(name.upper() for name in names if isinstance(name, str))
+
+
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable `settings` reads for `field` (its first alias when it has one)."""
+    aliases = _env_aliases(settings.model_fields[field])
+    return aliases[0] if aliases else f"{settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
 def env_name_read(settings: type[BaseSettings], field: str) -> str:
     """The variable a value of `field` was read from: of several a field reads (a service's own, then a
     general one), the first that is set; else `env_name`. For error messages: name what the user set."""
-    choices = getattr(settings.model_fields[field].validation_alias, "choices", None) or ()
     present = {name.upper() for name in os.environ}
-    return next((c.upper() for c in choices if isinstance(c, str) and c.upper() in present), env_name(settings, field))
+    aliases = _env_aliases(settings.model_fields[field])
+    return next((name for name in aliases if name in present), env_name(settings, field))
 
 
 class SettingOption(click.Option):
@@ -122,11 +124,7 @@ def field_of(settings: type[BaseSettings], loc: str) -> str:
     """The field an error is about: a value read from a variable is located by that field's alias."""
     if loc in settings.model_fields:
         return loc
-    for field, info in settings.model_fields.items():
-        choices = getattr(info.validation_alias, "choices", None) or (info.validation_alias,)
-        if any(isinstance(c, str) and c.upper() == loc.upper() for c in choices):
-            return field
-    return loc
+    return next((field for field, info in settings.model_fields.items() if loc.upper() in _env_aliases(info)), loc)
 
 
 _SECRET_WORDS = ("secret", "token", "password", "client_id", "key")
