@@ -16,6 +16,8 @@ from mallbridge_schema.events import (
     MallStatusUpdated,
     MallUpdateRejected,
     MallUpdateRequested,
+    ObservationSource,
+    ObservedField,
     OrderEventBase,
     OrderFirstSeen,
     OrderStatusChanged,
@@ -140,28 +142,32 @@ class Order:
 
     def read_after_doubt(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
         """The GET after request `no`'s answer was lost: MALL has `status` (the PUT landed when it asked for it)."""
-        self.sync_events.append(
-            MallStateObserved(
-                **self._sync_env(at),
-                based_on_seq=based_on,
-                request_no=no,
-                source="outcome_unknown",
-                changed=("status",),
-                status=MallStatus(status),
-                confirmed=True,
-            )
-        )
+        self._read(at, no, status, based_on=based_on, source="outcome_unknown", changed=("status",), confirmed=True)
 
     def read_after_refusal(self, at: datetime, no: int, status: str, *, based_on: int) -> None:
         """The one GET after MALL refused request `no` (ARCHITECTURE.md §6): MALL has the order as we thought."""
+        self._read(at, no, status, based_on=based_on, source="refusal", changed=(), confirmed=False)
+
+    def _read(
+        self,
+        at: datetime,
+        no: int,
+        status: str,
+        *,
+        based_on: int,
+        source: ObservationSource,
+        changed: tuple[ObservedField, ...],
+        confirmed: bool,
+    ) -> None:
         self.sync_events.append(
             MallStateObserved(
                 **self._sync_env(at),
                 based_on_seq=based_on,
                 request_no=no,
-                source="refusal",
+                source=source,
+                changed=changed,
                 status=MallStatus(status),
-                confirmed=False,
+                confirmed=confirmed,
             )
         )
 
