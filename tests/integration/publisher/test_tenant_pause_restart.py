@@ -79,3 +79,56 @@ async def test_the_item_is_not_raised_again_while_mall_still_refuses(harness: Ha
         await publisher.stop()
     assert await _tenant_items(h) == [("AttentionNeeded", "beta", "mall_unauthorized")]  # was raised twice
     assert set(h.mall_statuses(BETA_IDS)) == {"open"}
+
+
+async def test_the_poll_alone_raises_and_resolves_the_item_of_a_tenant_with_no_order_work(harness: Harness) -> None:
+    """Every order of the tenant is where it should be at MALL; only the unconfirmed poll still calls MALL. A
+    client_id revoked meanwhile is known from its refusal, and the fix (restart with the right one) from
+    its answer, not only at the next order's request."""
+    h = harness
+    good = h.tenants["beta"].mall_client_id
+    h.create_orders("beta", BETA_IDS)
+    await h.writer.write(*(h.writer.first_seen("beta", f"B-{i}", mid, "in_process") for i, mid in enumerate(BETA_IDS)))
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: set(h.mall_statuses(BETA_IDS)) == {"shipping"}, what="beta's orders at MALL")
+    finally:
+        await publisher.stop()
+    order_requests = sum(len(h.requests(order_id=mall_id)) for mall_id in BETA_IDS)
+
+    polled_often = {"mall_poll_interval_s": 0.2}
+    h.tenants["beta"] = h.tenants["beta"].model_copy(update={"mall_client_id": SecretStr("wrong"), **polled_often})
+    publisher = h.start_publisher(pause_probe_s=0.2)
+    try:
+
+        async def raised() -> bool:
+            return await _tenant_items(h) == [("AttentionNeeded", "beta", "mall_unauthorized")]
+
+        await eventually(raised, what="the tenant's 401 item, raised by the poll")
+        paused = publisher.service.metrics.registry.get_sample_value(
+            "mallbridge_publisher_tenant_paused", {"tenant": "beta"}
+        )
+        assert paused == 1
+    finally:
+        await publisher.stop()
+
+    h.tenants["beta"] = h.tenants["beta"].model_copy(update={"mall_client_id": good})
+    publisher = h.start_publisher()
+    try:
+
+        async def resolved() -> bool:
+            return ("AttentionResolved", "beta", "mall_unauthorized") in await _tenant_items(h)
+
+        await eventually(resolved, what="the tenant's item resolved by the poll")
+        paused = publisher.service.metrics.registry.get_sample_value(
+            "mallbridge_publisher_tenant_paused", {"tenant": "beta"}
+        )
+        assert paused == 0
+    finally:
+        await publisher.stop()
+    assert await _tenant_items(h) == [
+        ("AttentionNeeded", "beta", "mall_unauthorized"),
+        ("AttentionResolved", "beta", "mall_unauthorized"),
+    ]
+    # no order of the tenant had work: the poll's lists were the only calls to MALL after the first run
+    assert sum(len(h.requests(order_id=mall_id)) for mall_id in BETA_IDS) == order_requests

@@ -21,9 +21,11 @@ from mallbridge_core.domain.reconciler import Attention, PendingRead, Plan, PutS
 from mallbridge_publisher.outcomes import (
     Effects,
     GateAction,
+    GateChange,
     Next,
     PutAttempt,
     Stamp,
+    after_listing,
     after_put,
     after_read,
     plan_notes,
@@ -448,3 +450,53 @@ def test_a_429_or_a_failure_while_paused_says_nothing_of_the_client_id(outcome: 
     effects = after_put(put(), outcome, tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp())
     assert "AttentionResolved" not in kinds(effects)
     assert effects.gate is None or effects.gate.action is not GateAction.RESUME
+
+
+@pytest.mark.parametrize("outcome", [None, MallRejected("400", http_status=400)])
+def test_a_listing_answered_while_paused_resumes_the_tenant_with_a_tenant_only_event(
+    outcome: MallError | None,
+) -> None:
+    paused = after_listing("acme", outcome, tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp())
+    running = after_listing("acme", outcome, tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp())
+    assert _resumes(paused)
+    resolved = paused.events[0]
+    assert (resolved.tenant_id, resolved.order_number, resolved.mall_order_id, resolved.based_on_seq) == (
+        "acme",
+        "",
+        "",
+        0,
+    )
+    assert running == Effects(next=Next.REPLAN)  # nothing of the tenant to say
+
+
+def test_a_listing_refused_for_the_client_id_pauses_the_tenant_and_raises_its_item_once() -> None:
+    first = after_listing(
+        "acme", MallUnauthorized("401", http_status=401), tenant_paused=False, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+    again = after_listing(
+        "acme", MallUnauthorized("401", http_status=401), tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp()
+    )
+    assert kinds(first) == ["AttentionNeeded"]
+    item = first.events[0]
+    assert isinstance(item, AttentionNeeded)
+    assert (item.scope, item.code, item.order_number) == ("tenant", "mall_unauthorized", "")
+    assert "HTTP 401" in item.reason
+    assert "45 s" in item.reason
+    assert kinds(again) == []
+    assert first.gate == again.gate == GateChange(GateAction.PAUSE)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "gate"),
+    [
+        (MallRateLimited("429", retry_after_s=2.5), GateChange(GateAction.RATE_LIMIT, retry_after_s=2.5)),
+        (MallOutcomeUnknown("500", http_status=500), None),
+        (MallAnswerInvalid("no paging", field="paging"), None),
+    ],
+)
+def test_a_listing_that_fails_otherwise_records_nothing_and_says_nothing_of_the_client_id(
+    outcome: MallError, gate: GateChange | None
+) -> None:
+    effects = after_listing("acme", outcome, tenant_paused=True, pause_probe_s=PROBE_S, stamp=stamp())
+    assert effects.events == ()
+    assert effects.gate == gate

@@ -1,10 +1,13 @@
 """The unconfirmed poll on its own (a fake MALL): every page is listed, only orders whose MALL state differs
 from the log are read, a round that finds nothing new asks for nothing, a failed page asks for nothing,
-and `mall_poll_interval_s = 0` turns the poll off."""
+`mall_poll_interval_s = 0` turns the poll off, and a page's 401 or answer pauses or resumes the tenant
+as an order's request would."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,9 +19,11 @@ from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
 from mallbridge_publisher import unconfirmed_poll
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.ports import MallOrderPage, MallRateLimited
+from mallbridge_publisher.outcomes import Stamp
+from mallbridge_publisher.ports import MallOrderPage, MallRateLimited, MallUnauthorized
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_publisher.unconfirmed_poll import UnconfirmedPoll
+from mallbridge_schema.events import AttentionNeeded, AttentionResolved, SyncEventBase
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 from tests.unit.publisher.fakes import FakeMall, FakeMallOrder
 
@@ -57,16 +62,29 @@ class Known:
 class Poll:
     def __init__(self, mall: FakeMall, states: dict[Key, OrderState], page_size: int = 2) -> None:
         self.reads: list[Key] = []
+        self.recorded: list[SyncEventBase] = []
         self.metrics = PublisherMetrics()
-        self.gate = TenantGate("acme", concurrency=2, metrics=self.metrics)
+        self.gate = TenantGate("acme", concurrency=2, metrics=self.metrics, pause_probe_s=0.0)
         self.poll = UnconfirmedPoll(
             client=mall,
             gates={"acme": self.gate},
             orders=Known(states),
             request_read=self.reads.append,
             metrics=self.metrics,
+            stamp=lambda: Stamp(now=datetime(2026, 3, 1, 12, tzinfo=UTC), new_id=uuid.uuid4),
+            record=self._record,
             page_size=page_size,
         )
+
+    async def _record(self, event: SyncEventBase) -> None:
+        self.recorded.append(event)
+
+    def tenant_items(self) -> list[tuple[str, str, str, str]]:
+        return [
+            (type(e).__name__, e.tenant_id, e.order_number, e.code)
+            for e in self.recorded
+            if isinstance(e, AttentionNeeded | AttentionResolved) and e.scope == "tenant"
+        ]
 
 
 def lists(mall: FakeMall) -> list[int]:
@@ -178,3 +196,49 @@ async def test_the_first_round_comes_soon_after_a_start_not_a_whole_interval_lat
     stop.set()
     await asyncio.wait_for(polled, timeout=5)
     assert len(lists(mall)) == 1  # and the next one a whole interval later
+
+
+async def test_a_refused_client_id_pauses_the_tenant_and_raises_its_item_once() -> None:
+    mall = FakeMall()
+    mall.orders["101"] = FakeMallOrder(MallStatus.OPEN)
+    p = Poll(mall, dict([known("A-1", "101", MallStatus.OPEN, False)]))
+    mall.fail("LIST", MallUnauthorized("401", http_status=401), MallUnauthorized("401", http_status=401))
+
+    assert await p.poll.poll_once(tenant()) is None
+    assert p.gate.paused
+    assert await p.poll.poll_once(tenant()) is None  # the next round is the probe: refused again
+
+    assert p.tenant_items() == [("AttentionNeeded", "acme", "", "mall_unauthorized")]
+    assert p.gate.paused
+    paused = p.metrics.registry.get_sample_value("mallbridge_publisher_tenant_paused", {"tenant": "acme"})
+    assert paused == 1
+    outcome = {"tenant": "acme", "outcome": "unauthorized"}
+    assert p.metrics.registry.get_sample_value("mallbridge_publisher_unconfirmed_polls_total", outcome) == 2
+
+
+async def test_an_answered_page_resumes_a_paused_tenant_and_resolves_its_item() -> None:
+    mall = FakeMall()
+    mall.orders["101"] = FakeMallOrder(MallStatus.OPEN)
+    p = Poll(mall, dict([known("A-1", "101", MallStatus.OPEN, False)]))
+    p.gate.pause_as_recorded()  # a restart with the tenant's item open, no order with work to probe
+
+    assert await p.poll.poll_once(tenant()) is not None
+
+    assert not p.gate.paused
+    assert p.tenant_items() == [("AttentionResolved", "acme", "", "mall_unauthorized")]
+    assert await p.poll.poll_once(tenant()) is not None
+    assert len(p.tenant_items()) == 1  # an unpaused tenant's answer records nothing
+
+
+async def test_a_429_makes_the_tenant_wait_and_records_nothing() -> None:
+    mall = FakeMall()
+    mall.orders["101"] = FakeMallOrder(MallStatus.OPEN)
+    p = Poll(mall, dict([known("A-1", "101", MallStatus.OPEN, False)]))
+    mall.fail("LIST", MallRateLimited("429", retry_after_s=0.3))
+
+    assert await p.poll.poll_once(tenant()) is None
+    started = asyncio.get_running_loop().time()
+    assert await p.poll.poll_once(tenant()) is not None  # waited at the gate for MALL's retry-after
+    assert asyncio.get_running_loop().time() - started >= 0.25
+    assert p.recorded == []
+    assert not p.gate.paused

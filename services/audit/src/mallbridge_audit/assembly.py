@@ -34,8 +34,8 @@ class Partial:
 
 
 def merge_tenant_item(items: dict[str, tuple[float, str | None]], code: str, at: float, reason: str | None) -> None:
-    """The latest item of a code by recorded_at wins: a tenant's items ride on the keys of different
-    orders, so no log order relates them."""
+    """The latest item of a code by recorded_at wins: whichever partition, and so whichever worker's share,
+    an item came in, and in whatever order the shares are merged."""
     if code not in items or items[code][0] <= at:
         items[code] = (at, reason)
 

@@ -127,6 +127,8 @@ class LaneEngine:
             orders=self.orders,
             request_read=lambda key: self.request_read(key, "poll"),
             metrics=metrics,
+            stamp=self._recorder.stamp,
+            record=self._record,
             page_size=options.mall_page_size,
         )
         self._subscription: Subscription | None = None

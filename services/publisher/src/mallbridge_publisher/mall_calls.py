@@ -17,7 +17,6 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.outcomes import (
     Effects,
-    GateAction,
     Next,
     PutAttempt,
     Stamp,
@@ -115,15 +114,7 @@ class MallCalls:
     async def _apply(
         self, tenant: Tenant, state: OrderState, outcome: MallAnswer | MallOrder | MallError, effects: Effects
     ) -> None:
-        gate = self._gates[tenant.tenant_id]
-        change = effects.gate
-        if change is not None:
-            if change.action is GateAction.PAUSE:
-                gate.pause()
-            elif change.action is GateAction.RESUME:
-                gate.resume()
-            else:
-                gate.rate_limited(change.retry_after_s)
+        self._gates[tenant.tenant_id].apply(effects.gate)
         if effects.retry_reason is not None:
             self._metrics.retries.labels(tenant.tenant_id, effects.retry_reason).inc()
         if isinstance(outcome, MallError):

@@ -20,6 +20,7 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 A read on a notice that fails is still owed (`read_again`), except a 404: MALL does not know the order.
 An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant): any answer but
 401/403, 429 and 5xx, since a refusal of the request itself (400, 404) says MALL took the client_id.
+A page of the unconfirmed queue has these tenant-level effects too, and no others (`after_listing`).
 """
 
 from __future__ import annotations
@@ -109,9 +110,18 @@ class Stamp:
             "based_on_seq": state.fc.seq if based_on_seq is None else based_on_seq,
         }
 
-    def tenant_envelope(self, state: OrderState) -> dict[str, Any]:
-        """The envelope of a tenant-scope event (no order), decided while working on `state`'s order."""
-        return {**self.envelope(state), "order_number": "", "mall_order_id": ""}
+    def tenant_envelope(self, tenant_id: str, *, based_on_seq: int = 0) -> dict[str, Any]:
+        """The envelope of a tenant-scope event (no order); `based_on_seq` is the seq of the order it was
+        decided while working on, if any."""
+        return {
+            "event_id": self.new_id(),
+            "tenant_id": tenant_id,
+            "order_number": "",
+            "mall_order_id": "",
+            "occurred_at": self.now,
+            "recorded_at": self.now,
+            "based_on_seq": based_on_seq,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +198,25 @@ def after_read(
     if read.settles or isinstance(outcome, MallOrder):
         return effects
     return replace(effects, read_again=True)  # 429, 401, 5xx, a timeout, an invalid answer: read it later
+
+
+def after_listing(
+    tenant_id: str, outcome: MallError | None, *, tenant_paused: bool, pause_probe_s: float, stamp: Stamp
+) -> Effects:
+    """What MALL's answer to a request about no order (a page of the unconfirmed queue: `outcome` None) or
+    its failure causes for the tenant: the same as for an order's request. An answer or a refusal of the
+    request itself resumes a paused tenant (its item resolved), a 401/403 pauses it (the item raised
+    once), a 429 makes it wait; the rest says nothing of the tenant. So a tenant with no order to work on
+    learns of a refused client_id, and of its fix, from the poll alone."""
+    if outcome is None or isinstance(outcome, MallRejected):
+        return _tenant_resumed(Effects(), tenant_id, 0, tenant_paused=tenant_paused, stamp=stamp)
+    if isinstance(outcome, MallUnauthorized):
+        return _tenant_paused(
+            tenant_id, 0, outcome, _Pause(tenant_paused, pause_probe_s), stamp=stamp, then=Next.BACKOFF
+        )
+    if isinstance(outcome, MallRateLimited):
+        return _rate_limited(outcome, then=Next.BACKOFF)
+    return Effects(next=Next.BACKOFF)
 
 
 def _after_read(
@@ -288,9 +317,16 @@ def _answered(
 def _resumed(effects: Effects, state: OrderState, *, tenant_paused: bool, stamp: Stamp) -> Effects:
     """MALL answered (with the order, or a refusal of the request itself): the client_id works, so a paused
     tenant resumes and its attention item is resolved, first."""
+    return _tenant_resumed(effects, state.tenant_id, state.fc.seq, tenant_paused=tenant_paused, stamp=stamp)
+
+
+def _tenant_resumed(
+    effects: Effects, tenant_id: str, based_on_seq: int, *, tenant_paused: bool, stamp: Stamp
+) -> Effects:
     if not tenant_paused:
         return effects
-    resolved = AttentionResolved(**stamp.tenant_envelope(state), code=UNAUTHORIZED, scope="tenant")
+    envelope = stamp.tenant_envelope(tenant_id, based_on_seq=based_on_seq)
+    resolved = AttentionResolved(**envelope, code=UNAUTHORIZED, scope="tenant")
     return replace(effects, events=(resolved, *effects.events), gate=GateChange(GateAction.RESUME))
 
 
@@ -309,6 +345,12 @@ class _Pause:
 
 def _paused(state: OrderState, outcome: MallError, pause: _Pause, *, stamp: Stamp, then: Next) -> Effects:
     """401/403: pause the tenant; the first order to see it raises the tenant's attention item."""
+    return _tenant_paused(state.tenant_id, state.fc.seq, outcome, pause, stamp=stamp, then=then)
+
+
+def _tenant_paused(
+    tenant_id: str, based_on_seq: int, outcome: MallError, pause: _Pause, *, stamp: Stamp, then: Next
+) -> Effects:
     if pause.paused:
         return Effects(gate=GateChange(GateAction.PAUSE), next=then)
     reason = (
@@ -316,7 +358,8 @@ def _paused(state: OrderState, outcome: MallError, pause: _Pause, *, stamp: Stam
         f"paused and retried every {pause.probe_s:g} s; check mall_client_id in the tenants file and the "
         "Partner account."
     )
-    attention = AttentionNeeded(**stamp.tenant_envelope(state), code=UNAUTHORIZED, reason=reason, scope="tenant")
+    envelope = stamp.tenant_envelope(tenant_id, based_on_seq=based_on_seq)
+    attention = AttentionNeeded(**envelope, code=UNAUTHORIZED, reason=reason, scope="tenant")
     return Effects(events=(attention,), gate=GateChange(GateAction.PAUSE), next=then)
 
 

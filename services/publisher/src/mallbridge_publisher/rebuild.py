@@ -124,9 +124,10 @@ class TenantItemsSeen:
     still open, so a restarted publisher knows a tenant it paused (and does not raise the item again, nor
     leave it open when the fixed client_id works at once).
 
-    The latest item by `recorded_at` wins: a tenant's items ride on the keys of different orders, so no log
-    order relates them (as in the audit). Only the partitions a publisher rebuilds are seen: another
-    instance may hold the item, and then raises it again itself at its first refusal, as before.
+    The latest item by `recorded_at` wins (as in the audit), not the last one folded: a later rebuild of one
+    more partition folds older items again after the ones this instance wrote since. Only the partitions a
+    publisher rebuilds are seen: another instance may hold the item, and then raises it again itself at its
+    first refusal, as before.
     """
 
     def __init__(self, code: str) -> None:

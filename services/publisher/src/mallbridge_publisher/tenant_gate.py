@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from mallbridge_publisher.metrics import PublisherMetrics
+from mallbridge_publisher.outcomes import GateAction, GateChange
 
 DAY_S = 86_400.0
 PROBE_WAIT_S = 0.05
@@ -105,6 +106,17 @@ class TenantGate:
                 self._probing = probe
                 return probe
             await asyncio.sleep(min(wait, 1.0))
+
+    def apply(self, change: GateChange | None) -> None:
+        """Take an outcome's gate change (`outcomes.Effects.gate`); None changes nothing."""
+        if change is None:
+            return
+        if change.action is GateAction.PAUSE:
+            self.pause()
+        elif change.action is GateAction.RESUME:
+            self.resume()
+        else:
+            self.rate_limited(change.retry_after_s)
 
     def rate_limited(self, retry_after_s: float) -> None:
         self._not_before = max(self._not_before, self._monotonic() + retry_after_s)

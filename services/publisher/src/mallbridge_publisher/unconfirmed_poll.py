@@ -12,7 +12,12 @@ those reads lead to do not shift the pages still to be read.
 The first round comes one interval after the member is ready (what MALL's webhook announced while the
 publisher was down is read from the redelivered `MallOrderChanged` events; the poll is for deliveries
 lost before ingest). A round that fails (429, 401, MALL down, an invalid answer) stops there and is
-counted; the next round comes at the next interval (a 429 also makes the tenant's gate wait).
+counted; the next round comes at the next interval.
+
+Each page's outcome tells the tenant's gate what an order's request would (`outcomes.after_listing`): a
+429 makes it wait, a 401/403 pauses the tenant and raises its attention item (once), an answer resumes
+a paused tenant and resolves the item. So a client_id refused, or fixed and restarted, while none of the
+tenant's orders has work is known from the poll alone, not only at the next order's request.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
 from mallbridge_publisher.metrics import PublisherMetrics
+from mallbridge_publisher.outcomes import Stamp, after_listing
 from mallbridge_publisher.ports import (
     MallAnswerInvalid,
     MallBasicOrder,
@@ -37,6 +43,7 @@ from mallbridge_publisher.ports import (
     MallUnauthorized,
 )
 from mallbridge_publisher.tenant_gate import TenantGate
+from mallbridge_schema.events import SyncEventBase
 
 log = logging.getLogger(__name__)
 FIRST_ROUND_AFTER_S = 30.0
@@ -85,10 +92,15 @@ class UnconfirmedPoll:
         orders: KnownOrders,
         request_read: Callable[[Key], None],
         metrics: PublisherMetrics,
+        stamp: Callable[[], Stamp],
+        record: Callable[[SyncEventBase], Awaitable[None]],
         page_size: int = 1000,
     ) -> None:
         """`orders` are this member's (its partitions' orders); `request_read(key)` asks for a read of one of
-        them on the poll's notice."""
+        them on the poll's notice; `record` writes a tenant's attention events as the engine writes an
+        order's (durable, then folded)."""
+        self._stamp = stamp
+        self._record = record
         self._client = client
         self._gates = gates
         self._orders = orders
@@ -155,16 +167,31 @@ class UnconfirmedPoll:
                         tenant, unconfirmed=True, page=page, page_size=self._page_size
                     )
             except MallError as exc:
-                if isinstance(exc, MallRateLimited):
-                    gate.rate_limited(exc.retry_after_s)
+                await self._tenant_learns(tenant, gate, exc)
                 self._metrics.polls.labels(tenant.tenant_id, failure_outcome(exc)).inc()
                 log.warning(
                     "unconfirmed poll stopped; the next round tries again",
                     extra={"tenant": tenant.tenant_id, "page": page, "error": str(exc)},
                 )
                 return None
+            await self._tenant_learns(tenant, gate, None)
             self._metrics.poll_pages.labels(tenant.tenant_id).inc()
             orders.extend(answer.orders)
             pages = answer.pages
             page += 1
         return orders, page - 1
+
+    async def _tenant_learns(self, tenant: Tenant, gate: TenantGate, outcome: MallError | None) -> None:
+        """What a page's answer (None) or failure says of the tenant: the gate change first, synchronously
+        (an order seeing the same 401 meanwhile raises no second item), then the tenant's events."""
+        effects = after_listing(
+            tenant.tenant_id, outcome, tenant_paused=gate.paused, pause_probe_s=gate.pause_probe_s, stamp=self._stamp()
+        )
+        gate.apply(effects.gate)
+        if effects.events and isinstance(outcome, MallUnauthorized):
+            log.error(
+                "tenant paused: MALL refused its client_id",
+                extra={"tenant": tenant.tenant_id, "http_status": outcome.http_status},
+            )
+        for event in effects.events:
+            await self._record(event)
