@@ -58,11 +58,11 @@ def test_the_log_level_comes_from_the_option_then_the_services_variable_then_the
 @pytest.mark.parametrize(
     ("command", "env", "named"),
     [
-        (["publisher", "--tenants", "none.toml"], {"MALLBRIDGE_LOG_LEVEL": "loud"}, "env MALLBRIDGE_LOG_LEVEL"),
+        (["publisher", "--tenants", "none.toml"], {"MALLBRIDGE_LOG_LEVEL": "loud"}, "MALLBRIDGE_LOG_LEVEL:"),
         (
             ["publisher", "--tenants", "none.toml"],
             {"MALLBRIDGE_LOG_LEVEL": "info", "MALLBRIDGE_PUBLISHER_LOG_LEVEL": "loud"},
-            "env MALLBRIDGE_PUBLISHER_LOG_LEVEL",
+            "MALLBRIDGE_PUBLISHER_LOG_LEVEL:",
         ),
         (["run", "--tenants", "none.toml"], {"MALLBRIDGE_LOG_LEVEL": "loud"}, "MALLBRIDGE_LOG_LEVEL:"),
         (["notify", "--tenants", "none.toml"], {"MALLBRIDGE_LOG_LEVEL": "loud"}, "MALLBRIDGE_LOG_LEVEL:"),

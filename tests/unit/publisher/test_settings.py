@@ -77,12 +77,16 @@ def test_without_options_or_environment_the_defaults_hold(started: list[Publishe
 @pytest.mark.parametrize(
     ("args", "env", "names"),
     [
-        (["--lanes", "Big Lane"], {}, ["lanes", "--lanes", "MALLBRIDGE_PUBLISHER_LANES", "[a-z0-9_-]"]),
-        ([], {"MALLBRIDGE_PUBLISHER_LANES": " , "}, ["lanes", "at least one lane"]),
-        ([], {"MALLBRIDGE_PUBLISHER_HTTP_PORT": "70000"}, ["http_port", "--http-port", "65535"]),
-        ([], {"MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S": "-1"}, ["backoff_max_s", "MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S"]),
-        (["--log-level", "chatty"], {}, ["log_level", "--log-level", "'DEBUG'"]),
-        ([], {"MALLBRIDGE_PUBLISHER_MALL_TRANSPORT": "h2"}, ["mall_transport", "'http1'", "'httpcore'"]),
+        (["--lanes", "Big Lane"], {}, ["--lanes / MALLBRIDGE_PUBLISHER_LANES:", "[a-z0-9_-]"]),
+        ([], {"MALLBRIDGE_PUBLISHER_LANES": " , "}, ["MALLBRIDGE_PUBLISHER_LANES:", "at least one lane"]),
+        ([], {"MALLBRIDGE_PUBLISHER_HTTP_PORT": "70000"}, ["MALLBRIDGE_PUBLISHER_HTTP_PORT:", "65535", "70000"]),
+        ([], {"MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S": "-1"}, ["MALLBRIDGE_PUBLISHER_BACKOFF_MAX_S:", "0"]),
+        (["--log-level", "chatty"], {}, ["--log-level / MALLBRIDGE_PUBLISHER_LOG_LEVEL:", "'DEBUG'", "'CHATTY'"]),
+        (
+            [],
+            {"MALLBRIDGE_PUBLISHER_MALL_TRANSPORT": "h2"},
+            ["MALLBRIDGE_PUBLISHER_MALL_TRANSPORT:", "'http1'", "'httpcore'"],
+        ),
     ],
 )
 def test_a_bad_setting_is_a_usage_error_naming_it_and_what_is_allowed(

@@ -111,13 +111,21 @@ def settings_from(settings: type[S], given: Mapping[str, Any]) -> S:
     try:
         return settings(**{field: value for field, value in given.items() if value is not None})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = field_of(settings, str(error["loc"][0]) if error["loc"] else "")
-            where = env_name_read(settings, field) if field in settings.model_fields else field
-            flag = f"{_flag(field)} / " if given.get(field) is not None else ""
-            problems.append(f"{flag}{where}: {error['msg']}{_got(settings, field, error.get('input'))}")
-        raise click.UsageError("; ".join(problems)) from None
+        raise click.UsageError(explain_settings_error(settings, exc, given)) from None
+
+
+def explain_settings_error(
+    settings: type[BaseSettings], exc: ValidationError, given: Mapping[str, Any] | None = None
+) -> str:
+    """One part per bad setting, `; `-joined: the option it was given with (when `given` has it), else the
+    variable it was read from, what is allowed, and the value unless it is a secret."""
+    problems = []
+    for error in exc.errors():
+        field = field_of(settings, str(error["loc"][0]) if error["loc"] else "")
+        where = env_name_read(settings, field) if field in settings.model_fields else field
+        flag = f"{_flag(field)} / " if given is not None and given.get(field) is not None else ""
+        problems.append(f"{flag}{where}: {error['msg']}{_got(settings, field, error.get('input'))}")
+    return "; ".join(problems)
 
 
 def field_of(settings: type[BaseSettings], loc: str) -> str:

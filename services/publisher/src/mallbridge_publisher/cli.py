@@ -8,44 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.logging_setup import configure_logging
-from mallbridge_core.settings import CommonOptions, common_options, env_name_read, field_of, setting_option
+from mallbridge_core.settings import CommonOptions, common_options, setting_option, settings_from
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
-
-ENV_PREFIX = "MALLBRIDGE_PUBLISHER_"
-OPTIONS = ("http_host", "http_port", "lanes", "group", "log_level")
-
-
-def settings_from(options: Mapping[str, Any]) -> PublisherSettings:
-    """The environment's settings, with the options that were given (not None) on top."""
-    given = {name: value for name, value in options.items() if value is not None}
-    try:
-        return PublisherSettings(**given)
-    except ValidationError as exc:
-        raise click.UsageError(explain_settings_error(exc)) from None
-
-
-def explain_settings_error(exc: ValidationError) -> str:
-    """One line per bad setting: its name, option or variable, and what is allowed."""
-    lines = []
-    for error in exc.errors():
-        field = field_of(PublisherSettings, str(error["loc"][0])) if error["loc"] else "settings"
-        known = field in PublisherSettings.model_fields
-        where = f"env {env_name_read(PublisherSettings, field) if known else field}"
-        if field in OPTIONS:
-            where = f"--{field.replace('_', '-')} or {where}"
-        lines.append(f"publisher setting {field} ({where}): {error['msg']}")
-    return "; ".join(lines)
 
 
 def build_service(common: CommonOptions, settings: PublisherSettings) -> PublisherService:
@@ -93,6 +66,6 @@ def publisher(common: CommonOptions, **options: Any) -> None:
     Every option also comes from the environment: MALLBRIDGE_PUBLISHER_HTTP_HOST, _HTTP_PORT, _LANES,
     _GROUP, _LOG_LEVEL (and the tuning settings without an option, e.g. _TENANT_CONCURRENCY).
     """
-    settings = settings_from(options)
+    settings = settings_from(PublisherSettings, options)
     configure_logging(settings.log_level)
     asyncio.run(serve(build_service(common, settings)))

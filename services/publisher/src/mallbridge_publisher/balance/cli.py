@@ -19,13 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from mallbridge_core.eventlog import LogUnavailableError, LogUrlError, missing_embedded_log, open_event_log
-from mallbridge_core.settings import CommonOptions, common_options
+from mallbridge_core.settings import CommonOptions, common_options, explain_settings_error
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_publisher.adapters.mall_http import mall_client_for
 from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_json, render_table
 from mallbridge_publisher.balance.run import BalanceReport, BalanceRun, ProgressHooks
-from mallbridge_publisher.cli import explain_settings_error
 from mallbridge_publisher.config import PublisherSettings
 
 EXIT_DRIFT = 1
@@ -93,7 +92,7 @@ def _publisher_settings() -> PublisherSettings:
     try:
         return PublisherSettings()
     except ValidationError as exc:
-        raise CouldNotRun(explain_settings_error(exc)) from None
+        raise CouldNotRun(explain_settings_error(PublisherSettings, exc)) from None
 
 
 def _check_log_url(url: str) -> None:
