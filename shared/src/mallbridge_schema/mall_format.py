@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,18 @@ _NOON = time(12, 0, 0)
 # generator per character of every tracking URL the reconciler looks at.
 _WHITESPACE = re.compile(r"\s")
 DELIVERY_YEARS = (2000, 2999)
+
+
+RequestKind = Literal["status", "confirm", "tracking"]
+
+
+def request_kind(body: Mapping[str, object]) -> RequestKind:
+    """What a PUT body asks of MALL: a status change (with the data it needs), `{"confirmed": true}` alone, or
+    a tracking correction while MALL has the order shipped (the tracking fields alone, which MALL takes
+    only at `PUT /orders/{id}/tracking`)."""
+    if "status" in body:
+        return "status"
+    return "tracking" if "tracking_number" in body else "confirm"
 
 
 def is_valid_tracking_number(value: str) -> bool:

@@ -147,8 +147,12 @@ def order_events(draw: st.DrawFn) -> Event | dict[str, Any]:
 
 
 def _body(draw: st.DrawFn, status: MallStatus) -> dict[str, Any]:
-    if draw(st.integers(0, 5)) == 0:
+    kind = draw(st.integers(0, 7))
+    if kind == 0:
         return {"confirmed": True}  # a confirm-only PUT: the status field of its event is the one it had
+    if kind == 1:  # a tracking correction (`/tracking`): the tracking fields alone
+        correction = draw(st.sampled_from([t for t in TRACKING if t[0] is not None]))
+        return {"tracking_number": correction[0], "tracking_url": correction[1]}
     body: dict[str, Any] = {"status": status.value}
     if draw(st.booleans()):
         body["confirmed"] = True

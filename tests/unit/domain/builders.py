@@ -218,6 +218,16 @@ def with_mall(
     confirmed: bool | None,
     by: StatusBy = "us",
     mdp: bool | None = None,
+    tracking: tuple[str | None, str | None] = (None, None),
 ) -> OrderState:
-    """The same FastCentrik side with MALL's side set directly (any status, `blocked` included)."""
-    return state._replace(mall=MallSide(status=MallStatus(status), confirmed=confirmed, status_by=by, mdp=mdp))
+    """The same FastCentrik side with MALL's side set directly (any status, `blocked` included), with the
+    tracking MALL is known to have."""
+    mall = MallSide(
+        status=MallStatus(status),
+        confirmed=confirmed,
+        status_by=by,
+        mdp=mdp,
+        tracking_number=tracking[0],
+        tracking_url=tracking[1],
+    )
+    return state._replace(mall=mall)

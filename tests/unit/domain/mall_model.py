@@ -1,4 +1,5 @@
-"""A small, independent model of MALL's acceptance rules for `PUT /orders/{id}` (reference/mall-api.md §3, §5).
+"""A small, independent model of MALL's acceptance rules for `PUT /orders/{id}` and `PUT /orders/{id}/tracking`
+(reference/mall-api.md §2, §3, §5).
 
 A second opinion for the property tests: written from the reference, NOT from mallbridge_schema.transitions
 or the reconciler, so a wrong edge in the code under test cannot pass both. Where the reference is silent
@@ -23,6 +24,7 @@ PARTNER_MOVES = {
 TRACKING_NUMBER = re.compile(r"[0-9a-zA-Z_-]+")
 MALL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 FIELDS = {"status", "confirmed", "tracking_number", "tracking_url", "delivered_at"}
+TRACKING_ONLY = {"tracking_number", "tracking_url"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ def refusal(order: MallOrder, body: dict[str, Any]) -> str | None:
         return f"unknown fields {sorted(set(body) - FIELDS)}"
     if order.status == "blocked":
         return "blocked: the partner cannot touch it"
+    if set(body) == TRACKING_ONLY:  # the adapter sends the tracking fields alone to /tracking
+        return tracking_refusal(order, body)
     if "confirmed" in body and body["confirmed"] is not True:
         return "confirmed can only be set to true"
     target = body.get("status")
@@ -79,6 +83,23 @@ def refusal(order: MallOrder, body: dict[str, Any]) -> str | None:
             return f"delivered needs delivered_at as YYYY-MM-DD HH:MM:SS (got {moment!r})"
     elif "delivered_at" in body:
         return "delivered_at goes only with delivered"
+    return None
+
+
+def tracking_refusal(order: MallOrder, body: dict[str, Any]) -> str | None:
+    """Why MALL refuses `PUT /orders/{id}/tracking` with this body: only while shipped, never for MALL Delivery,
+    both values valid; an unchanged value is refused too (conservative: MALL asks for changes only)."""
+    if order.status != "shipped":
+        return f"tracking can be corrected only while shipped (it is {order.status})"
+    if order.mdp:
+        return "MALL Delivery: MALL fills tracking in itself"
+    number, url = body.get("tracking_number"), body.get("tracking_url")
+    if not isinstance(number, str) or not TRACKING_NUMBER.fullmatch(number):
+        return f"a tracking number of 0-9 a-z A-Z - _ (got {number!r})"
+    if not isinstance(url, str) or not url.strip():
+        return "a tracking URL"
+    if (number, url) == (order.tracking_number, order.tracking_url):
+        return "the same tracking re-sent"
     return None
 
 

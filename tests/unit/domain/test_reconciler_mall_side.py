@@ -163,7 +163,8 @@ def _refused(body: Mapping[str, object], *, http_status: int = 400) -> list[Even
         (observed("cancelled", confirmed=False, request_no=1, source="refusal"), "!cancelled_at_mall"),
         (observed("blocked", confirmed=False, request_no=1, source="refusal"), "~waiting for MALL to open"),
         (observed("open", confirmed=True, request_no=1, source="refusal"), "!mall_rejected"),
-        (observed("shipped", confirmed=True, request_no=1, source="refusal"), "="),
+        # (with the tracking it has: tracking it lacks is sent as a correction, see test_tracking_corrections)
+        (observed("shipped", confirmed=True, request_no=1, source="refusal", tracking=(TN, TU)), "="),
     ],
 )
 def test_the_read_after_a_refusal_decides(seen: Event, expect: str) -> None:

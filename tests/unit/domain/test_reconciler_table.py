@@ -208,7 +208,9 @@ def _state(case: Case, *, seq: int = 1):  # type: ignore[no-untyped-def]
         mdp=mdp,
         seq=seq,
     )
-    return with_mall(state_of([facts]), mall, confirmed=confirmed, by=who)  # type: ignore[arg-type]
+    # MALL has the tracking FastCentrik gave (a correction is test_tracking_corrections' subject)
+    known = (TN, TU) if tracking and mall != "blocked" and mall != "open" else (None, None)
+    return with_mall(state_of([facts]), mall, confirmed=confirmed, by=who, tracking=known)  # type: ignore[arg-type]
 
 
 def _expected_bodies(outcome: str, mall: str, confirmed: Confirmed) -> list[dict[str, Any]]:

@@ -157,7 +157,8 @@ def _accepted(acc: OrderAcc, fact: SyncFact, status: MallStatus) -> None:
     body = fact.request
     if body is not None and body.status is not None:  # a confirm-only PUT leaves the status
         _claim(acc, status, ours=True)
-    acc.flags |= CONF_KNOWN | CONF_TRUE
+    if body is None or body.status is not None or body.tracking_number is None:
+        acc.flags |= CONF_KNOWN | CONF_TRUE  # (a tracking correction, `/tracking`, confirms nothing)
     _settle(acc, fact.request_no)
     acc.deferral = None  # as in the projection: an accepted update ends the deferral
     if body is not None and body.tracking_number is not None:

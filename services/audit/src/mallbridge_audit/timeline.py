@@ -37,6 +37,7 @@ from mallbridge_schema.events import (
     StepDeferred,
     TrackingAssigned,
 )
+from mallbridge_schema.mall_format import request_kind
 
 
 def timeline_entry(event: Event, *, change: str | None = None) -> TimelineEntry:
@@ -82,8 +83,11 @@ def with_lags(entries: list[TimelineEntry]) -> tuple[TimelineEntry, ...]:
 
 
 def _what(status: str, body: dict[str, object]) -> str:
-    """The status a PUT sets, or that it only confirms (no status in its body)."""
-    return str(status) if "status" in body else f"confirm-only (MALL at {status})"
+    """The status a PUT sets, or that it only confirms or corrects the tracking (no status in its body)."""
+    kind = request_kind(body)
+    if kind == "status":
+        return str(status)
+    return f"{'tracking correction' if kind == 'tracking' else 'confirm-only'} (MALL at {status})"
 
 
 def _body(body: dict[str, object]) -> str:

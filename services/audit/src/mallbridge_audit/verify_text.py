@@ -7,6 +7,7 @@ from typing import Any
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import Plan
+from mallbridge_schema.mall_format import request_kind
 from mallbridge_schema.statuses import MallStatus
 
 
@@ -15,9 +16,13 @@ def body_text(body: dict[str, Any]) -> str:
 
 
 def put_text(status: MallStatus | str, body: dict[str, Any]) -> str:
-    """A PUT as the finding names it; a confirm-only PUT (no status in its body) says so."""
-    if "status" not in body:
+    """A PUT as the finding names it; a confirm-only PUT or a tracking correction (no status in its body)
+    says so."""
+    kind = request_kind(body)
+    if kind == "confirm":
         return f"a confirm-only PUT {body_text(body)} (MALL at {status})"
+    if kind == "tracking":
+        return f"a tracking correction {body_text(body)} (MALL at {status})"
     return f"{status} {body_text(body)}"
 
 
@@ -31,6 +36,8 @@ def why_nothing(planned: Plan, state: OrderState, *, recorded: dict[str, Any]) -
     if planned.deferral is not None:
         return f"deferred: {planned.deferral.reason}"
     reached = f"MALL already has the desired status {planned.desired}"
+    if request_kind(recorded) == "tracking":
+        return reached + ", and FastCentrik's tracking is what MALL has or what was sent already"
     if "status" not in recorded and state.mall.confirmed is not False:
         return reached + ", and nothing says MALL has it unconfirmed (a confirm-only PUT follows a MALL change)"
     return reached
@@ -72,10 +79,13 @@ def missing_text(status: MallStatus, body: dict[str, Any], *, seq: int, mall: Ma
     """What the end check says about a PUT that is due and was never sent."""
     if returning:
         return f"the operator's return is due ({put_text(status, body)}, MALL at {mall}) but it was never sent"
-    if "status" not in body:
+    kind = request_kind(body)
+    if kind == "confirm":
         return (
             f"{put_text(status, body)} is due (MALL has the order unconfirmed after its change) but it was never sent"
         )
+    if kind == "tracking":
+        return f"{put_text(status, body)} is due (FastCentrik's tracking changed, seq {seq}) but it was never sent"
     return (
         f"the reconciler says {put_text(status, body)} is due (FastCentrik as of seq {seq}, MALL at {mall}) "
         "but it was never sent"

@@ -16,6 +16,7 @@ from mallbridge_schema.events import (
     StepDeferred,
     SyncEventBase,
 )
+from mallbridge_schema.mall_format import request_kind
 
 
 class PublisherMetrics:
@@ -99,11 +100,15 @@ class PublisherMetrics:
         )
 
 
+_UPDATE_LABELS = {"confirm": "confirm_only", "tracking": "tracking"}
+"""The `status` label of an accepted update that changes no status (else the status it sets)."""
+
+
 def count_recorded(metrics: PublisherMetrics, event: SyncEventBase) -> None:
     """Count a sync event just recorded in the counters that follow it."""
     tenant = event.tenant_id
     if isinstance(event, MallStatusUpdated):
-        status = event.status.value if "status" in event.request else "confirm_only"
+        status = _UPDATE_LABELS.get(request_kind(event.request)) or event.status.value
         metrics.updates_sent.labels(tenant, status).inc()
         metrics.put_latency.labels(tenant).observe(event.latency_ms / 1000)
     elif isinstance(event, MallUpdateRejected):

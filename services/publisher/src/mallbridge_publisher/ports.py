@@ -107,7 +107,8 @@ class MallClient(Protocol):
     """What the publisher needs from MALL."""
 
     async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
-        """PUT /orders/{id}; returns on 2xx, raises a MallError otherwise."""
+        """PUT one order's step (`PutStep`): `/orders/{id}`, or `/orders/{id}/tracking` for a tracking
+        correction; returns on 2xx, raises a MallError otherwise."""
         ...
 
     async def get_order(self, tenant: Tenant, mall_order_id: str) -> MallOrder:

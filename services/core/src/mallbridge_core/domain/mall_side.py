@@ -18,8 +18,10 @@ itself when nothing changes). The rules (ARCHITECTURE.md §3, §6):
   the graph (never over a final), `mdp` filled in when nothing said it yet. Their `confirmed` is not
   folded; the observation also asks the publisher to read the order (see `operator_side`), and that
   read, recorded in sync-events.v1 in the log's order, brings the rest.
-- **`confirmed`** is None until something says it; an accepted PUT makes it true, an observation sets
-  what MALL said (None keeps it).
+- **`confirmed`** is None until something says it; an accepted PUT makes it true (but a tracking
+  correction, which MALL takes at `/tracking`), an observation sets what MALL said (None keeps it).
+- **Tracking**: the latest MALL is known to have, from our accepted PUT or a read; apart from it, the
+  tracking our accepted PUTs last sent (`tracking_sent`), which only our PUTs change.
 - **A refusal** is kept with the request it refused. The next observation that names that request
   (`request_no`, source "refusal" by convention) marks it as read. After that, an observation whose
   `changed` names status or confirmed, or the outcome of a later request, clears it (MALL changed: the
@@ -53,6 +55,7 @@ from mallbridge_schema.events import (
     ObservedField,
     StepDeferred,
 )
+from mallbridge_schema.mall_format import request_kind
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
 StatusBy = Literal["assumed", "us", "mall"]
@@ -105,7 +108,7 @@ class MallSide(NamedTuple):
     """MALL's side as last known from sync events (an order reaches FastCentrik once MALL has it open).
 
     A named tuple, not a frozen dataclass, for the reason FastCentrikSide is one: a new one is made for
-    most sync events folded (publisher, audit --verify), and a frozen dataclass of these 17 fields cost
+    most sync events folded (publisher, audit --verify), and a frozen dataclass of these 18 fields cost
     1.5 µs to construct, five times the tuple. Change it with `_replace`.
     """
 
@@ -126,15 +129,21 @@ class MallSide(NamedTuple):
     attention_at: datetime | None = None
     reads_answered: frozenset[UUID] = frozenset()
     return_refusals: frozenset[int] = frozenset()
+    # The tracking our accepted PUTs last sent (`tracking_number`/`_url` above are the latest MALL is known to
+    # have, from our PUT or a read): a correction is due only when FastCentrik's differs from both, so a
+    # MALL that writes our values otherwise is not sent them again after every read.
+    tracking_sent: tuple[str, str | None] | None = None
 
 
 _new_tuple = tuple.__new__
 
 
-def with_tracking(mall: MallSide, number: str | None, url: str | None) -> MallSide:
-    """`mall` with these tracking texts (for the projection's sharing of FastCentrik's strings, per shipped
-    order: `_replace` cost 1.5 µs)."""
-    return _mall_side(mall, tracking=(number, url))
+def with_tracking(
+    mall: MallSide, number: str | None, url: str | None, *, sent: tuple[str, str | None] | None
+) -> MallSide:
+    """`mall` with these tracking texts and these as the ones we sent (for the projection's sharing of
+    FastCentrik's strings, per shipped order: `_replace` cost 1.5 µs)."""
+    return _mall_side(mall, tracking=(number, url), tracking_sent=sent)
 
 
 class _Keep(Enum):
@@ -160,9 +169,10 @@ def _mall_side(
     delivered_at: str | _Keep | None = _KEEP,
     reads_answered: frozenset[UUID] | _Keep = _KEEP,
     return_refusals: frozenset[int] | _Keep = _KEEP,
+    tracking_sent: tuple[str, str | None] | _Keep | None = _KEEP,
 ) -> MallSide:
     """`mall` with the given fields changed. Built as a tuple of the fields, not with `_replace` nor the
-    named tuple's own constructor (a Python-level function of 17 arguments, 0.4 µs against 0.24): this is
+    named tuple's own constructor (a Python-level function of 18 arguments, 0.4 µs against 0.24): this is
     the publisher's and the audit's hot path."""
     status_, by = (mall.status, mall.status_by) if status is _KEEP else status
     last, settled, doubt = (
@@ -192,6 +202,7 @@ def _mall_side(
             raised_at,
             mall.reads_answered if reads_answered is _KEEP else reads_answered,
             mall.return_refusals if return_refusals is _KEEP else return_refusals,
+            mall.tracking_sent if tracking_sent is _KEEP else tracking_sent,
         ),
     )
 
@@ -265,16 +276,20 @@ def _updated(event: MallStatusUpdated, mall: MallSide) -> MallSide:
     if rejection is not None and event.request_no > rejection.request_no:
         rejection = None  # a later request went through: MALL's side moved on from the refusal
     number = body.get("tracking_number")
+    kind = request_kind(body)
+    url = body.get("tracking_url")
+    sent = (number, url if isinstance(url, str) else None) if isinstance(number, str) else None
     return _mall_side(
         mall,
-        # a confirm-only request (no "status" in the body) leaves the status as it is
-        status=_claimed(mall, event.status, "us") if "status" in body else _KEEP,
-        confirmed=True,
+        # a confirm-only request or a tracking correction (no "status" in the body) leaves the status as it is
+        status=_claimed(mall, event.status, "us") if kind == "status" else _KEEP,
+        confirmed=_KEEP if kind == "tracking" else True,  # `/tracking` confirms nothing
         requests=_settling(mall, event.request_no),
         rejection=rejection,
         deferral=None,
-        tracking=(number, body.get("tracking_url")) if isinstance(number, str) else _KEEP,
+        tracking=_KEEP if sent is None else sent,
         delivered_at=body["delivered_at"] if isinstance(body.get("delivered_at"), str) else _KEEP,
+        tracking_sent=_KEEP if sent is None else sent,
     )
 
 

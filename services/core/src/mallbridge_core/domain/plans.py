@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mallbridge_core.domain.mall_side import Deferral
+from mallbridge_schema.mall_format import RequestKind, request_kind
 from mallbridge_schema.statuses import MallStatus
 
 # The reconciler asks for the first three (`Plan.read`): reads that settle something. "webhook" and "poll"
@@ -17,18 +18,23 @@ NOTICE_SOURCES: frozenset[str] = frozenset({"webhook", "poll"})
 
 @dataclass(frozen=True, slots=True)
 class PutStep:
-    """One `PUT /orders/{id}` with its exact JSON body.
+    """One PUT of the order with its exact JSON body: `PUT /orders/{id}`, or for a tracking correction
+    (the tracking fields alone) `PUT /orders/{id}/tracking`; the MALL adapter tells them by the body.
 
     `status` is the MALL status the order has after it: for a confirm-only step (`{"confirmed": true}`)
-    the status it already has.
+    and a tracking correction, the status it already has.
     """
 
     status: MallStatus
     body: dict[str, Any]
 
     @property
+    def kind(self) -> RequestKind:
+        return request_kind(self.body)
+
+    @property
     def confirm_only(self) -> bool:
-        return "status" not in self.body
+        return self.kind == "confirm"
 
 
 @dataclass(frozen=True, slots=True)

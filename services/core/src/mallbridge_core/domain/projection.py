@@ -159,11 +159,12 @@ def _sharing_texts(mall: MallSide, fc: FastCentrikSide) -> MallSide:
         url is fc.tracking_url or url != fc.tracking_url
     ):
         return mall
-    return with_tracking(
-        mall,
-        fc.tracking_number if number == fc.tracking_number else number,
-        fc.tracking_url if url == fc.tracking_url else url,
-    )
+    shared_number = fc.tracking_number if number == fc.tracking_number else number
+    shared_url = fc.tracking_url if url == fc.tracking_url else url
+    sent = mall.tracking_sent
+    if sent is not None and shared_number is not None and sent == (shared_number, shared_url):
+        sent = (shared_number, shared_url)  # what we sent is most often what MALL has: the same two strings
+    return with_tracking(mall, shared_number, shared_url, sent=sent)
 
 
 def _with(state: OrderState, mall: MallSide, ops: OperatorSide) -> OrderState:

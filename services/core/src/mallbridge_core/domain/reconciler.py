@@ -19,9 +19,13 @@ contract. In order:
    `PUT {"status": "returned"}`. A refusal of an earlier return does not hold it back: each refusal of
    `returned` answers one request, so a pending return is a person's new request, made after they saw
    the refusal, and it goes out once.
-6. Otherwise the status path of ARCHITECTURE.md §2 (`steps.status_steps`). When that sends no status and MALL is
-   known (observed) to have the order unconfirmed → one confirm-only step `{"confirmed": true}`; an
-   accepted PUT makes MALL's side confirmed, so it is never sent twice for the same MALL change.
+6. Otherwise the status path of ARCHITECTURE.md §2 (`steps.status_steps`). When that sends no status, MALL
+   has the order `shipped` as FastCentrik wants it (not MALL Delivery), and FastCentrik's tracking
+   number and URL are complete, valid and differ both from what MALL is known to have and from what we
+   last sent → one tracking correction `{"tracking_number", "tracking_url"}` (`PUT /orders/{id}/tracking`,
+   MALL's way to correct tracking after shipped). Else, when MALL is known (observed) to have the order
+   unconfirmed → one confirm-only step `{"confirmed": true}`; an accepted PUT makes MALL's side
+   confirmed, so it is never sent twice for the same MALL change.
 7. After a refusal that has been read: if the plan would send the refused request again (the same body,
    `confirmed` aside unless it is newly added), the refusal stands (attention `mall_rejected`, nothing
    re-sent) until FastCentrik's facts or MALL's side change. A refused `returned` while MALL still has
@@ -39,7 +43,7 @@ from mallbridge_core.domain.mall_side import MallSide
 from mallbridge_core.domain.plans import Attention, PendingRead, Plan, PutStep
 from mallbridge_core.domain.projection import OrderState, attention_item
 from mallbridge_core.domain.reasons import cancelled_at_mall, no_legal_path, rejected, waiting_for_open
-from mallbridge_core.domain.steps import status_steps
+from mallbridge_core.domain.steps import status_steps, valid_tracking
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
@@ -121,7 +125,8 @@ def _from_known_state(state: OrderState, desired: MallStatus, *, now: datetime) 
             body["confirmed"] = True
         # not held back by a refused earlier return: that refusal answered its own request (rule 5)
         return Plan(desired=_S.RETURNED, steps=(PutStep(_S.RETURNED, body),))
-    fresh = _confirming(state, status_steps(state, current, desired, mdp=mdp, now=now))
+    fresh = status_steps(state, current, desired, mdp=mdp, now=now)
+    fresh = _confirming(state, _correcting_tracking(state, fresh, mdp=mdp))
     return _unless_refused_again(state, fresh)
 
 
@@ -141,6 +146,25 @@ def _after_final(state: OrderState, current: MallStatus, desired: MallStatus, *,
     if current is _S.DELIVERED and desired is _S.SHIPPED and (by == "mall" or mdp):
         return Plan(desired=current)  # MALL delivered it itself: the normal end of a MALL Delivery order
     return Plan(desired=desired, attention=no_legal_path(state, current, desired))
+
+
+def _correcting_tracking(state: OrderState, fresh: Plan, *, mdp: bool) -> Plan:
+    """A tracking correction when MALL has the order shipped, no status PUT is due, and FastCentrik's valid
+    tracking is news to MALL: neither what MALL is known to have nor what we last sent (a MALL that
+    writes our values its own way is not sent them again after each read). A correction MALL would
+    refuse (a tracking number with other characters, no web address) is not sent."""
+    mall = state.mall
+    if fresh.steps or fresh.attention is not None or fresh.deferral is not None or mdp:
+        return fresh
+    if mall.status is not _S.SHIPPED or fresh.desired is not _S.SHIPPED:
+        return fresh
+    wanted = state.fc.tracking_number, state.fc.tracking_url
+    if wanted == (mall.tracking_number, mall.tracking_url) or wanted == mall.tracking_sent:
+        return fresh
+    tracking = valid_tracking(*wanted)
+    if tracking is None:
+        return fresh
+    return Plan(fresh.desired, (PutStep(_S.SHIPPED, tracking),))
 
 
 def _confirming(state: OrderState, fresh: Plan) -> Plan:

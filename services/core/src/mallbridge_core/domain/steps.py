@@ -106,6 +106,15 @@ def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
     return {"tracking_number": number, "tracking_url": url}
 
 
+def valid_tracking(number: str | None, url: str | None) -> dict[str, str] | None:
+    """The tracking fields of a body, when both are there and MALL would take them; else None."""
+    if number is None or url is None or not number.strip() or not url.strip():
+        return None
+    if not is_valid_tracking_number(number) or not is_web_address(url):
+        return None
+    return {"tracking_number": number, "tracking_url": url}
+
+
 def _delivery_or_deferral(state: OrderState, *, now: datetime) -> str | Deferral:
     raw, recorded = state.fc.delivered_at, state.fc.delivery_recorded_at
     assert raw is not None

@@ -39,6 +39,7 @@ from mallbridge_publisher.ports import (
     MallRejected,
     MallUnauthorized,
 )
+from mallbridge_schema.mall_format import request_kind
 from mallbridge_schema.statuses import MallStatus
 
 APPLICATION_NAME = "mallbridge"
@@ -191,6 +192,11 @@ class HttpMallClient:
         return MallAnswer(response.status_code, raise_for_answer(response, what, client_id), latency_ms)
 
     async def put_order(self, tenant: Tenant, mall_order_id: str, body: dict[str, Any]) -> MallAnswer:
+        """`PUT /orders/{id}`; a tracking correction (the tracking fields alone) goes where MALL takes it after
+        shipped, `PUT /orders/{id}/tracking` (its main endpoint refuses tracking without a status)."""
+        if request_kind(body) == "tracking":
+            what = f"PUT tracking of order {mall_order_id}"
+            return await self._send(tenant, "PUT", f"/orders/{mall_order_id}/tracking", what, body)
         return await self._send(tenant, "PUT", f"/orders/{mall_order_id}", f"PUT order {mall_order_id}", body)
 
     async def get_order(self, tenant: Tenant, mall_order_id: str) -> MallOrder:

@@ -35,6 +35,7 @@ from mallbridge_schema.events import (
     StepDeferred,
     TrackingAssigned,
 )
+from mallbridge_schema.mall_format import request_kind
 
 Side = Literal["fastcentrik", "mall", "operator"]
 
@@ -67,6 +68,10 @@ def _observed(e: MallStateObserved) -> str:
     return f"MALL read ({why}): {e.status}, {confirmed}{changed}"
 
 
+def _what(e: MallStatusUpdated) -> str:
+    return f"the tracking correction ({e.status})" if request_kind(e.request) == "tracking" else str(e.status)
+
+
 _TEXTS: dict[type[Event], Callable[[Any], str]] = {
     OrderFirstSeen: _first_seen,
     OrderStatusChanged: lambda e: f"status {fastcentrik_label(e.from_status)} → {fastcentrik_label(e.to_status)}",
@@ -75,7 +80,7 @@ _TEXTS: dict[type[Event], Callable[[Any], str]] = {
     MdpFlagSet: lambda e: f"MALL Delivery: {'yes' if e.mdp else 'no'}",
     MallOrderChanged: lambda e: "MALL's webhook named the order as changed at MALL",
     MallUpdateRequested: lambda e: f"PUT #{e.request_no} {e.status}: {_body(e.request)}",
-    MallStatusUpdated: lambda e: f"MALL accepted #{e.request_no} {e.status} (HTTP {e.http_status})",
+    MallStatusUpdated: lambda e: f"MALL accepted #{e.request_no} {_what(e)} (HTTP {e.http_status})",
     MallUpdateRejected: lambda e: f"MALL refused #{e.request_no} {e.status}: HTTP {e.http_status} {e.message}",
     MallStateObserved: _observed,
     MallReadRefused: lambda e: f"MALL refused the read ({e.source}): HTTP {e.http_status} {e.message}",
