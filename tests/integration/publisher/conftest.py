@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,15 @@ from mallbridge_schema.serde import event_key
 from tests.support.orders import OrderEventWriter
 
 PARTNERS = {"acme": "acme-secret-client-id", "beta": "beta-secret-client-id"}
+
+
+@pytest.fixture
+def tenants_file(tmp_path: Path) -> Path:
+    """A tenants file naming acme, for the `mallbridge order` and `audit` processes: they read the lanes only,
+    so its secret reference is never resolved."""
+    path = tmp_path / "tenants.toml"
+    path.write_text('[tenants.acme]\nmall_client_id = "env:ACME_MALL_CLIENT_ID_NOT_SET_HERE"\n')
+    return path
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mallbridge_schema.events import AttentionNeeded, MallStateObserved
 from tests.integration.publisher.conftest import Harness, RunningPublisher
 from tests.support.eventually import eventually
@@ -18,14 +16,6 @@ from tests.support.procs import MALLBRIDGE
 
 T = "acme"
 TRACK = ("ZX12345-CZ", "https://tracking.example/ZX12345-CZ")
-
-
-@pytest.fixture
-def tenants_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tenants.toml"
-    # the commands read the lanes only: the secret references are never resolved
-    path.write_text(f'[tenants.{T}]\nmall_client_id = "env:ACME_MALL_CLIENT_ID_NOT_SET_HERE"\n')
-    return path
 
 
 async def order_cmd(h: Harness, tenants: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -81,6 +81,21 @@ async def test_the_item_is_not_raised_again_while_mall_still_refuses(harness: Ha
     assert set(h.mall_statuses(BETA_IDS)) == {"open"}
 
 
+async def _paused_gauge_once(h: Harness, item: tuple[str, str, str], *, what: str) -> float | None:
+    """Run a publisher until the log has the tenant item `item`; the tenant's paused gauge then."""
+    publisher = h.start_publisher(pause_probe_s=0.2)
+    try:
+
+        async def recorded() -> bool:
+            return item in await _tenant_items(h)
+
+        await eventually(recorded, what=what)
+        gauge = {"tenant": item[1]}
+        return publisher.service.metrics.registry.get_sample_value("mallbridge_publisher_tenant_paused", gauge)
+    finally:
+        await publisher.stop()
+
+
 async def test_the_poll_alone_raises_and_resolves_the_item_of_a_tenant_with_no_order_work(harness: Harness) -> None:
     """Every order of the tenant is where it should be at MALL; only the unconfirmed poll still calls MALL. A
     client_id revoked meanwhile is known from its refusal, and the fix (restart with the right one) from
@@ -98,34 +113,11 @@ async def test_the_poll_alone_raises_and_resolves_the_item_of_a_tenant_with_no_o
 
     polled_often = {"mall_poll_interval_s": 0.2}
     h.tenants["beta"] = h.tenants["beta"].model_copy(update={"mall_client_id": SecretStr("wrong"), **polled_often})
-    publisher = h.start_publisher(pause_probe_s=0.2)
-    try:
-
-        async def raised() -> bool:
-            return await _tenant_items(h) == [("AttentionNeeded", "beta", "mall_unauthorized")]
-
-        await eventually(raised, what="the tenant's 401 item, raised by the poll")
-        paused = publisher.service.metrics.registry.get_sample_value(
-            "mallbridge_publisher_tenant_paused", {"tenant": "beta"}
-        )
-        assert paused == 1
-    finally:
-        await publisher.stop()
-
+    raised = ("AttentionNeeded", "beta", "mall_unauthorized")
+    assert await _paused_gauge_once(h, raised, what="the tenant's 401 item, raised by the poll") == 1
     h.tenants["beta"] = h.tenants["beta"].model_copy(update={"mall_client_id": good})
-    publisher = h.start_publisher()
-    try:
-
-        async def resolved() -> bool:
-            return ("AttentionResolved", "beta", "mall_unauthorized") in await _tenant_items(h)
-
-        await eventually(resolved, what="the tenant's item resolved by the poll")
-        paused = publisher.service.metrics.registry.get_sample_value(
-            "mallbridge_publisher_tenant_paused", {"tenant": "beta"}
-        )
-        assert paused == 0
-    finally:
-        await publisher.stop()
+    resolved = ("AttentionResolved", "beta", "mall_unauthorized")
+    assert await _paused_gauge_once(h, resolved, what="the tenant's item resolved by the poll") == 0
     assert await _tenant_items(h) == [
         ("AttentionNeeded", "beta", "mall_unauthorized"),
         ("AttentionResolved", "beta", "mall_unauthorized"),

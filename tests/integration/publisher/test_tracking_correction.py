@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.integration.publisher.conftest import Harness
 from tests.integration.publisher.test_operator_commands import audit
@@ -16,13 +15,6 @@ from tests.support.eventually import eventually
 T = "acme"
 FIRST = ("ZX12345-CZ", "https://tracking.example/ZX12345-CZ")
 FIXED = ("ZX12346-CZ", "https://tracking.example/ZX12346-CZ")
-
-
-@pytest.fixture
-def tenants_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tenants.toml"
-    path.write_text(f'[tenants.{T}]\nmall_client_id = "env:ACME_MALL_CLIENT_ID_NOT_SET_HERE"\n')
-    return path
 
 
 def _tracking_at_mall(h: Harness, mall_id: str) -> tuple[str | None, str | None]:
