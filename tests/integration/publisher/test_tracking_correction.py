@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from mallbridge_schema.events import AttentionNeeded, AttentionResolved
 from tests.integration.publisher.conftest import Harness
 from tests.integration.publisher.test_operator_commands import audit
 from tests.support.eventually import eventually
@@ -62,3 +63,26 @@ async def test_a_corrected_tracking_reaches_mall_once_and_never_for_mall_deliver
     assert report["verify"]["warnings"] == []
     [timeline] = [t for t in report["timelines"] if t["order_number"] == "K-1"]
     assert any("tracking correction" in e["summary"] for e in timeline["entries"]), timeline["entries"]
+
+
+async def test_a_correction_mall_would_refuse_is_an_attention_item_until_fastcentrik_fixes_it(harness: Harness) -> None:
+    h, own = harness, "10085339711"
+    h.create_orders(T, [own])
+    w = h.writer
+    await w.write(w.first_seen(T, "K-3", own, "settled", tracking_number=FIRST[0], tracking_url=FIRST[1]))
+    publisher = h.start_publisher()
+    try:
+        await eventually(lambda: h.mall_status(own) == "shipped", what="shipped")
+        await w.write(w.tracking(T, "K-3", own, "ZX 12346", FIXED[1]))  # a space: MALL refuses it
+
+        async def item(kind: type[AttentionNeeded | AttentionResolved]) -> bool:
+            return any(isinstance(e, kind) and e.code == "tracking_refused" for e in await h.sync_events())
+
+        await eventually(lambda: item(AttentionNeeded), what="the attention item")
+        assert len(h.puts(own)) == 1  # only the shipped: the refused value never went out
+        await w.write(w.tracking(T, "K-3", own, *FIXED))
+        await eventually(lambda: _tracking_at_mall(h, own) == FIXED, what="the fixed tracking at MALL")
+        await eventually(lambda: item(AttentionResolved), what="the item resolved")
+    finally:
+        await publisher.stop()
+    assert [r["path"] for r in h.puts(own)] == [f"/v1/orders/{own}", f"/v1/orders/{own}/tracking"]

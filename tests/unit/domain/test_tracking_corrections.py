@@ -2,7 +2,8 @@
 
 A correction goes out when MALL has the order `shipped` as FastCentrik wants it (not MALL Delivery) and
 FastCentrik's complete, valid tracking differs both from what MALL is known to have and from what we last
-sent; never twice for one value, not even when MALL writes it back its own way.
+sent; never twice for one value, not even when MALL writes it back its own way. One MALL would refuse is
+not sent: a person is told (attention `tracking_refused`) until FastCentrik's tracking is fixed.
 """
 
 from __future__ import annotations
@@ -82,11 +83,27 @@ def test_tracking_mall_lacks_or_set_otherwise_is_corrected_to_fastcentrik_s() ->
         assert _plan(events).steps == (PutStep(MallStatus.SHIPPED, _body(A)),), tracking
 
 
-def test_tracking_mall_would_refuse_missing_or_on_mall_delivery_is_not_sent() -> None:
-    for number, url in (("DR 2", "https://t.example/2"), ("DR-2", "not a web address"), ("DR-2", None), (None, None)):
+def test_tracking_removed_in_fastcentrik_or_on_mall_delivery_is_nothing_to_send() -> None:
+    for number, url in (("DR-2", None), (None, None), ("", "")):
         assert _plan([*_shipped_by_us(), tracking_assigned(2, number, url)]).settled, (number, url)
     mdp = [*_shipped_by_us(mdp=True), tracking_assigned(2, *B)]
     assert _plan(mdp).settled
+
+
+def test_a_correction_mall_would_refuse_is_not_sent_and_tells_a_person_until_it_is_fixed() -> None:
+    for number, url, problem in (
+        ("DR 2", "https://t.example/2", "characters MALL refuses"),
+        ("DR-2", "not a web address", "is not a web address"),
+    ):
+        events = [*_shipped_by_us(), tracking_assigned(2, number, url)]
+        refused = _plan(events)
+        assert refused.steps == ()
+        assert refused.attention is not None
+        assert refused.attention.code == "tracking_refused"
+        assert problem in refused.attention.reason
+        assert "MALL keeps 'DR-1'" in refused.attention.reason
+        assert _plan([*events, tracking_assigned(3, *B)]).steps == (PutStep(MallStatus.SHIPPED, _body(B)),)
+        assert _plan([*events, tracking_assigned(3, *A)]).settled  # back to what MALL has: nothing to say
 
 
 def test_a_status_due_goes_first_and_no_correction_follows_it() -> None:
@@ -173,9 +190,14 @@ def test_every_correction_mall_is_sent_is_one_it_takes_and_the_order_comes_to_re
         else:
             publish()
     publish()
-    assert _plan(events).settled
+    at_rest = _plan(events)
+    assert at_rest.steps == ()
     for earlier, later in itertools.pairwise(corrections):
         assert earlier != later, "the same correction sent twice in a row"
     if fc[0] is not None and fc[1] is not None and " " not in fc[0]:  # FastCentrik's last value is one MALL takes
+        assert at_rest.settled
         assert truth.tracking_number == fc[0]
         assert truth.tracking_url in (fc[1], f"{fc[1]}/")
+    elif fc[0] is not None and (fc[0], fc[1]) != (truth.tracking_number, truth.tracking_url):
+        assert at_rest.attention is not None  # one MALL would refuse: a person is told, nothing is sent
+        assert at_rest.attention.code == "tracking_refused"

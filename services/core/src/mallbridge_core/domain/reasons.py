@@ -28,6 +28,16 @@ def rejected(status: MallStatus, http_status: int, message: str) -> Attention:
     )
 
 
+def tracking_refused(problem: str, mall_has: str | None) -> Attention:
+    """The tracking corrected in FastCentrik after MALL shipped the order is one MALL would refuse."""
+    kept = f"MALL keeps {mall_has!r}" if mall_has else "MALL has no tracking for it"
+    return Attention(
+        "tracking_refused",
+        f"The tracking was corrected in FastCentrik after MALL shipped the order, but the {problem}, so the "
+        f"correction was not sent ({kept}). Correct it in FastCentrik; it is sent as soon as it is fixed.",
+    )
+
+
 def cancelled_at_mall(state: OrderState) -> Attention:
     shipped = state.fc.status is FastCentrikStatus.SETTLED
     after = " If the parcel has already left, stop it with the carrier." if shipped else ""

@@ -21,11 +21,13 @@ contract. In order:
    the refusal, and it goes out once.
 6. Otherwise the status path of ARCHITECTURE.md §2 (`steps.status_steps`). When that sends no status, MALL
    has the order `shipped` as FastCentrik wants it (not MALL Delivery), and FastCentrik's tracking
-   number and URL are complete, valid and differ both from what MALL is known to have and from what we
-   last sent → one tracking correction `{"tracking_number", "tracking_url"}` (`PUT /orders/{id}/tracking`,
-   MALL's way to correct tracking after shipped). Else, when MALL is known (observed) to have the order
-   unconfirmed → one confirm-only step `{"confirmed": true}`; an accepted PUT makes MALL's side
-   confirmed, so it is never sent twice for the same MALL change.
+   number and URL are complete and differ both from what MALL is known to have and from what we last
+   sent → one tracking correction `{"tracking_number", "tracking_url"}` (`PUT /orders/{id}/tracking`,
+   MALL's way to correct tracking after shipped), or, when MALL would refuse them, attention
+   `tracking_refused` (resolved once FastCentrik's tracking is fixed, or back to what MALL has). Else,
+   when MALL is known (observed) to have the order unconfirmed → one confirm-only step
+   `{"confirmed": true}`; an accepted PUT makes MALL's side confirmed, so it is never sent twice for the
+   same MALL change.
 7. After a refusal that has been read: if the plan would send the refused request again (the same body,
    `confirmed` aside unless it is newly added), the refusal stands (attention `mall_rejected`, nothing
    re-sent) until FastCentrik's facts or MALL's side change. A refused `returned` while MALL still has
@@ -42,8 +44,14 @@ from datetime import datetime
 from mallbridge_core.domain.mall_side import MallSide
 from mallbridge_core.domain.plans import Attention, PendingRead, Plan, PutStep
 from mallbridge_core.domain.projection import OrderState, attention_item
-from mallbridge_core.domain.reasons import cancelled_at_mall, no_legal_path, rejected, waiting_for_open
-from mallbridge_core.domain.steps import status_steps, valid_tracking
+from mallbridge_core.domain.reasons import (
+    cancelled_at_mall,
+    no_legal_path,
+    rejected,
+    tracking_refused,
+    waiting_for_open,
+)
+from mallbridge_core.domain.steps import status_steps, tracking_problem
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
@@ -149,22 +157,25 @@ def _after_final(state: OrderState, current: MallStatus, desired: MallStatus, *,
 
 
 def _correcting_tracking(state: OrderState, fresh: Plan, *, mdp: bool) -> Plan:
-    """A tracking correction when MALL has the order shipped, no status PUT is due, and FastCentrik's valid
+    """A tracking correction when MALL has the order shipped, no status PUT is due, and FastCentrik's
     tracking is news to MALL: neither what MALL is known to have nor what we last sent (a MALL that
-    writes our values its own way is not sent them again after each read). A correction MALL would
-    refuse (a tracking number with other characters, no web address) is not sent."""
+    writes our values its own way is not sent them again after each read). Tracking FastCentrik no longer
+    has is nothing to send; a correction MALL would refuse (a tracking number with other characters, no
+    web address) is not sent either, and a person is told (attention `tracking_refused`)."""
     mall = state.mall
     if fresh.steps or fresh.attention is not None or fresh.deferral is not None or mdp:
         return fresh
     if mall.status is not _S.SHIPPED or fresh.desired is not _S.SHIPPED:
         return fresh
-    wanted = state.fc.tracking_number, state.fc.tracking_url
+    number, url = wanted = state.fc.tracking_number, state.fc.tracking_url
     if wanted == (mall.tracking_number, mall.tracking_url) or wanted == mall.tracking_sent:
         return fresh
-    tracking = valid_tracking(*wanted)
-    if tracking is None:
+    if number is None or url is None or not number.strip() or not url.strip():
         return fresh
-    return Plan(fresh.desired, (PutStep(_S.SHIPPED, tracking),))
+    problem = tracking_problem(number, url)
+    if problem is not None:
+        return Plan(fresh.desired, attention=tracking_refused(problem, mall.tracking_number))
+    return Plan(fresh.desired, (PutStep(_S.SHIPPED, {"tracking_number": number, "tracking_url": url}),))
 
 
 def _confirming(state: OrderState, fresh: Plan) -> Plan:

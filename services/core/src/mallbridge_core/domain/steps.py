@@ -91,28 +91,22 @@ def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
         )
     assert number is not None
     assert url is not None
+    problem = tracking_problem(number, url)
+    if problem is not None:
+        return Deferral(_S.SHIPPED, f"{problem}. Correct it in FastCentrik; the update is sent as soon as it is fixed.")
+    return {"tracking_number": number, "tracking_url": url}
+
+
+def tracking_problem(number: str, url: str) -> str | None:
+    """Why MALL would refuse this tracking number and URL (None: it takes them)."""
     if not is_valid_tracking_number(number):
-        return Deferral(
-            _S.SHIPPED,
-            f"tracking number {number!r} has characters MALL refuses (allowed: {TRACKING_NUMBER_ALLOWED}). "
-            "Correct it in FastCentrik; the update is sent as soon as it is fixed.",
-        )
+        return f"tracking number {number!r} has characters MALL refuses (allowed: {TRACKING_NUMBER_ALLOWED})"
     if not is_web_address(url):
-        return Deferral(
-            _S.SHIPPED,
+        return (
             f"tracking URL {url!r} is not a web address (http:// or https:// and a host) where a customer can "
-            "follow the parcel. Correct it in FastCentrik; the update is sent as soon as it is fixed.",
+            "follow the parcel"
         )
-    return {"tracking_number": number, "tracking_url": url}
-
-
-def valid_tracking(number: str | None, url: str | None) -> dict[str, str] | None:
-    """The tracking fields of a body, when both are there and MALL would take them; else None."""
-    if number is None or url is None or not number.strip() or not url.strip():
-        return None
-    if not is_valid_tracking_number(number) or not is_web_address(url):
-        return None
-    return {"tracking_number": number, "tracking_url": url}
+    return None
 
 
 def _delivery_or_deferral(state: OrderState, *, now: datetime) -> str | Deferral:
