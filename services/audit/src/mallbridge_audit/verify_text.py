@@ -36,12 +36,13 @@ def why_nothing(planned: Plan, state: OrderState, *, recorded: dict[str, Any]) -
     if planned.deferral is not None:
         return f"deferred: {planned.deferral.reason}"
     reached = f"MALL already has the desired status {planned.desired}"
-    if request_kind(recorded) == "tracking":
+    kind = request_kind(recorded)
+    if kind == "tracking":
         return reached + (
             ", and no tracking correction is due (FastCentrik's tracking is what MALL has or was sent already, "
             "MALL would refuse it, or the order ships with MALL Delivery)"
         )
-    if "status" not in recorded and state.mall.confirmed is not False:
+    if kind == "confirm" and state.mall.confirmed is not False:
         return reached + ", and nothing says MALL has it unconfirmed (a confirm-only PUT follows a MALL change)"
     return reached
 

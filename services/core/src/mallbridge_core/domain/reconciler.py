@@ -51,7 +51,7 @@ from mallbridge_core.domain.reasons import (
     tracking_refused,
     waiting_for_open,
 )
-from mallbridge_core.domain.steps import status_steps, tracking_problem
+from mallbridge_core.domain.steps import complete_tracking, status_steps, tracking_problem
 from mallbridge_schema.mapping import desired_mall_status
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
@@ -167,11 +167,10 @@ def _correcting_tracking(state: OrderState, fresh: Plan, *, mdp: bool) -> Plan:
         return fresh
     if mall.status is not _S.SHIPPED or fresh.desired is not _S.SHIPPED:
         return fresh
-    number, url = wanted = state.fc.tracking_number, state.fc.tracking_url
-    if wanted == (mall.tracking_number, mall.tracking_url) or wanted == mall.tracking_sent:
+    wanted = complete_tracking(state.fc.tracking_number, state.fc.tracking_url)
+    if wanted is None or wanted == (mall.tracking_number, mall.tracking_url) or wanted == mall.tracking_sent:
         return fresh
-    if number is None or url is None or not number.strip() or not url.strip():
-        return fresh
+    number, url = wanted
     problem = tracking_problem(number, url)
     if problem is not None:
         return Plan(fresh.desired, attention=tracking_refused(problem, mall.tracking_number))

@@ -81,20 +81,27 @@ def _step_body(
 
 def _tracking_or_deferral(state: OrderState) -> dict[str, str] | Deferral:
     number, url = state.fc.tracking_number, state.fc.tracking_url
-    pairs = (("tracking number", number), ("tracking URL", url))
-    missing = [name for name, value in pairs if value is None or not value.strip()]
-    if missing:
+    complete = complete_tracking(number, url)
+    if complete is None:
+        pairs = (("tracking number", number), ("tracking URL", url))
+        missing = [name for name, value in pairs if value is None or not value.strip()]
         return Deferral(
             _S.SHIPPED,
             f"waiting for the {' and '.join(missing)}: MALL requires both to mark the order shipped. "
             "Fill them in FastCentrik; the update is sent as soon as they arrive.",
         )
-    assert number is not None
-    assert url is not None
+    number, url = complete
     problem = tracking_problem(number, url)
     if problem is not None:
         return Deferral(_S.SHIPPED, f"{problem}. Correct it in FastCentrik; the update is sent as soon as it is fixed.")
     return {"tracking_number": number, "tracking_url": url}
+
+
+def complete_tracking(number: str | None, url: str | None) -> tuple[str, str] | None:
+    """Both tracking texts, when neither is missing or blank (else None: nothing to send MALL yet)."""
+    if number is None or url is None or not number.strip() or not url.strip():
+        return None
+    return number, url
 
 
 def tracking_problem(number: str, url: str) -> str | None:
