@@ -240,9 +240,13 @@ async def test_moving_a_tenant_to_a_lane_as_documented_sends_nothing_twice(
 ) -> None:
     """README, "Lanes": set the lane, restart the default lane's publishers, then start the lane's. Orders
     whose `delivered` waits for its moment across the move get it once: a default-lane publisher still
-    running on the old tenants file would send it as well (MALL refuses the second)."""
+    running on the old tenants file would send it as well (MALL refuses the second). The proof that the
+    default lane's publisher got past that moment: an order of a default-lane tenant whose `delivered` is
+    due two seconds later reaches MALL (its timers fire in the order of their moments)."""
     ids = [str(10085395000 + i) for i in range(10)]
+    marker = str(10085395900)
     _create(sandbox, "big", ids)
+    _create(sandbox, "small", [marker])
     tenants = _tenants_file(tmp_path, sandbox)
     log = open_event_log(f"kafka://{kafka_bootstrap}", partitions=6)
     topics = Topics(prefix=topic_prefix)
@@ -258,6 +262,13 @@ async def test_moving_a_tenant_to_a_lane_as_documented_sends_nothing_twice(
             w.status("big", order, mall_id, "settled"),
             w.delivered("big", order, mall_id, due),
         ]
+    later = (datetime.now(UTC) + timedelta(seconds=42)).isoformat()
+    events += [
+        w.first_seen("small", "small-marker", marker, "in_process"),
+        w.tracking("small", "small-marker", marker, *TRACK),
+        w.status("small", "small-marker", marker, "settled"),
+        w.delivered("small", "small-marker", marker, later),
+    ]
     await w.write(*events)
     await log.close()
     default_pub = _publisher(kafka_bootstrap, tenants, topic_prefix, "--lanes", "default", group="lane-default")
@@ -271,7 +282,7 @@ async def test_moving_a_tenant_to_a_lane_as_documented_sends_nothing_twice(
         await eventually(lambda: default_pub.ready() and lane_pub is not None and lane_pub.ready(), timeout=60)
         assert set(_statuses(sandbox, "big").values()) == {"shipped"}, "the move did not happen before the moment"
         await eventually(lambda: set(_statuses(sandbox, "big").values()) == {"delivered"}, timeout=90, interval=0.5)
-        await asyncio.sleep(3)  # a second sender would have sent by now
+        await eventually(lambda: _statuses(sandbox, "small").get(marker) == "delivered", timeout=30, interval=0.2)
     finally:
         default_pub.stop()
         if lane_pub is not None:
