@@ -98,7 +98,14 @@ class Harness:
             assert r.status_code == 200, r.text
 
     def start_publisher(self, **settings: Any) -> RunningPublisher:
-        options: dict[str, Any] = {"backoff_base_s": 0.05, "backoff_max_s": 1.0, "pause_probe_s": 1.0}
+        # The client's read timeout is the settings' (a PUT in doubt is read that long and a margin after it
+        # went out): 5 s, not the default 10, so a test that restarts on a request in doubt waits 6 s, not 11.
+        options: dict[str, Any] = {
+            "backoff_base_s": 0.05,
+            "backoff_max_s": 1.0,
+            "pause_probe_s": 1.0,
+            "read_timeout_s": 5.0,
+        }
         options.update({"shutdown_grace_s": 5.0, **settings})
         publisher_settings = PublisherSettings(**options)
         service = bootstrap(
@@ -106,7 +113,10 @@ class Harness:
             event_log=open_event_log(self.log_url, partitions=3),
             tenants=self.tenants,
             topic_prefix=self.prefix,
-            client=HttpMallClient(read_timeout_s=5.0, connections_per_tenant=publisher_settings.tenant_concurrency),
+            client=HttpMallClient(
+                read_timeout_s=publisher_settings.read_timeout_s,
+                connections_per_tenant=publisher_settings.tenant_concurrency,
+            ),
         )
         return RunningPublisher(service, asyncio.create_task(service.run(serve_http=False)))
 

@@ -49,7 +49,9 @@ async def test_publisher_killed_mid_stream_converges_without_sending_twice(harne
     tenants_file.write_text(
         f'[tenants.acme]\nmall_client_id = "env:ACME_CID"\nmall_base_url = "{h.sandbox.base_url}"\n'
     )
-    env = {**os.environ, "ACME_CID": PARTNERS["acme"]}
+    # A PUT the kill cut is read once it may have settled at MALL (the read timeout and a margin after it
+    # went out): a 2 s read timeout keeps that wait short (the sandbox answers at once).
+    env = {**os.environ, "ACME_CID": PARTNERS["acme"], "MALLBRIDGE_PUBLISHER_READ_TIMEOUT_S": "2"}
     w = h.writer
     events = []
     for i, mid in enumerate(ids):
