@@ -11,6 +11,11 @@ Part of the state ingest rebuilds from its own topics (ARCHITECTURE.md §6):
 
 Whoever takes an id out of the pending set (`claim`) writes its `MallOrderChanged`; a failed write puts
 it back (`restore`).
+
+- **the shared ids**: per tenant, the MALL ids that more than one FastCentrik order names. The index keeps
+  the first order; a later one is not refused (a merchant may split one MALL order into two shop orders),
+  but it is told, because both orders' statuses then go to the one MALL order (README, "One MALL order,
+  two FastCentrik orders").
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class MallIdBook:
         self._orders: dict[str, MutableMapping[str, str]] = {}
         self._pending: dict[str, dict[str, PendingId]] = {}
         self._answered: set[tuple[str, str, UUID]] = set()  # (tenant, mall id, receipt id), during a rebuild
+        self._shared: dict[str, set[str]] = {}  # tenant -> the MALL ids more than one order names
 
     def order_of(self, tenant_id: str, mall_order_id: str) -> str | None:
         """The order number FastCentrik gave the MALL order (None: no snapshot has named it)."""
@@ -70,13 +76,24 @@ class MallIdBook:
                     del pending[mall_order_id]
         self._answered.clear()
 
-    def note_order(self, tenant_id: str, mall_order_id: str, order_number: str) -> None:
-        """An event named the order with this MALL id (the first order to claim an id keeps it)."""
+    def note_order(self, tenant_id: str, mall_order_id: str, order_number: str) -> str | None:
+        """An event named the order with this MALL id (the first order to claim an id keeps it). Returns the
+        order that holds the id when it is another one: the id is then shared (`shared`)."""
         index = self._orders.get(tenant_id)
         if index is None:
             index = self._orders[tenant_id] = self._new_index()
-        if mall_order_id not in index:
+        holder = index.get(mall_order_id)
+        if holder is None:
             index[mall_order_id] = order_number
+            return None
+        if holder == order_number:
+            return None
+        self._shared.setdefault(tenant_id, set()).add(mall_order_id)
+        return holder
+
+    def shared(self, tenant_id: str) -> frozenset[str]:
+        """The tenant's MALL ids that more than one FastCentrik order names."""
+        return frozenset(self._shared.get(tenant_id, ()))
 
     def add_pending(self, tenant_id: str, mall_order_ids: tuple[str, ...], named: PendingId) -> None:
         pending = self._pending.setdefault(tenant_id, {})

@@ -83,6 +83,12 @@ class IngestMetrics:
             "mallbridge_ingest_rebuild_events", "Events folded by the last state rebuild", registry=r
         )
         self.ready = Gauge("mallbridge_ingest_ready", "1 when the state is rebuilt and pushes are served", registry=r)
+        self.shared_mall_ids = Gauge(
+            "mallbridge_ingest_shared_mall_ids",
+            "MALL order ids that more than one FastCentrik order names (both orders' statuses go to that MALL order)",
+            ["tenant"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

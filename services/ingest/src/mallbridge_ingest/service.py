@@ -197,6 +197,8 @@ class IngestService:
         self._metrics.rebuild_seconds.set(report.seconds)
         self._metrics.rebuild_events.set(report.events)
         self._metrics.ready.set(1)
+        for tenant_id in wanted:
+            self._metrics.shared_mall_ids.labels(tenant_id).set(len(mall_ids.shared(tenant_id)))
         return report
 
     async def _replay_into(
@@ -337,9 +339,19 @@ class IngestService:
         new_orders = [order for order in plan.states if (had := known.get(order)) is None or not had.seen]
         known.update(plan.states)
         for order in new_orders:
-            self.mall_ids.note_order(tenant_id, known[order].mall_order_id, order)
+            mall_order_id = known[order].mall_order_id
+            if (holder := self.mall_ids.note_order(tenant_id, mall_order_id, order)) is not None:
+                self._shared_mall_id(tenant_id, mall_order_id, order, holder)
         if new_orders:
             self._metrics.known_orders.inc(len(new_orders))
+
+    def _shared_mall_id(self, tenant_id: str, mall_order_id: str, order: str, holder: str) -> None:
+        """A new order names a MALL order another order already named: written, and told (not refused)."""
+        self._metrics.shared_mall_ids.labels(tenant_id).set(len(self.mall_ids.shared(tenant_id)))
+        log.warning(
+            "two FastCentrik orders name one MALL order: both orders' statuses go to it",
+            extra={"tenant": tenant_id, "mall_order_id": mall_order_id, "order": order, "first_order": holder},
+        )
 
     def _account(self, tenant_id: str, source: str, count: int, plan: BatchPlan) -> IngestResult:
         m = self._metrics
