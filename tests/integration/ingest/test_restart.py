@@ -35,3 +35,23 @@ async def test_restart_emits_no_duplicates_and_seq_continues(event_log_url: str,
         ("OrderStatusChanged", 3),
         ("OrderStatusChanged", 4),
     ]
+
+
+async def test_a_mall_order_two_orders_name_is_counted_live_and_again_after_a_restart(
+    event_log_url: str, topic_prefix: str
+) -> None:
+    tenants = {"acme": tenant("acme")}
+    gauge = 'mallbridge_ingest_shared_mall_ids{tenant="acme"}'
+    first_order = {"order_number": "S-1", "mall_order_id": "5000000000900", "status": "vyřizuje se"}
+    duplicate = {**first_order, "order_number": "S-1-dup"}
+    async with IngestServer(log_url=event_log_url, tenants=tenants, topic_prefix=topic_prefix) as first:
+        assert f"{gauge} 0.0" in await first.metrics()
+        assert (await first.push("acme", [first_order])).json()["events"] == 1
+        assert (await first.push("acme", [duplicate])).json()["events"] == 1  # written, not refused
+        assert f"{gauge} 1.0" in await first.metrics()
+
+    async with IngestServer(log_url=event_log_url, tenants=tenants, topic_prefix=topic_prefix) as second:
+        assert f"{gauge} 1.0" in await second.metrics()
+
+    events = await read_events(event_log_url, order_topic(topic_prefix))
+    assert sorted(e.order_number for _, e in events) == ["S-1", "S-1-dup"]
