@@ -233,3 +233,24 @@ def test_a_bad_publisher_variable_is_could_not_run_not_drift(
     assert result.exit_code == 2, result.output
     assert f"Error: {variable}: {expected}" in result.stderr
     assert f"(got {value!r})" in result.stderr
+
+
+async def test_a_mall_order_two_fastcentrik_orders_name_is_told_but_is_no_drift() -> None:
+    """Both orders' statuses go to the one MALL order; MALL and the log may agree, so it is a warning, not
+    drift (the exit code stays), listed while MALL has the order in a non-final status."""
+    mall = FakeMall()
+    log = await prepared(mall)
+    w = OrderEventWriter(log, TOPICS.order_events)
+    await w.write(w.first_seen("acme", "A-2-dup", "102", "pending"), w.first_seen("acme", "A-5-dup", "105", "pending"))
+    mall.orders["105"].status = S.DELIVERED  # final: not listed, so not told
+
+    report = await run_of(log, mall, page_size=100)([ACME])
+
+    assert report.in_balance
+    assert [(s.mall_order_id, s.order_numbers) for s in report.shared] == [("102", ("A-2", "A-2-dup"))]
+    assert "warning: acme: MALL order 102 is named by FastCentrik orders A-2, A-2-dup" in render_table(report)
+    assert render_table(report).splitlines()[-1] == "in balance"
+    assert report_dict(report)["shared_mall_ids"] == [
+        {"tenant": "acme", "mall_order_id": "102", "order_numbers": ["A-2", "A-2-dup"]}
+    ]
+    assert log.records(TOPICS.operator_events) == []  # nothing recorded for it

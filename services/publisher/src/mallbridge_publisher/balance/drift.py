@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
@@ -50,23 +50,38 @@ class Drift:
 
 @dataclass(frozen=True, slots=True)
 class TenantLog:
-    """The log of one tenant as the balance needs it: the orders FastCentrik named, by MALL id, and per
-    order the status the log's last balance observation recorded."""
+    """The log of one tenant as the balance needs it: the orders FastCentrik named, by MALL id (the first
+    one folded, when several name it), per order the status the log's last balance observation recorded,
+    and the MALL ids more than one order names (with those orders' numbers)."""
 
     by_mall_id: Mapping[str, OrderState]
     balance_recorded: Mapping[str, MallStatus]  # order number -> status
+    shared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # MALL id -> order numbers (2 or more)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedMallId:
+    """A MALL order in a non-final status that more than one FastCentrik order names: both orders' statuses
+    go to it. Not drift (MALL and the log may agree on every order); told, so that a person looks."""
+
+    tenant_id: str
+    mall_order_id: str
+    order_numbers: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
     drifts: tuple[Drift, ...]
     unknown: tuple[MallBasicOrder, ...]  # not named by FastCentrik and not blocked: their detail decides
+    shared: tuple[SharedMallId, ...] = ()
 
 
 def compare(tenant_id: str, listed: list[MallBasicOrder], log: TenantLog) -> Comparison:
-    """Status drifts of the listed orders, and the orders FastCentrik has not named (to read)."""
+    """Status drifts of the listed orders, the orders FastCentrik has not named (to read), and the listed
+    orders more than one FastCentrik order names."""
     drifts: list[Drift] = []
     unknown: list[MallBasicOrder] = []
+    shared = [SharedMallId(tenant_id, o.id, log.shared[o.id]) for o in listed if o.id in log.shared]
     for order in listed:
         if order.status is None:
             continue  # not one of MALL's statuses: nothing to compare (the publisher's reads refuse it too)
@@ -80,7 +95,7 @@ def compare(tenant_id: str, listed: list[MallBasicOrder], log: TenantLog) -> Com
         drifts.append(
             Drift(tenant_id, "status", order.id, order.status, state.order_number, log_status=state.mall.status)
         )
-    return Comparison(tuple(drifts), tuple(unknown))
+    return Comparison(tuple(drifts), tuple(unknown), tuple(shared))
 
 
 def parse_mall_moment(text: str) -> datetime | None:

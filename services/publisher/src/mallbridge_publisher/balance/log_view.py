@@ -96,11 +96,17 @@ async def _fold_topic(
 def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
     by_mall_id: dict[str, dict[str, OrderState]] = {t: {} for t in tenant_ids}
     recorded: dict[str, dict[str, MallStatus]] = {t: {} for t in tenant_ids}
-    for (tenant_id, _), state in fold.states.items():
+    naming: dict[str, dict[str, list[str]]] = {t: {} for t in tenant_ids}  # MALL id -> every order naming it
+    for (tenant_id, order_number), state in fold.states.items():
         if state.fc.status is not None and state.mall_order_id and tenant_id in by_mall_id:
             by_mall_id[tenant_id].setdefault(state.mall_order_id, state)
+            naming[tenant_id].setdefault(state.mall_order_id, []).append(order_number)
     for key in fold.balance_recorded:
         tenant_id, order_number = key
         if tenant_id in recorded and (status := fold.claim_stands(key)) is not None:
             recorded[tenant_id][order_number] = status
-    return {t: TenantLog(by_mall_id[t], recorded[t]) for t in tenant_ids}
+    return {t: TenantLog(by_mall_id[t], recorded[t], _shared(naming[t])) for t in tenant_ids}
+
+
+def _shared(naming: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    return {mall_id: tuple(sorted(orders)) for mall_id, orders in naming.items() if len(orders) > 1}

@@ -35,6 +35,12 @@ def render_table(report: BalanceReport) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
         lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         lines.append("")
+    for shared in report.shared:
+        orders = ", ".join(shared.order_numbers)
+        lines.append(
+            f"warning: {shared.tenant_id}: MALL order {shared.mall_order_id} is named by FastCentrik orders "
+            f"{orders}: each one's statuses go to it"
+        )
     for tenant in report.tenants:
         recorded = f" ({tenant.recorded} recorded for the publisher to act on)" if tenant.recorded else ""
         lines.append(
@@ -67,6 +73,10 @@ def report_dict(report: BalanceReport) -> dict[str, Any]:
                 "recorded": d.recordable,
             }
             for d in report.drifts
+        ],
+        "shared_mall_ids": [
+            {"tenant": s.tenant_id, "mall_order_id": s.mall_order_id, "order_numbers": list(s.order_numbers)}
+            for s in report.shared
         ],
         "requests": {
             "total": report.spent.total,

@@ -19,7 +19,14 @@ from uuid import UUID
 from mallbridge_core.eventlog import EventLog, OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.balance.drift import Drift, TenantLog, compare, observation, unknown_drift
+from mallbridge_publisher.balance.drift import (
+    Drift,
+    SharedMallId,
+    TenantLog,
+    compare,
+    observation,
+    unknown_drift,
+)
 from mallbridge_publisher.balance.log_view import read_tenant_logs
 from mallbridge_publisher.balance.mall_view import MallReader, Progress, Spent
 from mallbridge_publisher.ports import MallBasicOrder, MallClient
@@ -33,6 +40,7 @@ class TenantBalance:
     listed: int  # MALL orders in a non-final status
     drifts: tuple[Drift, ...]
     recorded: int  # status drifts recorded as observations
+    shared: tuple[SharedMallId, ...] = ()  # listed MALL orders more than one FastCentrik order names
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,12 @@ class BalanceReport:
         return tuple(d for t in self.tenants for d in t.drifts)
 
     @property
+    def shared(self) -> tuple[SharedMallId, ...]:
+        return tuple(s for t in self.tenants for s in t.shared)
+
+    @property
     def in_balance(self) -> bool:
+        """No drift (a shared MALL id is told, but it is no drift: MALL and the log may agree on it)."""
         return not self.drifts
 
 
@@ -73,19 +86,20 @@ class BalanceRun:
         """Raises BalanceCannotRun (MALL) or LogUnavailableError (the log); nothing is recorded then."""
         logs, undecodable = await read_tenant_logs(self.log, tenants, topic_prefix=self.topic_prefix)
         reader = MallReader(self.client, page_size=self.page_size, sleep=self.sleep)
-        found: list[tuple[Tenant, list[MallBasicOrder], tuple[Drift, ...]]] = []
+        found: list[tuple[Tenant, list[MallBasicOrder], tuple[Drift, ...], tuple[SharedMallId, ...]]] = []
         for tenant in tenants:
-            listed, drifts = await self._tenant(reader, tenant, logs[tenant.tenant_id])
-            found.append((tenant, listed, drifts))
-        recorded = await self._record([(t, logs[t.tenant_id], listed, drifts) for t, listed, drifts in found])
+            listed, drifts, shared = await self._tenant(reader, tenant, logs[tenant.tenant_id])
+            found.append((tenant, listed, drifts, shared))
+        recorded = await self._record([(t, logs[t.tenant_id], listed, drifts) for t, listed, drifts, _ in found])
         results = tuple(
-            TenantBalance(t.tenant_id, len(listed), drifts, recorded.get(t.tenant_id, 0)) for t, listed, drifts in found
+            TenantBalance(t.tenant_id, len(listed), drifts, recorded.get(t.tenant_id, 0), shared)
+            for t, listed, drifts, shared in found
         )
         return BalanceReport(results, reader.spent, undecodable)
 
     async def _tenant(
         self, reader: MallReader, tenant: Tenant, log: TenantLog
-    ) -> tuple[list[MallBasicOrder], tuple[Drift, ...]]:
+    ) -> tuple[list[MallBasicOrder], tuple[Drift, ...], tuple[SharedMallId, ...]]:
         tid = tenant.tenant_id
         on_page: Progress = lambda done, total: self.hooks.pages(tid, done, total)  # noqa: E731
         listed = await reader.non_final_orders(tenant, on_page)
@@ -97,7 +111,7 @@ class BalanceRun:
             drift = unknown_drift(tid, order, detail.opened_at, now=self.clock())
             if drift is not None:
                 drifts.append(drift)
-        return listed, tuple(drifts)
+        return listed, tuple(drifts), comparison.shared
 
     async def _record(
         self, found: list[tuple[Tenant, TenantLog, list[MallBasicOrder], tuple[Drift, ...]]]
