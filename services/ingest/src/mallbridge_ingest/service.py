@@ -198,7 +198,7 @@ class IngestService:
         self._metrics.rebuild_events.set(report.events)
         self._metrics.ready.set(1)
         for tenant_id in wanted:
-            self._metrics.shared_mall_ids.labels(tenant_id).set(len(mall_ids.shared(tenant_id)))
+            self._count_shared_mall_ids(tenant_id)
         return report
 
     async def _replay_into(
@@ -347,11 +347,14 @@ class IngestService:
 
     def _shared_mall_id(self, tenant_id: str, mall_order_id: str, order: str, holder: str) -> None:
         """A new order names a MALL order another order already named: written, and told (not refused)."""
-        self._metrics.shared_mall_ids.labels(tenant_id).set(len(self.mall_ids.shared(tenant_id)))
+        self._count_shared_mall_ids(tenant_id)
         log.warning(
             "two FastCentrik orders name one MALL order: both orders' statuses go to it",
             extra={"tenant": tenant_id, "mall_order_id": mall_order_id, "order": order, "first_order": holder},
         )
+
+    def _count_shared_mall_ids(self, tenant_id: str) -> None:
+        self._metrics.shared_mall_ids.labels(tenant_id).set(len(self.mall_ids.shared(tenant_id)))
 
     def _account(self, tenant_id: str, source: str, count: int, plan: BatchPlan) -> IngestResult:
         m = self._metrics

@@ -100,24 +100,20 @@ class Stamp:
     def envelope(self, state: OrderState, *, based_on_seq: int | None = None) -> dict[str, Any]:
         """The common fields of a sync event about `state`'s order; `based_on_seq` defaults to the order
         event seq the state is at (give the seq a decision was made on when that was earlier)."""
-        return {
-            "event_id": self.new_id(),
-            "tenant_id": state.tenant_id,
-            "order_number": state.order_number,
-            "mall_order_id": state.mall_order_id,
-            "occurred_at": self.now,
-            "recorded_at": self.now,
-            "based_on_seq": state.fc.seq if based_on_seq is None else based_on_seq,
-        }
+        seq = state.fc.seq if based_on_seq is None else based_on_seq
+        return self._fields(state.tenant_id, state.order_number, state.mall_order_id, seq)
 
     def tenant_envelope(self, tenant_id: str, *, based_on_seq: int = 0) -> dict[str, Any]:
         """The envelope of a tenant-scope event (no order); `based_on_seq` is the seq of the order it was
         decided while working on, if any."""
+        return self._fields(tenant_id, "", "", based_on_seq)
+
+    def _fields(self, tenant_id: str, order_number: str, mall_order_id: str, based_on_seq: int) -> dict[str, Any]:
         return {
             "event_id": self.new_id(),
             "tenant_id": tenant_id,
-            "order_number": "",
-            "mall_order_id": "",
+            "order_number": order_number,
+            "mall_order_id": mall_order_id,
             "occurred_at": self.now,
             "recorded_at": self.now,
             "based_on_seq": based_on_seq,
