@@ -28,6 +28,8 @@ from mallbridge_schema.events import (
     SyncEvent,
     SyncEventBase,
     TrackingAssigned,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
 )
 from mallbridge_schema.mapping import STATUS_MAPPING, desired_mall_status
 from mallbridge_schema.serde import (
@@ -96,6 +98,8 @@ __all__ = [
     "SyncEvent",
     "SyncEventBase",
     "TrackingAssigned",
+    "UnknownMallOrder",
+    "UnknownMallOrdersObserved",
     "UnknownStatusError",
     "decode_operator_event",
     "decode_order_event",

@@ -15,7 +15,7 @@ Who writes what:
 - `operator-events.v1`, the operator commands (`mallbridge order ...`, `mallbridge balance`), key
   `{tenant}:{order}`: what a person decided (`OrderReturnRequested`, `OrderResyncRequested`,
   `AttentionAcknowledged`, each with who and why) and what `mallbridge balance` saw at MALL
-  (`MallStateObserved` with source "balance").
+  (`MallStateObserved` with source "balance"; `UnknownMallOrdersObserved`, tenant-level, key `{tenant}:`).
 """
 
 from __future__ import annotations
@@ -297,8 +297,50 @@ class AttentionAcknowledged(OperatorEventBase):
     code: str = Field(min_length=1, description="the attention code that was handled")
 
 
+MAX_UNKNOWN_LISTED = 1000
+
+
+class UnknownMallOrder(BaseModel):
+    """One MALL order that no FastCentrik snapshot has named, as `mallbridge balance` saw it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    mall_order_id: MallOrderId
+    status: MallStatus
+    opened_at: str | None = Field(
+        default=None, description="MALL's `open` timestamp as MALL wrote it (None: MALL's detail had none)"
+    )
+
+
+class UnknownMallOrdersObserved(Event):
+    """What `mallbridge balance` saw at MALL: the tenant's orders open there for over an hour that no
+    FastCentrik snapshot has named (its drift `unknown_to_fastcentrik`): orders the shop never got, which a
+    person must either bring into FastCentrik or cancel at MALL (ARCHITECTURE.md §6).
+
+    Tenant-level, like `MallWebhookReceived`: `order_number` and `mall_order_id` are "" (Kafka key
+    `{tenant}:`). It carries the whole set: the latest one replaces every earlier one, and an empty
+    `orders` says there are none any more. Balance records one only when the set of ids differs from the
+    last one recorded. `orders` lists at most MAX_UNKNOWN_LISTED of them (oldest first); `total` counts all.
+    """
+
+    type: Literal["UnknownMallOrdersObserved"] = "UnknownMallOrdersObserved"
+    order_number: Literal[""] = ""
+    mall_order_id: Literal[""] = ""
+    orders: tuple[UnknownMallOrder, ...] = Field(default=(), max_length=MAX_UNKNOWN_LISTED)
+    total: int = Field(default=0, ge=0, description="how many there are (`orders` lists the first of them)")
+
+    @model_validator(mode="after")
+    def _total_covers_the_list(self) -> UnknownMallOrdersObserved:
+        if self.total < len(self.orders):
+            raise ValueError(f"total must be at least the number of orders listed ({len(self.orders)})")
+        ids = [o.mall_order_id for o in self.orders]
+        if len(set(ids)) != len(ids):
+            raise ValueError("orders must name each MALL order once")
+        return self
+
+
 OperatorEvent = Annotated[
-    OrderReturnRequested | OrderResyncRequested | AttentionAcknowledged | MallStateObserved,
+    OrderReturnRequested | OrderResyncRequested | AttentionAcknowledged | MallStateObserved | UnknownMallOrdersObserved,
     Field(discriminator="type"),
 ]
 
@@ -326,4 +368,5 @@ OPERATOR_EVENT_TYPES: tuple[type[Event], ...] = (
     OrderResyncRequested,
     AttentionAcknowledged,
     MallStateObserved,
+    UnknownMallOrdersObserved,
 )

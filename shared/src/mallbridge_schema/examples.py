@@ -30,6 +30,8 @@ from mallbridge_schema.events import (
     OrderStatusChanged,
     StepDeferred,
     TrackingAssigned,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
 )
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
@@ -149,5 +151,13 @@ OPERATOR_EXAMPLES: list[Event] = [
         status=MallStatus.CANCELLED,
         confirmed=False,
         mdp=True,
+    ),
+    UnknownMallOrdersObserved(
+        **{**ENVELOPE, "order_number": "", "mall_order_id": ""},
+        orders=(
+            UnknownMallOrder(mall_order_id="10085339411", status=MallStatus.OPEN, opened_at="2026-03-28 21:14:03"),
+            UnknownMallOrder(mall_order_id="10085339412", status=MallStatus.SHIPPING),
+        ),
+        total=3,
     ),
 ]

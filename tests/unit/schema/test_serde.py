@@ -25,8 +25,10 @@ from mallbridge_schema.events import (
     OrderResyncRequested,
     OrderStatusChanged,
     StepDeferred,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
 )
-from mallbridge_schema.examples import AT, OPERATOR_EXAMPLES, ORDER_EXAMPLES, SYNC_EXAMPLES
+from mallbridge_schema.examples import AT, ENVELOPE, OPERATOR_EXAMPLES, ORDER_EXAMPLES, SYNC_EXAMPLES
 from mallbridge_schema.serde import (
     EventDecodeError,
     decode_operator_event,
@@ -36,7 +38,7 @@ from mallbridge_schema.serde import (
     event_key,
     topic_name,
 )
-from mallbridge_schema.statuses import FastCentrikStatus
+from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
 
 ALL_EXAMPLES = ORDER_EXAMPLES + SYNC_EXAMPLES + OPERATOR_EXAMPLES
 DECODERS: dict[int, Callable[[bytes], Any]] = {id(e): decode_order_event for e in ORDER_EXAMPLES}
@@ -83,7 +85,7 @@ def test_wire_form_is_utf8_json_with_the_envelope(event: Event) -> None:
     assert data["type"] == type(event).__name__
     assert data["schema_version"] == 1
     assert datetime.fromisoformat(data["occurred_at"]) == AT
-    if isinstance(event, MallWebhookReceived):  # tenant-level: no order, key "{tenant}:"
+    if isinstance(event, MallWebhookReceived | UnknownMallOrdersObserved):  # tenant-level: key "{tenant}:"
         assert (data["order_number"], data["mall_order_id"]) == ("", "")
         assert event_key(event.tenant_id, event.order_number) == b"acme:"
         return
@@ -385,3 +387,15 @@ def test_event_key_and_topic_names() -> None:
     assert topic_name("t1.", serde.SYNC_EVENTS_TOPIC) == "t1.sync-events.v1"
     assert topic_name("t1.", serde.OPERATOR_EVENTS_TOPIC) == "t1.operator-events.v1"
     assert topic_name(serde.DEFAULT_TOPIC_PREFIX, serde.DEAD_LETTER_TOPIC) == "mallbridge.dead-letter.v1"
+
+
+def test_unknown_mall_orders_are_listed_once_each_and_counted_at_least_as_listed() -> None:
+    listed = (UnknownMallOrder(mall_order_id="11", status=MallStatus.OPEN),)
+    envelope = {k: v for k, v in ENVELOPE.items() if k not in ("order_number", "mall_order_id")}
+    assert UnknownMallOrdersObserved(**envelope, orders=listed, total=5).total == 5
+    with pytest.raises(ValueError, match="total must be at least the number of orders listed"):
+        UnknownMallOrdersObserved(**envelope, orders=listed, total=0)
+    with pytest.raises(ValueError, match="each MALL order once"):
+        UnknownMallOrdersObserved(**envelope, orders=listed * 2, total=2)
+    with pytest.raises(ValueError, match="mall_order_id"):
+        UnknownMallOrder(mall_order_id="MALL-11", status=MallStatus.OPEN)
