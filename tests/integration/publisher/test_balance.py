@@ -133,7 +133,12 @@ def test_an_order_fastcentrik_never_named_is_drift_once_open_for_an_hour(
         ("unknown_to_fastcentrik", "10085500001", None)
     ]
     assert report["requests"] == {"total": 3, "list_pages": 1, "detail_reads": 2, "rate_limited": 0}
-    assert recorded(event_log_url, topic_prefix) == []  # no order number: nothing to record it as
+    # no order number, so nothing for the publisher to act on: the tenant's set is recorded for the console
+    assert [
+        (type(e).__name__, e.total, [(o.mall_order_id, o.status.value) for o in e.orders])
+        for e in recorded(event_log_url, topic_prefix)
+    ] == [("UnknownMallOrdersObserved", 1, [("10085500001", "open")])]
+    assert report["unknown_recorded_for"] == ["acme"]
 
 
 def test_mall_refusing_the_client_id_is_exit_2_with_one_error_line(

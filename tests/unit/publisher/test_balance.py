@@ -17,12 +17,24 @@ from mallbridge_core.eventlog import OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.balance import cli as balance_cli
-from mallbridge_publisher.balance.drift import TenantLog, compare, unknown_drift
+from mallbridge_publisher.balance.drift import (
+    Drift,
+    TenantLog,
+    UnknownSet,
+    compare,
+    unknown_drift,
+    unknown_observation,
+)
 from mallbridge_publisher.balance.mall_view import BalanceCannotRun
 from mallbridge_publisher.balance.render import render_table, report_dict
 from mallbridge_publisher.balance.run import BalanceRun
 from mallbridge_publisher.ports import MallBasicOrder, MallOutcomeUnknown, MallRateLimited, MallUnauthorized
-from mallbridge_schema.events import MallStateObserved, MallStatusUpdated
+from mallbridge_schema.events import (
+    MAX_UNKNOWN_LISTED,
+    MallStateObserved,
+    MallStatusUpdated,
+    UnknownMallOrdersObserved,
+)
 from mallbridge_schema.mall_format import format_mall_datetime
 from mallbridge_schema.serde import decode_operator_event, encode_event, event_key
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus
@@ -117,12 +129,18 @@ async def test_a_run_records_each_status_drift_once_and_counts_the_pages() -> No
         ("A-2", S.SHIPPING),
         ("A-4", S.BLOCKED),
     }
-    assert all(isinstance(e, MallStateObserved) and e.source == "balance" for e in recorded)
+    observed = [e for e in recorded if e.order_number]
+    assert len(observed) == 2
+    assert all(isinstance(e, MallStateObserved) and e.source == "balance" for e in observed)
+    unknown = [e for e in recorded if not e.order_number]  # the console's list of them: the tenant's whole set
+    assert [(type(e).__name__, e.total, [o.mall_order_id for o in e.orders]) for e in unknown] == [
+        ("UnknownMallOrdersObserved", 1, ["199"])
+    ]
     assert report_dict(first)["requests"] == {"total": 5, "list_pages": 4, "detail_reads": 1, "rate_limited": 0}
 
     second = await run_of(log, mall)([ACME])
     assert [d.kind for d in second.drifts] == ["unknown_to_fastcentrik"]  # recorded drift is no longer drift
-    assert len(log.records(TOPICS.operator_events)) == 2
+    assert len(log.records(TOPICS.operator_events)) == 3  # and the same unknown orders are not recorded again
     assert "drift found: 1" in render_table(second)
 
 
@@ -254,3 +272,77 @@ async def test_a_mall_order_two_fastcentrik_orders_name_is_told_but_is_no_drift(
         {"tenant": "acme", "mall_order_id": "102", "order_numbers": ["A-2", "A-2-dup"]}
     ]
     assert log.records(TOPICS.operator_events) == []  # nothing recorded for it
+
+
+# ---- the MALL orders unknown to FastCentrik, recorded as one set per tenant for the console ----------------
+
+
+def unknown(mall_id: str, opened_at: str | None = "2026-03-02 09:00:00") -> Drift:
+    return Drift("acme", "unknown_to_fastcentrik", mall_id, S.OPEN, opened_at=opened_at)
+
+
+def recorded_set(*ids: str, total: int | None = None) -> UnknownSet:
+    return UnknownSet(frozenset(ids), len(ids) if total is None else total)
+
+
+def test_the_unknown_orders_are_recorded_only_when_their_set_changes() -> None:
+    status = Drift("acme", "status", "1", S.SHIPPING, "A-1", log_status=S.OPEN)
+
+    def observed(drifts: tuple[Drift, ...], before: UnknownSet | None) -> UnknownMallOrdersObserved | None:
+        return unknown_observation("acme", drifts, before, now=NOW, new_id=uuid4)
+
+    assert observed((status,), None) is None  # none now, and never any: nothing to say
+    assert observed((status, unknown("9")), recorded_set("9")) is None  # the log says the same
+    new = observed((unknown("9"), unknown("8")), recorded_set("9"))
+    assert new is not None
+    assert [o.mall_order_id for o in new.orders] == ["8", "9"]
+    assert new.total == 2
+    assert (new.tenant_id, new.order_number, new.mall_order_id, new.recorded_at) == ("acme", "", "", NOW)
+    gone = observed((status,), recorded_set("9"))  # all named or closed since: an empty set clears the list
+    assert gone is not None
+    assert (gone.orders, gone.total) == ((), 0)
+    assert observed((), recorded_set()) is None
+
+
+def test_the_unknown_orders_go_oldest_first_and_at_most_the_cap_are_listed() -> None:
+    drifts = (unknown("3", None), unknown("2", "2026-03-02 08:00:00"), unknown("1", "2026-03-02 10:00:00"))
+    ordered = unknown_observation("acme", drifts, None, now=NOW, new_id=uuid4)
+    assert ordered is not None
+    assert [o.mall_order_id for o in ordered.orders] == ["2", "1", "3"]
+    assert [o.opened_at for o in ordered.orders] == ["2026-03-02 08:00:00", "2026-03-02 10:00:00", None]
+
+    many = tuple(unknown(str(10_000 + i)) for i in range(MAX_UNKNOWN_LISTED + 5))
+    capped = unknown_observation("acme", many, None, now=NOW, new_id=uuid4)
+    assert capped is not None
+    assert (len(capped.orders), capped.total) == (MAX_UNKNOWN_LISTED, MAX_UNKNOWN_LISTED + 5)
+    listed = {o.mall_order_id for o in capped.orders}
+    assert unknown_observation("acme", many, recorded_set(*listed, total=len(many)), now=NOW, new_id=uuid4) is None
+    assert unknown_observation("acme", many, recorded_set(*listed), now=NOW, new_id=uuid4) is not None  # total moved
+
+
+async def test_an_unknown_order_a_snapshot_names_later_leaves_the_recorded_list() -> None:
+    mall = FakeMall()
+    log = await prepared(mall)
+    opened = format_mall_datetime(NOW - timedelta(hours=3))
+    for mall_id in ("198", "199"):
+        mall.orders[mall_id] = FakeMallOrder(S.OPEN, confirmed=False, opened_at=opened)
+
+    def unknown_lists() -> list[list[str]]:
+        events = [decode_operator_event(r.value) for r in log.records(TOPICS.operator_events)]
+        return [[o.mall_order_id for o in e.orders] for e in events if isinstance(e, UnknownMallOrdersObserved)]
+
+    first = await run_of(log, mall, page_size=100)([ACME])
+    assert unknown_lists() == [["198", "199"]]
+    assert first.tenants[0].unknown_recorded
+    assert "acme: the console's list of MALL orders unknown to FastCentrik recorded (2 now)" in render_table(first)
+    again = await run_of(log, mall, page_size=100)([ACME])
+    assert unknown_lists() == [["198", "199"]]
+    assert not again.tenants[0].unknown_recorded
+    assert (report_dict(first)["unknown_recorded_for"], report_dict(again)["unknown_recorded_for"]) == (["acme"], [])
+
+    w = OrderEventWriter(log, TOPICS.order_events)
+    await w.write(w.first_seen("acme", "A-199", "199", "pending"))  # the shop got it after all
+    await run_of(log, mall, page_size=100)([ACME])
+    mall.orders["198"].status = S.CANCELLED  # a person cancelled the other at MALL: final, no longer listed
+    await run_of(log, mall, page_size=100)([ACME])
+    assert unknown_lists() == [["198", "199"], ["198"], []]

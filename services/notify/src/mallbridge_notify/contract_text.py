@@ -51,7 +51,8 @@ TOPIC_DESCRIPTIONS = {
     ),
     OPERATOR_EVENTS_TOPIC: (
         "What a person decided (a manual return, a resync, an acknowledged attention item, each with who "
-        "and why) and what `mallbridge balance` saw at MALL."
+        "and why) and what `mallbridge balance` saw at MALL: an order's status, and per tenant (one "
+        "tenant-level event, the whole set) the MALL orders no FastCentrik snapshot has named."
     ),
     DEAD_LETTER_TOPIC: (
         "Records a mallbridge service could not decode, moved aside unchanged (same key, same bytes) with "

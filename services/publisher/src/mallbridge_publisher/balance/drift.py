@@ -11,7 +11,11 @@
   waiting to happen. MALL's basic objects carry no per-status timestamps, so the order's detail is read
   (its `open` timestamp) for each unknown order that is not blocked; one with no `open` timestamp counts
   too (it is past `blocked`, so MALL opened it, at a moment it does not say). Such an order has no order
-  number, so nothing can be recorded for it: it is listed on every run until a snapshot names it.
+  number, so it is listed on every run until a snapshot names it (or it leaves MALL's non-final
+  statuses), and what the publisher acts on for it is nothing. What is recorded is the tenant's whole set
+  of them, as one tenant-level `UnknownMallOrdersObserved`, whenever that set differs from the last one
+  recorded (an empty one once they are all gone): the console and the audit show it, because each is a
+  decision a person must make (bring the order into FastCentrik, or cancel it at MALL).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from uuid import UUID
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_publisher.ports import MallBasicOrder
-from mallbridge_schema.events import MallStateObserved
+from mallbridge_schema.events import MAX_UNKNOWN_LISTED, MallStateObserved, UnknownMallOrder, UnknownMallOrdersObserved
 from mallbridge_schema.mall_format import PRAGUE
 from mallbridge_schema.statuses import MallStatus
 
@@ -49,6 +53,18 @@ class Drift:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownSet:
+    """Which MALL orders an `UnknownMallOrdersObserved` named: the ids listed, and how many there were."""
+
+    ids: frozenset[str]
+    total: int
+
+    @classmethod
+    def of(cls, event: UnknownMallOrdersObserved) -> UnknownSet:
+        return cls(frozenset(o.mall_order_id for o in event.orders), event.total)
+
+
+@dataclass(frozen=True, slots=True)
 class TenantLog:
     """The log of one tenant as the balance needs it: the orders FastCentrik named, by MALL id (the first
     one folded, when several name it), per order the status the log's last balance observation recorded,
@@ -57,6 +73,7 @@ class TenantLog:
     by_mall_id: Mapping[str, OrderState]
     balance_recorded: Mapping[str, MallStatus]  # order number -> status
     shared: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # MALL id -> order numbers (2 or more)
+    unknown_recorded: UnknownSet | None = None  # the last UnknownMallOrdersObserved's set (None: never one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +151,36 @@ def observation(
         status=drift.mall_status,
         confirmed=order.confirmed,
         mdp=order.mdp,
+    )
+
+
+def _oldest_first(drift: Drift) -> tuple[bool, str, str]:
+    """MALL's `open` timestamps sort as text (one fixed format); an order without one goes last."""
+    return (drift.opened_at is None, drift.opened_at or "", drift.mall_order_id)
+
+
+def unknown_observation(
+    tenant_id: str,
+    drifts: tuple[Drift, ...],
+    recorded: UnknownSet | None,
+    *,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> UnknownMallOrdersObserved | None:
+    """The tenant's `unknown_to_fastcentrik` drifts as one observation to record, oldest first; None when
+    the log's last one already says the same set (or there are none, and never were)."""
+    unknown = sorted((d for d in drifts if d.kind == "unknown_to_fastcentrik"), key=_oldest_first)
+    listed = unknown[:MAX_UNKNOWN_LISTED]
+    current = UnknownSet(frozenset(d.mall_order_id for d in listed), len(unknown))
+    if current == (recorded or UnknownSet(frozenset(), 0)):
+        return None
+    return UnknownMallOrdersObserved(
+        event_id=new_id(),
+        tenant_id=tenant_id,
+        occurred_at=now,
+        recorded_at=now,
+        orders=tuple(
+            UnknownMallOrder(mall_order_id=d.mall_order_id, status=d.mall_status, opened_at=d.opened_at) for d in listed
+        ),
+        total=len(unknown),
     )

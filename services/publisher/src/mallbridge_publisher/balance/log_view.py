@@ -1,7 +1,9 @@
 """The log as `mallbridge balance` compares it: per tenant, every order's projected state, folded from its
 lane history (the default lane first), each lane's order-, sync- and operator-events, from offset 0 up to
-the end offsets taken at the start (no group, no commits). Records of other tenants are skipped by key
-before anything is decoded; undecodable records are counted and skipped (the publisher dead-letters them).
+the end offsets taken at the start (no group, no commits), and the last set of MALL orders unknown to
+FastCentrik that a run recorded (`UnknownMallOrdersObserved`, the latest by recorded_at). Records of other
+tenants are skipped by key before anything is decoded; undecodable records are counted and skipped (the
+publisher dead-letters them).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from mallbridge_core.domain.projection import OrderState, apply
 from mallbridge_core.eventlog import EventLog
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.balance.drift import TenantLog
+from mallbridge_publisher.balance.drift import TenantLog, UnknownSet
 from mallbridge_publisher.order_history import lane_sources
-from mallbridge_schema.events import Event, MallStateObserved
+from mallbridge_schema.events import Event, MallStateObserved, UnknownMallOrdersObserved
 from mallbridge_schema.serde import EventDecodeError
 from mallbridge_schema.statuses import MallStatus
 
@@ -29,6 +31,7 @@ class _Fold:
     states: dict[Key, OrderState]
     balance_recorded: dict[Key, tuple[MallStatus, datetime]]  # the last claim of each order, and when
     status_moved: dict[Key, datetime] = field(default_factory=dict)  # when anything else last moved the status
+    unknown: dict[str, UnknownMallOrdersObserved] = field(default_factory=dict)  # tenant -> the latest one
     undecodable: int = 0
 
     def take(self, event: Event) -> None:
@@ -40,6 +43,11 @@ class _Fold:
         elif before is not None and after.mall.status is not before.mall.status:
             # By time, not by fold order: the topics are folded one after the other.
             self.status_moved[key] = max(event.recorded_at, self.status_moved.get(key, event.recorded_at))
+
+    def take_unknown(self, event: UnknownMallOrdersObserved) -> None:
+        latest = self.unknown.get(event.tenant_id)
+        if latest is None or latest.recorded_at <= event.recorded_at:
+            self.unknown[event.tenant_id] = event
 
     def claim_stands(self, key: Key) -> MallStatus | None:
         """The last balance claim of the order, unless the log's MALL status moved after it (then MALL's
@@ -91,6 +99,8 @@ async def _fold_topic(
                 continue
             if event.order_number:
                 fold.take(event)
+            elif type(event) is UnknownMallOrdersObserved:
+                fold.take_unknown(event)
 
 
 def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
@@ -105,7 +115,8 @@ def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
         tenant_id, order_number = key
         if tenant_id in recorded and (status := fold.claim_stands(key)) is not None:
             recorded[tenant_id][order_number] = status
-    return {t: TenantLog(by_mall_id[t], recorded[t], _shared(naming[t])) for t in tenant_ids}
+    unknown = {t: UnknownSet.of(event) for t, event in fold.unknown.items()}
+    return {t: TenantLog(by_mall_id[t], recorded[t], _shared(naming[t]), unknown.get(t)) for t in tenant_ids}
 
 
 def _shared(naming: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:

@@ -47,6 +47,11 @@ def render_table(report: BalanceReport) -> str:
             f"{tenant.tenant_id}: {tenant.listed} MALL orders in a non-final status, "
             f"{len(tenant.drifts)} drifted{recorded}"
         )
+        if tenant.unknown_recorded:
+            unknown = sum(d.kind == "unknown_to_fastcentrik" for d in tenant.drifts)
+            lines.append(
+                f"{tenant.tenant_id}: the console's list of MALL orders unknown to FastCentrik recorded ({unknown} now)"
+            )
     lines.append(_spent_line(report))
     if report.undecodable:
         lines.append(f"warning: {report.undecodable} records of the log could not be decoded and were skipped")
@@ -74,6 +79,7 @@ def report_dict(report: BalanceReport) -> dict[str, Any]:
             }
             for d in report.drifts
         ],
+        "unknown_recorded_for": [t.tenant_id for t in report.tenants if t.unknown_recorded],
         "shared_mall_ids": [
             {"tenant": s.tenant_id, "mall_order_id": s.mall_order_id, "order_numbers": list(s.order_numbers)}
             for s in report.shared

@@ -4,7 +4,9 @@ In this order, so that a run that cannot finish records nothing: the log is fold
 scope; every tenant's non-final orders are listed at MALL, and the orders FastCentrik has not named are
 read (their `open` timestamp); then each status drift is recorded as a `MallStateObserved(source=
 "balance")` in the tenant's lane's operator-events.v1, in one append per lane, durable before the run
-reports. The publisher follows that topic: it claims the status and reads the order (a resync).
+reports. The publisher follows that topic: it claims the status and reads the order (a resync). In the same
+append, a tenant's MALL orders unknown to FastCentrik are recorded as one `UnknownMallOrdersObserved` when
+their set differs from the last one recorded (`drift.unknown_observation`): the console lists them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from mallbridge_publisher.balance.drift import (
     compare,
     observation,
     unknown_drift,
+    unknown_observation,
 )
 from mallbridge_publisher.balance.log_view import read_tenant_logs
 from mallbridge_publisher.balance.mall_view import MallReader, Progress, Spent
 from mallbridge_publisher.ports import MallBasicOrder, MallClient
-from mallbridge_schema.events import MallStateObserved
+from mallbridge_schema.events import Event
 from mallbridge_schema.serde import encode_event, event_key
 
 
@@ -41,6 +44,7 @@ class TenantBalance:
     drifts: tuple[Drift, ...]
     recorded: int  # status drifts recorded as observations
     shared: tuple[SharedMallId, ...] = ()  # listed MALL orders more than one FastCentrik order names
+    unknown_recorded: bool = False  # a new set of MALL orders unknown to FastCentrik was recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +94,13 @@ class BalanceRun:
         for tenant in tenants:
             listed, drifts, shared = await self._tenant(reader, tenant, logs[tenant.tenant_id])
             found.append((tenant, listed, drifts, shared))
-        recorded = await self._record([(t, logs[t.tenant_id], listed, drifts) for t, listed, drifts, _ in found])
+        recorded, unknown = await self._record(
+            [(t, logs[t.tenant_id], listed, drifts) for t, listed, drifts, _ in found]
+        )
         results = tuple(
-            TenantBalance(t.tenant_id, len(listed), drifts, recorded.get(t.tenant_id, 0), shared)
+            TenantBalance(
+                t.tenant_id, len(listed), drifts, recorded.get(t.tenant_id, 0), shared, t.tenant_id in unknown
+            )
             for t, listed, drifts, shared in found
         )
         return BalanceReport(results, reader.spent, undecodable)
@@ -115,22 +123,31 @@ class BalanceRun:
 
     async def _record(
         self, found: list[tuple[Tenant, TenantLog, list[MallBasicOrder], tuple[Drift, ...]]]
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], set[str]]:
+        """Per tenant, how many status drifts were recorded; and the tenants whose unknown orders were."""
         now = self.clock()
-        by_topic: dict[str, list[MallStateObserved]] = {}
+        by_topic: dict[str, list[Event]] = {}
         for tenant, log, listed, drifts in found:
             basic = {order.id: order for order in listed}
-            topic = Topics(prefix=self.topic_prefix, lane=tenant.lane).operator_events
+            events = by_topic.setdefault(Topics(prefix=self.topic_prefix, lane=tenant.lane).operator_events, [])
             for drift in drifts:
                 if drift.recordable:
                     state = log.by_mall_id[drift.mall_order_id]
-                    event = observation(drift, state, basic[drift.mall_order_id], now=now, new_id=self.new_id)
-                    by_topic.setdefault(topic, []).append(event)
+                    events.append(observation(drift, state, basic[drift.mall_order_id], now=now, new_id=self.new_id))
+            unknown = unknown_observation(tenant.tenant_id, drifts, log.unknown_recorded, now=now, new_id=self.new_id)
+            if unknown is not None:
+                events.append(unknown)
         counts: dict[str, int] = {}
+        unknown_tenants: set[str] = set()
         for topic, events in by_topic.items():
+            if not events:
+                continue
             await self.log.ensure_topics([topic])
             records = [OutgoingRecord(event_key(e.tenant_id, e.order_number), encode_event(e)) for e in events]
             await self.log.append(topic, records)
             for event in events:
-                counts[event.tenant_id] = counts.get(event.tenant_id, 0) + 1
-        return counts
+                if event.order_number:
+                    counts[event.tenant_id] = counts.get(event.tenant_id, 0) + 1
+                else:
+                    unknown_tenants.add(event.tenant_id)
+        return counts, unknown_tenants
