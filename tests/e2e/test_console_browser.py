@@ -1,7 +1,8 @@
 """The web console in a real browser (Debian's Chromium through Playwright) on a running publisher, the sandbox
 MALL over real HTTP and the embedded log: log in, see the attention item the test caused, mark a shipped order
 returned through the form and see `returned` reach MALL and the timeline; requests without the session or with
-a wrong CSRF token change nothing."""
+a wrong CSRF token change nothing; the MALL orders the shop never got, as `mallbridge balance` recorded them,
+are on the queue (and counted on the tenant's card) until balance records that there are none any more."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -30,11 +32,13 @@ from mallbridge_schema.serde import decode_operator_event
 from tests.support.browser import chromium
 from tests.support.eventually import eventually
 from tests.support.orders import OrderEventWriter
+from tests.unit.publisher.unknown_seen import record_unknown, unknown_seen
 
 T, CLIENT_ID, TOKEN = "acme", "acme-secret-client-id", "browser-test-console-token-0123"
 PREFIX = "browser."
 TRACK = {"tracking_number": "ZX12345-CZ", "tracking_url": "https://tracking.example/ZX12345-CZ"}
 SHIPPED_ID, FLAGGED_ID = "10085339701", "10085339702"
+NEVER_GOT_ID = "10085339777"  # open at MALL, never in a FastCentrik snapshot
 
 
 def _free_port() -> int:
@@ -119,6 +123,17 @@ async def _reload_until(page: Page, locator: Locator, text: str, timeout: float 
     await expect(locator.first).to_contain_text(text)
 
 
+async def _reload_until_gone(page: Page, locator: Locator, timeout: float = 30.0) -> None:
+    """Reload until the page has no `locator` any more (the publisher has folded what removes it)."""
+
+    async def gone() -> bool:
+        await page.reload()
+        return await locator.count() == 0
+
+    await eventually(gone, timeout=timeout, interval=0.2, what="the section gone from the page")
+    await expect(locator).to_have_count(0)
+
+
 async def _log_in(page: Page, s: Stack) -> None:
     await page.goto(f"{s.console}/")
     await expect(page).to_have_url(f"{s.console}/login?next=%2Fconsole%2F")
@@ -181,3 +196,35 @@ async def test_without_the_session_or_with_a_wrong_csrf_token_nothing_changes(st
         await expect(page.get_by_role("status")).to_contain_text("Recorded: the acknowledgement")
     acks = [e for e in await s.operator_events() if isinstance(e, AttentionAcknowledged)]
     assert [(e.order_number, e.by, e.reason) for e in acks] == [("W-2", "Jana Nováková", "called MALL")]
+
+
+async def test_the_mall_orders_the_shop_never_got_are_on_the_queue_until_balance_finds_none(
+    stack: Stack, tmp_path: Path
+) -> None:
+    s = stack
+    await s.log.ensure_topics([s.topics.operator_events])
+    seen_at = datetime.now(UTC)
+    # what `mallbridge balance` records: the tenant's whole set, two in all and one of them listed
+    await record_unknown(s.log, s.topics.operator_events, unknown_seen(T, NEVER_GOT_ID, total=2, at=seen_at))
+    async with chromium(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await _log_in(page, s)
+        await page.get_by_role("link", name="Queue").click()
+        section = page.locator("section.card.unknown")
+        await _reload_until(page, section, NEVER_GOT_ID)
+        await expect(section.get_by_role("heading", name="MALL orders the shop never got")).to_be_visible()
+        await expect(section.locator("tr", has_text=NEVER_GOT_ID)).to_contain_text("open")
+        await expect(section).to_contain_text("And 1 more not listed here (2 in all)")
+        await expect(section).to_contain_text("or cancel it at MALL")
+
+        await page.goto(f"{s.console}/")
+        await page.get_by_role("link", name="2 MALL orders the shop never got").click()
+        await expect(page).to_have_url(f"{s.console}/queue?tenant={T}#unknown-mall-orders")
+        await expect(section).to_contain_text(NEVER_GOT_ID)
+
+        # the next balance run finds none any more: an empty set
+        await record_unknown(s.log, s.topics.operator_events, unknown_seen(T, at=seen_at + timedelta(seconds=1)))
+        await _reload_until_gone(page, section)
+        await page.goto(f"{s.console}/")
+        await expect(page.locator(".card.tenant")).to_contain_text("open attention")
+        await expect(page.get_by_text("the shop never got")).to_have_count(0)

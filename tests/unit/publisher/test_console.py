@@ -23,10 +23,13 @@ from mallbridge_publisher.gauges import StateGauges
 from mallbridge_publisher.metrics import PublisherMetrics
 from mallbridge_publisher.operator_actions import OperatorActions
 from mallbridge_publisher.orders import OrderBook
+from mallbridge_publisher.unknown_orders import UnknownOrdersBook
 from mallbridge_schema.events import Event
-from tests.unit.domain.builders import ORDER, TENANT, attention, first_seen, updated
+from mallbridge_schema.statuses import MallStatus
+from tests.unit.domain.builders import MALL_ID, ORDER, TENANT, attention, first_seen, updated
 from tests.unit.publisher.fakes import FakeEventLog, FakeMall
 from tests.unit.publisher.operator_log import NOW, operator_events, write
+from tests.unit.publisher.unknown_seen import OPENED_AT, unknown, unknown_seen
 
 TOKEN = "console-token-for-tests-0123456789"
 TOPICS = Topics(prefix="t.")
@@ -43,6 +46,7 @@ class World:
     def __init__(self) -> None:
         self.log = FakeEventLog()
         self.book = OrderBook(StateGauges(PublisherMetrics(), [TENANT]))
+        self.unknown = UnknownOrdersBook([TENANT, "beta"])
         self.now = NOW
         tenants = {TENANT: Tenant(tenant_id=TENANT, mall_client_id=None, ingest_secret=None)}
         self.deps = ConsoleDeps(
@@ -53,6 +57,7 @@ class World:
                 log=self.log, tenants=tenants, topic_prefix="t.", clock=lambda: self.now, new_id=uuid.uuid4
             ),
             clock=lambda: self.now,
+            unknown_orders=self.unknown.outstanding,
         )
         self.app = Starlette(routes=[console_mount(self.deps)])
         self.client = new_client(self.app)
@@ -289,3 +294,62 @@ async def test_logging_out_ends_the_session_even_for_a_copy_of_its_cookie(world:
     async with new_client(world.app) as other:
         other.cookies.update(copied)
         assert (await other.get("/console/queue")).status_code == 303  # back to the login
+
+
+UNKNOWN_SECTION = "MALL orders the shop never got"
+
+
+async def test_the_mall_orders_the_shop_never_got_are_on_the_queue_until_an_empty_observation(world: World) -> None:
+    await world.login()
+    assert UNKNOWN_SECTION not in (await world.client.get("/console/queue")).text
+    listed = (unknown("10085339411", MallStatus.OPEN), unknown("10085339412", MallStatus.SHIPPING, None))
+    world.unknown.fold(unknown_seen(TENANT, *listed, total=5), 0)
+    world.unknown.fold(unknown_seen("beta", "10085339499"), 1)
+    page = (await world.client.get("/console/queue")).text
+    section = page[page.index(UNKNOWN_SECTION) : page.index("Open attention items")]
+    assert "10085339411" in section
+    assert "10085339499" in section  # every tenant, unfiltered
+    assert OPENED_AT in section
+    assert "not said" in section  # MALL's detail had no `open`
+    assert "shipping" in section
+    assert "2026-03-02 10:00:00" in section  # when balance saw them, Prague time
+    assert "And 3 more not listed" in section
+    assert "cancel it at MALL" in section
+    assert "next <code>mallbridge balance</code> run no longer finds it" in section
+    filtered = (await world.client.get(f"/console/queue?tenant={TENANT}")).text
+    assert "10085339411" in filtered
+    assert "10085339499" not in filtered
+    assert UNKNOWN_SECTION not in (await world.client.get("/console/queue?tenant=gamma")).text
+    world.unknown.fold(unknown_seen(TENANT, at=NOW), 0)
+    world.unknown.fold(unknown_seen("beta", at=NOW), 1)
+    assert UNKNOWN_SECTION not in (await world.client.get("/console/queue")).text
+
+
+async def test_a_listed_mall_order_a_snapshot_names_since_is_left_out(world: World) -> None:
+    await world.add(first_seen("pending"))  # FastCentrik names MALL_ID after balance ran
+    world.unknown.fold(unknown_seen(TENANT, MALL_ID, "10085339411"), 0)
+    await world.login()
+    page = (await world.client.get("/console/queue")).text
+    assert "10085339411" in page
+    assert MALL_ID not in page
+    assert "Left out: 1 that balance listed and a FastCentrik snapshot has named since" in page
+    world.unknown.fold(unknown_seen(TENANT, MALL_ID, at=NOW), 0)
+    assert UNKNOWN_SECTION not in (await world.client.get("/console/queue")).text  # none left to show
+
+
+async def test_the_tenant_card_has_a_pill_with_their_count_leading_to_the_queue(world: World) -> None:
+    await world.login()
+    assert "the shop never got" not in (await world.client.get("/console/")).text
+    world.unknown.fold(unknown_seen(TENANT, "10085339411", total=1200), 0)
+    page = (await world.client.get("/console/")).text
+    assert f'href="/console/queue?tenant={TENANT}#unknown-mall-orders">1200 MALL orders the shop never got</a>' in page
+    world.unknown.fold(unknown_seen(TENANT, "10085339411", at=NOW), 0)
+    assert ">1 MALL order the shop never got</a>" in (await world.client.get("/console/")).text
+
+
+async def test_what_mall_wrote_as_an_orders_open_moment_is_escaped(world: World) -> None:
+    world.unknown.fold(unknown_seen(TENANT, unknown("10085339411", opened_at="<script>alert(1)</script>")), 0)
+    await world.login()
+    page = (await world.client.get("/console/queue")).text
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -11,6 +11,7 @@ from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_schema.events import AttentionAcknowledged, Event
 from mallbridge_schema.serde import encode_event, event_key
 from tests.unit.publisher.fakes import FakeEventLog
+from tests.unit.publisher.unknown_seen import record_unknown, unknown_seen
 
 TOPIC = "unit.operator-events.v1"
 
@@ -66,3 +67,24 @@ async def test_news_a_rebuild_overtook_are_dropped() -> None:
     tail.assign([0], await log.end_offsets(TOPIC))  # revoked and rebuilt meanwhile: it folded "A" itself
     assert tail.apply(news) == []
     assert tail.positions == {0: 1}
+
+
+async def test_an_event_of_no_order_goes_to_the_tenant_fold_with_its_partition_and_schedules_nothing() -> None:
+    log = FakeEventLog(partitions=3)
+    order_folds: list[Event] = []
+    tenant_folds: list[tuple[Event, int]] = []
+
+    def fold(event: Event, partition: int) -> tuple[str, str]:
+        order_folds.append(event)
+        return (event.tenant_id, event.order_number)
+
+    tail = OperatorTail(log, TOPIC, fold=fold, fold_tenant=lambda event, p: tenant_folds.append((event, p)))
+    home = log.partition_of(event_key("acme", ""))
+    tail.assign(range(3), {})
+    first, second = unknown_seen("acme", "10085339411"), unknown_seen("acme")
+    await record_unknown(log, TOPIC, first)
+    assert tail.apply(await tail.read_news()) == []
+    tail.revoke([home])
+    await record_unknown(log, TOPIC, second)
+    assert tail.apply(await tail.read_news()) == []  # no longer owned: not read
+    assert (tenant_folds, order_folds) == ([(first, home)], [])

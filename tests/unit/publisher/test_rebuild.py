@@ -16,6 +16,7 @@ from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event
 from mallbridge_schema.serde import encode_event, event_key
 from tests.support.orders import OrderEventWriter
 from tests.unit.publisher.fakes import FakeEventLog
+from tests.unit.publisher.unknown_seen import record_unknown, unknown_seen
 
 TOPICS = Topics(prefix="unit.")
 
@@ -82,8 +83,39 @@ async def test_a_tenants_own_item_goes_to_the_tenant_fold_and_an_orders_events_t
     seen = TenantItemsSeen(UNAUTHORIZED)
 
     await fold_partitions(
-        log, TOPICS, {0}, tenants={"acme"}, fold=lambda event, _p: folded.append(event), fold_tenant=seen.fold
+        log,
+        TOPICS,
+        {0},
+        tenants={"acme"},
+        fold=lambda event, _p: folded.append(event),
+        fold_tenant=lambda event, _p: seen.fold(event),
     )
 
     assert [type(e).__name__ for e in folded] == ["OrderFirstSeen"]
     assert seen.open_for() == ["acme"]
+
+
+async def test_balances_unknown_orders_go_to_the_tenant_fold_with_their_partition_when_it_is_rebuilt() -> None:
+    log = FakeEventLog(partitions=3)
+    observed = unknown_seen("acme", "10085339411", total=3)
+    await record_unknown(log, TOPICS.operator_events, observed)
+    home = log.partition_of(event_key("acme", ""))
+    others = set(range(3)) - {home}
+    tenant_folds: list[tuple[Event, int]] = []
+    order_folds: list[Event] = []
+
+    def rebuild(partitions: set[int]):
+        return fold_partitions(
+            log,
+            TOPICS,
+            partitions,
+            tenants={"acme"},
+            fold=lambda event, _p: order_folds.append(event),
+            fold_tenant=lambda event, p: tenant_folds.append((event, p)),
+        )
+
+    await rebuild(others)
+    assert tenant_folds == []  # another member's partition
+    await rebuild({home})
+    assert tenant_folds == [(observed, home)]
+    assert order_folds == []

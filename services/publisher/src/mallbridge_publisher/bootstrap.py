@@ -116,6 +116,7 @@ def _console(
         actions=OperatorActions(log=event_log, tenants=tenants, topic_prefix=topic_prefix, clock=clock),
         clock=clock,
         paused=lambda: sorted(t for t in served if t in gates and gates[t].paused),
+        unknown_orders=lambda: [seen for engine in engines for seen in engine.unknown_orders.outstanding()],
     )
 
 

@@ -7,7 +7,8 @@ event whose order has not settled yet (`offsets.py`).
 
 The parts: `OrderBook` (the projection, and the state gauges that follow it), `OffsetBook`,
 `OrderScheduler` (one task per order), `MallCalls` (the MALL calls, around the pure `outcomes`),
-`OperatorTail` (operator-events, followed live), `UnconfirmedPoll` (MALL's unconfirmed queue).
+`OperatorTail` (operator-events, followed live), `UnconfirmedPoll` (MALL's unconfirmed queue),
+`UnknownOrdersBook` (the MALL orders the shop never got, as `mallbridge balance` last saw them).
 This module composes them: the consumer loop, the rebalance callbacks and one reconciliation pass.
 
 MALL's notices (ARCHITECTURE.md §6): a `MallOrderChanged` (MALL's webhook named the order) or the poll asks for a
@@ -47,6 +48,7 @@ from mallbridge_publisher.recorder import SyncRecorder, dead_letter
 from mallbridge_publisher.scheduler import OrderScheduler
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_publisher.unconfirmed_poll import UnconfirmedPoll
+from mallbridge_publisher.unknown_orders import UnknownOrdersBook
 from mallbridge_schema.events import Event, MallOrderChanged, SyncEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event
 
@@ -113,7 +115,14 @@ class LaneEngine:
         self._mall = MallCalls(
             client=client, gates=gates, metrics=metrics, stamp=self._recorder.stamp, record=self._record
         )
-        self._tail = OperatorTail(log_, topics.operator_events, fold=self._fold_operator_event)
+        self.unknown_orders = UnknownOrdersBook(tenants)
+        for tenant_id in tenants:  # read at each scrape: 0 for a tenant with no observation held
+            metrics.unknown_mall_orders.labels(tenant_id).set_function(
+                functools.partial(self.unknown_orders.total, tenant_id)
+            )
+        self._tail = OperatorTail(
+            log_, topics.operator_events, fold=self._fold_operator_event, fold_tenant=self.unknown_orders.fold
+        )
         self._reads_wanted: dict[Key, ReadSource] = {}
         self._rebuilt_up_to: dict[int, int] = {}  # order-events partition -> the offset its rebuild read up to
         self._unanswered: set[Key] = set()  # orders whose PUT in doubt got no answer in time (see _settles_at)
@@ -243,7 +252,7 @@ class LaneEngine:
                         partitions,
                         tenants=self._tenants,
                         fold=notices.fold,
-                        fold_tenant=self._tenant_items.fold,
+                        fold_tenant=self._fold_tenant_event,
                     )
                     break
                 except LogUnavailableError as exc:  # folding is idempotent: a retry starts over safely
@@ -276,6 +285,7 @@ class LaneEngine:
         self.orders.drop(partitions, keys)
         self._offsets.revoke(partitions, keys)
         self._tail.revoke(partitions)
+        self.unknown_orders.drop(partitions)
         for key in keys:
             self._reads_wanted.pop(key, None)
         for partition in partitions:
@@ -318,6 +328,12 @@ class LaneEngine:
             keys = self._tail.apply(news)
         for key in keys:
             self._scheduler.schedule(key)
+
+    def _fold_tenant_event(self, event: Event, partition: int) -> None:
+        """A rebuilt event of no order: a tenant's own attention item (sync-events) or what balance saw of the
+        MALL orders the shop never got (operator-events); each fold ignores the other's."""
+        self._tenant_items.fold(event)
+        self.unknown_orders.fold(event, partition)
 
     def _fold_operator_event(self, event: Event, partition: int) -> Key | None:
         if event.tenant_id not in self._tenants:

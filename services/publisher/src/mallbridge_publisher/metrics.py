@@ -1,7 +1,8 @@
 """Prometheus metrics of one publisher process (a private registry, so tests can run several).
 
 Counters count what happened (most of them follow the sync events recorded: `count_recorded`); the
-gauges `open_attention` and `deferred_open` are state, recomputed from the projection (`gauges.py`).
+gauges `open_attention` and `deferred_open` are state, recomputed from the projection (`gauges.py`), and
+`unknown_mall_orders` reads the engine's `UnknownOrdersBook` at each scrape.
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ class PublisherMetrics:
         )
         self.deferred_open = gauge(
             "deferred_open", "Orders whose next step waits for missing data (tracking, a delivery moment)"
+        )
+        self.unknown_mall_orders = gauge(
+            "unknown_mall_orders",
+            "MALL orders open for over an hour that no FastCentrik snapshot had named, as mallbridge balance last "
+            "saw them",
         )
         self.budget_remaining = gauge("request_budget_remaining", "MALL requests left today")
         self.lag = gauge("lag", "Order events not yet settled, per partition", ("topic", "partition"))

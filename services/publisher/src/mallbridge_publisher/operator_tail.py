@@ -8,7 +8,8 @@ every assignment rebuilds from offset 0 anyway. The engine calls it about once a
 read with `apply()` (under its rebuild lock, which the reads themselves do not hold up), and
 schedules each order an event was folded for (resync and balance observations plan a read, returns and
 acks plan again). Operator events share the order's key, so they sit in the same partition number as
-the order's own events (the topics of a lane have the same partition count).
+the order's own events (the topics of a lane have the same partition count). An event of no order
+(balance's `UnknownMallOrdersObserved`, key `{tenant}:`) goes to `fold_tenant` instead, as in a rebuild.
 """
 
 from __future__ import annotations
@@ -34,12 +35,22 @@ class News:
 
 
 class OperatorTail:
-    def __init__(self, log_: EventLog, topic: str, *, fold: Callable[[Event, int], Key | None]) -> None:
-        """`fold(event, partition)` takes in one decoded event; it returns the order's key to schedule, or
-        None when the event is not this member's business (another lane's tenant)."""
+    def __init__(
+        self,
+        log_: EventLog,
+        topic: str,
+        *,
+        fold: Callable[[Event, int], Key | None],
+        fold_tenant: Callable[[Event, int], object] | None = None,
+    ) -> None:
+        """`fold(event, partition)` takes in one decoded event of an order; it returns the order's key to
+        schedule, or None when the event is not this member's business (another lane's tenant).
+        `fold_tenant(event, partition)` takes in an event of no order (a tenant-level one), if given; such
+        an event schedules nothing (and never reaches `fold`: it has no order to fold into)."""
         self._log = log_
         self.topic = topic
         self._fold = fold
+        self._fold_tenant = fold_tenant
         self._next: dict[int, int] = {}  # owned partition -> the next offset to read
 
     @property
@@ -83,7 +94,12 @@ class OperatorTail:
         current = {p for p, (begin, _) in news.ranges.items() if self._next.get(p) == begin}
         keys: dict[Key, None] = {}
         for partition, event in news.events:
-            if partition in current and (key := self._fold(event, partition)) is not None:
+            if partition not in current:
+                continue
+            if not event.order_number:
+                if self._fold_tenant is not None:
+                    self._fold_tenant(event, partition)
+            elif (key := self._fold(event, partition)) is not None:
                 keys[key] = None
         for partition in current:
             self._next[partition] = news.ranges[partition][1]
@@ -99,4 +115,4 @@ class OperatorTail:
                 extra={"topic": self.topic, "partition": partition, "offset": offset, "error": str(exc)[:300]},
             )
             return None
-        return event if event.order_number else None
+        return event

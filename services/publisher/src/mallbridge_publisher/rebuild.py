@@ -32,12 +32,13 @@ async def fold_partitions(
     *,
     tenants: Collection[str],
     fold: Callable[[Event, int], object],
-    fold_tenant: Callable[[Event], object] | None = None,
+    fold_tenant: Callable[[Event, int], object] | None = None,
 ) -> dict[str, dict[int, int]]:
     """Fold every event of `partitions` (sync, then order, then operator events, per lane in history order).
 
     In the default lane's topics read for another lane, only the events of that lane's `tenants` count.
-    An event of no order (a tenant's own attention item) goes to `fold_tenant`, if given.
+    An event of no order (a tenant's own attention item, balance's `UnknownMallOrdersObserved`) goes to
+    `fold_tenant`, if given, with the lane's partition it was read for (`fold` gets that too).
     Returns, per topic, the end offsets it was read up to (where a live tail of the topic goes on).
     """
     sources: list[tuple[str, Callable[[bytes], Any], bool]] = []
@@ -76,7 +77,7 @@ async def fold_partitions(
                 if event.order_number:
                     fold(event, partition)
                 elif fold_tenant is not None:
-                    fold_tenant(event)
+                    fold_tenant(event, partition)
     return read_up_to
 
 

@@ -1,7 +1,8 @@
 """The web console under /console (ARCHITECTURE.md §7): what a person must decide, in one place.
 
 Pages: the tenants with their SLA figures and 30-day charts, the queue (open attention items and
-deferred steps, by tenant and code), an order with its timeline and the three actions, each confirmed
+deferred steps, by tenant and code; the tenants MALL refuses, and the MALL orders the shop never got as
+`mallbridge balance` last saw them, above), an order with its timeline and the three actions, each confirmed
 on a second page before it is recorded through the same `OperatorActions.perform` the commands use.
 
 Behind the operator token (`MALLBRIDGE_CONSOLE_TOKEN`): a login form sets a signed session cookie
@@ -26,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from mallbridge_core.domain.sla import prague_date
 from mallbridge_core.eventlog import LogUnavailableError
-from mallbridge_publisher.console.pages import DEFERRED, order_page, queue, tenant_cards
+from mallbridge_publisher.console.pages import DEFERRED, order_page, queue, tenant_cards, unknown_order_cards
 from mallbridge_publisher.console.session import (
     LOGIN_COOKIE,
     LOGIN_TTL_S,
@@ -56,6 +57,7 @@ from mallbridge_publisher.operator_actions import (
     person_name,
 )
 from mallbridge_publisher.orders import OrderBook
+from mallbridge_publisher.unknown_orders import UnknownOrders
 
 log = logging.getLogger(__name__)
 FAILED_LOGIN_DELAY_S = 0.5
@@ -69,6 +71,8 @@ class ConsoleDeps:
     actions: OperatorActions
     clock: Callable[[], datetime]
     paused: Callable[[], Sequence[str]] = tuple  # the tenants whose client_id MALL refuses now (401/403)
+    # per tenant, the latest balance observation of MALL orders the shop never got (those counting any)
+    unknown_orders: Callable[[], Sequence[UnknownOrders]] = tuple
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -171,16 +175,27 @@ class Console:
     # ---- pages --------------------------------------------------------------------------------------------
 
     async def tenants_page(self, request: Request, session: Session) -> Response:
-        cards = tenant_cards(self.deps.books(), self.deps.tenants, today=prague_date(self.deps.clock()))
-        return self.render("tenants.html", session, cards=cards, paused=set(self.deps.paused()))
+        books = self.deps.books()
+        cards = tenant_cards(books, self.deps.tenants, today=prague_date(self.deps.clock()))
+        unknown = {card.tenant_id: card.count for card in unknown_order_cards(self.deps.unknown_orders(), books)}
+        return self.render("tenants.html", session, cards=cards, paused=set(self.deps.paused()), unknown=unknown)
 
     async def queue_page(self, request: Request, session: Session) -> Response:
         tenant = request.query_params.get("tenant") or None
         code = request.query_params.get("code") or None
-        found = queue(self.deps.books(), tenant=tenant, code=code)
+        books = self.deps.books()
+        found = queue(books, tenant=tenant, code=code)
         paused = [t for t in self.deps.paused() if tenant in (None, t)]
+        unknown = unknown_order_cards(self.deps.unknown_orders(), books, tenant=tenant)
         return self.render(
-            "queue.html", session, queue=found, tenant=tenant, code=code, deferred_code=DEFERRED, paused=paused
+            "queue.html",
+            session,
+            queue=found,
+            tenant=tenant,
+            code=code,
+            deferred_code=DEFERRED,
+            paused=paused,
+            unknown=unknown,
         )
 
     async def order_view(self, request: Request, session: Session) -> Response:

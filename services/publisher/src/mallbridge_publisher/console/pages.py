@@ -1,9 +1,11 @@
 """What each console page shows, computed from the engine's state (tenants, queue) or an order's history.
 
-Cheap by design: the queue reads only the orders the state gauges count now (`OrderBook.marked`); the
-tenants page sums what the books keep in step with every change (SLA cohorts, the marked orders); only
-the order page reads the log (one order's history). A publisher holds the orders of the partitions it
-owns: with several publishers in a group, each console shows its own share (the audit reads the whole log).
+Cheap by design: the queue reads only the orders the state gauges count now (`OrderBook.marked`) and the
+MALL orders the shop never got as balance last saw them (`UnknownOrdersBook`, each listed id looked up once
+in the books' MALL-id index); the tenants page sums what the books keep in step with every change (SLA
+cohorts, the marked orders); only the order page reads the log (one order's history). A publisher holds
+the orders of the partitions it owns: with several publishers in a group, each console shows its own share
+(the audit reads the whole log).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from mallbridge_publisher.gauges import marks_of
 from mallbridge_publisher.operator_actions import ACTIONS, action_refusal, action_request
 from mallbridge_publisher.order_history import OrderHistory
 from mallbridge_publisher.orders import OrderBook
+from mallbridge_publisher.unknown_orders import UnknownOrders
+from mallbridge_schema.events import UnknownMallOrder
 
 Key = tuple[str, str]
 CHART_DAYS = 30
@@ -173,6 +177,49 @@ def queue(books: Sequence[OrderBook], *, tenant: str | None = None, code: str | 
     )
     result.deferred.sort(key=lambda r: (r.tenant_id, r.order_number))
     return result
+
+
+# ---- MALL orders the shop never got ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownOrdersCard:
+    """One tenant's MALL orders the shop never got, as the latest balance run saw them at `seen_at`, less the
+    listed ones a FastCentrik snapshot has named since (`named_since`: the books now hold an order with
+    that MALL id and a FastCentrik status)."""
+
+    tenant_id: str
+    seen_at: datetime
+    orders: tuple[UnknownMallOrder, ...]
+    count: int  # balance's total, less the listed ones named since
+    named_since: int
+
+    @property
+    def unlisted(self) -> int:
+        """How many more balance counted than it listed (shown as a number: `mallbridge balance` lists them)."""
+        return self.count - len(self.orders)
+
+
+def _named_now(books: Sequence[OrderBook], tenant_id: str, mall_order_id: str) -> bool:
+    return any(book.order_of_mall_id(tenant_id, mall_order_id) is not None for book in books)
+
+
+def unknown_order_cards(
+    observations: Sequence[UnknownOrders], books: Sequence[OrderBook], *, tenant: str | None = None
+) -> list[UnknownOrdersCard]:
+    """One card per tenant (only `tenant`'s, if given), by tenant id: the MALL orders balance found that no
+    FastCentrik snapshot had named. A listed order this member's books now hold with a FastCentrik status
+    (named after balance ran) is left out at once, at one index lookup per listed id; the rest leave with
+    the next balance run. A tenant with none left has no card."""
+    cards = []
+    for seen in sorted(observations, key=lambda o: o.tenant_id):
+        if tenant and seen.tenant_id != tenant:
+            continue
+        still = tuple(o for o in seen.orders if not _named_now(books, seen.tenant_id, o.mall_order_id))
+        named_since = len(seen.orders) - len(still)
+        if seen.total - named_since > 0:
+            cards.append(UnknownOrdersCard(seen.tenant_id, seen.seen_at, still, seen.total - named_since, named_since))
+    return cards
 
 
 # ---- one order --------------------------------------------------------------------------------------------
