@@ -93,6 +93,29 @@ def test_malls_side_and_peoples_actions_match_the_hand_computed_figures(event_lo
     assert g1["mall_changes"] == [{"kind": "cancelled_at_mall", "source": "webhook"}]
     assert (g1["attention_acknowledged"], g1["partner_cancelled"]) == (True, False)
     assert [(a["kind"], a["by"]) for a in g1["actions"]] == [("ack", "eva")]
+    assert gamma["unknown_to_fastcentrik"] == UNKNOWN_JSON  # balance's later word (key `gamma:`), no order row
+
+
+UNKNOWN_JSON = {
+    "total": ms.EXPECTED_UNKNOWN[0],
+    "mall_order_ids": list(ms.EXPECTED_UNKNOWN[1]),
+    "seen_at": ms.EXPECTED_UNKNOWN[2].isoformat(),
+}
+
+
+def test_the_mall_orders_fastcentrik_never_got_are_the_same_in_workers_and_no_difference(
+    event_log_url: str, topic_prefix: str
+) -> None:
+    write_log(event_log_url, topic_prefix, ms.build())
+    for workers in ("1", "2"):
+        data = run_json(event_log_url, topic_prefix, "--verify", "--workers", workers)  # exit code 0: clean
+        assert data["tenants"][0]["unknown_to_fastcentrik"] == UNKNOWN_JSON, workers
+        assert (data["verify"]["clean"], data["verify"]["orders_checked"]) == (True, 7), workers
+    # Workers split partitions: Kafka topics here have several, the embedded log has one per topic.
+    assert data["workers"] == (2 if event_log_url.startswith("kafka://") else 1)
+    table = run(event_log_url, topic_prefix)
+    assert table.exit_code == 0, table.output
+    assert "tenant gamma: 1 MALL order FastCentrik never got (mallbridge balance at " in table.stdout
 
 
 def test_the_timelines_show_malls_side_and_the_table_says_why_an_order_ended(

@@ -13,6 +13,8 @@ gamma (7 orders)
   G6  shipped; MALL edits the order (webhook → read: unconfirmed): one confirm-only PUT
   G7  `mallbridge balance` sees MALL cancelled it; the publisher's resync read; attention (open)
 Webhook receipts: four deliveries naming five ids, one of them unknown to FastCentrik.
+`mallbridge balance` (tenant-level, operator-events): at T+26h two MALL orders FastCentrik never got
+(399999999999, the one G6's webhook named, and 399999999998); at T+50h only 399999999999 is left.
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ from mallbridge_schema.events import (
     MallWebhookReceived,
     OrderResyncRequested,
     OrderReturnRequested,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
 )
 from mallbridge_schema.statuses import MallStatus
 
 from .order_builder import URL, H, M, Order, S, T
 from .scenario import AS_OF
 
-__all__ = ["AS_OF", "EXPECTED", "EXPECTED_ORDERS", "MallOrder", "build", "operator_events"]
+__all__ = ["AS_OF", "EXPECTED", "EXPECTED_ORDERS", "EXPECTED_UNKNOWN", "MallOrder", "build", "operator_events"]
 
 _NS = uuid.UUID("6f1c3d1e-7d3a-4bde-9a55-0c6c1b1f0001")
 
@@ -197,8 +201,27 @@ def order_events(orders: list[MallOrder]) -> list[Event]:
     return [e for o in orders for e in (*o.receipts, *o.order_events)]
 
 
+def balance_saw_unknown(at: datetime, *listed: tuple[str, str], total: int | None = None) -> UnknownMallOrdersObserved:
+    """What `mallbridge balance` recorded about gamma: the MALL orders FastCentrik never got ((id, status))."""
+    return UnknownMallOrdersObserved(
+        event_id=uuid.uuid5(_NS, f"gamma:unknown:{at.isoformat()}"),
+        tenant_id="gamma",
+        occurred_at=at,
+        recorded_at=at,
+        orders=tuple(UnknownMallOrder(mall_order_id=i, status=MallStatus(s), opened_at=None) for i, s in listed),
+        total=len(listed) if total is None else total,
+    )
+
+
+UNKNOWN_SEEN = (
+    balance_saw_unknown(T + 26 * H, ("399999999999", "open"), ("399999999998", "open")),
+    balance_saw_unknown(T + 50 * H, ("399999999999", "open")),  # 399999999998 got into FastCentrik, or was cancelled
+)
+
+
 def operator_events(orders: list[MallOrder]) -> list[Event]:
-    return [e for o in orders for e in o.operator_events]
+    """People's actions and balance's reads of the orders, then balance's tenant-level observations."""
+    return [*(e for o in orders for e in o.operator_events), *UNKNOWN_SEEN]
 
 
 def sync_events(orders: list[MallOrder]) -> list[Event]:
@@ -253,6 +276,9 @@ EXPECTED: dict[str, Any] = {
     "acknowledgements": 1,
     "operator_people": (("eva", "ack", 1), ("eva", "resync", 1), ("petr", "return", 1)),
 }
+
+# balance's last word on the MALL orders FastCentrik never got (UNKNOWN_SEEN[-1]): (total, ids, recorded at)
+EXPECTED_UNKNOWN = (1, ("399999999999",), T + 50 * H)
 
 # number: (desired, MALL status, who set it, state)
 EXPECTED_ORDERS: dict[str, tuple[str, str, str, str]] = {

@@ -48,6 +48,8 @@ TENANTS = ("t1", "t2")
 NUMBERS = ("A", "B", "C")
 MALL_IDS = ("1001", "1002", "0042", "", "x-7")
 ORDER_MALL_IDS = MALL_IDS[:3]  # an order event's id is digits (the schema's `MallOrderId`); others are undecodable
+UNKNOWN_IDS = ("300000000091", "300000000092", "300000000093", "0042", "0042", "x-7", "")  # the last two: not digits
+OPENED = (None, "2026-10-01 08:00:00", "")
 CODES = ("mall_rejected", "no_legal_path", "mall_unauthorized", "")
 DELIVERIES = (None, "2026-10-02T14:00:00+02:00", "2026-10-02", "", "not a date")
 TRACKING = ((None, None), ("DR-1", "https://t.example/1"), ("DR-2", None), ("", ""))
@@ -75,6 +77,8 @@ EXTRAS: dict[str, tuple[Any, ...]] = {
     "source": ("balance", "webhook"),
     "changed": (["status", "confirmed"], ["tracking"]),
     "confirmed": (True, False),
+    "orders": ([{"mall_order_id": "1001", "status": "open"}], [{"mall_order_id": "x"}]),
+    "total": (0, 3),
 }
 SOURCES = ["outcome_unknown", "refusal", "webhook", "poll", "resync", "balance"]
 FIELDS = ["status", "confirmed", "tracking", "delivered_at"]
@@ -224,7 +228,8 @@ def _observation(draw: st.DrawFn, env: dict[str, Any], status: MallStatus) -> Ma
 def operator_events(draw: st.DrawFn) -> Event | dict[str, Any]:
     env = _envelope(draw)
     people = {"by": draw(st.sampled_from(["alice", "bob"])), "reason": draw(st.sampled_from(["", "came back"]))}
-    kind = draw(st.sampled_from(["return", "resync", "ack", "ack", "balance", "balance", "observed", "unknown"]))
+    kinds = ["return", "resync", "ack", "ack", "balance", "balance", "observed", "unknown_to_fc", "unknown_to_fc"]
+    kind = draw(st.sampled_from([*kinds, "unknown"]))
     if kind == "return":
         return OrderReturnRequested(**env, **people)
     if kind == "resync":
@@ -234,7 +239,29 @@ def operator_events(draw: st.DrawFn) -> Event | dict[str, Any]:
     if kind in ("balance", "observed"):
         observation = _observation(draw, {**env, "based_on_seq": 0}, draw(mall_statuses))
         return observation.model_copy(update={"source": "balance"}) if kind == "balance" else observation
+    if kind == "unknown_to_fc":
+        return _unknown_orders(draw, env)
     return {**_plain(env), "type": "OrderTeleported", "by": "alice", "schema_version": 1}
+
+
+def _unknown_orders(draw: st.DrawFn, env: dict[str, Any]) -> dict[str, Any]:
+    """Balance's UnknownMallOrdersObserved (tenant-level), as JSON: mostly as balance writes it, sometimes
+    what the schema refuses (an order number or MALL id on it, an id not MALL's digits or named twice, a
+    total below the count listed), sometimes without the fields that have defaults."""
+    listed = draw(st.lists(st.tuples(st.sampled_from(UNKNOWN_IDS), mall_statuses, st.sampled_from(OPENED)), max_size=3))
+    orders = [{"mall_order_id": i, "status": s.value, "opened_at": o} for i, s, o in listed]
+    value: dict[str, Any] = {
+        **_plain(env),
+        "type": "UnknownMallOrdersObserved",
+        "schema_version": 1,
+        "order_number": draw(st.sampled_from(["", "", "", "", "", "A"])),
+        "mall_order_id": draw(st.sampled_from(["", "", "", "", "", "1001"])),
+        "orders": orders,
+        "total": len(orders) + draw(st.sampled_from([0, 0, 0, 2, 2, -1])),
+    }
+    for name in draw(st.sets(st.sampled_from(["orders", "total"]), max_size=2)):
+        del value[name]  # the schema's default: no orders, a total of 0
+    return value
 
 
 def _plain(env: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from mallbridge_schema.events import (
     MallUpdateRequested,
     MallWebhookReceived,
     SyncEvent,
+    UnknownMallOrdersObserved,
 )
 from mallbridge_schema.serde import EventDecodeError, decode_operator_event, decode_order_event, decode_sync_event
 from mallbridge_schema.statuses import MallStatus
@@ -85,8 +86,8 @@ def _projection(order_rows: Rows, sync_rows: Rows, operator_rows: Rows) -> dict[
                 event: Event = decode(value)
             except EventDecodeError:
                 continue  # unknown types and non-events: every consumer skips them
-            if isinstance(event, MallWebhookReceived):
-                continue  # a tenant-level receipt: about no order
+            if isinstance(event, MallWebhookReceived | UnknownMallOrdersObserved):
+                continue  # tenant-level (a webhook receipt, balance's unknown orders): about no order
             if isinstance(event, AttentionNeeded | AttentionResolved) and event.scope == "tenant":
                 continue  # about the tenant: the projection leaves the order as it is, the audit lists it apart
             key = (event.tenant_id, event.order_number)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from mallbridge_audit.model import MallChange, Report
+from mallbridge_audit.model import MallChange, Report, UnknownToFastCentrik
 from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
@@ -43,6 +43,7 @@ def test_tenant_figures_match_the_hand_computed_ones(full: bool) -> None:
     (gamma,) = report(full=full).tenants
     for name, value in ms.EXPECTED.items():
         assert getattr(gamma, name) == (pytest.approx(value) if isinstance(value, float) else value), name
+    assert gamma.unknown_to_fastcentrik == UnknownToFastCentrik(*ms.EXPECTED_UNKNOWN)  # balance's later word
 
 
 def test_each_order_ends_where_mall_and_people_left_it() -> None:
@@ -172,3 +173,5 @@ def test_the_table_says_how_each_order_ended_who_handled_it_and_the_drift_balanc
     assert "(acknowledged by eva: told the warehouse; cancelling it in FastCentrik)" in text  # G1
     assert "0 (1 acknowledged)" not in text  # G7's item is still open: 1 open, 1 acknowledged
     assert "1 (1 acknowledged)" in text
+    at = "2026-10-07 10:00:00+00:00"  # T + 50 h: balance's later word
+    assert f"tenant gamma: 1 MALL order FastCentrik never got (mallbridge balance at {at}): 399999999999" in text

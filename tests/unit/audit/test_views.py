@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import msgspec
 
 from mallbridge_audit.views import (
+    OperatorFact,
     OrderFact,
     RequestBody,
     SyncFact,
+    UnknownOrderView,
     decode_order_event_full,
     decode_order_fact,
     decode_sync_event_full,
@@ -19,11 +21,13 @@ from mallbridge_audit.views import (
     sync_fact_from_event,
 )
 from mallbridge_schema.events import (
+    OPERATOR_EVENT_TYPES,
     ORDER_EVENT_TYPES,
     SYNC_EVENT_TYPES,
     MallStateObserved,
     MallWebhookReceived,
     MdpFlagSet,
+    UnknownMallOrder,
 )
 from mallbridge_schema.serde import encode_event
 
@@ -43,6 +47,8 @@ def test_every_view_field_is_a_field_of_the_schema() -> None:
     assert set(OrderFact.__struct_fields__) <= order_fields
     assert set(SyncFact.__struct_fields__) <= sync_fields
     assert set(RequestBody.__struct_fields__) <= {"status", "tracking_number", "tracking_url", "delivered_at"}
+    assert set(OperatorFact.__struct_fields__) <= {name for t in OPERATOR_EVENT_TYPES for name in t.model_fields}
+    assert set(UnknownOrderView.__struct_fields__) <= set(UnknownMallOrder.model_fields)
 
 
 def test_fast_and_schema_paths_agree_on_the_remaining_types() -> None:

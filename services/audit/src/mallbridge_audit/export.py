@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import IO, Any
 
-from mallbridge_audit.model import Finding, OrderSummary, Report, TenantFigures, TimelineEntry
+from mallbridge_audit.model import Finding, OrderSummary, Report, TenantFigures, TimelineEntry, UnknownToFastCentrik
 from mallbridge_core.domain.sla import CANCEL_RATE_LIMIT, ON_TIME_TARGET
 
 CSV_TABLES = ("orders", "tenants", "timeline", "findings")
@@ -112,7 +112,10 @@ def _csv_rows(report: Report, table: str) -> tuple[list[str], Iterable[dict[str,
             for name in _COUNTS:
                 row[name] = [f"{k}={n}" for k, n in getattr(t, name)]
             row["operator_people"] = [f"{by} {kind}={n}" for by, kind, n in t.operator_people]
+            row.update(_csv_unknown(t.unknown_to_fastcentrik))
         fields = [f.name for f in dataclasses.fields(TenantFigures)]
+        at = fields.index("unknown_to_fastcentrik") + 1
+        fields[at:at] = list(_CSV_UNKNOWN_MORE)
         return fields, rows
     if table == "timeline":
         fields = [
@@ -140,6 +143,21 @@ def _csv_rows(report: Report, table: str) -> tuple[list[str], Iterable[dict[str,
     fields = [f.name for f in dataclasses.fields(OrderSummary)]
     fields.insert(fields.index("lags_s") + 1, "max_lag_s")
     return fields, (_csv_order(o) for o in report.orders)
+
+
+_CSV_UNKNOWN_MORE = ("unknown_to_fastcentrik_ids", "unknown_to_fastcentrik_seen_at")
+
+
+def _csv_unknown(unknown: UnknownToFastCentrik | None) -> dict[str, Any]:
+    """Balance's MALL orders FastCentrik never got, flat: the total (blank: balance never recorded any), the
+    ids it listed, when."""
+    if unknown is None:
+        return dict.fromkeys(("unknown_to_fastcentrik", *_CSV_UNKNOWN_MORE))
+    return {
+        "unknown_to_fastcentrik": unknown.total,
+        "unknown_to_fastcentrik_ids": list(unknown.mall_order_ids),
+        "unknown_to_fastcentrik_seen_at": unknown.seen_at.isoformat(),
+    }
 
 
 def _csv_order(order: OrderSummary) -> dict[str, Any]:

@@ -37,6 +37,17 @@ class OperatorAction:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownToFastCentrik:
+    """The MALL orders FastCentrik never got, as the last `mallbridge balance` run saw them: its latest
+    UnknownMallOrdersObserved for the tenant (open at MALL for over an hour, named by no FastCentrik
+    snapshot). Information for a person, who brings each into FastCentrik or cancels it at MALL."""
+
+    total: int  # how many there are (0: none any more)
+    mall_order_ids: tuple[str, ...]  # the ones balance listed (at most MAX_UNKNOWN_LISTED, oldest first)
+    seen_at: datetime  # when balance recorded it (recorded_at)
+
+
+@dataclass(frozen=True, slots=True)
 class TenantFigures:
     """One tenant's figures over the orders in scope. Rates are None when their denominator is 0."""
 
@@ -86,6 +97,8 @@ class TenantFigures:
     resyncs_requested: int = 0
     acknowledgements: int = 0
     operator_people: tuple[tuple[str, str, int], ...] = ()  # (person, kind: return | resync | ack, count)
+    # MALL orders FastCentrik never got, as the last `mallbridge balance` saw them (None: it never recorded any)
+    unknown_to_fastcentrik: UnknownToFastCentrik | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from mallbridge_audit.model import (
     Report,
     TenantFigures,
     TimelineEntry,
+    UnknownToFastCentrik,
     VerifyResult,
 )
 from mallbridge_core.domain.sla import CANCEL_RATE_LIMIT, ON_TIME_TARGET
@@ -116,6 +117,21 @@ def _sides_table(tenants: Sequence[TenantFigures]) -> Table | None:
             "; ".join(f"{by}: {', '.join(kinds)}" for by, kinds in people.items()) or "—",
         )
     return table
+
+
+UNKNOWN_IDS_SHOWN = 5
+"""How many of the MALL orders FastCentrik never got the table names (JSON has every one balance listed)."""
+
+
+def _unknown_line(tenant: str, unknown: UnknownToFastCentrik) -> str:
+    """One line for a tenant with MALL orders FastCentrik never got (as the last balance run saw them)."""
+    shown = unknown.mall_order_ids[:UNKNOWN_IDS_SHOWN]
+    more = unknown.total - len(shown)  # those not shown here, listed in JSON or not (balance lists 1000)
+    ids = ", ".join(shown) + (f" and {more} more" if shown and more else "")
+    noun = "order" if unknown.total == 1 else "orders"
+    at = unknown.seen_at.isoformat(sep=" ", timespec="seconds")
+    head = f"tenant {tenant}: {unknown.total} MALL {noun} FastCentrik never got (mallbridge balance at {at})"
+    return f"{head}: {ids}" if ids else head
 
 
 def _order_detail(o: OrderSummary) -> Text:
@@ -219,6 +235,8 @@ def write_table(
     for t in report.tenants:
         for code, reason in t.tenant_attention:
             console.print(Text(f"tenant {t.tenant_id} attention [{code}]: {reason}", style="bold yellow"))
+        if t.unknown_to_fastcentrik is not None and t.unknown_to_fastcentrik.total:
+            console.print(Text(_unknown_line(t.tenant_id, t.unknown_to_fastcentrik), style="bold yellow"))
     _print_orders(report, console, all_orders=all_orders, limit=limit)
     for key, entries in report.timelines.items():
         console.print(_timeline_table(key, entries))

@@ -4,8 +4,9 @@ Feed order, operator and sync facts in any interleaving (each topic in its log o
 gives the report. The builder keeps one compact accumulator per order (`order_fold.py`), the
 tenant-scope attention items, the counts of what it read, and whole timelines only for the orders
 `Scope.orders` names, and per tenant the MALL webhook receipts (tenant-level events: counted when they
-arrived within the window). What it concludes per order is in `order_summary.py`, the per-tenant figures in
-`sla.py`, and how shares of workers become one report in `assembly.py`.
+arrived within the window) and `mallbridge balance`'s latest UnknownMallOrdersObserved (tenant-level: the
+latest by recorded_at, whenever it was recorded). What it concludes per order is in `order_summary.py`,
+the per-tenant figures in `sla.py`, and how shares of workers become one report in `assembly.py`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from mallbridge_audit.assembly import MAX_UNDECODABLE_SAMPLES, Partial, TenantItems, assemble, merge_tenant_item
+from mallbridge_audit.assembly import (
+    MAX_UNDECODABLE_SAMPLES,
+    Partial,
+    TenantItems,
+    UnknownOrders,
+    assemble,
+    merge_tenant_item,
+    merge_unknown_orders,
+)
 from mallbridge_audit.mall_fold import NOT_A_READ, fold_sync_fact, read_of
-from mallbridge_audit.model import OrderSummary, Report, TimelineEntry, Undecodable, VerifyResult
+from mallbridge_audit.model import OrderSummary, Report, TimelineEntry, Undecodable, UnknownToFastCentrik, VerifyResult
 from mallbridge_audit.operator_fold import fold_operator_fact
 from mallbridge_audit.order_fold import OrderAcc, fold_order_fact
 from mallbridge_audit.order_summary import desired_of, is_listed, sla_of, state_of, summary
@@ -46,6 +55,7 @@ class ReportBuilder:
         self._first_heard: dict[tuple[str, str], float] = {}  # orders with no FastCentrik fact (yet)
         self._tenant_attention: TenantItems = {}
         self._receipts: dict[str, list[int]] = {}  # tenant → [receipts, order ids, unknown ids]
+        self._unknown_orders: UnknownOrders = {}
         self._timelines: dict[tuple[str, str], list[TimelineEntry]] = {}
         self.order_events = 0
         self.sync_events = 0
@@ -113,10 +123,22 @@ class ReportBuilder:
         if self._filtering and not self.scope.wants(fact.tenant_id, fact.order_number):
             return NOT_A_READ
         self.operator_events += 1
+        if not fact.order_number:
+            self._tenant_fact(fact)  # tenant-level (UnknownMallOrdersObserved): about no single order
+            return NOT_A_READ
         acc = self._order(fact)
         if acc.n_occ == 0:
             self._heard(acc, fact.occurred_at.timestamp())
         return fold_operator_fact(acc, fact)
+
+    def _tenant_fact(self, fact: OperatorFact) -> None:
+        """An operator fact about the tenant: balance's view of the MALL orders FastCentrik never got (the
+        latest replaces every earlier one). Not windowed: it is the state as of the last balance run. Any
+        other type without an order number names no order, so no order folds it (nor does --verify)."""
+        if fact.type != "UnknownMallOrdersObserved":
+            return
+        seen = UnknownToFastCentrik(fact.total, tuple(o.mall_order_id for o in fact.orders), fact.recorded_at)
+        merge_unknown_orders(self._unknown_orders, self._tenant_ids.setdefault(fact.tenant_id, fact.tenant_id), seen)
 
     def _tenant_item(self, fact: SyncFact) -> None:
         if not fact.code:
@@ -137,7 +159,9 @@ class ReportBuilder:
         self._keep(event, self.add_operator_fact(operator_fact_from_event(event)))
 
     def _keep(self, event: Event, read: int) -> None:
-        if self._wants_timeline(event.tenant_id, event.order_number):
+        # A tenant-level event (no order number: a webhook receipt, balance's unknown orders) is in no
+        # order's timeline: `Scope.wants` lets it through for the tenant, so it is said here.
+        if event.order_number and self._wants_timeline(event.tenant_id, event.order_number):
             change = (read_of(read)[1] or None) if read != NOT_A_READ else None
             entry = timeline_entry(event, change=change)
             self._timelines.setdefault((event.tenant_id, event.order_number), []).append(entry)
@@ -197,4 +221,5 @@ class ReportBuilder:
             listed=listed,
             timelines={k: with_lags(v) for k, v in self._timelines.items() if k in kept},
             sync_only_orders=sync_only,
+            unknown_orders=dict(self._unknown_orders),
         )

@@ -14,7 +14,7 @@ from array import array
 from collections import Counter
 
 from mallbridge_audit.mall_fold import read_of
-from mallbridge_audit.model import TenantFigures
+from mallbridge_audit.model import TenantFigures, UnknownToFastCentrik
 from mallbridge_audit.order_fold import OrderAcc
 from mallbridge_core.domain.sla import OrderSla, SlaTally
 
@@ -85,7 +85,9 @@ class TenantTally:
         self.actions.update(other.actions)
         self.people.update(other.people)
 
-    def figures(self, tenant_items: dict[str, str]) -> TenantFigures:
+    def figures(self, tenant_items: dict[str, str], unknown: UnknownToFastCentrik | None = None) -> TenantFigures:
+        """The figures; `tenant_items` (open tenant-scope attention: code → reason) and `unknown` (balance's
+        last word on the MALL orders FastCentrik never got) are about the tenant, kept apart from the tally."""
         lags = sorted(self.lags)
         sla = self.sla.figures()
         return TenantFigures(
@@ -127,4 +129,5 @@ class TenantTally:
             resyncs_requested=self.actions["resync"],
             acknowledgements=self.actions["ack"],
             operator_people=tuple(sorted((by, kind, n) for (by, kind), n in self.people.items())),
+            unknown_to_fastcentrik=unknown,
         )
