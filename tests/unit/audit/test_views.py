@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import msgspec
+import pytest
 
 from mallbridge_audit.views import (
     OperatorFact,
@@ -29,7 +30,7 @@ from mallbridge_schema.events import (
     MdpFlagSet,
     UnknownMallOrder,
 )
-from mallbridge_schema.serde import encode_event
+from mallbridge_schema.serde import EventDecodeError, encode_event
 
 AT = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 ENV = {
@@ -84,3 +85,26 @@ def test_a_webhook_receipt_is_a_fact_about_no_order() -> None:
     assert (fact.type, fact.order_number, fact.seq) == ("MallWebhookReceived", "", 0)
     assert fact == order_fact_from_event(receipt)
     assert decode_order_event_full(raw) == receipt
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"order_number": "N-1"},  # a receipt is about no order: folded into N-1, it would count as its event
+        {"mall_order_id": "123456789012"},
+        {"order_ids": ["123456789012", "123456789012"]},  # not coalesced
+        {"unknown_ids": ["999999999999"]},  # not among the ids of the delivery
+        {"order_ids": ["12345678901x"]},
+        {"order_ids": ["٣٠٠"]},  # digits, not ASCII ones
+        {"order_ids": [str(100000000000 + i) for i in range(1001)]},
+    ],
+)
+def test_a_receipt_the_schema_refuses_the_fast_view_does_not_take(change: dict[str, object]) -> None:
+    receipt = MallWebhookReceived(
+        event_id=uuid.uuid4(), tenant_id="acme", occurred_at=AT, recorded_at=AT, order_ids=("123456789012",)
+    )
+    raw = msgspec.json.encode({**msgspec.json.decode(encode_event(receipt)), **change})
+    with pytest.raises(EventDecodeError):
+        decode_order_event_full(raw)
+    with pytest.raises(EventDecodeError):
+        decode_order_fact(raw)
