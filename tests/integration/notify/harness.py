@@ -1,4 +1,5 @@
-"""A notifier running in-process on a real event log, and a writer of sync events, for the integration tests."""
+"""A notifier running in-process on a real event log, and writers of sync and operator events, for the
+integration tests."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from mallbridge_notify.adapters.smtp import SmtpSender
 from mallbridge_notify.adapters.webhook import WebhookSender
 from mallbridge_notify.bootstrap import NotifyService
 from mallbridge_notify.config import NotifySettings, SmtpSettings
-from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event, MallStatusUpdated
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    AttentionResolved,
+    Event,
+    MallStatusUpdated,
+    OrderReturnRequested,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
+)
 from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.statuses import MallStatus
 from tests.integration.notify.receivers import SMTP_PASSWORD, SMTP_USER, free_port
@@ -119,6 +128,13 @@ class SyncWriter:
         await self.log.append(self.topic(lane), [OutgoingRecord(b"acme:raw", value)])
 
 
+class OperatorWriter(SyncWriter):
+    """Appends operator events the way `mallbridge balance` and `mallbridge order` do, to a lane's operator-events."""
+
+    def topic(self, lane: str = "default") -> str:
+        return Topics(prefix=self.prefix, lane=lane).operator_events
+
+
 def _envelope(tenant_id: str, order: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
@@ -154,3 +170,24 @@ def updated(tenant_id: str, order: str) -> MallStatusUpdated:
         http_status=200,
         latency_ms=4.0,
     )
+
+
+def unknown_orders(tenant_id: str, *ids: str, total: int | None = None) -> UnknownMallOrdersObserved:
+    """Balance's set of a tenant's MALL orders the shop never got (empty: none left)."""
+    now = datetime.now(UTC)
+    return UnknownMallOrdersObserved(
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=now,
+        recorded_at=now,
+        orders=tuple(
+            UnknownMallOrder(mall_order_id=i, status=MallStatus.OPEN, opened_at="2026-12-07 08:00:00") for i in ids
+        ),
+        total=len(ids) if total is None else total,
+    )
+
+
+def returned(tenant_id: str, order: str) -> OrderReturnRequested:
+    """A person's manual "Returned" (operator-events): calls for no alert."""
+    envelope = {k: v for k, v in _envelope(tenant_id, order).items() if k != "based_on_seq"}
+    return OrderReturnRequested(**envelope, by="jana", reason="parcel came back")

@@ -139,7 +139,8 @@ async def test_unknown_event_types_and_broken_records_do_not_block(
         await writer.write(needed("acme", "AFTER"))
         await eventually(lambda: len(receiver.hook("acme").accepted) == 1)
         unknown = service.metrics.registry.get_sample_value(
-            "mallbridge_notify_events_unreadable_total", {"lane": "default", "kind": "unknown_type"}
+            "mallbridge_notify_events_unreadable_total",
+            {"lane": "default", "kind": "unknown_type"},
         )
     assert "AFTER" in receiver.hook("acme").texts()[0]
     assert unknown == 1

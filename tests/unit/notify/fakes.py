@@ -16,7 +16,16 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_notify.domain.alerts import Channel
 from mallbridge_notify.domain.messages import AlertMessage
 from mallbridge_notify.ports import DeliveryError
-from mallbridge_schema.events import AttentionNeeded, AttentionResolved, MallStatusUpdated
+from mallbridge_schema.events import (
+    AttentionAcknowledged,
+    AttentionNeeded,
+    AttentionResolved,
+    MallStateObserved,
+    MallStatusUpdated,
+    OrderReturnRequested,
+    UnknownMallOrder,
+    UnknownMallOrdersObserved,
+)
 from mallbridge_schema.statuses import MallStatus
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -145,4 +154,51 @@ def updated(tenant_id: str, order: str = "FC-1") -> MallStatusUpdated:
         request={"status": "shipped"},
         http_status=200,
         latency_ms=3.0,
+    )
+
+
+# ---- operator-events ------------------------------------------------------------------------------------
+
+
+def unknown_orders(
+    tenant_id: str, listed: int = 2, *, total: int | None = None, age_s: float = 5
+) -> UnknownMallOrdersObserved:
+    """Balance's set of `listed` MALL orders the shop never got (ids 10085339400, ...), oldest first."""
+    at = NOW - timedelta(seconds=age_s)
+    return UnknownMallOrdersObserved(
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=at,
+        recorded_at=at,
+        orders=tuple(
+            UnknownMallOrder(
+                mall_order_id=str(10085339400 + i),
+                status=MallStatus.OPEN if i % 2 == 0 else MallStatus.SHIPPING,
+                opened_at=f"2026-11-19 {i % 24:02d}:15:00" if i % 2 == 0 else None,
+            )
+            for i in range(listed)
+        ),
+        total=listed if total is None else total,
+    )
+
+
+def _person(tenant_id: str, order: str) -> dict[str, Any]:
+    envelope = _envelope(tenant_id, order, NOW - timedelta(seconds=1))
+    del envelope["based_on_seq"]  # a sync event's field
+    return {**envelope, "by": "jana"}
+
+
+def returned(tenant_id: str, order: str = "FC-1") -> OrderReturnRequested:
+    """A person's manual "Returned": an operator event that calls for no alert."""
+    return OrderReturnRequested(**_person(tenant_id, order), reason="parcel came back")
+
+
+def acknowledged(tenant_id: str, order: str = "FC-1") -> AttentionAcknowledged:
+    return AttentionAcknowledged(**_person(tenant_id, order), code="cancelled_at_mall")
+
+
+def balance_observed(tenant_id: str, order: str = "FC-1") -> MallStateObserved:
+    """Balance's per-order observation (on operator-events too): no alert."""
+    return MallStateObserved(
+        **_envelope(tenant_id, order, NOW - timedelta(seconds=1)), status=MallStatus.OPEN, source="balance"
     )

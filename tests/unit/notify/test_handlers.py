@@ -18,15 +18,28 @@ from mallbridge_notify.adapters.ledger_log import LedgerLog
 from mallbridge_notify.bootstrap import wire
 from mallbridge_notify.config import NotifySettings
 from mallbridge_notify.domain.ledger import AlertDelivered, AlertQueued, LedgerState, decode_entry
-from mallbridge_notify.entrypoints.kafka_app import build_kafka_app
+from mallbridge_notify.entrypoints.kafka_app import build_kafka_app, lane_group, operator_group
 from mallbridge_notify.metrics import NotifyMetrics
 from mallbridge_notify.notifier import Notifier
 from mallbridge_schema.events import Event
 from mallbridge_schema.serde import encode_event, event_key
 from tests.support.eventually import eventually
-from tests.unit.notify.fakes import NOW, FakeEventLog, FakeSender, needed, resolved, tenant, updated
+from tests.unit.notify.fakes import (
+    NOW,
+    FakeEventLog,
+    FakeSender,
+    acknowledged,
+    balance_observed,
+    needed,
+    resolved,
+    returned,
+    tenant,
+    unknown_orders,
+    updated,
+)
 
 SYNC = {"default": "t.sync-events.v1", "big": "t.lane-big.sync-events.v1"}
+OPERATOR = {"default": "t.operator-events.v1", "big": "t.lane-big.operator-events.v1"}
 LEDGER = "t.notify-alerts.v1"
 SETTINGS = NotifySettings(console_base_url="https://console.example", backoff_base_s=0.01, backoff_max_s=0.05)
 
@@ -41,13 +54,16 @@ class Harness:
     metrics: NotifyMetrics
     crashes: list[BaseException] = field(default_factory=list)
 
-    async def publish(self, *events: Event | bytes, lane: str = "default") -> None:
+    async def publish(self, *events: Event | bytes, lane: str = "default", topics: dict[str, str] = SYNC) -> None:
         for event in events:
             if isinstance(event, bytes):
-                await self.broker.publish(event, SYNC[lane])
+                await self.broker.publish(event, topics[lane])
             else:
                 key = event_key(event.tenant_id, event.order_number)
-                await self.broker.publish(encode_event(event), SYNC[lane], key=key)
+                await self.broker.publish(encode_event(event), topics[lane], key=key)
+
+    async def publish_operator(self, *events: Event | bytes, lane: str = "default") -> None:
+        await self.publish(*events, lane=lane, topics=OPERATOR)
 
     def ledger(self) -> list[AlertQueued | AlertDelivered]:
         return [e for e in (decode_entry(r.value) for r in self.log.topics.get(LEDGER, [])) if e is not None]
@@ -81,7 +97,12 @@ def build(tenants: dict[str, Tenant], state: LedgerState | None = None) -> tuple
     )
     crashes: list[BaseException] = []
     _, broker, _ = build_kafka_app(
-        "localhost:9092", sync_topics=SYNC, group="notify", notifier=notifier, on_crash=crashes.append
+        "localhost:9092",
+        sync_topics=SYNC,
+        operator_topics=OPERATOR,
+        group="notify",
+        notifier=notifier,
+        on_crash=crashes.append,
     )
     return Harness(broker, notifier, log, webhook, email, metrics, crashes), crashes.append
 
@@ -140,8 +161,9 @@ async def test_unknown_types_and_broken_records_neither_crash_nor_block(h: Harne
     await h.publish(unknown, b"\xff not json", needed("acme", "FC-after"))
     await eventually(lambda: len(h.webhook.sent) == 1, what="the alert after the unreadable records")
     assert "FC-after" in h.webhook.sent[0][1].text
-    assert h.metric("mallbridge_notify_events_unreadable_total", lane="default", kind="unknown_type") == 1
-    assert h.metric("mallbridge_notify_events_unreadable_total", lane="default", kind="malformed") == 1
+    unreadable = "mallbridge_notify_events_unreadable_total"
+    assert h.metric(unreadable, lane="default", kind="unknown_type") == 1
+    assert h.metric(unreadable, lane="default", kind="malformed") == 1
     assert h.crashes == []
 
 
@@ -241,3 +263,81 @@ async def test_a_handler_failure_nacks_and_reports_a_crash(h: Harness) -> None:
     await eventually(lambda: len(h.crashes) == 1)
     assert str(h.crashes[0]) == "a bug"
     assert h.webhook.sent == []
+
+
+# ---- operator-events: balance's MALL orders the shop never got ------------------------------------------------
+
+
+async def test_unknown_mall_orders_on_operator_events_become_one_alert(h: Harness) -> None:
+    event = unknown_orders("acme", 12, total=40)
+    await h.publish_operator(event)
+    await eventually(lambda: len(h.webhook.sent) == 1, what="the unknown-orders alert at the webhook")
+    tenant_id, message = h.webhook.sent[0]
+    assert tenant_id == "acme"
+    assert message.headline == "MALL orders the shop never got"
+    assert "40 MALL orders of tenant acme" in message.text
+    assert "10085339400 (open, opened 2026-11-19 00:15:00)" in message.text
+    assert "10085339409 (shipping)" in message.text
+    assert "10085339410" not in message.text  # the 11th and on: counted, not named
+    assert "and 30 more" in message.text
+    assert message.link == "https://console.example/console/queue?tenant=acme#unknown-mall-orders"
+    queued = [e for e in h.ledger() if isinstance(e, AlertQueued)]
+    assert [(q.alert_id, q.alert.kind, q.alert.total) for q in queued] == [
+        (f"{event.event_id}:webhook", "unknown_mall_orders", 40)
+    ]
+    assert (
+        h.metric("mallbridge_notify_alerts_queued_total", tenant="acme", channel="webhook", kind="unknown_mall_orders")
+        == 1
+    )
+
+
+async def test_an_empty_set_says_none_are_left(h: Harness) -> None:
+    await h.publish_operator(unknown_orders("acme", 1), unknown_orders("acme", 0))
+    await eventually(lambda: len(h.webhook.sent) == 2)
+    # one tenant's tenant-level alerts form one line: "none left" never overtakes the set before it
+    assert [m.headline for _, m in h.webhook.sent] == [
+        "MALL orders the shop never got",
+        "No MALL orders left that the shop never got",
+    ]
+
+
+async def test_other_operator_events_are_read_and_skipped_not_unreadable(h: Harness) -> None:
+    unknown_type = json.dumps({**json.loads(encode_event(returned("acme"))), "type": "InvoiceRequested"}).encode()
+    await h.publish_operator(
+        returned("acme"), acknowledged("acme"), balance_observed("acme"), unknown_type, unknown_orders("acme", 1)
+    )
+    await eventually(lambda: len(h.webhook.sent) == 1, what="the unknown-orders alert after the others")
+    assert "10085339400" in h.webhook.sent[0][1].text
+    assert h.metric("mallbridge_notify_operator_events_read_total", lane="default") == 5
+    assert h.metric("mallbridge_notify_events_read_total", lane="default") == 0  # sync-events' own: none read
+    unreadable = "mallbridge_notify_operator_events_unreadable_total"
+    assert h.metric(unreadable, lane="default", kind="unknown_type") == 1
+    assert h.metric(unreadable, lane="default", kind="malformed") == 0
+    assert h.crashes == []
+
+
+async def test_an_unknown_set_read_again_alerts_no_one_twice_and_each_lane_is_read(h: Harness) -> None:
+    event = unknown_orders("acme", 2)
+    await h.publish_operator(event)
+    await eventually(lambda: len(h.webhook.sent) == 1)
+    await h.publish_operator(event, unknown_orders("globex", 3))  # a redelivery, then a marker
+    await h.publish_operator(unknown_orders("big", 1), lane="big")
+    await eventually(lambda: len(h.webhook.sent) == 3 and len(h.email.sent) == 1, what="globex's and big's alerts")
+    assert sorted(t for t, _ in h.webhook.sent) == ["acme", "big", "globex"]
+    assert h.metric("mallbridge_notify_alerts_skipped_total", reason="duplicate") == 1
+
+
+async def test_a_stale_unknown_set_is_not_sent(h: Harness) -> None:
+    await h.publish_operator(unknown_orders("acme", 2, age_s=SETTINGS.max_age_s + 1), unknown_orders("acme", 1))
+    await eventually(lambda: len(h.webhook.sent) == 1)
+    assert "1 MALL order of tenant acme" in h.webhook.sent[0][1].text
+    assert h.metric("mallbridge_notify_alerts_skipped_total", reason="stale") == 1
+
+
+def test_no_operator_events_group_is_ever_a_sync_events_group() -> None:
+    lanes = ["default", "operator", "x", "default_operator", "x-operator"]
+    sync = {lane_group("mallbridge-notify", lane) for lane in lanes}
+    operator = {operator_group("mallbridge-notify", lane) for lane in lanes}
+    assert len(sync) == len(operator) == len(lanes)
+    assert sync.isdisjoint(operator)
+    assert operator_group("mallbridge-notify", "default") == "mallbridge-notify.default.operator"

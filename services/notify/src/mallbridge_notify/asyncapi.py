@@ -26,7 +26,14 @@ from mallbridge_notify.contract_text import (
 )
 from mallbridge_notify.domain.alerts import alert_for
 from mallbridge_notify.domain.ledger import LEDGER_TOPIC, AlertDelivered, AlertQueued, LedgerEntry, LedgerRecord
-from mallbridge_schema.events import AttentionNeeded, Event, OperatorEvent, OrderEvent, SyncEvent
+from mallbridge_schema.events import (
+    AttentionNeeded,
+    Event,
+    OperatorEvent,
+    OrderEvent,
+    SyncEvent,
+    UnknownMallOrdersObserved,
+)
 from mallbridge_schema.examples import OPERATOR_EXAMPLES, ORDER_EXAMPLES, SYNC_EXAMPLES
 from mallbridge_schema.serde import (
     DEAD_LETTER_TOPIC,
@@ -41,12 +48,16 @@ KAFKA_BINDING_VERSION = "0.4.0"
 
 
 def ledger_examples() -> list[LedgerEntry]:
-    """The ledger's records for the schema's own attention example."""
+    """The ledger's records for the schema's own attention example, and the alert queued for its unknown MALL
+    orders example."""
     needed = next(e for e in SYNC_EXAMPLES if isinstance(e, AttentionNeeded))
     alert = alert_for(needed)
     assert alert is not None
     alert_id = f"{alert.event_id}:webhook"
     queued_at = needed.recorded_at + timedelta(milliseconds=40)
+    unknown = next(e for e in OPERATOR_EXAMPLES if isinstance(e, UnknownMallOrdersObserved))
+    unknown_alert = alert_for(unknown)
+    assert unknown_alert is not None
     return [
         AlertQueued(alert_id=alert_id, channel="webhook", tenant_id=alert.tenant_id, alert=alert, queued_at=queued_at),
         AlertDelivered(
@@ -56,6 +67,13 @@ def ledger_examples() -> list[LedgerEntry]:
             delivered_at=queued_at + timedelta(milliseconds=120),
             attempts=1,
             recorded_at=alert.recorded_at,
+        ),
+        AlertQueued(
+            alert_id=f"{unknown.event_id}:email",
+            channel="email",
+            tenant_id=unknown.tenant_id,
+            alert=unknown_alert,
+            queued_at=unknown.recorded_at + timedelta(milliseconds=40),
         ),
     ]
 

@@ -1,8 +1,9 @@
 """The notifier's composition root: adapters in, a runnable service out. Tests call it with fakes.
 
-Start-up order (each step before the next): the ledger's topic and the lanes' sync-events exist;
-the ledger is rebuilt (owed alerts are handed to their workers, delivered ids are known); only then
-do the consumers start, so no record is handled before the notifier knows what it already sent.
+Start-up order (each step before the next): the ledger's topic and the lanes' sync-events and
+operator-events exist; the ledger is rebuilt (owed alerts are handed to their workers, delivered ids are
+known); only then do the consumers start, so no record is handled before the notifier knows what it
+already sent. Ready (`/readyz`) means every consumer, of either topic of every lane, has its partitions.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from mallbridge_notify.config import NotifySettings, SmtpSettings
 from mallbridge_notify.delivery import Deliveries
 from mallbridge_notify.domain.alerts import Channel
 from mallbridge_notify.domain.ledger import LEDGER_TOPIC, LedgerState
-from mallbridge_notify.entrypoints.kafka_app import build_kafka_app, ensure_compacted, lane_group
+from mallbridge_notify.domain.records import read_operator_record, read_sync_record
+from mallbridge_notify.entrypoints.kafka_app import build_kafka_app, ensure_compacted, lane_group, operator_group
 from mallbridge_notify.entrypoints.log_subscription import LogSubscriptionConsumer
 from mallbridge_notify.metrics import NotifyMetrics
 from mallbridge_notify.notifier import Notifier
 from mallbridge_notify.ports import Sender
-from mallbridge_schema.serde import topic_name
+from mallbridge_schema.serde import OPERATOR_EVENTS_TOPIC, SYNC_EVENTS_TOPIC, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,10 @@ class NotifyService:
         return {lane: Topics(prefix=self.topic_prefix, lane=lane).sync_events for lane in self.lanes}
 
     @property
+    def operator_topics(self) -> dict[str, str]:
+        return {lane: Topics(prefix=self.topic_prefix, lane=lane).operator_events for lane in self.lanes}
+
+    @property
     def ledger_topic(self) -> str:
         return topic_name(self.topic_prefix, LEDGER_TOPIC)
 
@@ -145,7 +151,9 @@ class NotifyService:
         if self.on_kafka:
             bootstrap = self.event_log.url.removeprefix("kafka://")
             await ensure_compacted(bootstrap, self.ledger_topic, partitions=self.partitions)
-        await self.event_log.ensure_topics([*self.sync_topics.values(), self.ledger_topic])
+        await self.event_log.ensure_topics(
+            [*self.sync_topics.values(), *self.operator_topics.values(), self.ledger_topic]
+        )
         ledger = LedgerLog(self.event_log, self.ledger_topic)
         state = await ledger.rebuild(now=self.clock(), max_age_s=self.settings.max_age_s)
         notifier = wire(
@@ -168,6 +176,7 @@ class NotifyService:
             app, _, watches = build_kafka_app(
                 bootstrap,
                 sync_topics=self.sync_topics,
+                operator_topics=self.operator_topics,
                 group=self.settings.group,
                 notifier=notifier,
                 on_crash=self.crashed,
@@ -175,11 +184,29 @@ class NotifyService:
             self._consumers_started = list(watches.values())
             await app.start()
             return [], app.stop
+        group = self.settings.group
         consumers = [
             LogSubscriptionConsumer(
-                self.event_log, topic=topic, group=lane_group(self.settings.group, lane), lane=lane, notifier=notifier
+                self.event_log,
+                topic=topic,
+                group=lane_group(group, lane),
+                lane=lane,
+                notifier=notifier,
+                read=read_sync_record,
+                topic_label=SYNC_EVENTS_TOPIC,
             )
             for lane, topic in self.sync_topics.items()
+        ] + [
+            LogSubscriptionConsumer(
+                self.event_log,
+                topic=topic,
+                group=operator_group(group, lane),
+                lane=lane,
+                notifier=notifier,
+                read=read_operator_record,
+                topic_label=OPERATOR_EVENTS_TOPIC,
+            )
+            for lane, topic in self.operator_topics.items()
         ]
         self._consumers_started = list(consumers)
         tasks = [asyncio.create_task(c.run(self.stop_event)) for c in consumers]
@@ -194,10 +221,11 @@ class NotifyService:
         notifier = await self._prepare()
         deliveries = notifier.deliveries
         server = self._http_server() if serve_http else None
-        tasks, stop_consumers = await self._consumers(notifier)
+        consumer_tasks, stop_consumers = await self._consumers(notifier)
         serving = asyncio.create_task(server.serve()) if server is not None else None
-        if serving is not None:
-            tasks.append(serving)
+        # a new list: `stop_consumers` waits for the consumer tasks only (the HTTP server stops after them;
+        # on the embedded engine, awaiting it there would wait for a server that is told to stop only later)
+        tasks = [*consumer_tasks, *([serving] if serving is not None else [])]
         watched = [asyncio.create_task(self.stop_event.wait()), asyncio.create_task(deliveries.crashed.wait()), *tasks]
         try:
             await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)

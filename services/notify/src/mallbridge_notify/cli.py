@@ -66,7 +66,9 @@ async def serve(service: NotifyService) -> None:
 @setting_option(NotifySettings, "http_host", "--http-host", help="Address for /healthz, /readyz, /metrics.")
 @setting_option(NotifySettings, "http_port", "--http-port", type=int, help="Port for /healthz, /readyz, /metrics.")
 @setting_option(NotifySettings, "lanes", "--lanes", help="Comma-separated lanes to watch (default: the tenants').")
-@setting_option(NotifySettings, "group", "--group", help="Consumer group (lane x: GROUP.x).")
+@setting_option(
+    NotifySettings, "group", "--group", help="Consumer group (lane x: GROUP.x; operator-events: GROUP.LANE.operator)."
+)
 @setting_option(NotifySettings, "console_base_url", "--console-base-url", help="Console address in the alerts.")
 @setting_option(
     NotifySettings,

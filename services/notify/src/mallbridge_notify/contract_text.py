@@ -59,8 +59,9 @@ TOPIC_DESCRIPTIONS = {
         "where they came from in the headers. Nothing here is an event; it is for a person to look at."
     ),
     LEDGER_TOPIC: (
-        "The notifier's own ledger (`mallbridge notify`): which attention alert is owed on which channel "
-        "and which went out. Internal state, compacted; listed for completeness, not an integration point."
+        "The notifier's own ledger (`mallbridge notify`): which alert (an attention item, or balance's MALL "
+        "orders unknown to FastCentrik) is owed on which channel and which went out. Internal state, "
+        "compacted; listed for completeness, not an integration point."
     ),
 }
 
@@ -70,7 +71,7 @@ KEY_DESCRIPTIONS = {
     SYNC_EVENTS_TOPIC: _ORDER_KEY,
     OPERATOR_EVENTS_TOPIC: _ORDER_KEY,
     DEAD_LETTER_TOPIC: "the key of the record that could not be decoded, unchanged",
-    LEDGER_TOPIC: "`{event_id}:{channel}`: the attention event's id and `webhook` or `email`",
+    LEDGER_TOPIC: "`{event_id}:{channel}`: the alert's source event's id and `webhook` or `email`",
 }
 
 DEAD_LETTER_PAYLOAD: dict[str, Any] = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mallbridge_schema.serde import OPERATOR_EVENTS_TOPIC
+
 
 class NotifyMetrics:
     def __init__(self) -> None:
@@ -12,7 +14,17 @@ class NotifyMetrics:
         self.events_read = Counter("mallbridge_notify_events_read", "Sync-events records read", ["lane"], registry=r)
         self.unreadable = Counter(
             "mallbridge_notify_events_unreadable",
-            "Records skipped: unknown event type or not a valid event",
+            "Sync-events records skipped: unknown event type or not a valid event",
+            ["lane", "kind"],
+            registry=r,
+        )
+        # operator-events on their own counters: the sync-events ones keep their meaning and labels
+        self.operator_events_read = Counter(
+            "mallbridge_notify_operator_events_read", "Operator-events records read", ["lane"], registry=r
+        )
+        self.operator_unreadable = Counter(
+            "mallbridge_notify_operator_events_unreadable",
+            "Operator-events records skipped: unknown event type or not a valid event",
             ["lane", "kind"],
             registry=r,
         )
@@ -30,7 +42,7 @@ class NotifyMetrics:
         )
         self.skipped = Counter(
             "mallbridge_notify_alerts_skipped",
-            "Attention events not sent: duplicate, stale, unknown_tenant or no_target",
+            "Alerts not sent: duplicate, stale, unknown_tenant or no_target",
             ["reason"],
             registry=r,
         )
@@ -39,8 +51,14 @@ class NotifyMetrics:
         )
         self.latency = Histogram(
             "mallbridge_notify_alert_latency_seconds",
-            "From the attention event being written to the receiver accepting the alert",
+            "From the alert's source event being written to the receiver accepting the alert",
             ["channel"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
             registry=r,
         )
+
+    def read_counters(self, topic: str) -> tuple[Counter, Counter]:
+        """The (records read, records unreadable) counters of `topic` (`operator-events.v1`, else sync-events)."""
+        if topic == OPERATOR_EVENTS_TOPIC:
+            return self.operator_events_read, self.operator_unreadable
+        return self.events_read, self.unreadable

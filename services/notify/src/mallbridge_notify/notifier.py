@@ -1,7 +1,8 @@
-"""The notifier's one handler body: a batch of sync-events records in, owed alerts out.
+"""The notifier's one handler body: a batch of records (one lane's sync-events or operator-events) in, owed
+alerts out.
 
-Both entry points call `Notifier.handle` with the records they read (FastStream's Kafka subscriber,
-and the event-log port's subscription on the embedded engine), and acknowledge the records' position
+Both entry points call `Notifier.handle` with the records they read (FastStream's Kafka subscribers,
+and the event-log port's subscriptions on the embedded engine), and acknowledge the records' position
 only after it returns. `handle` returns once every alert the batch calls for is durable in the
 ledger (`AlertQueued`); it never waits for a delivery. So an acknowledged position never loses an
 alert (it is owed in the ledger), and a dead receiver never holds the consumer back.
@@ -20,7 +21,7 @@ from mallbridge_notify.domain.alerts import Alert, Channel, alert_for, alert_id,
 from mallbridge_notify.domain.ledger import AlertQueued, LedgerState
 from mallbridge_notify.domain.records import UnreadableRecord
 from mallbridge_notify.metrics import NotifyMetrics
-from mallbridge_schema.events import SyncEvent
+from mallbridge_schema.events import OperatorEvent, SyncEvent
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,22 @@ class Notifier:
         self._max_age_s = max_age_s
         self._clock = clock
 
-    async def handle(self, records: Sequence[SyncEvent | UnreadableRecord], *, lane: str) -> None:
-        """Queue the alerts `records` call for; return when they are durable in the ledger."""
-        self._metrics.events_read.labels(lane).inc(len(records))
+    async def handle(
+        self, records: Sequence[SyncEvent | OperatorEvent | UnreadableRecord], *, lane: str, topic: str
+    ) -> None:
+        """Queue the alerts `records` call for; return when they are durable in the ledger.
+
+        `topic` is the records' topic without prefix and lane (`sync-events.v1`, `operator-events.v1`):
+        which counters count them.
+        """
+        read, unreadable = self._metrics.read_counters(topic)
+        read.labels(lane).inc(len(records))
         owed: list[AlertQueued] = []
         now = self._clock()
         for record in records:
             if isinstance(record, UnreadableRecord):
-                self._metrics.unreadable.labels(lane, record.kind).inc()
-                log.debug("sync-events record skipped", extra={"lane": lane, "problem": record.problem})
+                unreadable.labels(lane, record.kind).inc()
+                log.debug("record skipped", extra={"lane": lane, "topic": topic, "problem": record.problem})
                 continue
             alert = alert_for(record)
             if alert is not None:

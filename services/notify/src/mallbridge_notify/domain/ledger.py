@@ -2,11 +2,15 @@
 
 Topic `{prefix}notify-alerts.v1`, written by `mallbridge notify` only, keyed by the alert id
 `{event_id}:{channel}` (so Kafka's log compaction keeps the last record per alert). Two records:
-- `AlertQueued`: the alert is owed on this channel; durable *before* the sync-events position that
-  contains its source event is acknowledged, so an acknowledged event's alert is never lost;
+- `AlertQueued`: the alert is owed on this channel; durable *before* the position (on sync-events or
+  operator-events) that contains its source event is acknowledged, so an acknowledged event's alert is
+  never lost;
 - `AlertDelivered`: the receiver accepted it (webhook 2xx, SMTP accepted the message).
 An alert id the ledger knows is never queued again, so a redelivered event (a restart, a rebalance)
 alerts no one twice. What is queued and not delivered is sent after a restart.
+
+Reading is tolerant both ways: a field added to `Alert` has a default, so an older notifier's records
+still read; a record this build does not know (a newer kind or type) reads as None and is skipped.
 """
 
 from __future__ import annotations
