@@ -35,12 +35,6 @@ async def log(kafka_bootstrap: str) -> AsyncIterator[EventLog]:
     await event_log.close()
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver().running() as running:
-        yield running
-
-
 def tenants(receiver: WebhookReceiver, *names: str, email: dict[str, str] | None = None) -> dict[str, Tenant]:
     email = email or {}
     return {name: webhook_tenant(name, receiver.url(name), email=email.get(name)) for name in names}

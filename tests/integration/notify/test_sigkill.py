@@ -38,12 +38,6 @@ async def log(log_url: str) -> AsyncIterator[EventLog]:
     await event_log.close()
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver().running() as running:
-        yield running
-
-
 class Notifiers:
     """Starts `mallbridge notify` processes on one log, tenants file and group; stops them all at the end."""
 

@@ -33,12 +33,6 @@ async def log(event_log_url: str) -> AsyncIterator[EventLog]:
     await event_log.close()
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver().running() as running:
-        yield running
-
-
 async def test_unknown_mall_orders_reach_the_webhook_once_even_when_read_again(
     event_log_url: str, topic_prefix: str, log: EventLog, receiver: WebhookReceiver
 ) -> None:

@@ -185,28 +185,22 @@ class NotifyService:
             await app.start()
             return [], app.stop
         group = self.settings.group
+        sources = (  # per topic kind: the lanes' topics, the group a lane's consumer joins, how records read
+            (self.sync_topics, lane_group, read_sync_record, SYNC_EVENTS_TOPIC),
+            (self.operator_topics, operator_group, read_operator_record, OPERATOR_EVENTS_TOPIC),
+        )
         consumers = [
             LogSubscriptionConsumer(
                 self.event_log,
                 topic=topic,
-                group=lane_group(group, lane),
+                group=group_of(group, lane),
                 lane=lane,
                 notifier=notifier,
-                read=read_sync_record,
-                topic_label=SYNC_EVENTS_TOPIC,
+                read=read,
+                topic_label=label,
             )
-            for lane, topic in self.sync_topics.items()
-        ] + [
-            LogSubscriptionConsumer(
-                self.event_log,
-                topic=topic,
-                group=operator_group(group, lane),
-                lane=lane,
-                notifier=notifier,
-                read=read_operator_record,
-                topic_label=OPERATOR_EVENTS_TOPIC,
-            )
-            for lane, topic in self.operator_topics.items()
+            for topics, group_of, read, label in sources
+            for lane, topic in topics.items()
         ]
         self._consumers_started = list(consumers)
         tasks = [asyncio.create_task(c.run(self.stop_event)) for c in consumers]
