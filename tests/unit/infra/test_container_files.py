@@ -67,9 +67,15 @@ def test_compose_services_match_their_commands(project: Project) -> None:
 
 def test_kubernetes_manifests_match_their_commands(project: Project) -> None:
     assert project.kubernetes.problems == [], _show(project.kubernetes.problems)
-    assert _by_command(project.kubernetes.launches) == {"ingest": 8080, "publisher": 8081, "notify": 8082}
+    assert _by_command(project.kubernetes.launches) == {
+        "ingest": 8080,
+        "publisher": 8081,
+        "notify": 8082,
+        "balance": None,  # the daily CronJob: it serves nothing
+    }
     for launch in project.kubernetes.launches:
-        assert {probe.path for probe in launch.probes} == {"/healthz", "/readyz"}
+        served = {"/healthz", "/readyz"} if launch.listen_port is not None else set()
+        assert {probe.path for probe in launch.probes} == served
         assert launch.tenants_text is not None
         assert {"ACME_MALL_CLIENT_ID", "GLOBEX_INGEST_SECRET"} <= launch.secret_env
 
@@ -274,6 +280,27 @@ MUTATIONS = [
         "minAvailable: 2",
         "minAvailable 2 blocks every drain of publisher",
         id="k8s-pdb-blocks-drains",
+    ),
+    pytest.param(
+        "infra/k8s/balance.yaml",
+        'args: ["balance", "--no-progress"]',
+        'args: ["balance", "--no-progres"]',
+        "`mallbridge balance --no-progres`",
+        id="k8s-cronjob-unknown-option",
+    ),
+    pytest.param(
+        "infra/k8s/balance.yaml",
+        "mountPath: /etc/mallbridge",
+        "mountPath: /etc/mallbridge-config",
+        "names /etc/mallbridge/tenants.toml, which is not mounted into the container",
+        id="k8s-cronjob-tenants-not-mounted",
+    ),
+    pytest.param(
+        "infra/k8s/balance.yaml",
+        "concurrencyPolicy: Forbid",
+        "concurrencyPolicy: Allow",
+        "CronJob balance should set concurrencyPolicy: Forbid",
+        id="k8s-cronjob-overlapping-runs",
     ),
     pytest.param(
         "infra/k8s/kustomization.yaml",

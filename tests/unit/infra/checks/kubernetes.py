@@ -1,4 +1,5 @@
-"""infra/k8s: Deployments, their env (ConfigMaps, Secrets), probes, mounts; Services, PDBs, the kustomization."""
+"""infra/k8s: Deployments and CronJobs, their env (ConfigMaps, Secrets), probes, mounts; Services, PDBs, the
+kustomization."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ class Kubernetes:
         report.problems += self._check_configmaps()
         for rel, deployment in self.objects("Deployment"):
             report.launches += self._deployment_launches(rel, deployment, report.problems)
+        for rel, cronjob in self.objects("CronJob"):
+            report.launches += self._cronjob_launches(rel, cronjob, report.problems)
         for launch in report.launches:
             report.problems += check_launch(launch, resolve)
         report.problems += self._check_services()
@@ -78,12 +81,13 @@ class Kubernetes:
         ]
         return problems
 
+    def _pods(self) -> list[dict[str, Any]]:
+        """The pod specs of every Deployment and CronJob."""
+        pods = [d["spec"]["template"]["spec"] for _, d in self.objects("Deployment")]
+        return pods + [c["spec"]["jobTemplate"]["spec"]["template"]["spec"] for _, c in self.objects("CronJob")]
+
     def _images(self) -> set[str]:
-        return {
-            str(container["image"])
-            for _, deployment in self.objects("Deployment")
-            for container in deployment["spec"]["template"]["spec"].get("containers") or []
-        }
+        return {str(container["image"]) for pod in self._pods() for container in pod.get("containers") or []}
 
     def _check_namespaces(self) -> list[str]:
         namespaces = {d["metadata"]["name"] for _, d in self.objects("Namespace")}
@@ -123,8 +127,27 @@ class Kubernetes:
             self._check_replicas(launch, int(spec.get("replicas", 1)), where, problems)
         return launches
 
+    def _cronjob_launches(self, rel: str, cronjob: dict[str, Any], problems: list[str]) -> list[Launch]:
+        """A job runs and ends: no port, no probe; one run at a time, and a pod that is not restarted in place
+        (a `podFailurePolicy` needs `Never`)."""
+        name = cronjob["metadata"]["name"]
+        spec = cronjob["spec"]
+        job = spec["jobTemplate"]["spec"]
+        pod = job["template"]["spec"]
+        if spec.get("concurrencyPolicy") != "Forbid":
+            problems.append(f"{rel}: CronJob {name} should set concurrencyPolicy: Forbid (runs would overlap)")
+        if job.get("podFailurePolicy") and pod.get("restartPolicy") != "Never":
+            problems.append(f"{rel}: CronJob {name} has a podFailurePolicy, which needs restartPolicy: Never")
+        launches = []
+        for container in pod.get("containers") or []:
+            where = f"{rel} CronJob {name} container {container['name']}"
+            launch = self._container_launch(container, pod, where, problems, serves=False)
+            if launch is not None:
+                launches.append(launch)
+        return launches
+
     def _container_launch(
-        self, container: dict[str, Any], pod: dict[str, Any], where: str, problems: list[str]
+        self, container: dict[str, Any], pod: dict[str, Any], where: str, problems: list[str], *, serves: bool = True
     ) -> Launch | None:
         image_name = str(container.get("image", ""))
         target = image_target(image_name)
@@ -140,7 +163,7 @@ class Kubernetes:
             argv = command[1:] + [str(a) for a in container.get("args") or []]
         else:
             argv = [str(a) for a in container["args"]] if "args" in container else list(image.cmd or [])
-        launch = Launch(where=where, argv=argv, must_expose=True)
+        launch = Launch(where=where, argv=argv, must_expose=serves)
         self._env(container, launch, problems)
         named_ports = {}
         for port in container.get("ports") or []:
@@ -156,7 +179,8 @@ class Kubernetes:
             if resolved is None:
                 problems.append(f"{where} {kind}: port {port!r} is not a named containerPort")
             launch.probes.append(Probe(f"{where} {kind}", resolved, str(get.get("path", "/"))))
-        self._check_probe_kinds(container, where, problems)
+        if serves:
+            self._check_probe_kinds(container, where, problems)
         resources = container.get("resources") or {}
         problems += [f"{where}: no resources.{k}" for k in ("requests", "limits") if not resources.get(k)]
         launch.files = self._mounts(container, pod, where, problems)
