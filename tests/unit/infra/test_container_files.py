@@ -58,6 +58,7 @@ def test_compose_services_match_their_commands(project: Project) -> None:
         "publisher": 8081,
         "notify": 8082,
         "audit": None,
+        "balance": None,
     }
     servers = [launch for launch in project.compose.launches if launch.listen_port is not None]
     # not vacuous: every server had its health check and its tenants file looked at
