@@ -58,6 +58,10 @@ class UnknownOrdersBook:
         for tenant in [t for t, seen in self._latest.items() if seen.partition in partitions]:
             del self._latest[tenant]
 
+    def latest(self, tenant_id: str) -> UnknownOrders | None:
+        """The tenant's latest observation held (None: none), an empty one included."""
+        return self._latest.get(tenant_id)
+
     def total(self, tenant_id: str) -> int:
         """How many the latest observation of the tenant counts (0: none held, or none any more)."""
         seen = self._latest.get(tenant_id)

@@ -28,6 +28,7 @@ from uuid import UUID
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_publisher.ports import MallBasicOrder
+from mallbridge_publisher.unknown_orders import UnknownOrders
 from mallbridge_schema.events import MAX_UNKNOWN_LISTED, MallStateObserved, UnknownMallOrder, UnknownMallOrdersObserved
 from mallbridge_schema.mall_format import PRAGUE
 from mallbridge_schema.statuses import MallStatus
@@ -60,8 +61,8 @@ class UnknownSet:
     total: int
 
     @classmethod
-    def of(cls, event: UnknownMallOrdersObserved) -> UnknownSet:
-        return cls(frozenset(o.mall_order_id for o in event.orders), event.total)
+    def of(cls, seen: UnknownOrders) -> UnknownSet:
+        return cls(frozenset(o.mall_order_id for o in seen.orders), seen.total)
 
 
 @dataclass(frozen=True, slots=True)

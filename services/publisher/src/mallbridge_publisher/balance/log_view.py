@@ -19,7 +19,8 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.balance.drift import TenantLog, UnknownSet
 from mallbridge_publisher.order_history import lane_sources
-from mallbridge_schema.events import Event, MallStateObserved, UnknownMallOrdersObserved
+from mallbridge_publisher.unknown_orders import UnknownOrdersBook
+from mallbridge_schema.events import Event, MallStateObserved
 from mallbridge_schema.serde import EventDecodeError
 from mallbridge_schema.statuses import MallStatus
 
@@ -30,8 +31,8 @@ Key = tuple[str, str]
 class _Fold:
     states: dict[Key, OrderState]
     balance_recorded: dict[Key, tuple[MallStatus, datetime]]  # the last claim of each order, and when
+    unknown: UnknownOrdersBook  # per tenant the latest UnknownMallOrdersObserved (the publisher's own rule)
     status_moved: dict[Key, datetime] = field(default_factory=dict)  # when anything else last moved the status
-    unknown: dict[str, UnknownMallOrdersObserved] = field(default_factory=dict)  # tenant -> the latest one
     undecodable: int = 0
 
     def take(self, event: Event) -> None:
@@ -43,11 +44,6 @@ class _Fold:
         elif before is not None and after.mall.status is not before.mall.status:
             # By time, not by fold order: the topics are folded one after the other.
             self.status_moved[key] = max(event.recorded_at, self.status_moved.get(key, event.recorded_at))
-
-    def take_unknown(self, event: UnknownMallOrdersObserved) -> None:
-        latest = self.unknown.get(event.tenant_id)
-        if latest is None or latest.recorded_at <= event.recorded_at:
-            self.unknown[event.tenant_id] = event
 
     def claim_stands(self, key: Key) -> MallStatus | None:
         """The last balance claim of the order, unless the log's MALL status moved after it (then MALL's
@@ -71,7 +67,7 @@ async def read_tenant_logs(
     Each topic is read once, for every tenant whose lane history holds it (the default lane's topics hold
     the early history of tenants moved to a lane), in history order.
     """
-    fold = _Fold({}, {})
+    fold = _Fold({}, {}, UnknownOrdersBook([t.tenant_id for t in tenants]))
     wanted: dict[str, tuple[Callable[[bytes], Any], set[bytes]]] = {}
     for tenant in tenants:
         for topic, decode in _sources(Topics(prefix=topic_prefix, lane=tenant.lane)):
@@ -99,8 +95,8 @@ async def _fold_topic(
                 continue
             if event.order_number:
                 fold.take(event)
-            elif type(event) is UnknownMallOrdersObserved:
-                fold.take_unknown(event)
+            else:
+                fold.unknown.fold(event, record.partition)  # it takes only an UnknownMallOrdersObserved
 
 
 def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
@@ -115,8 +111,8 @@ def _per_tenant(fold: _Fold, tenant_ids: list[str]) -> dict[str, TenantLog]:
         tenant_id, order_number = key
         if tenant_id in recorded and (status := fold.claim_stands(key)) is not None:
             recorded[tenant_id][order_number] = status
-    unknown = {t: UnknownSet.of(event) for t, event in fold.unknown.items()}
-    return {t: TenantLog(by_mall_id[t], recorded[t], _shared(naming[t]), unknown.get(t)) for t in tenant_ids}
+    unknown = {t: UnknownSet.of(seen) if (seen := fold.unknown.latest(t)) else None for t in tenant_ids}
+    return {t: TenantLog(by_mall_id[t], recorded[t], _shared(naming[t]), unknown[t]) for t in tenant_ids}
 
 
 def _shared(naming: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:

@@ -129,19 +129,21 @@ class BalanceRun:
         by_topic: dict[str, list[Event]] = {}
         for tenant, log, listed, drifts in found:
             basic = {order.id: order for order in listed}
-            events = by_topic.setdefault(Topics(prefix=self.topic_prefix, lane=tenant.lane).operator_events, [])
-            for drift in drifts:
-                if drift.recordable:
-                    state = log.by_mall_id[drift.mall_order_id]
-                    events.append(observation(drift, state, basic[drift.mall_order_id], now=now, new_id=self.new_id))
+            events: list[Event] = [
+                observation(d, log.by_mall_id[d.mall_order_id], basic[d.mall_order_id], now=now, new_id=self.new_id)
+                for d in drifts
+                if d.recordable
+            ]
             unknown = unknown_observation(tenant.tenant_id, drifts, log.unknown_recorded, now=now, new_id=self.new_id)
             if unknown is not None:
                 events.append(unknown)
+            if events:
+                by_topic.setdefault(Topics(prefix=self.topic_prefix, lane=tenant.lane).operator_events, []).extend(
+                    events
+                )
         counts: dict[str, int] = {}
         unknown_tenants: set[str] = set()
         for topic, events in by_topic.items():
-            if not events:
-                continue
             await self.log.ensure_topics([topic])
             records = [OutgoingRecord(event_key(e.tenant_id, e.order_number), encode_event(e)) for e in events]
             await self.log.append(topic, records)
