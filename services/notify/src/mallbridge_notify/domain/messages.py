@@ -42,12 +42,11 @@ class AlertMessage:
 
 def console_link(console_base_url: str, alert: Alert) -> str:
     base = console_base_url.rstrip("/")
+    if alert.kind not in TENANT_LEVEL_KINDS:
+        return f"{base}/console/orders/{quote(alert.tenant_id, safe='')}/{quote(alert.order_number, safe='')}"
     queue = f"{base}/console/queue?{urlencode({'tenant': alert.tenant_id})}"
-    if alert.kind in ("unknown_mall_orders", "unknown_mall_orders_cleared"):
-        return f"{queue}#{UNKNOWN_ORDERS_SECTION}"
-    if alert.kind in ("tenant_paused", "tenant_resumed"):
-        return queue
-    return f"{base}/console/orders/{quote(alert.tenant_id, safe='')}/{quote(alert.order_number, safe='')}"
+    unknown_orders = alert.kind in ("unknown_mall_orders", "unknown_mall_orders_cleared")
+    return f"{queue}#{UNKNOWN_ORDERS_SECTION}" if unknown_orders else queue
 
 
 def _what(alert: Alert) -> str:
