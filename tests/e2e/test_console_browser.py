@@ -221,6 +221,8 @@ async def test_the_mall_orders_the_shop_never_got_are_on_the_queue_until_balance
         await page.get_by_role("link", name="2 MALL orders the shop never got").click()
         await expect(page).to_have_url(f"{s.console}/queue?tenant={T}#unknown-mall-orders")
         await expect(section).to_contain_text(NEVER_GOT_ID)
+        # the tenant has nothing else for a person, yet its filter chip is there, chosen, with the two
+        await expect(page.locator(".filters a.chip.on", has_text=T)).to_contain_text("2")
 
         # the next balance run finds none any more: an empty set
         await record_unknown(s.log, s.topics.operator_events, unknown_seen(T, at=seen_at + timedelta(seconds=1)))

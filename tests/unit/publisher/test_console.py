@@ -138,6 +138,7 @@ async def test_the_queue_shows_the_attention_item_and_filters_by_tenant_and_code
     await world.add(*SHIPPED, attention("cancel_after_shipped", at=NOW))
     await world.login()
     page = (await world.client.get("/console/queue")).text
+    assert _tenant_chips(page) == {TENANT: "1"}
     assert "cancel_after_shipped" in page
     assert ORDER in page
     assert "vyřízená / settled" in page
@@ -284,6 +285,13 @@ async def test_a_paused_tenant_is_on_the_queue_and_its_card(world: World) -> Non
     assert "Tenants paused" in queue_page
     assert f"MALL refuses the client_id of <strong>{TENANT}</strong>" in queue_page
     assert "paused: MALL refuses its client_id" in tenants_page
+    assert _tenant_chips(queue_page) == {TENANT: "0"}  # nothing counted, yet the pause is a person's to mend
+
+
+def _tenant_chips(page: str) -> dict[str, str]:
+    """The queue's tenant filter: tenant -> the count its chip shows."""
+    row = page[page.index("Tenant:") : page.index("Code:")]
+    return dict(re.findall(r"\?tenant=([^\"&]+)\">[^<]*<span class=\"n\">(\d+)</span>", row))
 
 
 async def test_logging_out_ends_the_session_even_for_a_copy_of_its_cookie(world: World) -> None:
@@ -320,6 +328,7 @@ async def test_the_mall_orders_the_shop_never_got_are_on_the_queue_until_an_empt
     assert "10085339411" in filtered
     assert "10085339499" not in filtered
     assert UNKNOWN_SECTION not in (await world.client.get("/console/queue?tenant=gamma")).text
+    assert _tenant_chips(page) == {TENANT: "5", "beta": "1"}  # tenants with nothing else to do have a chip too
     world.unknown.fold(unknown_seen(TENANT, at=NOW), 0)
     world.unknown.fold(unknown_seen("beta", at=NOW), 1)
     assert UNKNOWN_SECTION not in (await world.client.get("/console/queue")).text
@@ -333,6 +342,7 @@ async def test_a_listed_mall_order_a_snapshot_names_since_is_left_out(world: Wor
     assert "10085339411" in page
     assert MALL_ID not in page
     assert "Left out: 1 that balance listed and a FastCentrik snapshot has named since" in page
+    assert _tenant_chips(page) == {TENANT: "1"}  # what is left to do, not what balance counted
     world.unknown.fold(unknown_seen(TENANT, MALL_ID, at=NOW), 0)
     assert UNKNOWN_SECTION not in (await world.client.get("/console/queue")).text  # none left to show
 

@@ -27,7 +27,14 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from mallbridge_core.domain.sla import prague_date
 from mallbridge_core.eventlog import LogUnavailableError
-from mallbridge_publisher.console.pages import DEFERRED, order_page, queue, tenant_cards, unknown_order_cards
+from mallbridge_publisher.console.pages import (
+    DEFERRED,
+    order_page,
+    queue,
+    tenant_cards,
+    tenant_chips,
+    unknown_order_cards,
+)
 from mallbridge_publisher.console.session import (
     LOGIN_COOKIE,
     LOGIN_TTL_S,
@@ -185,17 +192,18 @@ class Console:
         code = request.query_params.get("code") or None
         books = self.deps.books()
         found = queue(books, tenant=tenant, code=code)
-        paused = [t for t in self.deps.paused() if tenant in (None, t)]
-        unknown = unknown_order_cards(self.deps.unknown_orders(), books, tenant=tenant)
+        paused = list(self.deps.paused())
+        unknown = unknown_order_cards(self.deps.unknown_orders(), books)
         return self.render(
             "queue.html",
             session,
             queue=found,
+            tenants=tenant_chips(found, unknown, paused),
             tenant=tenant,
             code=code,
             deferred_code=DEFERRED,
-            paused=paused,
-            unknown=unknown,
+            paused=[t for t in paused if tenant in (None, t)],
+            unknown=[card for card in unknown if tenant in (None, card.tenant_id)],
         )
 
     async def order_view(self, request: Request, session: Session) -> Response:

@@ -222,6 +222,18 @@ def unknown_order_cards(
     return cards
 
 
+def tenant_chips(found: Queue, unknown: Sequence[UnknownOrdersCard], paused: Sequence[str]) -> list[tuple[str, int]]:
+    """The queue's tenant filter: every tenant with something for a person, by tenant id, with how many things
+    (its attention items and deferred steps, and the MALL orders its shop never got). A tenant paused on a
+    401 is there even with nothing counted: the pause itself is for a person."""
+    counts: Counter[str] = Counter(found.by_tenant)
+    for card in unknown:
+        counts[card.tenant_id] += card.count
+    for tenant_id in paused:
+        counts.setdefault(tenant_id, 0)
+    return sorted(counts.items())
+
+
 # ---- one order --------------------------------------------------------------------------------------------
 
 
