@@ -68,6 +68,7 @@ def test_importing_the_core_loads_no_io_library() -> None:
         "mallbridge_core.domain",
         "mallbridge_core.domain.projection",
         "mallbridge_core.domain.mall_side",
+        "mallbridge_core.domain.mall_side_fold",
         "mallbridge_core.domain.operator_side",
         "mallbridge_core.domain.plans",
         "mallbridge_core.domain.steps",

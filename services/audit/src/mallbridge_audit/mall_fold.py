@@ -1,6 +1,6 @@
 """MALL's side of one order in the audit's fold: what we sent and MALL answered, and what MALL said when read.
 
-The rules are the projection's (`mallbridge_core.domain.mall_side`), on the compact accumulator:
+The rules are the projection's (`mallbridge_core.domain.mall_side_fold`), on the compact accumulator:
 - MALL's status is a claim, taken when it is later along MALL's graph, or over the assumed `open`
   before MALL was heard from; for the same status "us" wins over "mall". An observation is MALL's
   word: a final status it reports replaces another final. A confirm-only update (no status in its body)

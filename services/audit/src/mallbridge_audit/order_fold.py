@@ -4,7 +4,7 @@ Why not the projection's `OrderState`: a replay folds every event of the log, an
 few hundred bytes per order and a couple of microseconds per event. So the audit keeps its own fold,
 with what only the audit needs on top (counters, lags, what MALL said and why it was read, people's
 actions). Where both fold the same thing they follow the same rules, those of `mallbridge_core.domain`
-(`fastcentrik.py`, `mall_side.py`, `operator_side.py`). This module holds the accumulator and
+(`fastcentrik.py`, `mall_side_fold.py`, `operator_side.py`). This module holds the accumulator and
 FastCentrik's side; MALL's side is `mall_fold.py`, people's actions `operator_fold.py`.
 - an order event counts only when its seq is newer than the last applied FastCentrik fact;
   `MallOrderChanged` (MALL's fact on the same topic) changes nothing of FastCentrik's side, not even the

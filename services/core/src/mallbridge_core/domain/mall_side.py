@@ -1,67 +1,23 @@
-"""MALL's side of one order: the fold of sync-events.v1, and of `mallbridge balance`'s observations.
+"""MALL's side of one order, as a value: what MALL is known to have (`MallSide`), and how one is changed.
 
-Pure: `apply_sync(event, mall)` and `claim_balance(event, mall)` return new frozen values (or `mall`
-itself when nothing changes). The rules (ARCHITECTURE.md §3, §6):
-
-- **MALL's status moves forward** along MALL's graph: blocked → open → shipping → shipped → a final
-  status (delivered, returned, cancelled, lost). Until MALL is heard from, the status is *assumed*
-  `open` (an order reaches FastCentrik once MALL has it open): that is the only thing an observed
-  `blocked` replaces. An observed `blocked` after anything later is known is a stale read and ignored;
-  `blocked → open` is forward and always taken.
-- **An observation is MALL's word.** A final status observed in sync-events.v1 is taken even over
-  another final status (MALL Operations corrected it, MALL Delivery set it). Who set the status is kept:
-  `status_by` is "us" when our accepted PUT moved it (or a read showed our PUT in doubt had landed),
-  "mall" when an observation moved it, "assumed" before anything is known. For one status claimed by
-  both, "us" wins (we only PUT a status FastCentrik asked for).
-- **`mallbridge balance`'s observations** (source "balance", written to operator-events.v1) are folded
-  in any order relative to sync-events.v1, so they only *claim* a status: taken when it is later along
-  the graph (never over a final), `mdp` filled in when nothing said it yet. Their `confirmed` is not
-  folded; the observation also asks the publisher to read the order (see `operator_side`), and that
-  read, recorded in sync-events.v1 in the log's order, brings the rest.
-- **`confirmed`** is None until something says it; an accepted PUT makes it true (but a tracking
-  correction, which MALL takes at `/tracking`), an observation sets what MALL said (None keeps it).
-- **Tracking**: the latest MALL is known to have, from our accepted PUT or a read; apart from it, the
-  tracking our accepted PUTs last sent (`tracking_sent`), which only our PUTs change.
-- **A refusal** is kept with the request it refused. The next observation that names that request
-  (`request_no`, source "refusal" by convention) marks it as read. After that, an observation whose
-  `changed` names status or confirmed, or the outcome of a later request, clears it (MALL changed: the
-  refusal no longer stands). The observation's own `changed` decides, not a comparison with the state,
-  so that a balance claim folded in between cannot change the result. Refusals of `returned` are
-  counted for the operator's return requests.
-- **A read MALL refused for good** (`MallReadRefused`, e.g. 404: MALL does not know the order) answers
-  the read it was owed for, a resync or the read after a refusal, and changes nothing else.
-- An order event of the FastCentrik side never touches this side, so the two topics may interleave in
-  any order; redelivered sync events change nothing.
+Frozen values only; how sync events and `mallbridge balance`'s observations change them is
+`mall_side_fold.py`. `observation_changes` says which fields a MALL answer tells differently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
-from mallbridge_schema.events import (
-    AttentionNeeded,
-    AttentionResolved,
-    Event,
-    MallReadRefused,
-    MallStateObserved,
-    MallStatusUpdated,
-    MallUpdateRejected,
-    MallUpdateRequested,
-    ObservedField,
-    StepDeferred,
-)
-from mallbridge_schema.mall_format import request_kind
+from mallbridge_schema.events import ObservedField
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES, MallStatus
 
 StatusBy = Literal["assumed", "us", "mall"]
 
 _RANK = {MallStatus.BLOCKED: 0, MallStatus.OPEN: 1, MallStatus.SHIPPING: 2, MallStatus.SHIPPED: 3}
-_BY_RANK: dict[str, int] = {"assumed": 0, "mall": 1, "us": 2}
 
 
 def mall_rank(status: MallStatus) -> int:
@@ -143,261 +99,68 @@ def with_tracking(
 ) -> MallSide:
     """`mall` with these tracking texts and these as the ones we sent (for the projection's sharing of
     FastCentrik's strings, per shipped order: `_replace` cost 1.5 µs)."""
-    return _mall_side(mall, tracking=(number, url), tracking_sent=sent)
+    return changed(mall, tracking=(number, url), tracking_sent=sent)
 
 
-class _Keep(Enum):
-    """Marks a field of `_mall_side` as unchanged (None is a value several fields take)."""
+class _Unchanged(Enum):
+    """Marks a field of `changed` as left as it is (None is a value several fields take)."""
 
-    KEEP = 0
-
-
-_KEEP = _Keep.KEEP
+    UNCHANGED = 0
 
 
-def _mall_side(
+UNCHANGED = _Unchanged.UNCHANGED
+
+
+def changed(
     mall: MallSide,
     *,
-    status: tuple[MallStatus, StatusBy] | _Keep = _KEEP,
-    confirmed: bool | _Keep | None = _KEEP,
-    requests: tuple[int, int, RequestInDoubt | None] | _Keep = _KEEP,
-    rejection: Rejection | _Keep | None = _KEEP,
-    deferral: Deferral | _Keep | None = _KEEP,
-    attention: tuple[str | None, str, datetime | None] | _Keep = _KEEP,
-    mdp: bool | _Keep | None = _KEEP,
-    tracking: tuple[str | None, str | None] | _Keep = _KEEP,
-    delivered_at: str | _Keep | None = _KEEP,
-    reads_answered: frozenset[UUID] | _Keep = _KEEP,
-    return_refusals: frozenset[int] | _Keep = _KEEP,
-    tracking_sent: tuple[str, str | None] | _Keep | None = _KEEP,
+    status: tuple[MallStatus, StatusBy] | _Unchanged = UNCHANGED,
+    confirmed: bool | _Unchanged | None = UNCHANGED,
+    requests: tuple[int, int, RequestInDoubt | None] | _Unchanged = UNCHANGED,
+    rejection: Rejection | _Unchanged | None = UNCHANGED,
+    deferral: Deferral | _Unchanged | None = UNCHANGED,
+    attention: tuple[str | None, str, datetime | None] | _Unchanged = UNCHANGED,
+    mdp: bool | _Unchanged | None = UNCHANGED,
+    tracking: tuple[str | None, str | None] | _Unchanged = UNCHANGED,
+    delivered_at: str | _Unchanged | None = UNCHANGED,
+    reads_answered: frozenset[UUID] | _Unchanged = UNCHANGED,
+    return_refusals: frozenset[int] | _Unchanged = UNCHANGED,
+    tracking_sent: tuple[str, str | None] | _Unchanged | None = UNCHANGED,
 ) -> MallSide:
     """`mall` with the given fields changed. Built as a tuple of the fields, not with `_replace` nor the
     named tuple's own constructor (a Python-level function of 18 arguments, 0.4 µs against 0.24): this is
     the publisher's and the audit's hot path."""
-    status_, by = (mall.status, mall.status_by) if status is _KEEP else status
+    status_, by = (mall.status, mall.status_by) if status is UNCHANGED else status
     last, settled, doubt = (
-        (mall.last_request_no, mall.settled_request_no, mall.in_doubt) if requests is _KEEP else requests
+        (mall.last_request_no, mall.settled_request_no, mall.in_doubt) if requests is UNCHANGED else requests
     )
     code, reason, raised_at = (
-        (mall.attention_code, mall.attention_reason, mall.attention_at) if attention is _KEEP else attention
+        (mall.attention_code, mall.attention_reason, mall.attention_at) if attention is UNCHANGED else attention
     )
-    number, url = (mall.tracking_number, mall.tracking_url) if tracking is _KEEP else tracking
+    number, url = (mall.tracking_number, mall.tracking_url) if tracking is UNCHANGED else tracking
     return _new_tuple(
         MallSide,
         (
             status_,
-            mall.confirmed if confirmed is _KEEP else confirmed,
+            mall.confirmed if confirmed is UNCHANGED else confirmed,
             last,
             settled,
-            mall.rejection if rejection is _KEEP else rejection,
-            mall.deferral if deferral is _KEEP else deferral,
+            mall.rejection if rejection is UNCHANGED else rejection,
+            mall.deferral if deferral is UNCHANGED else deferral,
             code,
             doubt,
             by,
-            mall.mdp if mdp is _KEEP else mdp,
+            mall.mdp if mdp is UNCHANGED else mdp,
             number,
             url,
-            mall.delivered_at if delivered_at is _KEEP else delivered_at,
+            mall.delivered_at if delivered_at is UNCHANGED else delivered_at,
             reason,
             raised_at,
-            mall.reads_answered if reads_answered is _KEEP else reads_answered,
-            mall.return_refusals if return_refusals is _KEEP else return_refusals,
-            mall.tracking_sent if tracking_sent is _KEEP else tracking_sent,
+            mall.reads_answered if reads_answered is UNCHANGED else reads_answered,
+            mall.return_refusals if return_refusals is UNCHANGED else return_refusals,
+            mall.tracking_sent if tracking_sent is UNCHANGED else tracking_sent,
         ),
     )
-
-
-# ---- MALL's status: a claim is taken when it is later along MALL's graph ---------------------------------
-
-
-_RANKS: dict[MallStatus, int] = {status: mall_rank(status) for status in MallStatus}
-
-
-def _claimed(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:
-    """The status after a claim that MALL has `status`, set by `by`: the later one along the graph wins (for
-    the same status, "us" over "mall"; anything over the assumed `open`); a claim never replaces one final
-    status with another."""
-    old_by = mall.status_by
-    old = -1 if old_by == "assumed" else _RANKS[mall.status]
-    new = _RANKS[status]  # a claim is never "assumed"
-    if new > old or (status is mall.status and _BY_RANK[by] > _BY_RANK[old_by]):
-        return status, by
-    return mall.status, old_by
-
-
-def _observed_status(mall: MallSide, status: MallStatus, by: StatusBy) -> tuple[MallStatus, StatusBy]:
-    if status in FINAL_MALL_STATUSES and mall.status in FINAL_MALL_STATUSES and status is not mall.status:
-        return status, by  # MALL's word: the final status it reports replaces the one we had
-    return _claimed(mall, status, by)
-
-
-def _settling(mall: MallSide, request_no: int) -> tuple[int, int, RequestInDoubt | None]:
-    """After an outcome of request `request_no` (an answer, or a read): the last and settled request
-    numbers, and the request still in doubt (None once every request is settled)."""
-    last, settled = max(mall.last_request_no, request_no), max(mall.settled_request_no, request_no)
-    return last, settled, (mall.in_doubt if settled < last else None)
-
-
-# ---- the sync-events.v1 fold ----------------------------------------------------------------------------
-
-
-def apply_sync(event: Event, mall: MallSide) -> MallSide:
-    """The new MALL side, or `mall` itself (the same object) when the event changes nothing."""
-    fold = _SYNC_FOLDS.get(type(event))  # by exact type, as the FastCentrik fold: a miss of isinstance costs 70 ns
-    return mall if fold is None else fold(event, mall)
-
-
-def _requested(event: MallUpdateRequested, mall: MallSide) -> MallSide:
-    if event.request_no <= mall.last_request_no:
-        return mall
-    requested = RequestInDoubt(event.status, event.request, event.based_on_seq, event.recorded_at)
-    return _mall_side(mall, requests=(event.request_no, mall.settled_request_no, requested))
-
-
-def _deferred(event: StepDeferred, mall: MallSide) -> MallSide:
-    return _mall_side(mall, deferral=Deferral(event.status, event.reason, event.until))
-
-
-def _attention_needed(event: AttentionNeeded, mall: MallSide) -> MallSide:
-    if event.scope != "order":
-        return mall
-    return _mall_side(mall, attention=(event.code, event.reason, event.occurred_at))
-
-
-def _attention_resolved(event: AttentionResolved, mall: MallSide) -> MallSide:
-    if event.scope != "order" or event.code != mall.attention_code:
-        return mall
-    return _mall_side(mall, attention=(None, "", None))
-
-
-def _updated(event: MallStatusUpdated, mall: MallSide) -> MallSide:
-    body = event.request
-    rejection = mall.rejection
-    if rejection is not None and event.request_no > rejection.request_no:
-        rejection = None  # a later request went through: MALL's side moved on from the refusal
-    number = body.get("tracking_number")
-    kind = request_kind(body)
-    url = body.get("tracking_url")
-    sent = (number, url if isinstance(url, str) else None) if isinstance(number, str) else None
-    return _mall_side(
-        mall,
-        # a confirm-only request or a tracking correction (no "status" in the body) leaves the status as it is
-        status=_claimed(mall, event.status, "us") if kind == "status" else _KEEP,
-        confirmed=_KEEP if kind == "tracking" else True,  # `/tracking` confirms nothing
-        requests=_settling(mall, event.request_no),
-        rejection=rejection,
-        deferral=None,
-        tracking=_KEEP if sent is None else sent,
-        delivered_at=body["delivered_at"] if isinstance(body.get("delivered_at"), str) else _KEEP,
-        tracking_sent=_KEEP if sent is None else sent,
-    )
-
-
-def _rejected(event: MallUpdateRejected, mall: MallSide) -> MallSide:
-    refused = Rejection(
-        event.status,
-        event.based_on_seq,
-        event.http_status,
-        event.message,
-        event.request_no,
-        event.request,
-    )
-    returns = mall.return_refusals
-    if event.status is MallStatus.RETURNED and event.request_no not in returns:
-        returns = returns | {event.request_no}
-    return _mall_side(mall, requests=_settling(mall, event.request_no), rejection=refused, return_refusals=returns)
-
-
-def _answers_our_request(mall: MallSide, event: MallStateObserved) -> bool:
-    """The read that settles our PUT in doubt shows what that PUT asked for: the PUT landed."""
-    doubt = mall.in_doubt
-    return (
-        doubt is not None
-        and event.request_no == mall.last_request_no
-        and event.status is doubt.status
-        and "status" in doubt.body
-    )
-
-
-def _observed(event: MallStateObserved, mall: MallSide) -> MallSide:
-    status = _observed_status(mall, event.status, "us" if _answers_our_request(mall, event) else "mall")
-    confirmed = mall.confirmed if event.confirmed is None else event.confirmed
-    rejection = mall.rejection
-    if rejection is not None:
-        if event.request_no == rejection.request_no and rejection.read_by is None:
-            rejection = _read(rejection, event.event_id)  # the read after the refusal
-        elif event.event_id == rejection.read_by:
-            pass  # that read again (redelivered): nothing new
-        elif event.request_no > rejection.request_no or _STANDING_CHANGES.intersection(event.changed):
-            # MALL changed since the refusal was read (as the observation itself records, so the result
-            # does not depend on what a balance claim folded in between): the refusal no longer stands
-            rejection = None
-        elif event.source == "resync" and rejection.read_by is not None:
-            # A person asked for MALL to be read again after the refusal (they fixed what MALL lacked, say
-            # a MALL Delivery order's labels): the plan may send the refused request once more.
-            rejection = None
-    answered = mall.reads_answered
-    if event.source == "resync" and event.event_id not in answered:
-        answered = answered | {event.event_id}
-    return _mall_side(
-        mall,
-        status=status,
-        confirmed=confirmed,
-        requests=_settling(mall, event.request_no),
-        rejection=rejection,
-        mdp=_KEEP if event.mdp is None else event.mdp,
-        tracking=_KEEP if event.tracking_number is None else (event.tracking_number, event.tracking_url),
-        delivered_at=_KEEP if event.delivered_at is None else event.delivered_at,
-        reads_answered=answered,
-    )
-
-
-def _read_refused(event: MallReadRefused, mall: MallSide) -> MallSide:
-    """MALL refused the read for good (404: it does not know the order): the read it was owed for is
-    answered (a resync; the read after a refusal), or it would be asked for again and again. MALL's side
-    is as it was: the refusal a read was owed for still stands."""
-    if event.source == "resync" and event.event_id not in mall.reads_answered:
-        return _mall_side(mall, reads_answered=mall.reads_answered | {event.event_id})
-    rejection = mall.rejection
-    if (
-        event.source == "refusal"
-        and rejection is not None
-        and rejection.read_by is None
-        and event.request_no == rejection.request_no
-    ):
-        return _mall_side(mall, rejection=_read(rejection, event.event_id))
-    return mall
-
-
-_STANDING_CHANGES = frozenset({"status", "confirmed"})
-
-_SYNC_FOLDS: dict[type[Event], Callable[[Any, MallSide], MallSide]] = {
-    MallUpdateRequested: _requested,
-    MallStatusUpdated: _updated,
-    MallUpdateRejected: _rejected,
-    MallStateObserved: _observed,
-    MallReadRefused: _read_refused,
-    StepDeferred: _deferred,
-    AttentionNeeded: _attention_needed,
-    AttentionResolved: _attention_resolved,
-}
-"""The sync events that change MALL's side; any other event leaves it as it is."""
-
-
-def _read(r: Rejection, by: UUID) -> Rejection:
-    return Rejection(r.status, r.based_on_seq, r.http_status, r.message, r.request_no, r.body, by)
-
-
-def claim_balance(event: MallStateObserved, mall: MallSide) -> MallSide:
-    """What `mallbridge balance` saw (operator-events.v1): a claim on the status, and `mdp` if unknown.
-
-    Commutes with every sync event (see the module docstring), so the topics may interleave freely.
-    """
-    status = _claimed(mall, event.status, "mall")
-    mdp = event.mdp if mall.mdp is None and event.mdp is not None else mall.mdp
-    if status == (mall.status, mall.status_by) and mdp == mall.mdp:
-        return mall
-    return _mall_side(mall, status=status, mdp=mdp)
 
 
 def observation_changes(
@@ -412,13 +175,13 @@ def observation_changes(
     """Which of status, confirmed, tracking and delivered_at MALL says differently from what the log last
     said: the `changed` of the observation to record (nothing to record when empty). A value MALL did not
     give (None) is no difference."""
-    changed: list[ObservedField] = []
+    differing: list[ObservedField] = []
     if status is not mall.status:  # an assumed `open` is what the log says until MALL is read
-        changed.append("status")
+        differing.append("status")
     if confirmed is not None and confirmed != mall.confirmed:
-        changed.append("confirmed")
+        differing.append("confirmed")
     if tracking_number is not None and (tracking_number, tracking_url) != (mall.tracking_number, mall.tracking_url):
-        changed.append("tracking")
+        differing.append("tracking")
     if delivered_at is not None and delivered_at != mall.delivered_at:
-        changed.append("delivered_at")
-    return tuple(changed)
+        differing.append("delivered_at")
+    return tuple(differing)

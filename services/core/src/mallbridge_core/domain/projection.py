@@ -2,7 +2,7 @@
 
 `apply(state, event) -> state` returns new frozen values and never mutates. It is idempotent under
 redelivery: order events carry a per-order `seq` and are applied only when newer; MALL's status only
-moves forward along its own graph (`mall_side`), so a replayed or duplicated sync event changes
+moves forward along its own graph (`mall_side_fold`), so a replayed or duplicated sync event changes
 nothing; operator requests are kept by event id (`operator_side`). The topics are independent inputs:
 the result does not depend on how they interleave.
 
@@ -11,9 +11,9 @@ the result does not depend on how they interleave.
   FastCentrik's: it changes nothing here (`fc.seq` stays the seq of the last FastCentrik fact, which is
   what decisions are based on, so a webhook cannot make an old refusal look resolved).
   `MallWebhookReceived` is tenant-level (no order): `fold` skips it, `apply` returns the state as is.
-- sync-events.v1 → `OrderState.mall` (MALL's side, see `mall_side`).
+- sync-events.v1 → `OrderState.mall` (MALL's side, see `mall_side` and `mall_side_fold`).
 - operator-events.v1 → `OrderState.ops` (what people asked for, see `operator_side`); a `mallbridge
-  balance` observation also claims MALL's status (`mall_side.claim_balance`).
+  balance` observation also claims MALL's status (`mall_side_fold.claim_balance`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,8 @@ from sys import intern
 from typing import NamedTuple
 
 from mallbridge_core.domain.fastcentrik import FastCentrikSide, apply_fact
-from mallbridge_core.domain.mall_side import (
-    Deferral,
-    MallSide,
-    Rejection,
-    RequestInDoubt,
-    apply_sync,
-    claim_balance,
-    mall_rank,
-    with_tracking,
-)
+from mallbridge_core.domain.mall_side import Deferral, MallSide, Rejection, RequestInDoubt, mall_rank, with_tracking
+from mallbridge_core.domain.mall_side_fold import apply_sync, claim_balance
 from mallbridge_core.domain.operator_side import OperatorSide, apply_operator
 from mallbridge_schema.events import Event, MallStateObserved, OperatorEventBase, OrderEventBase
 from mallbridge_schema.statuses import FINAL_MALL_STATUSES
