@@ -6,10 +6,11 @@ every partition this member receives (`rebuild.py`). Offsets are committed only 
 event whose order has not settled yet (`offsets.py`).
 
 The parts: `OrderBook` (the projection, and the state gauges that follow it), `OffsetBook`,
-`OrderScheduler` (one task per order), `MallCalls` (the MALL calls, around the pure `outcomes`),
-`OperatorTail` (operator-events, followed live), `UnconfirmedPoll` (MALL's unconfirmed queue),
-`UnknownOrdersBook` (the MALL orders the shop never got, as `mallbridge balance` last saw them).
-This module composes them: the consumer loop, the rebalance callbacks and one reconciliation pass.
+`OrderScheduler` (one task per order), `OrderPass` (what that task runs: one reconciliation pass),
+`MallCalls` (the MALL calls, around the pure `outcomes`), `OperatorTail` (operator-events, followed
+live), `UnconfirmedPoll` (MALL's unconfirmed queue), `UnknownOrdersBook` (the MALL orders the shop never
+got, as `mallbridge balance` last saw them). This module composes them: the consumer loop and the
+rebalance callbacks.
 
 MALL's notices (ARCHITECTURE.md §6): a `MallOrderChanged` (MALL's webhook named the order) or the poll asks for a
 read of the order (`request_read`). Several notices before the read are one read; any read of the order
@@ -26,12 +27,10 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mallbridge_core.backoff import Backoff
-from mallbridge_core.domain.plans import PendingRead, ReadSource
-from mallbridge_core.domain.projection import OrderState
-from mallbridge_core.domain.reconciler import Plan, plan
+from mallbridge_core.domain.plans import ReadSource
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, Subscription
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
@@ -40,8 +39,9 @@ from mallbridge_publisher.mall_calls import MallCalls
 from mallbridge_publisher.metrics import PublisherMetrics, count_recorded
 from mallbridge_publisher.offsets import OffsetBook
 from mallbridge_publisher.operator_tail import OperatorTail
+from mallbridge_publisher.order_pass import OrderPass
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import UNAUTHORIZED, Effects, Next, plan_notes, still_as_planned
+from mallbridge_publisher.outcomes import UNAUTHORIZED
 from mallbridge_publisher.ports import MallClient
 from mallbridge_publisher.rebuild import NoticesSeen, TenantItemsSeen, fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
@@ -53,9 +53,6 @@ from mallbridge_schema.events import Event, MallOrderChanged, SyncEventBase
 from mallbridge_schema.serde import EventDecodeError, decode_order_event
 
 log = logging.getLogger(__name__)
-
-WAKE_MARGIN_S = 0.05
-"""A deferred step is planned again this long after its moment, so the plan sees the moment as past."""
 
 YIELD_EVERY = 50
 """Records consumed between two turns of the event loop: a batch holds up to 500 records, and 50 of them
@@ -77,7 +74,7 @@ class EngineOptions:
     operator_tail_interval_s: float = 1.0
     mall_page_size: int = 1000
     hot_orders: int = 0  # orders whose record stays in memory, the rest in a temporary file (0: all in memory)
-    doubt_settle_s: float = 11.0  # how long after a PUT in doubt went out MALL is read (see _settles_at)
+    doubt_settle_s: float = 11.0  # how long after a PUT in doubt went out MALL is read (see OrderPass._settles_at)
 
 
 class LaneEngine:
@@ -107,7 +104,7 @@ class LaneEngine:
         metrics.orders_in_memory.labels(topics.lane).set_function(lambda: self.orders.in_memory)
         self._offsets = OffsetBook()
         self._scheduler = OrderScheduler(
-            self._reconcile,
+            lambda key: self._pass.run(key),
             on_done=self._offsets.settle,
             backoff=lambda: Backoff(base_s=options.backoff_base_s, cap_s=options.backoff_max_s),
             grace_s=options.revoke_grace_s,
@@ -124,12 +121,22 @@ class LaneEngine:
             log_, topics.operator_events, fold=self._fold_operator_event, fold_tenant=self.unknown_orders.fold
         )
         self._reads_wanted: dict[Key, ReadSource] = {}
+        self._pass = OrderPass(
+            orders=self.orders,
+            tenants=tenants,
+            gates=gates,
+            scheduler=self._scheduler,
+            mall=self._mall,
+            record=self._record,
+            stamp=self._recorder.stamp,
+            reads_wanted=self._reads_wanted,
+            clock=clock,
+            doubt_settle_s=options.doubt_settle_s,
+        )
         self._rebuilt_up_to: dict[int, int] = {}  # order-events partition -> the offset its rebuild read up to
-        self._unanswered: set[Key] = set()  # orders whose PUT in doubt got no answer in time (see _settles_at)
         # the tenants' 401 items this instance has seen, rebuilt and written (a rebuild of one more partition
         # must not take an item this instance resolved since for open)
         self._tenant_items = TenantItemsSeen(UNAUTHORIZED)
-        self._started_at = clock()
         self._poll = UnconfirmedPoll(
             client=client,
             gates=gates,
@@ -359,101 +366,6 @@ class LaneEngine:
         positions = self._offsets.positions()
         if positions:
             await self._subscription.commit(positions)
-
-    # ---- one order -------------------------------------------------------------------------------------
-
-    async def _reconcile(self, key: Key) -> None:
-        """One pass over an order: send its steps one by one (reading MALL first when a request is in
-        doubt) until nothing more can go out now; then record why (a deferral or attention item).
-
-        An order with something to send or read takes one of its tenant's turns first (`TenantGate`), and
-        plans again once it has it (the state may have moved on while it waited); a backoff waits without
-        one. While the tenant has no turn free (a burst), a pass waits for one before it even plans: its
-        plan would be stale by then, and planning thousands of orders at once holds up the requests in
-        flight."""
-        turn: TenantGate | None = None
-        try:
-            while not self._scheduler.stopping(key):
-                gate = self._gates.get(key[0])
-                if turn is None and gate is not None and gate.turns_taken:
-                    await gate.take_turn()
-                    turn = gate
-                    continue  # the order may have been stopped (a revoke) while it waited
-                state = self.orders.state(key)
-                if state is None:
-                    return  # its partition went to another member meanwhile
-                tenant = self._tenants.get(state.tenant_id)
-                if tenant is None:
-                    # A tenant of another lane (moved there, or a stale tenants file): its lane's publishers own it.
-                    log.debug("order of a tenant this lane does not serve ignored", extra={"tenant": state.tenant_id})
-                    return
-                now = self._clock()
-                current = plan(state, now=now)
-                if (settles_at := self._settles_at(key, state, current)) is not None and settles_at > now:
-                    self._scheduler.wake_after(key, (settles_at - now).total_seconds())
-                    return
-                noticed = key in self._reads_wanted and state.fc.status is not None
-                if current.read is None and not noticed and not current.steps:
-                    await self._record_notes(key, state, current)
-                    return
-                if turn is None:
-                    gate = self._gates[tenant.tenant_id]
-                    await gate.take_turn()
-                    turn = gate
-                    continue  # plan again on the state as it is now
-                effects = await self._call_mall(key, tenant, state, current, noticed)
-                if effects.unanswered:
-                    self._unanswered.add(key)
-                if effects.next is Next.BACKOFF:
-                    turn.end_turn()
-                    turn = None
-                    await self._scheduler.back_off(key)
-                elif effects.accepted:
-                    self._scheduler.reset_backoff(key)
-        finally:
-            if turn is not None:
-                turn.end_turn()
-
-    async def _call_mall(self, key: Key, tenant: Tenant, state: OrderState, current: Plan, noticed: bool) -> Effects:
-        """The read the plan or a notice asks for (any read answers the notices that came before it), else
-        the plan's first step."""
-        notice = self._reads_wanted.pop(key, None) if noticed else None
-        read = current.read or (PendingRead(notice, 0) if notice is not None else None)
-        if read is None:
-            still_due = functools.partial(self._still_due, key, state)
-            return await self._mall.send(tenant, state, current.steps[0], still_due=still_due)
-        effects = await self._mall.read(tenant, state, read)
-        if effects.read_again and notice is not None:
-            self._reads_wanted.setdefault(key, notice)
-        return effects
-
-    def _settles_at(self, key: Key, state: OrderState, current: Plan) -> datetime | None:
-        """When a PUT in doubt may be read: `doubt_settle_s` after it went out (the client's read timeout and
-        a margin), if it got no answer in time or was cut by a crash of an earlier process. MALL may still
-        be working on such a PUT; a read before it lands sees the old status, the plan sends the same PUT
-        again, and MALL gets the status twice (the late one then taken for MALL's own change). A 5xx or a
-        dropped connection ends MALL's part, so those are read at once."""
-        doubt = state.mall.in_doubt
-        if current.read is None or current.read.source != "outcome_unknown" or doubt is None:
-            self._unanswered.discard(key)
-            return None
-        cut_before_us = doubt.requested_at is not None and doubt.requested_at < self._started_at
-        if doubt.requested_at is None or not (key in self._unanswered or cut_before_us):
-            return None
-        return doubt.requested_at + timedelta(seconds=self._opt.doubt_settle_s)
-
-    def _still_due(self, key: Key, planned: OrderState) -> bool:
-        """Whether a planned PUT may go out now: the order is not being stopped (shutdown, revoke) and is
-        still as it was planned."""
-        return not self._scheduler.stopping(key) and still_as_planned(planned, self.orders.state(key))
-
-    async def _record_notes(self, key: Key, state: OrderState, current: Plan) -> None:
-        for note in plan_notes(state, current, self._recorder.stamp()):
-            await self._record(note)
-        deferral = current.deferral
-        if deferral is not None and deferral.until is not None:
-            delay_s = (deferral.until - self._clock()).total_seconds()
-            self._scheduler.wake_after(key, max(0.0, delay_s) + WAKE_MARGIN_S)
 
     async def _record(self, event: SyncEventBase) -> None:
         """Write a sync event durably, count it, then fold it into the projection."""
