@@ -45,9 +45,20 @@ def is_web_address(value: str) -> bool:
     """An absolute http(s) URL with a host and no spaces: what a tracking link must be to be followed."""
     if _WHITESPACE.search(value) or not value.lower().startswith(("http://", "https://")):
         return False
+    # A plain host (letters, digits, dots, hyphens; a port) is certain to have one: no parse needed, and the
+    # reconciler looks at the tracking URL of every order it ships. Anything else is parsed.
+    return _PLAIN_HOST.match(value) is not None or has_host(value)
+
+
+_PLAIN_HOST = re.compile(r"https?://[0-9a-z.-]+(?::[0-9]*)?(?:[/?#]|\Z)", re.IGNORECASE)
+
+
+def has_host(url: str) -> bool:
+    """Whether `urlsplit` finds a host in `url` (one it cannot split, e.g. an unclosed "[" of an IPv6 host,
+    has none)."""
     try:
-        return bool(urlsplit(value).hostname)
-    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+        return bool(urlsplit(url).hostname)
+    except ValueError:
         return False
 
 

@@ -11,12 +11,15 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mallbridge_schema.mall_format import (
     PRAGUE,
     delivered_instant,
     delivered_moment,
     format_mall_datetime,
+    has_host,
     is_valid_tracking_number,
     is_web_address,
     parse_delivery_value,
@@ -221,6 +224,16 @@ def test_web_addresses(url: str) -> None:
 @pytest.mark.parametrize("url", ["t.example/TRK1", "ftp://t.example/x", "https://", "https:///x", "https://[::1/x", ""])
 def test_not_web_addresses(url: str) -> None:
     assert not is_web_address(url)
+
+
+@settings(max_examples=400)
+@given(
+    scheme=st.sampled_from(["http://", "https://", "HTTPS://", "Http://"]),
+    rest=st.text(alphabet="aZ09.-_:@[]/?#%+~!", max_size=14),
+)
+def test_a_plain_host_is_taken_exactly_when_the_parser_finds_one(scheme: str, rest: str) -> None:
+    """The plain-host shortcut never decides otherwise than parsing the address would."""
+    assert is_web_address(scheme + rest) == has_host(scheme + rest), scheme + rest
 
 
 def test_a_web_address_with_any_whitespace_is_refused() -> None:
