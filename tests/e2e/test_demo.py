@@ -31,7 +31,7 @@ def test_demo_passes_every_scripted_outcome(engine: str, tmp_path: Path, request
         [str(MALLBRIDGE), "demo", "--once", "--log", log_url], capture_output=True, text=True, timeout=240, check=False
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "8 of 8 outcomes as expected" in result.stdout
+    assert "9 of 9 outcomes as expected" in result.stdout
     # not a terminal here: the live table's last line and the summary's title each on a line of their own
     assert re.search(r"^ *Summary: expected outcome vs what happened *$", result.stdout, re.MULTILINE), result.stdout
 
@@ -48,7 +48,7 @@ def test_the_demo_keeps_the_console_up_with_its_url_and_token_until_ctrl_c(tmp_p
             if line.startswith("Token:"):
                 break
         text = "".join(seen)
-        assert "8 of 8 outcomes as expected" in text, text[-3000:]
+        assert "9 of 9 outcomes as expected" in text, text[-3000:]
         assert f"Console: http://127.0.0.1:{port}/console" in text
         token = line.split()[1]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
@@ -57,7 +57,10 @@ def test_the_demo_keeps_the_console_up_with_its_url_and_token_until_ctrl_c(tmp_p
             assert csrf is not None
             answer = client.post("/console/login", data={"csrf": csrf.group(1), "name": "e2e", "token": token})
             assert answer.status_code == 303
-            assert "D-1003" in client.get("/console/queue").text  # the demo's data
+            queue = client.get("/console/queue").text
+            assert "D-1003" in queue  # the demo's data
+            assert "MALL orders the shop never got" in queue  # what the demo's balance run recorded
+            assert "10085339400" in queue
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
     finally:

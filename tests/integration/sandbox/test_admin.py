@@ -31,6 +31,8 @@ def test_create_order_defaults_and_generated_ids(sandbox: Sandbox) -> None:
         ({"partner": "acme", "id": "0123"}, 400),
         ({"partner": "acme", "status": "canceled"}, 400),
         ({"partner": "acme", "colour": "red"}, 400),
+        ({"partner": "acme", "opened_at": "2026-03-02T08:00:00"}, 400),
+        ({"partner": "acme", "status": "blocked", "opened_at": "2026-03-02 08:00:00"}, 400),
         ({}, 400),
     ],
 )
@@ -38,6 +40,15 @@ def test_create_order_validation(sandbox: Sandbox, body: dict[str, object], stat
     response = sandbox.admin("POST", "/orders", json=body)
     assert response.status_code == status, response.text
     assert "error" in response.json()
+
+
+def test_an_order_created_as_opened_earlier_says_so_in_its_detail(sandbox: Sandbox, acme: PartnerClient) -> None:
+    """For an order that has waited at MALL (what `mallbridge balance` calls unknown after an hour)."""
+    waited = sandbox.create(opened_at="2026-03-02 08:00:00")
+    fresh = sandbox.create()
+    assert acme.get(f"/orders/{waited['id']}").json()["data"]["open"] == "2026-03-02 08:00:00"
+    assert acme.get(f"/orders/{fresh['id']}").json()["data"]["open"] not in (None, "2026-03-02 08:00:00")
+    assert "opened_at" not in waited
 
 
 def test_create_order_with_an_existing_id_is_409(sandbox: Sandbox) -> None:

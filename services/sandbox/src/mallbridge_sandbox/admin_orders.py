@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -37,6 +37,24 @@ class CreateOrder(_OrderFields):
     confirmed: bool = False
     mdp: bool = False
     test: bool = False
+    # when MALL opened it (its detail's `open`), for an order that has waited: default the moment it is created
+    opened_at: str | None = None
+
+    @field_validator("opened_at")
+    @classmethod
+    def _mall_moment(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_mall_datetime(value, field="opened_at")
+            except MallError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    @model_validator(mode="after")
+    def _opened_only_when_open(self) -> CreateOrder:
+        if self.opened_at is not None and self.status is MallStatus.BLOCKED:
+            raise ValueError("opened_at is for an order MALL has opened; a blocked one has not been")
+        return self
 
     @field_validator("id", mode="before")
     @classmethod
@@ -48,8 +66,8 @@ class CreateOrder(_OrderFields):
         return value
 
     def new_order(self) -> NewOrder:
-        fields = self.model_dump(exclude={"partner", "id", "status", "confirmed", "mdp"})
-        return NewOrder(self.partner, self.id, self.status, self.confirmed, self.mdp, fields)
+        fields = self.model_dump(exclude={"partner", "id", "status", "confirmed", "mdp", "opened_at"})
+        return NewOrder(self.partner, self.id, self.status, self.confirmed, self.mdp, fields, self.opened_at)
 
 
 class BulkCreate(Body):

@@ -49,6 +49,7 @@ class NewOrder:
     confirmed: bool = False
     mdp: bool = False
     fields: Mapping[str, Any] = field(default_factory=dict)
+    opened_at: str | None = None  # MALL's `open` moment, when earlier than the creation (MALL format)
 
 
 def webhook_settings(partner: Partner) -> WebhookSettings | None:
@@ -191,6 +192,8 @@ class SandboxState:
             id=order_id, partner=new.partner, status=new.status, confirmed=new.confirmed, mdp=new.mdp, **new.fields
         )
         order.enter(new.status, at)
+        if new.opened_at is not None:
+            order.status_times[MallStatus.OPEN] = new.opened_at
         order.fill_mdp_tracking_if_due()
         self.orders[order_id] = order
         keys, orders = self._sorted.setdefault(order.partner, ([], []))

@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from mallbridge_app.demo import never_got
+from mallbridge_app.demo.never_got import NEVER_GOT
 from mallbridge_app.demo.scenario import MARKER, STORIES, Step, Story
 from mallbridge_app.demo.services import TENANT, DemoServices
 from mallbridge_core.settings import setting_option, settings_from
@@ -77,6 +79,8 @@ class Demo:
         for story in STORIES:
             if story.mall_status != "open":
                 await self.services.create_mall_order(story.mall_order_id, mdp=story.mdp, status=story.mall_status)
+        # MALL tells ingest of it too, and no FastCentrik snapshot will ever name it (never_got.py)
+        await self.services.create_mall_order(NEVER_GOT.mall_order_id, mdp=False, opened_at=never_got.opened_at())
         await self.services.deliver_webhook()
 
     async def push(self, snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +229,8 @@ def summary_table(rows: list[tuple[Story, str, str, bool]]) -> Table:
 
 CONSOLE_HINT = (
     "Try it: the Queue shows D-1003 (cancelled after shipped) and D-1007 (cancelled at MALL); acknowledge one. "
-    "D-1004 is shipped: open it (Open order: demo-shop / D-1004) and mark it returned."
+    "D-1004 is shipped: open it (Open order: demo-shop / D-1004) and mark it returned. "
+    f"On top of the Queue, MALL order {NEVER_GOT.mall_order_id} is one the shop never got."
 )
 
 
@@ -265,6 +270,7 @@ async def run_demo(
         if not console.is_terminal:
             console.line()  # rich ends a live table with a line break only on a terminal (not in CI logs, files)
         rows = await demo.outcomes()
+        rows.append(await never_got.find_it(demo.services, timeout_s=demo.timeout_s))
         console.print(summary_table(rows))
         passed = sum(1 for *_, ok in rows if ok)
         console.print(f"{passed} of {len(rows)} outcomes as expected in {time.monotonic() - started:.1f} s")

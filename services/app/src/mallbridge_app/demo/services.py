@@ -11,6 +11,7 @@ import contextlib
 import secrets
 import socket
 import time
+from datetime import UTC, datetime
 
 import httpx
 import uvicorn
@@ -22,6 +23,7 @@ from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import Topics
 from mallbridge_ingest.bootstrap import IngestSettings, build_app
 from mallbridge_publisher.adapters.mall_http import HttpMallClient
+from mallbridge_publisher.balance.run import BalanceReport, BalanceRun
 from mallbridge_publisher.bootstrap import PublisherService, bootstrap
 from mallbridge_publisher.config import PublisherSettings
 from mallbridge_sandbox.app import create_app
@@ -58,7 +60,7 @@ class DemoServices:
         self.stack.push_async_callback(self.http.aclose)
 
     async def start(self) -> None:
-        tenant = self._start_sandbox()
+        self.tenant = tenant = self._start_sandbox()
         self.reader = await self._open_reader()
         self._start_ingest(tenant)
         self.publisher = self._start_publisher(tenant)
@@ -146,10 +148,22 @@ class DemoServices:
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.console_port}/console"
 
-    async def create_mall_order(self, mall_order_id: str, *, mdp: bool, status: str = "open") -> None:
-        body = {"partner": TENANT, "id": mall_order_id, "mdp": mdp, "status": status}
+    async def create_mall_order(
+        self, mall_order_id: str, *, mdp: bool, status: str = "open", opened_at: str | None = None
+    ) -> None:
+        body = {"partner": TENANT, "id": mall_order_id, "mdp": mdp, "status": status, "opened_at": opened_at}
         r = await self.http.post(f"{self.sandbox.url}/sandbox/orders", json=body)
         r.raise_for_status()
+
+    async def run_balance(self) -> BalanceReport:
+        """`mallbridge balance` for the demo's tenant, on the demo's log and its MALL: what it records is folded
+        by the running publisher like any other operator event."""
+        client = HttpMallClient(read_timeout_s=5.0)
+        try:
+            run = BalanceRun(self.reader, client, self.prefix, lambda: datetime.now(UTC))
+            return await run([self.tenant])
+        finally:
+            await client.close()
 
     async def point_webhook_at_ingest(self) -> None:
         """MALL's webhook for the demo's account goes to ingest (deliveries are asked for: `deliver_webhook`)."""
