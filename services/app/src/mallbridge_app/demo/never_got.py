@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from mallbridge_app.demo.scenario import Story
@@ -34,15 +35,27 @@ def opened_at() -> str:
     return format_mall_datetime(datetime.now(UTC) - OPEN_FOR)
 
 
-async def find_it(services: DemoServices, *, timeout_s: float) -> tuple[Story, str, str, bool]:
-    """Run balance, wait until the console lists the order, and judge: one summary row."""
+async def find_it(
+    services: DemoServices, order_numbers: Sequence[str], *, timeout_s: float
+) -> tuple[Story, str, str, bool]:
+    """Once the publisher has recorded the outcome of every PUT of `order_numbers` (the other stories), run
+    balance, wait until the console lists the order, and judge: one summary row."""
+    await _until(lambda: services.settled(order_numbers), timeout_s=timeout_s)
     report = await services.run_balance()
-    deadline = time.monotonic() + timeout_s
-    listed = _in_console(services)
-    while not listed and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)  # the publisher's operator-events tail reads every 0.2 s in the demo
-        listed = _in_console(services)
+    # the publisher's operator-events tail reads every 0.2 s in the demo
+    listed = await _until(lambda: _in_console(services), timeout_s=timeout_s)
     return judge(report, listed)
+
+
+async def _until(condition: Callable[[], bool], *, timeout_s: float) -> bool:
+    """Look at `condition` (what the running services change) until it holds or the time is up: whether it held."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
 
 
 def _in_console(services: DemoServices) -> bool:

@@ -11,6 +11,7 @@ import contextlib
 import secrets
 import socket
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import httpx
@@ -154,6 +155,15 @@ class DemoServices:
         body = {"partner": TENANT, "id": mall_order_id, "mdp": mdp, "status": status, "opened_at": opened_at}
         r = await self.http.post(f"{self.sandbox.url}/sandbox/orders", json=body)
         r.raise_for_status()
+
+    def settled(self, order_numbers: Iterable[str]) -> bool:
+        """Whether the publisher holds each of these orders with no PUT still waiting for its outcome to be
+        recorded (MALL may have one already: balance would then take the log for behind)."""
+        for number in order_numbers:
+            states = [engine.orders.state((TENANT, number)) for engine in self.publisher.engines]
+            if not any(state is not None and state.mall.in_doubt is None for state in states):
+                return False
+        return True
 
     async def run_balance(self) -> BalanceReport:
         """`mallbridge balance` for the demo's tenant, on the demo's log and its MALL: what it records is folded
