@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from mallbridge_core.eventlog import EventLog, key_partition
+from mallbridge_core.eventlog import EventLog, LogRecord, key_partition
 from mallbridge_core.topics import Topics
 from mallbridge_publisher.orders import Key
 from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event, MallOrderChanged, MallStateObserved
@@ -59,26 +59,35 @@ async def fold_partitions(
         skip = None if rehash else {p: end for p, end in ends.items() if p not in partitions}
         async for batch in log.replay(topic, start=skip, stop=ends):
             for record in batch:
-                partition = record.partition
-                if rehash:
-                    if record.key is None:
-                        continue
-                    partition = key_partition(record.key, lane_partitions)
-                    if partition not in partitions:
-                        continue
-                try:
-                    event: Event = decode(record.value)
-                except EventDecodeError as exc:
-                    if decode is not decode_order_event:  # (order events: dead-lettered when consumed)
-                        _skipped(record.topic, record.partition, record.offset, exc)
+                partition = _lane_partition(record, lane_partitions) if rehash else record.partition
+                if partition is None or partition not in partitions:
                     continue
-                if only_these_tenants and event.tenant_id not in tenants:
+                event = _decoded(record, decode)
+                if event is None or (only_these_tenants and event.tenant_id not in tenants):
                     continue
                 if event.order_number:
                     fold(event, partition)
                 elif fold_tenant is not None:
                     fold_tenant(event, partition)
     return read_up_to
+
+
+def _lane_partition(record: LogRecord, lane_partitions: int) -> int | None:
+    """The partition a record of the default lane's history has in a lane of another partition count (None:
+    a record with no key, which no order's history has)."""
+    return None if record.key is None else key_partition(record.key, lane_partitions)
+
+
+def _decoded(record: LogRecord, decode: Callable[[bytes], Any]) -> Event | None:
+    """The record's event, or None for one the schema cannot read (said, except order events, which are
+    dead-lettered when consumed)."""
+    try:
+        event: Event = decode(record.value)
+    except EventDecodeError as exc:
+        if decode is not decode_order_event:
+            _skipped(record.topic, record.partition, record.offset, exc)
+        return None
+    return event
 
 
 def _skipped(topic: str, partition: int, offset: int, exc: EventDecodeError) -> None:
