@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mallbridge_core.gc_tuning import THROUGHPUT_THRESHOLDS, throughput_gc
+from mallbridge_core.gc_tuning import THROUGHPUT_THRESHOLDS, no_cyclic_gc, throughput_gc
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +29,23 @@ def test_the_callers_thresholds_come_back_when_the_block_raises() -> None:
     with pytest.raises(RuntimeError, match="replay failed"), throughput_gc():
         raise RuntimeError("replay failed")
     assert gc.get_threshold() == (123, 4, 5)
+
+
+def test_no_cyclic_gc_turns_the_collector_off_for_the_block_and_back_on_after() -> None:
+    assert gc.isenabled()
+    with no_cyclic_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="replay failed"), no_cyclic_gc():
+        raise RuntimeError("replay failed")
+    assert gc.isenabled()
+
+
+def test_no_cyclic_gc_leaves_a_collector_that_was_off_off() -> None:
+    gc.disable()
+    try:
+        with no_cyclic_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -24,11 +24,13 @@ from mallbridge_audit.export import CSV_TABLES, write_csv, write_json
 from mallbridge_audit.model import Report
 from mallbridge_audit.parallel import VerifyAt, co_partitioned, default_workers, read_parallel
 from mallbridge_audit.reader import Plan, read_log, take_end_offsets
+from mallbridge_audit.reader import Progress as ReadProgress
 from mallbridge_audit.render import write_table
 from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope, parse_moment
 from mallbridge_audit.verify import Verifier, merge_results
-from mallbridge_core.eventlog import LogUnavailableError, missing_embedded_log, open_event_log
+from mallbridge_core.eventlog import EventLog, LogUnavailableError, missing_embedded_log, open_event_log
+from mallbridge_core.gc_tuning import no_cyclic_gc
 from mallbridge_core.settings import CommonOptions, common_options
 from mallbridge_core.tenants import TenantsFileError, load_tenants
 from mallbridge_core.topics import DEFAULT_LANE, LANE_PATTERN, Topics, is_lane_name, lane_list
@@ -138,11 +140,10 @@ async def run_audit(
         plan = await take_end_offsets(log, lanes)
         started = datetime.now(UTC)
         workers = _workers(plan, one_process=bool(scope.orders), asked=workers)
-        builder = ReportBuilder(scope)
-        verifier = Verifier(scope) if verify else None
         moment = as_of or started
+        at = VerifyAt(moment, grace_s) if verify else None
         enabled = sys.stderr.isatty() and plan.total >= PROGRESS_MIN_RECORDS if show_progress is None else show_progress
-        parts = None
+        parts, report = None, None
         with _progress_bar(enabled, plan.total) as progress:
             if workers > 1:
                 parts = await read_parallel(
@@ -152,20 +153,41 @@ async def run_audit(
                     scope,
                     workers=workers,
                     orders=orders,
-                    verify=VerifyAt(moment, grace_s) if verify else None,
+                    verify=at,
                     progress=progress,
                 )
             if parts is None:  # one process asked for, or the workers found an order split between them
-                await read_log(log, plan, builder, verifier=verifier, progress=progress)
+                with no_cyclic_gc():  # (the fold's state is dropped when _in_one_process returns)
+                    report = await _in_one_process(
+                        log, plan, scope, as_of=moment, verify=at, orders=orders, progress=progress
+                    )
                 workers = 1
         meta = _meta(log.url, lanes, plan, workers)
         if parts is not None:
             shares = [p.verify for p in parts if p.verify is not None]
             return assemble(parts, scope=scope, as_of=moment, verify=merge_results(shares) if verify else None), meta
-        result = verifier.finish(as_of=moment, grace_s=grace_s) if verifier is not None else None
-        return builder.finish(as_of=moment, verify=result, orders=orders), meta
+        assert report is not None
+        return report, meta
     finally:
         await log.close()
+
+
+async def _in_one_process(
+    log: EventLog,
+    plan: Plan,
+    scope: Scope,
+    *,
+    as_of: datetime,
+    verify: VerifyAt | None,
+    orders: str,
+    progress: ReadProgress | None,
+) -> Report:
+    """The whole log read and reported here (the workers' `parallel._work`, for all partitions at once)."""
+    builder = ReportBuilder(scope)
+    verifier = Verifier(scope) if verify is not None else None
+    await read_log(log, plan, builder, verifier=verifier, progress=progress)
+    result = verifier.finish(as_of=verify.as_of, grace_s=verify.grace_s) if verifier and verify else None
+    return builder.finish(as_of=as_of, verify=result, orders=orders)
 
 
 @click.command(name="audit")

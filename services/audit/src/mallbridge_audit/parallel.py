@@ -21,6 +21,7 @@ Workers are started with `spawn` (no fork of a process that already has threads 
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +35,6 @@ from mallbridge_audit.report import ReportBuilder
 from mallbridge_audit.scope import Scope
 from mallbridge_audit.verify import Verifier
 from mallbridge_core.eventlog import open_event_log
-from mallbridge_core.gc_tuning import tune_gc
 
 _progress: Any = None  # a shared counter in each worker (set by the pool's initializer)
 
@@ -59,14 +59,14 @@ class VerifyAt:
 
 
 def _init(counter: Any) -> None:
-    """A worker's start: the shared progress counter, and the throughput collector for the worker's life.
+    """A worker's start: the shared progress counter, and no cyclic collection for the worker's life.
 
-    Process-wide, not only around the replay (`read_log`'s block): restoring the default thresholds at the
-    block's end sets off a full collection over every order's state just before the worker returns
-    its share and exits (0.17 s of a 10 s `--verify` share on the bench's log)."""
+    A worker lives for one share of one replay, whose objects reference counting frees (`gc_tuning.
+    no_cyclic_gc`). Process-wide, not only around the replay (`read_log`'s block): a collector back on at
+    the block's end would scan every order's state just before the worker returns its share and exits."""
     global _progress
     _progress = counter
-    tune_gc(freeze=False)
+    gc.disable()
 
 
 def _count(n: int) -> None:

@@ -36,3 +36,21 @@ def throughput_gc() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for the length of a block, then as it was.
+
+    For a replay that folds a log into objects reference counting alone frees: the collector's passes over
+    the growing state find next to nothing (542 unreachable objects after a 516,743-event `--verify`
+    replay, aiokafka's among them) yet cost about 5 % of it. End the block after what it built is dropped:
+    the first collection after it scans every object allocated inside that is still alive.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
