@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from mallbridge_core.gc_tuning import no_cyclic_gc
 from mallbridge_core.tenants import Tenant, TenantsFileError, load_tenants
 from mallbridge_ingest.adapters.snapshot_files import open_snapshot_file, read_snapshot_file
 from mallbridge_ingest.imports.processes import run_workers
@@ -70,7 +71,10 @@ def run_import(job: ImportJob, *, total_lines: int, show_progress: bool = True) 
         importing = progress.add_task(f"importing {job.file.name} (lines)", total=total_lines or None)
         if job.shards == 1:
             hooks = _InProcessHooks(progress, rebuilding, importing)
-            return asyncio.run(import_shard(job, 0, hooks))
+            # no cyclic collection meanwhile: the import makes no cycles, and the collector's passes over every
+            # order's new state cost it time; back on once that state is dropped (import_shard has returned)
+            with no_cyclic_gc():
+                return asyncio.run(import_shard(job, 0, hooks))
         return run_workers(
             job,
             total_lines=total_lines,

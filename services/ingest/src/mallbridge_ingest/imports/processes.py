@@ -24,6 +24,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
+from mallbridge_core.gc_tuning import no_cyclic_gc
 from mallbridge_core.logging_setup import configure_logging
 from mallbridge_ingest.imports.summary import ImportSummary, merge_summaries
 from mallbridge_ingest.imports.worker import ImportJob, import_shard
@@ -63,7 +64,8 @@ def _worker_main(job: ImportJob, shard: int, messages: Queue[tuple[str, int, Any
     _exit_with_the_parent()
     configure_logging("WARNING")
     try:
-        summary = asyncio.run(import_shard(job, shard, _WorkerHooks(shard, messages, go)))
+        with no_cyclic_gc():  # a worker lives for one shard, whose state reference counting frees
+            summary = asyncio.run(import_shard(job, shard, _WorkerHooks(shard, messages, go)))
     except BaseException as exc:  # reported to the parent, which aborts the import and says why
         messages.put(("failed", shard, f"{type(exc).__name__}: {exc}"))
         raise SystemExit(1) from None
