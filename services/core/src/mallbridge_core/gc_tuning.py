@@ -44,8 +44,9 @@ def no_cyclic_gc() -> Iterator[None]:
 
     For a replay or an import that folds into objects reference counting alone frees: the collector's
     passes over the growing state find next to nothing (542 unreachable objects after a 516,743-event
-    `--verify` replay, aiokafka's among them; 356 after a 40,000-snapshot import) yet cost about 5 % of it. End the block after what it built is dropped:
-    the first collection after it scans every object allocated inside that is still alive.
+    `--verify` replay, aiokafka's among them; 356 after a 40,000-snapshot import) yet cost about 5 % of
+    it. End the block after what it built is dropped: the first collection after it scans every object
+    allocated inside that is still alive.
     """
     enabled = gc.isenabled()
     gc.disable()
