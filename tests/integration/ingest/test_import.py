@@ -26,12 +26,6 @@ lane = "vip"
 """
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_process_gc(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI tunes the GC of its own process; here that process is pytest's, so leave it alone."""
-    monkeypatch.setattr("mallbridge_ingest.imports.worker.tune_gc", lambda *, freeze: None)
-
-
 def run_import(tmp_path: Path, url: str, prefix: str, file: Path, *extra: str, tenant: str = "acme") -> Result:
     tenants = tmp_path / "tenants.toml"
     tenants.write_text(TENANTS)

@@ -29,7 +29,6 @@ from mallbridge_audit.views import (
     decode_sync_fact,
 )
 from mallbridge_core.eventlog.port import EventLog, LogRecord
-from mallbridge_core.gc_tuning import throughput_gc
 from mallbridge_core.topics import Topics
 from mallbridge_schema.serde import EventDecodeError
 
@@ -115,19 +114,18 @@ async def read_log(
     """Feed every record of the plan into the builder (and the verifier), one kind of topic after another.
 
     `starts`: per topic, the offset to start each partition at (default 0); a partition starting at its
-    end is not read (how parallel workers share the log). The collector runs with the throughput
-    thresholds meanwhile (`gc_tuning.py`: the fold keeps objects for every order alive).
+    end is not read (how parallel workers share the log). The callers turn the cyclic collector off around
+    the read and what they build from it (`gc_tuning.no_cyclic_gc`).
     """
-    with throughput_gc():
-        for kind, topics in zip(KINDS, plan.kinds, strict=True):
-            for topic, ends in topics:
-                start = (starts or {}).get(topic, {})
-                if not any(end > start.get(p, 0) for p, end in ends.items()):
-                    continue
-                async for batch in log.replay(topic, start=start, stop=ends):
-                    _read_batch(batch, builder, verifier, kind)
-                    if progress is not None:
-                        progress(len(batch))
+    for kind, topics in zip(KINDS, plan.kinds, strict=True):
+        for topic, ends in topics:
+            start = (starts or {}).get(topic, {})
+            if not any(end > start.get(p, 0) for p, end in ends.items()):
+                continue
+            async for batch in log.replay(topic, start=start, stop=ends):
+                _read_batch(batch, builder, verifier, kind)
+                if progress is not None:
+                    progress(len(batch))
 
 
 def _read_batch(batch: list[LogRecord], builder: ReportBuilder, verifier: Verifier | None, kind: Kind) -> None:

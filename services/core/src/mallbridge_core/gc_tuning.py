@@ -5,8 +5,9 @@ while the fold keeps a growing set of per-order objects alive. CPython's default
 threshold (700 allocations) runs a collection every few events, and every tenth one also rescans the
 middle generation, full of order state that will never be garbage. A threshold of 50,000 objects
 (a few MB) collects far less often; the older generations keep their default rhythm relative to it.
-Measured: about a third less CPU per snapshot in ingest, and a 1,000,000-event audit replay in one
-process 143k -> 199k events/s (docs/DECISIONS.md, "Collector settings").
+Measured: about a third less CPU per snapshot in ingest's server (docs/DECISIONS.md, "Collector
+settings"). A run that ends (an audit's replay, an import) does better still without the cyclic
+collector at all (`no_cyclic_gc`).
 """
 
 from __future__ import annotations
@@ -19,23 +20,11 @@ THROUGHPUT_THRESHOLDS = (50_000, 20, 20)
 
 
 def tune_gc(*, freeze: bool) -> None:
-    """For the whole process (a server, an import worker). `freeze=True` after a state rebuild moves
+    """For the whole process (ingest's server). `freeze=True` after a state rebuild moves
     the long-lived state out of the collector's way, so older-generation collections stop rescanning it."""
     gc.set_threshold(*THROUGHPUT_THRESHOLDS)
     if freeze:
         gc.freeze()
-
-
-@contextmanager
-def throughput_gc() -> Iterator[None]:
-    """The throughput thresholds for the length of a block (a replay), then the ones before it again:
-    a library call (the audit run in a test or a bench) leaves its caller's process as it found it."""
-    before = gc.get_threshold()
-    gc.set_threshold(*THROUGHPUT_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from mallbridge_core.eventlog import open_event_log
 from mallbridge_core.eventlog.port import LogUnavailableError
 from mallbridge_core.tenants import Tenant
 from mallbridge_ingest.adapters.snapshot_files import RawLine, open_snapshot_file, read_jsonl, read_snapshot_file
-from mallbridge_ingest.bootstrap import build_service, tune_gc, utc_now
+from mallbridge_ingest.bootstrap import build_service, utc_now
 from mallbridge_ingest.config import IngestSettings
 from mallbridge_ingest.imports.shards import jsonl_line_shard, order_shard, shard_of
 from mallbridge_ingest.imports.summary import ImportSummary
@@ -74,7 +74,6 @@ async def import_shard(job: ImportJob, shard: int, hooks: ImportHooks) -> Import
             await service.prepare([job.tenant.tenant_id], owns_order=owns)
         except LogUnavailableError as exc:
             return ImportSummary(aborted=f"the event log is not reachable, nothing was imported: {exc}")
-        tune_gc(freeze=True)
         hooks.ready()
         await hooks.wait_for_go()
         started, cpu = time.perf_counter(), time.process_time()
