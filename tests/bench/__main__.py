@@ -118,11 +118,11 @@ def main(argv: list[str]) -> int:
 
 
 def print_verdicts(report: dict[str, Any], selected: list[str]) -> None:
-    print("== verdicts (ratios against baselines of this run)", flush=True)
+    print("== verdicts (ratios against baselines of this run; (aim): a stricter target, not a goal)", flush=True)
     for name in selected:
         result = report.get(name, {})
         if "error" in result:
-            print(f"{'FAILED':<12} {name:<10} {result['error']}")
+            print(f"{'FAILED':<14} {name:<10} {result['error']}")
             continue
         for g in result.get("goals", []):
             print(verdict_line(name, g))

@@ -10,6 +10,10 @@ stage's goals at the end of the run, one line each, so any stage that follows th
 `ratio` is figure ÷ baseline; the target applies to the ratio, or to the figure itself when there is
 no baseline (an absolute goal such as events/s). A goal that could not be measured has `figure: null`
 and the verdict `NOT MEASURED`.
+
+An *aim* (`aim=True`, `"kind": "aim"`) is a stricter target of our own beside the goals, e.g. the publisher
+against raw PUTs on its own lean transport: judged and printed the same way, its verdict marked `(aim)` so
+that a missed aim does not read as a missed goal.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ def goal(
     unit: str = "",
     note: str | None = None,
     unmet_because: str | None = None,
+    aim: bool = False,
 ) -> dict[str, Any]:
     """One goal: `at_least`/`at_most` bound the ratio (figure ÷ baseline), or the figure without a baseline.
-    `unmet_because` says why the goal is not met whatever the figure (e.g. the stated load was not reached)."""
+    `unmet_because` says why the goal is not met whatever the figure (e.g. the stated load was not reached);
+    `aim` marks a stricter target of our own, not one of the goals."""
     if (at_least is None) == (at_most is None):
         raise ValueError("a goal needs exactly one of at_least, at_most")
     if figure is not None and math.isnan(figure):
@@ -61,6 +67,8 @@ def goal(
         "target": f">= {at_least}" if at_least is not None else f"<= {at_most}",
         "verdict": verdict,
     }
+    if aim:
+        result["kind"] = "aim"
     if note:
         result["note"] = note
     return result
@@ -81,4 +89,5 @@ def verdict_line(stage: str, g: dict[str, Any]) -> str:
     else:
         measured = f"{figure}{unit} (goal {g['target']})"
     note = f"  [{g['note']}]" if g.get("note") else ""
-    return f"{g.get('verdict', '?'):<12} {stage:<10} {g.get('goal', '?')}: {measured}{note}"
+    verdict = g.get("verdict", "?") + (" (aim)" if g.get("kind") == "aim" else "")
+    return f"{verdict:<14} {stage:<10} {g.get('goal', '?')}: {measured}{note}"

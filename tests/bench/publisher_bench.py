@@ -122,6 +122,7 @@ async def run(bootstrap: str) -> dict[str, Any]:
                 raw_lean,
                 at_least=0.8,
                 unit="PUT/s",
+                aim=True,
             ),
         ],
         "tenant_concurrency": CONCURRENCY,
