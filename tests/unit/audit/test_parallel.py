@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import multiprocessing as mp
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +43,39 @@ def test_a_worker_runs_without_the_cyclic_collector_for_its_whole_life(restored_
     assert not gc.isenabled()  # its share's objects are freed by reference counting; nothing scans them
     parallel._count(3)
     assert counter.value == 3
+
+
+def test_the_exit_without_teardown_is_set_up_in_a_worker_process_only(restored_gc: None) -> None:
+    handlers = atexit._ncallbacks()
+    parallel._init(mp.get_context("spawn").Value("q", 0))
+    assert atexit._ncallbacks() == handlers  # the audit's own process keeps its exit and its exit code
+
+
+def _write(path: str) -> None:
+    with open(path, "w") as f:
+        f.write("the interpreter's teardown ran")
+
+
+def _init_after_an_exit_handler(marker: str, counter: object) -> None:
+    atexit.register(_write, marker)  # registered before the worker's own: runs only with a normal teardown
+    parallel._init(counter)
+
+
+def _kept_after_return() -> tuple[int, bool]:
+    parallel._kept.append(["state", "the kernel frees"])
+    return len(parallel._kept), gc.isenabled()
+
+
+def test_a_worker_hands_its_share_back_and_ends_at_once_with_exit_code_0(tmp_path: Path) -> None:
+    context, marker = mp.get_context("spawn"), tmp_path / "teardown"
+    pool = ProcessPoolExecutor(
+        1, mp_context=context, initializer=_init_after_an_exit_handler, initargs=(str(marker), context.Value("q", 0))
+    )
+    with pool:
+        assert pool.submit(_kept_after_return).result(timeout=60) == (1, False)
+        workers = list(pool._processes.values())
+    assert [w.exitcode for w in workers] == [0]
+    assert not marker.exists()  # os._exit: no teardown freed the kept state object by object
 
 
 def test_each_worker_reads_its_own_partitions_and_skips_the_rest_at_their_end() -> None:
