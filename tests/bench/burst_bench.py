@@ -28,7 +28,8 @@ from mallbridge_core.topics import Topics
 from mallbridge_ingest.imports.command import resolve_workers, run_import
 from mallbridge_ingest.imports.worker import ImportJob
 from mallbridge_publisher.config import PublisherSettings
-from mallbridge_publisher.outcomes import PutAttempt, Stamp, after_put, request_of
+from mallbridge_publisher.effects import PutAttempt, Stamp
+from mallbridge_publisher.outcomes import after_put, request_of
 from mallbridge_publisher.ports import MallAnswer
 from mallbridge_schema.serde import decode_order_event, encode_event, event_key
 from mallbridge_schema.statuses import MallStatus

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from mallbridge_core.domain.projection import FastCentrikSide, MallSide, OrderState
 from mallbridge_core.domain.reconciler import PutStep
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.effects import Next, Stamp
 from mallbridge_publisher.mall_calls import MallCalls
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.outcomes import Next, Stamp
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_schema.events import MallUpdateRequested, SyncEventBase
 from mallbridge_schema.statuses import FastCentrikStatus, MallStatus

@@ -18,20 +18,8 @@ from mallbridge_core.domain.projection import (
     apply,
 )
 from mallbridge_core.domain.reconciler import Attention, PendingRead, Plan, PutStep
-from mallbridge_publisher.outcomes import (
-    Effects,
-    GateAction,
-    GateChange,
-    Next,
-    PutAttempt,
-    Stamp,
-    after_listing,
-    after_put,
-    after_read,
-    plan_notes,
-    request_of,
-    still_as_planned,
-)
+from mallbridge_publisher.effects import Effects, GateAction, GateChange, Next, PutAttempt, Stamp
+from mallbridge_publisher.outcomes import after_put, after_read, plan_notes, request_of, still_as_planned
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
@@ -42,6 +30,7 @@ from mallbridge_publisher.ports import (
     MallRejected,
     MallUnauthorized,
 )
+from mallbridge_publisher.tenant_effects import after_listing
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,

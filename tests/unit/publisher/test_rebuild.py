@@ -10,8 +10,8 @@ import pytest
 
 from mallbridge_core.eventlog.port import OutgoingRecord
 from mallbridge_core.topics import Topics
-from mallbridge_publisher.outcomes import UNAUTHORIZED
 from mallbridge_publisher.rebuild import TenantItemsSeen, fold_partitions
+from mallbridge_publisher.tenant_effects import UNAUTHORIZED
 from mallbridge_schema.events import AttentionNeeded, AttentionResolved, Event
 from mallbridge_schema.serde import encode_event, event_key
 from tests.support.orders import OrderEventWriter

@@ -18,8 +18,8 @@ from mallbridge_core.domain.mall_side import MallSide
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
 from mallbridge_publisher import unconfirmed_poll
+from mallbridge_publisher.effects import Stamp
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.outcomes import Stamp
 from mallbridge_publisher.ports import MallOrderPage, MallRateLimited, MallUnauthorized
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_publisher.unconfirmed_poll import UnconfirmedPoll

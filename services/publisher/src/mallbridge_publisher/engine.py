@@ -41,11 +41,11 @@ from mallbridge_publisher.offsets import OffsetBook
 from mallbridge_publisher.operator_tail import OperatorTail
 from mallbridge_publisher.order_pass import OrderPass
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import UNAUTHORIZED
 from mallbridge_publisher.ports import MallClient
 from mallbridge_publisher.rebuild import NoticesSeen, TenantItemsSeen, fold_partitions
 from mallbridge_publisher.recorder import SyncRecorder, dead_letter
 from mallbridge_publisher.scheduler import OrderScheduler
+from mallbridge_publisher.tenant_effects import UNAUTHORIZED
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_publisher.unconfirmed_poll import UnconfirmedPoll
 from mallbridge_publisher.unknown_orders import UnknownOrdersBook

@@ -14,16 +14,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import PendingRead, PutStep
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.effects import Effects, Next, PutAttempt, Stamp
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.outcomes import (
-    Effects,
-    Next,
-    PutAttempt,
-    Stamp,
-    after_put,
-    after_read,
-    request_of,
-)
+from mallbridge_publisher.outcomes import after_put, after_read, request_of
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,

@@ -18,9 +18,10 @@ from mallbridge_core.domain.plans import PendingRead, ReadSource
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.domain.reconciler import Plan, plan
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.effects import Effects, Next, Stamp
 from mallbridge_publisher.mall_calls import MallCalls
 from mallbridge_publisher.orders import Key, OrderBook
-from mallbridge_publisher.outcomes import Effects, Next, Stamp, plan_notes, still_as_planned
+from mallbridge_publisher.outcomes import plan_notes, still_as_planned
 from mallbridge_publisher.scheduler import OrderScheduler
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_schema.events import SyncEventBase

@@ -1,8 +1,10 @@
-"""What each outcome causes: the sync events to record, the tenant-gate change, and what the order does next.
+"""What each outcome of an order's MALL request causes: the sync events to record, the tenant-gate change,
+and what the order does next.
 
 Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a `Stamp`; the shell
 (`mall_calls.py`) makes the MALL call, hands the answer or the `MallError` here, and applies the
-`Effects` that come back (gate change first, then the events, in order).
+`Effects` that come back (`effects.py`: gate change first, then the events, in order). What a request
+tells of the tenant as a whole (pause, resume, rate limit) is `tenant_effects.py`'s.
 
 | outcome              | of a PUT                                  | of a read (GET)                         |
 |----------------------|-------------------------------------------|-----------------------------------------|
@@ -20,21 +22,18 @@ Pure: no I/O, no clock, no metrics. The moment and the event ids come in with a 
 A read on a notice that fails is still owed (`read_again`), except a 404: MALL does not know the order.
 An answer while the tenant is paused also resumes it (AttentionResolved, scope tenant): any answer but
 401/403, 429 and 5xx, since a refusal of the request itself (400, 404) says MALL took the client_id.
-A page of the unconfirmed queue has these tenant-level effects too, and no others (`after_listing`).
+A page of the unconfirmed queue has these tenant-level effects too, and no others
+(`tenant_effects.after_listing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import Enum
-from typing import Any
-from uuid import UUID
+from dataclasses import replace
 
 from mallbridge_core.domain.mall_side import observation_changes
 from mallbridge_core.domain.projection import OrderState, RequestInDoubt
 from mallbridge_core.domain.reconciler import PendingRead, Plan, PutStep
+from mallbridge_publisher.effects import Effects, Next, PutAttempt, Stamp
 from mallbridge_publisher.ports import (
     MallAnswer,
     MallAnswerInvalid,
@@ -45,6 +44,7 @@ from mallbridge_publisher.ports import (
     MallRejected,
     MallUnauthorized,
 )
+from mallbridge_publisher.tenant_effects import Pause, pause_tenant_of, rate_limited, with_resume
 from mallbridge_schema.events import (
     AttentionNeeded,
     AttentionResolved,
@@ -57,77 +57,6 @@ from mallbridge_schema.events import (
     SyncEventBase,
 )
 from mallbridge_schema.statuses import MallStatus
-
-UNAUTHORIZED = "mall_unauthorized"
-
-
-class GateAction(Enum):
-    PAUSE = "pause"  # 401/403: hold all of the tenant's requests; probe again after a while
-    RESUME = "resume"  # MALL answered while the tenant was paused
-    RATE_LIMIT = "rate_limit"  # 429: none of the tenant's requests before `retry_after_s`
-
-
-@dataclass(frozen=True, slots=True)
-class GateChange:
-    action: GateAction
-    retry_after_s: float = 0.0
-
-
-class Next(Enum):
-    RETRY = "retry"  # the same request again, as soon as the tenant gate lets it through
-    REPLAN = "replan"  # plan the order again from the state the recorded events leave
-    BACKOFF = "backoff"  # wait (the order's backoff grows), then plan again
-
-
-@dataclass(frozen=True, slots=True)
-class Effects:
-    events: tuple[SyncEventBase, ...] = ()
-    gate: GateChange | None = None
-    next: Next = Next.REPLAN
-    retry_reason: str | None = None  # counted in mallbridge_publisher_retries{reason}
-    accepted: bool = False  # MALL accepted a PUT: the order's backoff starts over
-    read_again: bool = False  # a read on a notice (webhook, poll) failed for now: it is still owed
-    unanswered: bool = False  # a PUT got no answer in time: MALL may still be working on it
-
-
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """When the events are recorded, and where their ids come from (the shell passes uuid4)."""
-
-    now: datetime
-    new_id: Callable[[], UUID]
-
-    def envelope(self, state: OrderState, *, based_on_seq: int | None = None) -> dict[str, Any]:
-        """The common fields of a sync event about `state`'s order; `based_on_seq` defaults to the order
-        event seq the state is at (give the seq a decision was made on when that was earlier)."""
-        seq = state.fc.seq if based_on_seq is None else based_on_seq
-        return self._fields(state.tenant_id, state.order_number, state.mall_order_id, seq)
-
-    def tenant_envelope(self, tenant_id: str, *, based_on_seq: int = 0) -> dict[str, Any]:
-        """The envelope of a tenant-scope event (no order); `based_on_seq` is the seq of the order it was
-        decided while working on, if any."""
-        return self._fields(tenant_id, "", "", based_on_seq)
-
-    def _fields(self, tenant_id: str, order_number: str, mall_order_id: str, based_on_seq: int) -> dict[str, Any]:
-        return {
-            "event_id": self.new_id(),
-            "tenant_id": tenant_id,
-            "order_number": order_number,
-            "mall_order_id": mall_order_id,
-            "occurred_at": self.now,
-            "recorded_at": self.now,
-            "based_on_seq": based_on_seq,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PutAttempt:
-    """One PUT of a step: the state it was planned from, its request number and how often it was sent."""
-
-    state: OrderState
-    step: PutStep
-    request_no: int
-    attempts: int = 1
 
 
 def request_of(state: OrderState, step: PutStep, stamp: Stamp) -> MallUpdateRequested:
@@ -164,13 +93,13 @@ def after_put(
         )
         return _answered(state, (updated,), tenant_paused=tenant_paused, stamp=stamp, accepted=True)
     if isinstance(outcome, MallRateLimited):
-        return _rate_limited(outcome, then=Next.RETRY)
+        return rate_limited(outcome, then=Next.RETRY)
     if isinstance(outcome, MallUnauthorized):
-        pause = _Pause(tenant_paused, pause_probe_s)
-        return _paused(state, outcome, pause, stamp=stamp, then=Next.RETRY)
+        pause = Pause(tenant_paused, pause_probe_s)
+        return pause_tenant_of(state, outcome, pause, stamp=stamp, then=Next.RETRY)
     if isinstance(outcome, MallRejected):
         refused = Effects(events=(_refusal(state, put.request_no, put.step, outcome, stamp=stamp),))
-        return _resumed(refused, state, tenant_paused=tenant_paused, stamp=stamp)
+        return with_resume(refused, state, tenant_paused=tenant_paused, stamp=stamp)
     # MallOutcomeUnknown (and anything else): the PUT may have landed. Its request stays in doubt, so the
     # next plan reads the order first.
     return Effects(next=Next.BACKOFF, retry_reason="outcome_unknown", unanswered=isinstance(outcome, MallNoAnswer))
@@ -187,36 +116,17 @@ def after_read(
 ) -> Effects:
     """What MALL's answer (or failure) to the read `read` of `state`'s order causes (`pause_probe_s` as
     in `after_put`)."""
-    effects = _after_read(state, read, outcome, _Pause(tenant_paused, pause_probe_s), stamp=stamp)
+    effects = _after_read(state, read, outcome, Pause(tenant_paused, pause_probe_s), stamp=stamp)
     if isinstance(outcome, MallRejected):  # refused the request, not the client_id: a paused tenant resumes
         # (without a settled read: MALL does not know the order (404), nothing to learn from this notice)
-        return _resumed(effects if read.settles else Effects(), state, tenant_paused=tenant_paused, stamp=stamp)
+        return with_resume(effects if read.settles else Effects(), state, tenant_paused=tenant_paused, stamp=stamp)
     if read.settles or isinstance(outcome, MallOrder):
         return effects
     return replace(effects, read_again=True)  # 429, 401, 5xx, a timeout, an invalid answer: read it later
 
 
-def after_listing(
-    tenant_id: str, outcome: MallError | None, *, tenant_paused: bool, pause_probe_s: float, stamp: Stamp
-) -> Effects:
-    """What MALL's answer to a request about no order (a page of the unconfirmed queue: `outcome` None) or
-    its failure causes for the tenant: the same as for an order's request. An answer or a refusal of the
-    request itself resumes a paused tenant (its item resolved), a 401/403 pauses it (the item raised
-    once), a 429 makes it wait; the rest says nothing of the tenant. So a tenant with no order to work on
-    learns of a refused client_id, and of its fix, from the poll alone."""
-    if outcome is None or isinstance(outcome, MallRejected):
-        return _tenant_resumed(Effects(), tenant_id, 0, tenant_paused=tenant_paused, stamp=stamp)
-    if isinstance(outcome, MallUnauthorized):
-        return _tenant_paused(
-            tenant_id, 0, outcome, _Pause(tenant_paused, pause_probe_s), stamp=stamp, then=Next.BACKOFF
-        )
-    if isinstance(outcome, MallRateLimited):
-        return _rate_limited(outcome, then=Next.BACKOFF)
-    return Effects(next=Next.BACKOFF)
-
-
 def _after_read(
-    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, pause: _Pause, *, stamp: Stamp
+    state: OrderState, read: PendingRead, outcome: MallOrder | MallError, pause: Pause, *, stamp: Stamp
 ) -> Effects:
     if isinstance(outcome, MallOrder):
         observed = _observation(state, read, outcome, stamp)
@@ -224,9 +134,9 @@ def _after_read(
         recorded = (observed,) if read.settles or observed.changed else ()
         return _answered(state, recorded, tenant_paused=pause.paused, stamp=stamp)
     if isinstance(outcome, MallRateLimited):
-        return _rate_limited(outcome, then=Next.REPLAN)
+        return rate_limited(outcome, then=Next.REPLAN)
     if isinstance(outcome, MallUnauthorized):
-        return _paused(state, outcome, pause, stamp=stamp, then=Next.REPLAN)
+        return pause_tenant_of(state, outcome, pause, stamp=stamp, then=Next.REPLAN)
     if isinstance(outcome, MallRejected) and read.source == "outcome_unknown":
         # MALL does not know the order (404): the PUT in doubt cannot have landed either, so it is recorded
         # as refused, with what it asked for and the order-event seq it was decided on.
@@ -307,56 +217,7 @@ def _answered(
     stamp: Stamp,
     accepted: bool = False,
 ) -> Effects:
-    return _resumed(Effects(events=events, accepted=accepted), state, tenant_paused=tenant_paused, stamp=stamp)
-
-
-def _resumed(effects: Effects, state: OrderState, *, tenant_paused: bool, stamp: Stamp) -> Effects:
-    """MALL answered (with the order, or a refusal of the request itself): the client_id works, so a paused
-    tenant resumes and its attention item is resolved, first."""
-    return _tenant_resumed(effects, state.tenant_id, state.fc.seq, tenant_paused=tenant_paused, stamp=stamp)
-
-
-def _tenant_resumed(
-    effects: Effects, tenant_id: str, based_on_seq: int, *, tenant_paused: bool, stamp: Stamp
-) -> Effects:
-    if not tenant_paused:
-        return effects
-    envelope = stamp.tenant_envelope(tenant_id, based_on_seq=based_on_seq)
-    resolved = AttentionResolved(**envelope, code=UNAUTHORIZED, scope="tenant")
-    return replace(effects, events=(resolved, *effects.events), gate=GateChange(GateAction.RESUME))
-
-
-def _rate_limited(outcome: MallRateLimited, *, then: Next) -> Effects:
-    gate = GateChange(GateAction.RATE_LIMIT, retry_after_s=outcome.retry_after_s)
-    return Effects(gate=gate, next=then, retry_reason="rate_limited")
-
-
-@dataclass(frozen=True, slots=True)
-class _Pause:
-    """Whether the tenant is paused already, and how often a paused tenant is probed again."""
-
-    paused: bool
-    probe_s: float
-
-
-def _paused(state: OrderState, outcome: MallError, pause: _Pause, *, stamp: Stamp, then: Next) -> Effects:
-    """401/403: pause the tenant; the first order to see it raises the tenant's attention item."""
-    return _tenant_paused(state.tenant_id, state.fc.seq, outcome, pause, stamp=stamp, then=then)
-
-
-def _tenant_paused(
-    tenant_id: str, based_on_seq: int, outcome: MallError, pause: _Pause, *, stamp: Stamp, then: Next
-) -> Effects:
-    if pause.paused:
-        return Effects(gate=GateChange(GateAction.PAUSE), next=then)
-    reason = (
-        f"MALL refused the tenant's client_id (HTTP {outcome.http_status}). All of this tenant's updates are "
-        f"paused and retried every {pause.probe_s:g} s; check mall_client_id in the tenants file and the "
-        "Partner account."
-    )
-    envelope = stamp.tenant_envelope(tenant_id, based_on_seq=based_on_seq)
-    attention = AttentionNeeded(**envelope, code=UNAUTHORIZED, reason=reason, scope="tenant")
-    return Effects(events=(attention,), gate=GateChange(GateAction.PAUSE), next=then)
+    return with_resume(Effects(events=events, accepted=accepted), state, tenant_paused=tenant_paused, stamp=stamp)
 
 
 def _refusal(

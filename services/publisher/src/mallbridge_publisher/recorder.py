@@ -14,7 +14,7 @@ from datetime import datetime
 
 from mallbridge_core.backoff import Backoff
 from mallbridge_core.eventlog import EventLog, LogRecord, LogUnavailableError, OutgoingRecord
-from mallbridge_publisher.outcomes import Stamp
+from mallbridge_publisher.effects import Stamp
 from mallbridge_schema.events import SyncEventBase
 from mallbridge_schema.serde import encode_event, event_key
 

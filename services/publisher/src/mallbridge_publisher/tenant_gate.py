@@ -20,8 +20,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
+from mallbridge_publisher.effects import GateAction, GateChange
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.outcomes import GateAction, GateChange
 
 DAY_S = 86_400.0
 PROBE_WAIT_S = 0.05
@@ -108,7 +108,7 @@ class TenantGate:
             await asyncio.sleep(min(wait, 1.0))
 
     def apply(self, change: GateChange | None) -> None:
-        """Take an outcome's gate change (`outcomes.Effects.gate`); None changes nothing."""
+        """Take an outcome's gate change (`effects.Effects.gate`); None changes nothing."""
         if change is None:
             return
         if change.action is GateAction.PAUSE:

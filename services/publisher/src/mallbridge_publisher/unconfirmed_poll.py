@@ -14,7 +14,7 @@ publisher was down is read from the redelivered `MallOrderChanged` events; the p
 lost before ingest). A round that fails (429, 401, MALL down, an invalid answer) stops there and is
 counted; the next round comes at the next interval.
 
-Each page's outcome tells the tenant's gate what an order's request would (`outcomes.after_listing`): a
+Each page's outcome tells the tenant's gate what an order's request would (`tenant_effects.after_listing`): a
 429 makes it wait, a 401/403 pauses the tenant and raises its attention item (once), an answer resumes
 a paused tenant and resolves the item. So a client_id refused, or fixed and restarted, while none of the
 tenant's orders has work is known from the poll alone, not only at the next order's request.
@@ -31,8 +31,8 @@ from typing import Protocol
 
 from mallbridge_core.domain.projection import OrderState
 from mallbridge_core.tenants import Tenant
+from mallbridge_publisher.effects import Stamp
 from mallbridge_publisher.metrics import PublisherMetrics
-from mallbridge_publisher.outcomes import Stamp, after_listing
 from mallbridge_publisher.ports import (
     MallAnswerInvalid,
     MallBasicOrder,
@@ -42,6 +42,7 @@ from mallbridge_publisher.ports import (
     MallRateLimited,
     MallUnauthorized,
 )
+from mallbridge_publisher.tenant_effects import after_listing
 from mallbridge_publisher.tenant_gate import TenantGate
 from mallbridge_schema.events import SyncEventBase
 
