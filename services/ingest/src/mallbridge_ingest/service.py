@@ -24,20 +24,20 @@ from datetime import datetime
 from mallbridge_core.eventlog.port import EventLog, OutgoingRecord
 from mallbridge_core.tenants import Tenant
 from mallbridge_core.topics import DEFAULT_LANE, Topics
-from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, apply_event, plan_batch
+from mallbridge_ingest.domain import BatchPlan, OrderState, Rejection, after_failed_write, plan_batch
 from mallbridge_ingest.domain.state import UNKNOWN
 from mallbridge_ingest.keyed_locks import KeyedLocks
 from mallbridge_ingest.mall_ids import MallIdBook, PendingId
 from mallbridge_ingest.mall_webhook import late_mall_changes, with_pending_mall_changes
 from mallbridge_ingest.metrics import IngestMetrics
+from mallbridge_ingest.rebuild import OrderFilter, fold_order_events
 from mallbridge_ingest.state_store import StateStore
-from mallbridge_schema.events import Event, OrderEventBase
-from mallbridge_schema.serde import EventDecodeError, decode_order_event, encode_event, event_key
+from mallbridge_schema.events import Event
+from mallbridge_schema.serde import encode_event, event_key
 from mallbridge_schema.snapshot import OrderSnapshot
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-OrderFilter = Callable[[bytes], bool]
 
 
 class NotReadyError(RuntimeError):
@@ -180,7 +180,7 @@ class IngestService:
         known = {t: store.orders() for t in wanted}
         mall_ids = MallIdBook(store.mall_ids)
         try:
-            folded, undecodable = await self._replay_into(known, mall_ids, topics, owns_order)
+            folded, undecodable = await fold_order_events(self._log, known, mall_ids, topics, owns_order)
         except BaseException:
             store.close()  # the state in place stays as it was
             raise
@@ -200,39 +200,6 @@ class IngestService:
         for tenant_id in wanted:
             self._count_shared_mall_ids(tenant_id)
         return report
-
-    async def _replay_into(
-        self,
-        known: Mapping[str, MutableMapping[str, OrderState]],
-        mall_ids: MallIdBook,
-        topics: Sequence[str],
-        owns_order: OrderFilter | None,
-    ) -> tuple[int, int]:
-        """Fold the topics' events of the tenants in `known` into it and `mall_ids`: (folded, undecodable)."""
-        prefixes = {t.encode() for t in known}
-        folded = undecodable = 0
-        for topic in topics:
-            async for batch in self._log.replay(topic):
-                for record in batch:
-                    if record.key is None:
-                        continue
-                    tenant, _, order = record.key.partition(b":")
-                    if tenant not in prefixes or (owns_order is not None and order and not owns_order(order)):
-                        continue  # another tenant sharing the topic, or another worker's order: never decoded
-                    try:
-                        event = decode_order_event(record.value)
-                    except EventDecodeError:
-                        undecodable += 1
-                        continue
-                    orders = known.get(event.tenant_id)
-                    if orders is None:
-                        continue  # another tenant
-                    mall_ids.fold(event)
-                    if not isinstance(event, OrderEventBase):
-                        continue  # a tenant-level receipt (MallWebhookReceived): no order
-                    orders[event.order_number] = apply_event(orders.get(event.order_number, UNKNOWN), event)
-                    folded += 1
-        return folded, undecodable
 
     async def ingest(
         self,
